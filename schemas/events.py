@@ -1,0 +1,104 @@
+"""The event contract of DESIGN §3 as typed structs.
+
+Each struct decodes and validates in one step (msgspec): a field that is not
+listed is an error, so content can never slip into storage through an extra
+field. Rules msgspec cannot state (an explicit UTC offset, ``ended_at >=
+started_at``, IP syntax) are checked in :mod:`schemas.validate`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+MAX_EVENT_BYTES = 64 * 1024
+
+CustomerId = Annotated[int, msgspec.Meta(ge=1, le=2**32 - 1)]
+ByteCount = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+ActionName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.:-]+$")]
+Login = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+SessionId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Short = Annotated[str, msgspec.Meta(max_length=64)]
+IpText = Annotated[str, msgspec.Meta(min_length=2, max_length=45)]
+Timestamp = dt.datetime
+HttpStatus = Annotated[int, msgspec.Meta(ge=100, le=599)]
+
+
+class Profile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """Profile fields allowed only under consent for extended processing (clause 3.6)."""
+
+    locale: Short | None = None
+    timezone: Short | None = None
+    company_size: Short | None = None
+    industry: Short | None = None
+    role: Short | None = None
+
+
+class Action(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """One server-side action (clause 3.4); topic ``spur.actions.v1``, key = customer id."""
+
+    action_id: uuid.UUID
+    action: ActionName
+    customer_id: CustomerId
+    login: Login
+    session_id: SessionId
+    started_at: Timestamp
+    ended_at: Timestamp
+    bytes_in: ByteCount
+    bytes_out: ByteCount
+    client_ip: IpText
+    parent_action_id: uuid.UUID | None = None
+    data_kind: Short | None = None
+    data_count: Count | None = None
+    status: Literal["ok", "error"] = "ok"
+    error_code: Short | None = None
+    server: Short | None = None
+    profile: Profile | None = None
+    schema: Literal["action/1"] | None = None
+
+
+class WebRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """One web access log line (clause 3.1); topic ``spur.web.v1``."""
+
+    request_id: uuid.UUID
+    ts: Timestamp
+    path: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+    bytes_sent: ByteCount
+    user_agent: Annotated[str, msgspec.Meta(max_length=512)]
+    client_ip: IpText
+    host: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    status: HttpStatus | None = None
+    schema: Literal["web_request/1"] | None = None
+
+
+class FormSubmission(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """One form submission's metadata (clause 3.3); topic ``spur.forms.v1``."""
+
+    submission_id: uuid.UUID
+    ts: Timestamp
+    form: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    client_ip: IpText
+    user_agent: Annotated[str, msgspec.Meta(max_length=512)]
+    screen_resolution: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,5}x[0-9]{1,5}$")]
+    isp: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    schema: Literal["form_submission/1"] | None = None
+
+
+class Consent(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """One consent decision (clause 3.6); topic ``spur.consent.v1``, key = login."""
+
+    consent_id: uuid.UUID
+    ts: Timestamp
+    customer_id: CustomerId
+    login: Login
+    purpose: Literal["extended_processing"]
+    granted: bool
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    schema: Literal["consent/1"] | None = None
+
+
+Event = Action | WebRequest | FormSubmission | Consent

@@ -1,0 +1,129 @@
+"""Decode bytes into a contract event or a rejection with a stable reason code.
+
+Pure and total: :func:`decode` never raises, whatever the bytes. Every
+rejection carries one of :data:`REASONS` and a detail naming the field, so a
+dead letter says exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+import msgspec
+
+from schemas.events import (
+    MAX_EVENT_BYTES,
+    Action,
+    Consent,
+    Event,
+    FormSubmission,
+    WebRequest,
+)
+
+REASONS: Final = (
+    "not_json",
+    "not_object",
+    "unknown_field",
+    "missing_field",
+    "bad_type",
+    "out_of_range",
+    "bad_timestamp",
+    "ended_before_started",
+    "too_large",
+    "conflicting_duplicate",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an input was refused: ``reason`` is a stable code, ``detail`` human text."""
+
+    reason: str
+    detail: str
+    field: str | None = None
+
+
+E = TypeVar("E", Action, WebRequest, FormSubmission, Consent)
+
+_DECODERS: dict[type[Event], msgspec.json.Decoder[Event]] = {
+    kind: msgspec.json.Decoder(kind) for kind in (Action, WebRequest, FormSubmission, Consent)
+}
+_TIMESTAMP_FIELDS: dict[type[Event], tuple[str, ...]] = {
+    Action: ("started_at", "ended_at"),
+    WebRequest: ("ts",),
+    FormSubmission: ("ts",),
+    Consent: ("ts",),
+}
+
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_QUOTED = re.compile(r"`(?P<name>[^`]+)`")
+
+
+def decode(raw: bytes, kind: type[E]) -> E | Rejection:
+    """Decode one message of ``kind``; return the event or why it was rejected."""
+    if len(raw) > MAX_EVENT_BYTES:
+        return Rejection("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES} allowed")
+    try:
+        event: E = _DECODERS[kind].decode(raw)  # type: ignore[assignment]  # decoder of kind
+    except msgspec.ValidationError as exc:
+        return classify(str(exc))
+    except msgspec.DecodeError as exc:
+        return Rejection("not_json", str(exc))
+    return _check_rules(event)
+
+
+def classify(message: str) -> Rejection:
+    """Map a msgspec validation message onto a reason code and the offending field."""
+    match = _AT.search(message)
+    path = match.group("path") if match else ""
+    text = message[: match.start()] if match else message
+    field = path or None
+    if text.startswith("Expected `object`") and not path:
+        return Rejection("not_object", text)
+    if text.startswith("Object contains unknown field"):
+        name = _QUOTED.search(text)
+        unknown = name.group("name") if name else "?"
+        field = f"{path}.{unknown}" if path else unknown
+        return Rejection("unknown_field", f"field {field!r} is not in the contract", field)
+    if text.startswith("Object missing required field"):
+        name = _QUOTED.search(text)
+        missing = name.group("name") if name else "?"
+        field = f"{path}.{missing}" if path else missing
+        return Rejection("missing_field", f"required field {field!r} is missing", field)
+    if "RFC3339" in text or "datetime" in text:
+        return Rejection("bad_timestamp", f"{field}: {text}", field)
+    if any(word in text for word in (">=", "<=", "length", " > ", " < ")):
+        return Rejection("out_of_range", f"{field}: {text}", field)
+    return Rejection("bad_type", f"{field}: {text}" if field else text, field)
+
+
+def _check_rules(event: E) -> E | Rejection:
+    for name in _TIMESTAMP_FIELDS[type(event)]:
+        value: dt.datetime = getattr(event, name)
+        if value.tzinfo is None:
+            return Rejection(
+                "bad_timestamp", f"{name}: needs an explicit UTC offset (e.g. 'Z')", name
+            )
+    if isinstance(event, Action) and event.ended_at < event.started_at:
+        return Rejection(
+            "ended_before_started",
+            f"ended_at {event.ended_at.isoformat()} is before started_at "
+            f"{event.started_at.isoformat()}",
+            "ended_at",
+        )
+    client_ip = getattr(event, "client_ip", None)
+    if client_ip is not None:
+        try:
+            ipaddress.ip_address(client_ip)
+        except ValueError:
+            return Rejection("bad_type", "client_ip: not an IPv4 or IPv6 address", "client_ip")
+    return event
+
+
+def encode(event: Event) -> bytes:
+    """Encode an event as contract JSON (the wire format of every input topic)."""
+    return msgspec.json.encode(event)

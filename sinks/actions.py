@@ -1,0 +1,68 @@
+"""Raw ``actions`` rows from validated events: a pure column builder.
+
+Each row carries its Kafka partition and offset, so any stored action can be
+traced back to the message it came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.events import Action
+
+NIL_UUID = str(uuid.UUID(int=0))
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """An event and where it was read from."""
+
+    event: Action
+    partition: int
+    offset: int
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC)
+
+
+def action_columns(batch: Sequence[Located]) -> dict[str, list[Any]]:
+    """Column lists for one insert into ``actions`` (order matches the DDL)."""
+    events = [item.event for item in batch]
+    return {
+        "customer_id": [e.customer_id for e in events],
+        "started_at": [_utc(e.started_at) for e in events],
+        "action_id": [str(e.action_id) for e in events],
+        "ended_at": [_utc(e.ended_at) for e in events],
+        "parent_action_id": [
+            str(e.parent_action_id) if e.parent_action_id else NIL_UUID for e in events
+        ],
+        "action": [e.action for e in events],
+        "login": [e.login for e in events],
+        "session_id": [e.session_id for e in events],
+        "bytes_in": [e.bytes_in for e in events],
+        "bytes_out": [e.bytes_out for e in events],
+        "client_ip": [e.client_ip for e in events],
+        "data_kind": [e.data_kind or "" for e in events],
+        "data_count": [e.data_count or 0 for e in events],
+        "status": [e.status for e in events],
+        "error_code": [e.error_code or "" for e in events],
+        "server": [e.server or "" for e in events],
+        "profile": [_profile(e) for e in events],
+        "kafka_partition": [item.partition for item in batch],
+        "kafka_offset": [item.offset for item in batch],
+    }
+
+
+def _profile(event: Action) -> dict[str, str]:
+    if event.profile is None:
+        return {}
+    return {
+        key: value
+        for key in event.profile.__struct_fields__
+        if (value := getattr(event.profile, key)) is not None
+    }

@@ -1,0 +1,81 @@
+"""Versioned DDL migrations, applied idempotently at start.
+
+Migrations are the files ``schemas/ddl/NNNN_name.sql``, applied in order;
+each applied version is recorded in ``schema_migrations``, and every
+statement is itself idempotent (``IF NOT EXISTS``), so a crash between a
+statement and its record is harmless. Retention comes from the settings and
+is compiled into the TTLs here, declared once.
+
+Blocking. Raises :class:`sinks.store.StoreError` when a statement fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from string import Template
+
+from sinks.store import Store
+from spur.settings import Settings
+
+# TTL merges run at most this often per table; ClickHouse's default is 4 h.
+# An hour keeps expired rows from outliving their deadline by more than that.
+TTL_MERGE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """Every migration shipped with spur, in version order."""
+    found = []
+    for entry in resources.files("schemas").joinpath("ddl").iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, rest = entry.name.partition("_")
+            found.append(Migration(int(version), rest.removesuffix(".sql"), entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+def render(migration: Migration, settings: Settings, database: str) -> list[str]:
+    """The migration's statements with database name and retention filled in."""
+    values = {
+        "database": database,
+        "actions_retention_days": settings.actions_retention_days,
+        "ttl_merge_seconds": TTL_MERGE_SECONDS,
+    }
+    text = Template(migration.sql).substitute(values)
+    statements = []
+    for chunk in text.split(";\n"):
+        body = "\n".join(
+            line for line in chunk.splitlines() if not line.lstrip().startswith("--")
+        ).strip()
+        if body:
+            statements.append(body.rstrip(";"))
+    return statements
+
+
+def apply_migrations(store: Store, settings: Settings) -> list[Migration]:
+    """Apply what is not applied yet; return the migrations applied now."""
+    db = store.database
+    store.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {row["version"] for row in store.query(f"SELECT version FROM {db}.schema_migrations")}
+    applied = []
+    for migration in migrations():
+        if migration.version in done:
+            continue
+        for statement in render(migration, settings, db):
+            store.execute(statement)
+        store.insert(
+            "schema_migrations", {"version": [migration.version], "name": [migration.name]}
+        )
+        applied.append(migration)
+    return applied

@@ -1,0 +1,191 @@
+"""Two ClickHouse backends behind one small interface, sharing all SQL.
+
+``chdb://`` runs the ClickHouse engine in this process on one directory (the
+default and what tests run on); ``clickhouse://`` / ``clickhouses://`` talk to
+a server over the native protocol with clickhouse-driver.
+
+Blocking: every method blocks the calling thread; async callers use
+``asyncio.to_thread``. Raises :class:`StoreError` carrying ClickHouse's error
+code when it has one; ``retriable`` says whether trying again may help.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import pandas as pd
+
+from spur.settings import StoreURL
+
+# Codes of errors that are about the request, not the moment: retrying the
+# same statement cannot succeed (syntax, unknown table/column, type, readonly).
+_PERMANENT_CODES = frozenset({27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, 81, 164, 497})
+_CODE = re.compile(r"Code: (\d+)")
+
+Columns = Mapping[str, Sequence[Any]]
+
+
+class StoreError(RuntimeError):
+    """A ClickHouse statement failed. ``code`` is ClickHouse's error code, if any."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def retriable(self) -> bool:
+        return self.code not in _PERMANENT_CODES
+
+    @classmethod
+    def wrap(cls, exc: Exception, what: str) -> StoreError:
+        text = str(exc)
+        match = _CODE.search(text)
+        code = getattr(exc, "code", None) or (int(match.group(1)) if match else None)
+        first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return cls(f"{what}: {first_line}", code)
+
+
+class Store(Protocol):
+    """What spur needs from ClickHouse; both backends implement exactly this."""
+
+    database: str
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL, DELETE, OPTIMIZE)."""
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Run a SELECT; rows as dicts, integers as Python ints (also 128-bit sums)."""
+
+    def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
+        """Insert equally long columns into ``table`` in one block.
+
+        ``dedup_token`` makes a retried insert of the same block a no-op on
+        tables with insert deduplication.
+        """
+
+    def close(self) -> None: ...
+
+
+class ChdbStore:
+    """The embedded engine on one directory, owned by this process (a lock file)."""
+
+    def __init__(self, url: StoreURL) -> None:
+        from chdb import session
+
+        assert url.path is not None
+        url.path.mkdir(parents=True, exist_ok=True)
+        self.database = url.database
+        self.path = url.path
+        try:
+            self._session = session.Session(str(url.path))
+        except Exception as exc:
+            raise StoreError.wrap(exc, f"opening the embedded store {url.path}") from exc
+
+    def execute(self, sql: str) -> None:
+        try:
+            self._session.query(sql)
+        except Exception as exc:
+            raise StoreError.wrap(exc, "statement failed") from exc
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            result = self._session.query(
+                sql + " SETTINGS output_format_json_quote_64bit_integers = 0", "JSONEachRow"
+            )
+        except Exception as exc:
+            raise StoreError.wrap(exc, "query failed") from exc
+        text = result.bytes().decode() if hasattr(result, "bytes") else str(result)
+        return [json.loads(line) for line in text.splitlines() if line]
+
+    def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
+        frame, select = _frame_for_chdb(columns)
+        settings = f" SETTINGS insert_deduplication_token = '{dedup_token}'" if dedup_token else ""
+        names = ", ".join(columns)
+        statement = (
+            f"INSERT INTO {self.database}.{table} ({names}){settings} "
+            f"SELECT {select} FROM Python(frame)"
+        )
+        try:
+            # chdb resolves `Python(frame)` by the local variable's name.
+            self._session.query(statement)
+        except Exception as exc:
+            raise StoreError.wrap(exc, f"insert into {table} failed") from exc
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _frame_for_chdb(columns: Columns) -> tuple[pd.DataFrame, str]:
+    """A DataFrame chdb can read, and the SELECT list that restores Map columns.
+
+    chdb cannot read dict objects from a DataFrame, so dict columns travel as
+    JSON text and are parsed back into ``Map(String, String)`` in SQL.
+    """
+    data: dict[str, Sequence[Any]] = {}
+    select = []
+    for name, values in columns.items():
+        if values and isinstance(values[0], dict):
+            data[name] = [json.dumps(value) for value in values]
+            select.append(f"JSONExtract({name}, 'Map(String, String)') AS {name}")
+        else:
+            data[name] = values
+            select.append(name)
+    return pd.DataFrame(data), ", ".join(select)
+
+
+class ServerStore:
+    """A ClickHouse server over the native protocol (TLS with ``clickhouses://``)."""
+
+    def __init__(self, url: StoreURL, timeout_seconds: float) -> None:
+        from clickhouse_driver import Client
+
+        self.database = url.database
+        self._client = Client(
+            host=url.host,
+            port=url.port,
+            user=url.user,
+            password=url.password.get_secret_value(),
+            secure=url.secure,
+            send_receive_timeout=timeout_seconds,
+            settings={"use_numpy": False},
+        )
+
+    def execute(self, sql: str) -> None:
+        try:
+            self._client.execute(sql)
+        except Exception as exc:
+            raise StoreError.wrap(exc, "statement failed") from exc
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            rows, types = self._client.execute(sql, with_column_types=True)
+        except Exception as exc:
+            raise StoreError.wrap(exc, "query failed") from exc
+        names = [name for name, _type in types]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
+        settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}
+        names = ", ".join(columns)
+        try:
+            self._client.execute(
+                f"INSERT INTO {self.database}.{table} ({names}) VALUES",
+                list(columns.values()),
+                columnar=True,
+                settings=settings,
+            )
+        except Exception as exc:
+            raise StoreError.wrap(exc, f"insert into {table} failed") from exc
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+def open_store(url: StoreURL, timeout_seconds: float = 30.0) -> Store:
+    """Open the backend the URL names. Raises :class:`StoreError` if it cannot."""
+    if url.embedded:
+        return ChdbStore(url)
+    return ServerStore(url, timeout_seconds)

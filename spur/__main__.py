@@ -1,0 +1,3 @@
+from spur.cli import main
+
+main()

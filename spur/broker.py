@@ -1,0 +1,57 @@
+"""Which Kafka broker a command talks to, and how far behind the pipeline is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from spur.devbroker import running_dev_broker
+from spur.settings import Settings
+
+
+class NoBrokerError(RuntimeError):
+    """No broker is configured and no dev broker runs here."""
+
+
+def kafka_bootstrap(settings: Settings) -> str:
+    """``SPUR_KAFKA_BOOTSTRAP`` if set, else the broker of ``spur dev up`` here."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    state = running_dev_broker(settings.dev_broker_dir)
+    if state is not None:
+        return state.bootstrap
+    raise NoBrokerError(
+        "no Kafka broker: set SPUR_KAFKA_BOOTSTRAP=host:port, "
+        "or run `spur dev up` in this directory to start a local one"
+    )
+
+
+async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+    """Messages per topic not yet committed by ``group`` (0 = all processed)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+        partitions = [
+            TopicPartition(topic["topic"], partition["partition"])
+            for topic in described
+            for partition in topic["partitions"]
+        ]
+        if not partitions:
+            return {}
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        lag: dict[str, int] = {}
+        for tp in partitions:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, ends[tp] - max(done, starts[tp]))
+        return lag
+    finally:
+        await admin.close()
+        await consumer.stop()

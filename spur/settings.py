@@ -1,0 +1,178 @@
+"""The one typed settings object of a spur process.
+
+Every knob comes from an environment variable with the prefix ``SPUR_`` (or
+the constructor, in tests); nothing else in spur reads ``os.environ``.
+Settings are frozen: a process reads them once at start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Kafka holds the same personal data as the store while it retains messages
+# (DESIGN §1, last row), so its retention is bounded like the store's.
+MAX_INPUT_RETENTION_DAYS = 30
+
+# Clause 3.4: actions are kept at most one year, then deleted automatically.
+MAX_CUSTOMER_DATA_DAYS = 365
+
+DEFAULT_STATE_DIR = Path(".spur")
+
+
+class SettingsError(ValueError):
+    """A setting has a value spur refuses; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """A parsed ``SPUR_CLICKHOUSE_URL``.
+
+    ``chdb:///abs/path`` or ``chdb://./rel/path`` is the embedded store in one
+    directory; ``clickhouse://user:pw@host:9000/db`` a server over the native
+    protocol, ``clickhouses://`` the same over TLS.
+    """
+
+    scheme: Literal["chdb", "clickhouse", "clickhouses"]
+    path: Path | None = None
+    host: str = "localhost"
+    port: int = 9000
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    database: str = "spur"
+
+    @property
+    def embedded(self) -> bool:
+        return self.scheme == "chdb"
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme == "clickhouses"
+
+    def redacted(self) -> str:
+        """The URL for logs and messages: never the password."""
+        if self.path is not None:
+            return f"chdb://{self.path}"
+        return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+def parse_store_url(url: str) -> StoreURL:
+    """Parse a storage URL; raise :class:`SettingsError` naming what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        # chdb:///abs/path -> netloc "" and path "/abs/path";
+        # chdb://./rel     -> netloc "." and path "/rel".
+        raw = parts.netloc + parts.path
+        if not raw:
+            raise SettingsError(f"SPUR_CLICKHOUSE_URL={url!r}: chdb:// needs a directory path")
+        return StoreURL(scheme="chdb", path=Path(unquote(raw)))
+    if parts.scheme in ("clickhouse", "clickhouses"):
+        if not parts.hostname:
+            raise SettingsError(f"SPUR_CLICKHOUSE_URL: {parts.scheme}:// needs a host")
+        database = parts.path.strip("/") or "spur"
+        return StoreURL(
+            scheme=parts.scheme,  # type: ignore[arg-type]  # narrowed by the `in` above
+            host=parts.hostname,
+            port=parts.port or (9440 if parts.scheme == "clickhouses" else 9000),
+            user=unquote(parts.username or "default"),
+            password=SecretStr(unquote(parts.password or "")),
+            database=database,
+        )
+    raise SettingsError(
+        f"SPUR_CLICKHOUSE_URL: unknown scheme {parts.scheme!r}; "
+        "use chdb:///path, clickhouse://user:pw@host:9000/db or clickhouses://..."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything a spur process can be told, with the contract's defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="SPUR_", frozen=True, extra="forbid")
+
+    # Kafka. Unset means: the broker of `spur dev up` in this directory.
+    kafka_bootstrap: str | None = None
+    consumer_group: str = Field(default="spur", min_length=1)
+    topic_partitions: int = Field(default=4, ge=1, le=1024)
+    topic_replication: int = Field(default=1, ge=1, le=16)
+    input_retention_days: int = Field(default=7, ge=1)
+    kafka_version: str = "3.9.2"
+
+    # Storage, and how long it keeps customer data (privacy policy 3.4).
+    clickhouse_url: str = "chdb://./.spur/chdb"
+    actions_retention_days: int = Field(default=365, ge=1)
+
+    # Local state: dev broker, Faust data, client spool; and the download
+    # cache of the broker's jars, shared by every checkout on the machine.
+    state_dir: Path = DEFAULT_STATE_DIR
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "spur")
+
+    # Pipeline tuning (issue 4 grows these).
+    batch_size: int = Field(default=20_000, ge=1)
+    batch_seconds: float = Field(default=0.5, gt=0)
+    stream_buffer_maxsize: int = Field(default=131_072, ge=1)
+    commit_interval_seconds: float = Field(default=1.0, gt=0)
+    worker_web_port: int = Field(default=0, ge=0, le=65535)
+
+    # Store writes.
+    insert_timeout_seconds: float = Field(default=30.0, gt=0)
+    insert_retry_max_seconds: float = Field(default=10.0, gt=0)
+
+    # Billing.
+    billing_timezone: str = "UTC"
+
+    @field_validator("input_retention_days")
+    @classmethod
+    def _retention_bounded(cls, days: int) -> int:
+        if days > MAX_INPUT_RETENTION_DAYS:
+            raise ValueError(
+                f"input topics may keep personal data at most {MAX_INPUT_RETENTION_DAYS} days "
+                f"(privacy policy); got {days}"
+            )
+        return days
+
+    @field_validator("actions_retention_days")
+    @classmethod
+    def _customer_data_at_most_a_year(cls, days: int) -> int:
+        if days > MAX_CUSTOMER_DATA_DAYS:
+            raise ValueError(
+                f"customer data may be kept at most {MAX_CUSTOMER_DATA_DAYS} days "
+                f"(privacy policy 3.4); got {days}"
+            )
+        return days
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _store_url_parses(cls, url: str) -> str:
+        parse_store_url(url)
+        return url
+
+    @property
+    def store(self) -> StoreURL:
+        return parse_store_url(self.clickhouse_url)
+
+    @property
+    def faust_dir(self) -> Path:
+        return self.state_dir / "faust"
+
+    @property
+    def dev_broker_dir(self) -> Path:
+        return self.state_dir / "dev-broker"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise :class:`SettingsError` on bad values."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates the types
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SPUR_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(problems) from exc

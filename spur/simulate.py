@@ -1,0 +1,105 @@
+"""Simulated app servers: realistic, reproducible action workloads.
+
+Used by ``spur demo``, the integration tests and the benchmarks. Sessions
+are chains: a user action triggers actions automatically, which carry
+``parent_action_id``. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from schemas.events import Action, Profile
+
+# (user action, actions it triggers automatically)
+_CHAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("document.upload", ("document.scan", "thumbnail.render", "index.update")),
+    ("document.export", ("document.render",)),
+    ("document.open", ()),
+    ("search.query", ("index.lookup",)),
+    ("report.build", ("query.run", "query.run", "document.render")),
+    ("login", ()),
+)
+_KINDS = {"document.upload": "pdf", "document.export": "pdf", "search.query": "hits"}
+
+
+@dataclass(frozen=True)
+class WorkloadShape:
+    customers: int = 8
+    sessions_per_customer: int = 6
+    month_start: dt.datetime = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    days: int = 28
+    error_rate: float = 0.03
+    seed: int = 7
+
+
+def simulate_actions(shape: WorkloadShape) -> Iterator[Action]:
+    """Every action of every session of every customer, chains in order."""
+    rng = random.Random(shape.seed)
+    for customer_id in range(1001, 1001 + shape.customers):
+        logins = [f"user{n}@c{customer_id}.example" for n in range(1, 4)]
+        for session_no in range(shape.sessions_per_customer):
+            login = rng.choice(logins)
+            session_id = f"s-{customer_id}-{session_no}-{rng.getrandbits(32):08x}"
+            at = shape.month_start + dt.timedelta(seconds=rng.randrange(shape.days * 86400))
+            ip = f"10.{customer_id % 250}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            for _ in range(rng.randint(1, 4)):
+                root, triggered = rng.choice(_CHAINS)
+                yield from _chain(rng, shape, root, triggered, customer_id, login, session_id, at, ip)
+                at += dt.timedelta(seconds=rng.randint(5, 300))
+
+
+def _chain(
+    rng: random.Random,
+    shape: WorkloadShape,
+    root: str,
+    triggered: tuple[str, ...],
+    customer_id: int,
+    login: str,
+    session_id: str,
+    at: dt.datetime,
+    ip: str,
+) -> Iterator[Action]:
+    parent = _action(rng, shape, root, customer_id, login, session_id, at, ip, None)
+    yield parent
+    for offset, name in enumerate(triggered, start=1):
+        child_at = at + dt.timedelta(milliseconds=20 * offset)
+        yield _action(rng, shape, name, customer_id, login, session_id, child_at, ip, parent)
+
+
+def _action(
+    rng: random.Random,
+    shape: WorkloadShape,
+    name: str,
+    customer_id: int,
+    login: str,
+    session_id: str,
+    at: dt.datetime,
+    ip: str,
+    parent: Action | None,
+) -> Action:
+    failed = rng.random() < shape.error_rate
+    kind = _KINDS.get(name)
+    return Action(
+        action_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        action=name,
+        customer_id=customer_id,
+        login=login,
+        session_id=session_id,
+        started_at=at,
+        ended_at=at + dt.timedelta(milliseconds=rng.randint(2, 4000)),
+        bytes_in=rng.randint(200, 2_000_000) if name.endswith("upload") else rng.randint(200, 4000),
+        bytes_out=rng.randint(500, 5_000_000),
+        client_ip=ip,
+        parent_action_id=parent.action_id if parent else None,
+        data_kind=kind,
+        data_count=rng.randint(1, 50) if kind else None,
+        status="error" if failed else "ok",
+        error_code="TimeoutError" if failed else None,
+        server=f"app-{rng.randint(1, 3)}",
+        profile=Profile(locale="de-DE") if rng.random() < 0.2 else None,
+    )

@@ -1,0 +1,143 @@
+"""spur's Kafka topics, declared once with explicit configurations.
+
+Kafka holds the same personal data as the store while it retains messages
+(DESIGN §1, last row), so spur never lets a broker's defaults decide: every
+topic is created by :func:`ensure_topics` with its retention, compression and
+cleanup policy, and an existing topic's configuration is set back to the
+declared one. Idempotent: run at every worker start.
+
+Blocking: ``ensure_topics`` awaits the broker (bounded by the client's
+request timeout). Raises :class:`TopicError` when a topic cannot be made to
+match its declaration (e.g. a partition count that differs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from spur.settings import Settings
+
+DAY_MS = 24 * 3600 * 1000
+
+
+class Topic(str, Enum):
+    ACTIONS = "spur.actions.v1"
+    WEB = "spur.web.v1"
+    FORMS = "spur.forms.v1"
+    CONSENT = "spur.consent.v1"
+    USAGE = "spur.usage.v1"
+    CAPACITY = "spur.capacity.v1"
+    DEADLETTER = "spur.deadletter.v1"
+
+
+INPUT_TOPICS = (Topic.ACTIONS, Topic.WEB, Topic.FORMS, Topic.CONSENT)
+
+
+class TopicError(RuntimeError):
+    """A topic exists in a shape spur cannot adopt; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The declared shape of every spur topic under these settings."""
+    retention_ms = str(settings.input_retention_days * DAY_MS)
+    common = {"compression.type": "lz4", "message.timestamp.type": "CreateTime"}
+    if settings.topic_replication > 1:
+        common["min.insync.replicas"] = str(min(2, settings.topic_replication))
+    deleting = {**common, "cleanup.policy": "delete", "retention.ms": retention_ms}
+    # Window states: only the latest version per window matters, and they
+    # hold customer data, so they are compacted and also expire.
+    windows = {**common, "cleanup.policy": "compact,delete", "retention.ms": retention_ms}
+    # The consent ledger is the proof of consent (clause 3.6): compacted to
+    # the latest decision per login, never expired by time.
+    ledger = {**common, "cleanup.policy": "compact", "retention.ms": "-1"}
+    by_topic = {
+        Topic.ACTIONS: deleting,
+        Topic.WEB: deleting,
+        Topic.FORMS: deleting,
+        Topic.CONSENT: ledger,
+        Topic.USAGE: windows,
+        Topic.CAPACITY: windows,
+        Topic.DEADLETTER: deleting,
+    }
+    return [
+        TopicSpec(topic.value, settings.topic_partitions, settings.topic_replication, configs)
+        for topic, configs in by_topic.items()
+    ]
+
+
+@dataclass(frozen=True)
+class TopicChange:
+    topic: str
+    action: str  # "created", "reconfigured" or "unchanged"
+    detail: str = ""
+
+
+async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[TopicChange]:
+    """Create missing topics and reset drifted configs; return what was done."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        changes = [TopicChange(spec.name, "created") for spec in missing]
+        if missing:
+            await _create(admin, missing)
+        present = [spec for spec in specs if spec.name in existing]
+        if present:
+            changes += await _reconcile(admin, present)
+        return changes
+    finally:
+        await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    response = await admin.create_topics(
+        [NewTopic(s.name, s.partitions, s.replication, topic_configs=s.configs) for s in specs]
+    )
+    for name, code, *message in response.topic_errors:
+        # 36 = TOPIC_ALREADY_EXISTS: another worker won the race, which is fine.
+        if code not in (0, 36):
+            raise TopicError(f"creating topic {name} failed: error {code} {message}")
+
+
+async def _reconcile(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[TopicChange]:
+    described = await admin.describe_topics([s.name for s in specs])
+    partitions = {t["topic"]: len(t["partitions"]) for t in described}
+    for spec in specs:
+        if partitions.get(spec.name) != spec.partitions:
+            # Customers are mapped to partitions by key; changing the count
+            # would move a customer's usage between workers mid-window.
+            raise TopicError(
+                f"topic {spec.name} has {partitions.get(spec.name)} partitions, settings say "
+                f"{spec.partitions}: set SPUR_TOPIC_PARTITIONS={partitions.get(spec.name)} "
+                "or migrate the topic deliberately"
+            )
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, s.name, dict(s.configs)) for s in specs]
+    )
+    current: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for _code, _msg, _type, name, entries in response.resources:
+            current[name] = {entry[0]: entry[1] for entry in entries}
+    drifted = [s for s in specs if any(current[s.name].get(k) != v for k, v in s.configs.items())]
+    if drifted:
+        # AlterConfigs replaces a topic's whole explicit config with the given
+        # set, which is exactly "make it the declared one".
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, s.name, dict(s.configs)) for s in drifted]
+        )
+    return [
+        TopicChange(s.name, "reconfigured" if s in drifted else "unchanged") for s in specs
+    ]
