@@ -35,12 +35,7 @@ async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dic
     await consumer.start()
     await admin.start()
     try:
-        described = await admin.describe_topics(list(topics))
-        partitions = [
-            TopicPartition(topic["topic"], partition["partition"])
-            for topic in described
-            for partition in topic["partitions"]
-        ]
+        partitions = await topic_partitions(admin, topics)
         if not partitions:
             return {}
         ends = await consumer.end_offsets(partitions)
@@ -55,3 +50,16 @@ async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dic
     finally:
         await admin.close()
         await consumer.stop()
+
+
+async def topic_partitions(
+    admin: AIOKafkaAdminClient, topics: Iterable[str]
+) -> list[TopicPartition]:
+    """Every partition of ``topics`` (empty for topics that do not exist)."""
+    described = await admin.describe_topics(list(topics))
+    return [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        if topic["error_code"] == 0
+        for partition in sorted(topic["partitions"], key=lambda p: p["partition"])
+    ]

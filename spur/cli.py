@@ -170,7 +170,11 @@ FORMATS = click.Choice(["table", "csv", "json"])
 @main.command()
 @click.option("--month", required=True, help="Billing month, YYYY-MM.")
 @click.option("--customer", type=int, default=None, help="Only this customer id.")
-@click.option("--tz", default=None, help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE or UTC].")
+@click.option(
+    "--tz",
+    default=None,
+    help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE or UTC].",
+)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @friendly_errors
 def billing(month: str, customer: int | None, tz: str | None, fmt: str) -> None:

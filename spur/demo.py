@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from rich.console import Console
 
 from sinks.store import open_store
@@ -28,6 +29,7 @@ from spur.billing import billing
 from spur.broker import consumer_lag
 from spur.cli import billing_table
 from spur.client import Publisher
+from spur.deadletters import count_by_reason, read_dead_letters
 from spur.devbroker import LocalBroker, stop_pid
 from spur.settings import Settings, parse_store_url
 from spur.simulate import WorkloadShape, simulate_actions
@@ -81,6 +83,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         console.print(f"[green]✓[/] published {sent:,} actions and {len(BAD_EVENTS)} bad events")
 
         _wait_until_processed(console, broker.bootstrap, settings, worker, workdir, options)
+        rejected = count_by_reason(asyncio.run(read_dead_letters(broker.bootstrap)))
         stop_pid(worker.pid, timeout=30, wait=worker.wait)
         worker = None
 
@@ -90,10 +93,14 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             stored = store.query(f"SELECT count() AS n FROM {store.database}.actions FINAL")[0]["n"]
         finally:
             store.close()
-        console.print(billing_table([u.as_dict() for u in usage], month_start.strftime("%Y-%m"), "UTC"))
         console.print(
-            f"actions stored: {stored:,} of {sent:,} published; "
-            f"bad events sent to {Topic.DEADLETTER.value}: {len(BAD_EVENTS)}"
+            billing_table([u.as_dict() for u in usage], month_start.strftime("%Y-%m"), "UTC")
+        )
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items()))
+        console.print(f"actions stored: {stored:,} of {sent:,} published")
+        console.print(
+            f"dead letters ({Topic.DEADLETTER.value}): {rejected.total()} of "
+            f"{len(BAD_EVENTS)} bad events sent ({reasons or 'none'})"
         )
         succeeded = True
     finally:
@@ -146,7 +153,14 @@ def _wait_until_processed(
             if worker.poll() is not None:
                 tail = (workdir / "worker.log").read_text(errors="replace")[-3000:]
                 raise DemoError(f"the worker exited with code {worker.returncode}:\n{tail}")
-            lag = asyncio.run(consumer_lag(bootstrap, settings.consumer_group, [Topic.ACTIONS.value]))
+            try:
+                lag = asyncio.run(
+                    consumer_lag(bootstrap, settings.consumer_group, [Topic.ACTIONS.value])
+                )
+            except KafkaError as exc:
+                if not exc.retriable:  # e.g. the group coordinator is still being elected
+                    raise
+                lag = {}
             remaining = sum(lag.values())
             if lag and remaining == 0:
                 console.print("[green]✓[/] pipeline caught up: every message committed")

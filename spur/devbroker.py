@@ -156,7 +156,7 @@ class LocalBroker:
     def _java(self, libs: Path, *args: str) -> list[str]:
         log4j = self.data_dir / "log4j.properties"
         return [
-            "java", f"-Xms128m", f"-Xmx{self.heap}", "-XX:+UseSerialGC",
+            "java", "-Xms128m", f"-Xmx{self.heap}", "-XX:+UseSerialGC",
             f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{libs}/*", *args,
         ]  # fmt: skip
 
@@ -334,7 +334,9 @@ def _is_our_broker(state: DevBrokerState) -> bool:
     return b"kafka.Kafka" in cmdline and state.data_dir.encode() in cmdline
 
 
-def dev_up(dev_dir: Path, version: str, cache_dir: Path | None = None) -> tuple[DevBrokerState, bool]:
+def dev_up(
+    dev_dir: Path, version: str, cache_dir: Path | None = None
+) -> tuple[DevBrokerState, bool]:
     """Start the dev broker unless it runs; return its state and whether it was started."""
     current = running_dev_broker(dev_dir)
     if current is not None:

@@ -49,7 +49,9 @@ def simulate_actions(shape: WorkloadShape) -> Iterator[Action]:
             ip = f"10.{customer_id % 250}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
             for _ in range(rng.randint(1, 4)):
                 root, triggered = rng.choice(_CHAINS)
-                yield from _chain(rng, shape, root, triggered, customer_id, login, session_id, at, ip)
+                yield from _chain(
+                    rng, shape, root, triggered, customer_id, login, session_id, at, ip
+                )
                 at += dt.timedelta(seconds=rng.randint(5, 300))
 
 

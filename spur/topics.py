@@ -13,6 +13,7 @@ match its declaration (e.g. a partition count that differs).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -81,7 +82,6 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 class TopicChange:
     topic: str
     action: str  # "created", "reconfigured" or "unchanged"
-    detail: str = ""
 
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[TopicChange]:
@@ -94,6 +94,7 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[TopicCha
         changes = [TopicChange(spec.name, "created") for spec in missing]
         if missing:
             await _create(admin, missing)
+            await _wait_for_leaders(admin, [spec.name for spec in missing])
         present = [spec for spec in specs if spec.name in existing]
         if present:
             changes += await _reconcile(admin, present)
@@ -110,6 +111,23 @@ async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
         # 36 = TOPIC_ALREADY_EXISTS: another worker won the race, which is fine.
         if code not in (0, 36):
             raise TopicError(f"creating topic {name} failed: error {code} {message}")
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0
+) -> None:
+    # A new topic's partitions get leaders a moment after creation; producing
+    # before that only earns retries and warnings.
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(
+            topic["error_code"] == 0 and all(p["leader"] >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise TopicError(f"topics {', '.join(names)} have no partition leaders after {timeout:.0f} s")
 
 
 async def _reconcile(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[TopicChange]:
@@ -138,6 +156,4 @@ async def _reconcile(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list
         await admin.alter_configs(
             [ConfigResource(ConfigResourceType.TOPIC, s.name, dict(s.configs)) for s in drifted]
         )
-    return [
-        TopicChange(s.name, "reconfigured" if s in drifted else "unchanged") for s in specs
-    ]
+    return [TopicChange(s.name, "reconfigured" if s in drifted else "unchanged") for s in specs]
