@@ -11,7 +11,7 @@ import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -47,12 +47,14 @@ class Rejection:
     field: str | None = None
 
 
-E = TypeVar("E", Action, WebRequest, FormSubmission, Consent)
+E = TypeVar("E", bound=Event)
 
-_DECODERS: dict[type[Event], msgspec.json.Decoder[Event]] = {
+# Keyed by the struct class; typed loosely because mypy cannot index a dict
+# of a union's classes with a TypeVar bound to the union.
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind) for kind in (Action, WebRequest, FormSubmission, Consent)
 }
-_TIMESTAMP_FIELDS: dict[type[Event], tuple[str, ...]] = {
+_TIMESTAMP_FIELDS: dict[type[Any], tuple[str, ...]] = {
     Action: ("started_at", "ended_at"),
     WebRequest: ("ts",),
     FormSubmission: ("ts",),
@@ -68,7 +70,7 @@ def decode(raw: bytes, kind: type[E]) -> E | Rejection:
     if len(raw) > MAX_EVENT_BYTES:
         return Rejection("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES} allowed")
     try:
-        event: E = _DECODERS[kind].decode(raw)  # type: ignore[assignment]  # decoder of kind
+        event: E = _DECODERS[kind].decode(raw)
     except msgspec.ValidationError as exc:
         return classify(str(exc))
     except msgspec.DecodeError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pandas as pd
 
@@ -73,14 +73,15 @@ class ChdbStore:
     """The embedded engine on one directory, owned by this process (a lock file)."""
 
     def __init__(self, url: StoreURL) -> None:
-        from chdb import session
+        from chdb import session as chdb_session
 
         assert url.path is not None
         url.path.mkdir(parents=True, exist_ok=True)
         self.database = url.database
         self.path = url.path
         try:
-            self._session = session.Session(str(url.path))
+            # chdb ships no type hints; its Session is used through this Any.
+            self._session: Any = cast(Any, chdb_session).Session(str(url.path))
         except Exception as exc:
             raise StoreError.wrap(exc, f"opening the embedded store {url.path}") from exc
 
@@ -101,7 +102,7 @@ class ChdbStore:
         return [json.loads(line) for line in text.splitlines() if line]
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
-        frame, select = _frame_for_chdb(columns)
+        frame, select = _frame_for_chdb(columns)  # noqa: RUF059  # read by chdb, see below
         settings = f" SETTINGS insert_deduplication_token = '{dedup_token}'" if dedup_token else ""
         names = ", ".join(columns)
         statement = (

@@ -82,7 +82,14 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             sent = asyncio.run(_publish(broker.bootstrap, shape))
         console.print(f"[green]✓[/] published {sent:,} actions and {len(BAD_EVENTS)} bad events")
 
-        _wait_until_processed(console, broker.bootstrap, settings, worker, workdir, options)
+        _wait_until_processed(
+            console,
+            broker.bootstrap,
+            settings.consumer_group,
+            worker=worker,
+            worker_log=workdir / "worker.log",
+            timeout=options.timeout_seconds,
+        )
         rejected = count_by_reason(asyncio.run(read_dead_letters(broker.bootstrap)))
         stop_pid(worker.pid, timeout=30, wait=worker.wait)
         worker = None
@@ -142,21 +149,21 @@ async def _publish(bootstrap: str, shape: WorkloadShape) -> int:
 def _wait_until_processed(
     console: Console,
     bootstrap: str,
-    settings: Settings,
+    group: str,
+    *,
     worker: subprocess.Popen[bytes],
-    workdir: Path,
-    options: DemoOptions,
+    worker_log: Path,
+    timeout: float,
 ) -> None:
-    deadline = time.monotonic() + options.timeout_seconds
+    """Wait until ``group`` committed every action, i.e. the store has them all."""
+    deadline = time.monotonic() + timeout
     with console.status("pipeline storing events...") as status:
         while time.monotonic() < deadline:
             if worker.poll() is not None:
-                tail = (workdir / "worker.log").read_text(errors="replace")[-3000:]
+                tail = worker_log.read_text(errors="replace")[-3000:]
                 raise DemoError(f"the worker exited with code {worker.returncode}:\n{tail}")
             try:
-                lag = asyncio.run(
-                    consumer_lag(bootstrap, settings.consumer_group, [Topic.ACTIONS.value])
-                )
+                lag = asyncio.run(consumer_lag(bootstrap, group, [Topic.ACTIONS.value]))
             except KafkaError as exc:
                 if not exc.retriable:  # e.g. the group coordinator is still being elected
                     raise
@@ -167,4 +174,4 @@ def _wait_until_processed(
                 return
             status.update(f"pipeline storing events... {remaining:,} messages to go")
             time.sleep(0.5)
-    raise DemoError(f"the pipeline did not catch up within {options.timeout_seconds:.0f} s")
+    raise DemoError(f"the pipeline did not catch up within {timeout:.0f} s; see {worker_log}")

@@ -13,12 +13,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
+from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from schemas.validate import Rejection, decode
 from spur.client import Publisher, topic_and_key
 from spur.topics import Topic
 
-EVENT_TYPE_OF_TOPIC = {
+EVENT_TYPE_OF_TOPIC: dict[str, type[Event]] = {
     Topic.ACTIONS.value: Action,
     Topic.WEB.value: WebRequest,
     Topic.FORMS.value: FormSubmission,
@@ -43,6 +43,7 @@ async def produce_file(bootstrap: str, path: Path, topic: str, console: Console)
             f"--topic {topic!r}: not an input topic; use one of {', '.join(EVENT_TYPE_OF_TOPIC)}"
         )
     report = ProduceReport()
+    size = path.stat().st_size  # noqa: ASYNC240  # one stat call before the loop
     progress = Progress(
         TextColumn("publishing {task.fields[name]}"),
         BarColumn(),
@@ -52,7 +53,7 @@ async def produce_file(bootstrap: str, path: Path, topic: str, console: Console)
     )
     async with Publisher(bootstrap) as publisher:
         with progress, path.open("rb") as lines:
-            task = progress.add_task("", total=path.stat().st_size, name=path.name)
+            task = progress.add_task("", total=size, name=path.name)
             for line_no, line in enumerate(lines, start=1):
                 progress.advance(task, len(line))
                 body = line.rstrip(b"\r\n")

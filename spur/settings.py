@@ -7,7 +7,7 @@ Settings are frozen: a process reads them once at start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -43,7 +43,7 @@ class StoreURL:
     host: str = "localhost"
     port: int = 9000
     user: str = "default"
-    password: SecretStr = SecretStr("")
+    password: SecretStr = field(default_factory=lambda: SecretStr(""))
     database: str = "spur"
 
     @property

@@ -37,66 +37,59 @@ class WorkloadShape:
     seed: int = 7
 
 
+@dataclass(frozen=True)
+class _Session:
+    customer_id: int
+    login: str
+    session_id: str
+    client_ip: str
+
+
 def simulate_actions(shape: WorkloadShape) -> Iterator[Action]:
     """Every action of every session of every customer, chains in order."""
-    rng = random.Random(shape.seed)
+    rng = random.Random(shape.seed)  # noqa: S311  # reproducible workloads, not secrets
     for customer_id in range(1001, 1001 + shape.customers):
         logins = [f"user{n}@c{customer_id}.example" for n in range(1, 4)]
         for session_no in range(shape.sessions_per_customer):
-            login = rng.choice(logins)
-            session_id = f"s-{customer_id}-{session_no}-{rng.getrandbits(32):08x}"
+            session = _Session(
+                customer_id=customer_id,
+                login=rng.choice(logins),
+                session_id=f"s-{customer_id}-{session_no}-{rng.getrandbits(32):08x}",
+                client_ip=f"10.{customer_id % 250}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            )
             at = shape.month_start + dt.timedelta(seconds=rng.randrange(shape.days * 86400))
-            ip = f"10.{customer_id % 250}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
             for _ in range(rng.randint(1, 4)):
                 root, triggered = rng.choice(_CHAINS)
-                yield from _chain(
-                    rng, shape, root, triggered, customer_id, login, session_id, at, ip
-                )
+                parent = _action(rng, shape, root, session, at)
+                yield parent
+                for step, name in enumerate(triggered, start=1):
+                    child_at = at + dt.timedelta(milliseconds=20 * step)
+                    yield _action(rng, shape, name, session, child_at, parent=parent)
                 at += dt.timedelta(seconds=rng.randint(5, 300))
-
-
-def _chain(
-    rng: random.Random,
-    shape: WorkloadShape,
-    root: str,
-    triggered: tuple[str, ...],
-    customer_id: int,
-    login: str,
-    session_id: str,
-    at: dt.datetime,
-    ip: str,
-) -> Iterator[Action]:
-    parent = _action(rng, shape, root, customer_id, login, session_id, at, ip, None)
-    yield parent
-    for offset, name in enumerate(triggered, start=1):
-        child_at = at + dt.timedelta(milliseconds=20 * offset)
-        yield _action(rng, shape, name, customer_id, login, session_id, child_at, ip, parent)
 
 
 def _action(
     rng: random.Random,
     shape: WorkloadShape,
     name: str,
-    customer_id: int,
-    login: str,
-    session_id: str,
+    session: _Session,
     at: dt.datetime,
-    ip: str,
-    parent: Action | None,
+    *,
+    parent: Action | None = None,
 ) -> Action:
     failed = rng.random() < shape.error_rate
     kind = _KINDS.get(name)
     return Action(
         action_id=uuid.UUID(int=rng.getrandbits(128), version=4),
         action=name,
-        customer_id=customer_id,
-        login=login,
-        session_id=session_id,
+        customer_id=session.customer_id,
+        login=session.login,
+        session_id=session.session_id,
         started_at=at,
         ended_at=at + dt.timedelta(milliseconds=rng.randint(2, 4000)),
         bytes_in=rng.randint(200, 2_000_000) if name.endswith("upload") else rng.randint(200, 4000),
         bytes_out=rng.randint(500, 5_000_000),
-        client_ip=ip,
+        client_ip=session.client_ip,
         parent_action_id=parent.action_id if parent else None,
         data_kind=kind,
         data_count=rng.randint(1, 50) if kind else None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -25,7 +25,7 @@ from spur.settings import Settings
 DAY_MS = 24 * 3600 * 1000
 
 
-class Topic(str, Enum):
+class Topic(StrEnum):
     ACTIONS = "spur.actions.v1"
     WEB = "spur.web.v1"
     FORMS = "spur.forms.v1"
@@ -114,11 +114,11 @@ async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
 
 
 async def _wait_for_leaders(
-    admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0
+    admin: AIOKafkaAdminClient, names: list[str], within_seconds: float = 30.0
 ) -> None:
     # A new topic's partitions get leaders a moment after creation; producing
     # before that only earns retries and warnings.
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_seconds
     while asyncio.get_running_loop().time() < deadline:
         described = await admin.describe_topics(names)
         if all(
@@ -127,7 +127,9 @@ async def _wait_for_leaders(
         ):
             return
         await asyncio.sleep(0.1)
-    raise TopicError(f"topics {', '.join(names)} have no partition leaders after {timeout:.0f} s")
+    raise TopicError(
+        f"topics {', '.join(names)} have no partition leaders after {within_seconds:.0f} s"
+    )
 
 
 async def _reconcile(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[TopicChange]:

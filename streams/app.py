@@ -22,9 +22,10 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import faust
+import msgspec
 
 from sinks.actions import action_columns
 from sinks.store import Store
@@ -57,7 +58,8 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
 
     @app.agent(actions)
     async def ingest_actions(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        batches = stream.take_events(settings.batch_size, within=settings.batch_seconds)
+        # Agents receive a concrete Stream; take_events is not on the StreamT protocol.
+        batches = cast(faust.Stream[bytes], stream).take_events(settings.batch_size, within=settings.batch_seconds)
         async for events in batches:
             messages = [_message(event) for event in events]
             result = split_actions(messages, now=dt.datetime.now(dt.UTC))
@@ -70,7 +72,9 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
                 )
             if result.rejected:
                 sent = [
-                    await deadletters.send(key=letter.reason.encode(), value=_encode(letter))
+                    await deadletters.send(
+                        key=letter.reason.encode(), value=msgspec.json.encode(letter)
+                    )
                     for letter in result.rejected
                 ]
                 await asyncio.gather(*sent)
@@ -83,9 +87,3 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
 def _message(event: Any) -> Message:
     message = event.message
     return Message(message.topic, message.partition, message.offset, message.value or b"")
-
-
-def _encode(letter: Any) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(letter)
