@@ -59,7 +59,8 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
     @app.agent(actions)
     async def ingest_actions(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         # Agents receive a concrete Stream; take_events is not on the StreamT protocol.
-        batches = cast(faust.Stream[bytes], stream).take_events(settings.batch_size, within=settings.batch_seconds)
+        concrete = cast(faust.Stream[bytes], stream)
+        batches = concrete.take_events(settings.batch_size, within=settings.batch_seconds)
         async for events in batches:
             messages = [_message(event) for event in events]
             result = split_actions(messages, now=dt.datetime.now(dt.UTC))
