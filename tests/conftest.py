@@ -1,0 +1,75 @@
+"""Shared fixtures: one real Kafka broker per test session, one embedded store.
+
+The broker is started from Maven Central jars (spur.devbroker) on free ports
+and stopped at the end of the session, also when tests fail. chdb allows one
+store directory per process, so in-process store tests share one directory
+and isolate themselves by database name; workers run as subprocesses with
+their own directories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sinks.store import ChdbStore
+from spur.devbroker import LocalBroker
+from spur.settings import StoreURL
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    broker = LocalBroker(data_dir=tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def fresh_topics(kafka_broker: LocalBroker) -> str:
+    """spur's topics, deleted and created anew: no test sees another's events."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from spur.settings import Settings
+    from spur.topics import Topic, ensure_topics, topic_specs
+
+    async def recreate() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics()) & {t.value for t in Topic}
+            if existing:
+                await admin.delete_topics(sorted(existing))
+                # Deletion completes asynchronously on the broker; poll it.
+                while set(await admin.list_topics()) & existing:  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+        await ensure_topics(kafka_broker.bootstrap, topic_specs(Settings()))
+
+    asyncio.run(recreate())
+    return kafka_broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def chdb_store(chdb_dir: Path) -> Iterator[ChdbStore]:
+    """The session's embedded store, with a database of this test's own."""
+    store = ChdbStore(StoreURL(scheme="chdb", path=chdb_dir, database=f"t{next(_databases)}"))
+    try:
+        yield store
+    finally:
+        store.execute(f"DROP DATABASE IF EXISTS {store.database}")
+        store.close()

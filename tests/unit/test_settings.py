@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from spur.settings import SettingsError, load_settings, parse_store_url
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = load_settings()
+    assert settings.input_retention_days == 7
+    assert settings.actions_retention_days == 365
+    assert settings.store.embedded
+    assert settings.store.path == Path(".spur/chdb")
+
+
+def test_environment_is_read_with_the_spur_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPUR_KAFKA_BOOTSTRAP", "k1:9092")
+    monkeypatch.setenv("SPUR_INPUT_RETENTION_DAYS", "30")
+    settings = load_settings()
+    assert settings.kafka_bootstrap == "k1:9092"
+    assert settings.input_retention_days == 30
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("SPUR_INPUT_RETENTION_DAYS", "31", "at most 30 days"),
+        ("SPUR_ACTIONS_RETENTION_DAYS", "366", "at most 365 days"),
+        ("SPUR_CLICKHOUSE_URL", "postgres://x", "unknown scheme"),
+        ("SPUR_TOPIC_PARTITIONS", "zero", "SPUR_TOPIC_PARTITIONS"),
+    ],
+)
+def test_settings_that_break_the_policy_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=words):
+        load_settings()
+
+
+def test_store_urls() -> None:
+    assert parse_store_url("chdb:///var/lib/spur").path == Path("/var/lib/spur")
+    assert parse_store_url("chdb://./rel/dir").path == Path("./rel/dir")
+    server = parse_store_url("clickhouses://billing:s%40cret@ch.internal/acct")
+    assert (server.host, server.port, server.user, server.database) == (
+        "ch.internal", 9440, "billing", "acct",
+    )  # fmt: skip
+    assert server.secure
+    assert server.password.get_secret_value() == "s@cret"
+    assert "s@cret" not in server.redacted()
+    assert "s@cret" not in repr(server)
+    assert parse_store_url("clickhouse://h").port == 9000

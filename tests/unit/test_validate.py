@@ -1,0 +1,71 @@
+"""Each reason code of DESIGN §3 that decoding can produce, on an action."""
+
+import msgspec
+import pytest
+
+from schemas.events import Action
+from schemas.validate import REASONS, Rejection, decode, encode
+
+GOOD = {
+    "action_id": "6f1b1b9e-2c7e-4a53-9a5e-2b8c1c1f0e11",
+    "action": "document.export",
+    "customer_id": 42,
+    "login": "ann@example.com",
+    "session_id": "s-1",
+    "started_at": "2026-11-24T10:15:30.123Z",
+    "ended_at": "2026-11-24T10:15:31Z",
+    "bytes_in": 100,
+    "bytes_out": 2000,
+    "client_ip": "2001:db8::7",
+}
+
+
+def with_(**changes: object) -> bytes:
+    document = {**GOOD, **changes}
+    return msgspec.json.encode({k: v for k, v in document.items() if v is not None})
+
+
+def test_a_valid_action_round_trips() -> None:
+    action = decode(with_(), Action)
+    assert isinstance(action, Action)
+    assert decode(encode(action), Action) == action
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "field"),
+    [
+        (b"{nope", "not_json", None),
+        (b"[1]", "not_object", None),
+        (with_(document_title="Q3 salaries"), "unknown_field", "document_title"),
+        (with_(profile={"locale": "de", "name": "Ann"}), "unknown_field", "profile.name"),
+        (with_(login=None), "missing_field", "login"),
+        (with_(bytes_in="100"), "bad_type", "bytes_in"),
+        (with_(customer_id=True), "bad_type", "customer_id"),
+        (with_(client_ip="10.0.0.300"), "bad_type", "client_ip"),
+        (with_(action="Document Export"), "bad_type", "action"),
+        (with_(customer_id=0), "out_of_range", "customer_id"),
+        (with_(customer_id=2**32), "out_of_range", "customer_id"),
+        (with_(bytes_out=-1), "out_of_range", "bytes_out"),
+        (with_(login="x" * 129), "out_of_range", "login"),
+        (with_(started_at="yesterday"), "bad_timestamp", "started_at"),
+        (with_(started_at="2026-11-24T10:15:30"), "bad_timestamp", "started_at"),
+        (with_(ended_at="2026-11-24T10:15:29Z"), "ended_before_started", "ended_at"),
+        (with_(server="x" * 70_000), "too_large", None),
+    ],
+)
+def test_rejections_carry_a_reason_and_the_field(
+    raw: bytes, reason: str, field: str | None
+) -> None:
+    rejection = decode(raw, Action)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason == reason
+    assert rejection.reason in REASONS
+    assert rejection.field == field
+    if field:
+        assert field in rejection.detail
+
+
+def test_an_offset_other_than_utc_is_accepted() -> None:
+    action = decode(with_(started_at="2026-11-24T11:15:30+01:00"), Action)
+    assert isinstance(action, Action)
+    assert action.started_at.utcoffset() is not None
