@@ -229,11 +229,23 @@ class LocalBroker:
             return READY_LINE.encode() in log.read()
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        texts = []
+        """The log's error lines (the cause is often far above the end), then its tail."""
+        texts: list[str] = []
         for path in (self.log_path, self.data_dir / "broker.out"):
             if path.exists():
-                texts.extend(path.read_text(errors="replace").splitlines()[-lines:])
-        return "\n".join(texts[-lines:]) or "(the broker wrote no log)"
+                texts.extend(path.read_text(errors="replace").splitlines())
+        if not texts:
+            return "(the broker wrote no log)"
+        # An ERROR line and the exception line under it, which names the cause.
+        errors = [
+            "\n".join(texts[n : n + 2])
+            for n, line in enumerate(texts)
+            if " ERROR " in line or " FATAL " in line
+        ][:6]
+        tail = texts[-lines:]
+        if errors:
+            return "errors:\n" + "\n".join(errors) + "\n...\nlast lines:\n" + "\n".join(tail)
+        return "\n".join(tail)
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, wait up to ``timeout``, then SIGKILL. Safe to call twice."""
