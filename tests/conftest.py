@@ -21,12 +21,27 @@ from spur.devbroker import LocalBroker
 from spur.settings import StoreURL
 
 _databases = itertools.count(1)
+_brokers_started: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which real broker the integration tests ran against (or that none did)."""
+    if _brokers_started:
+        for line in _brokers_started:
+            terminalreporter.write_line(f"integration tests ran against {line}")
+    else:
+        terminalreporter.write_line("no Kafka broker was started: no integration test ran")
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
     broker = LocalBroker(data_dir=tmp_path_factory.mktemp("kafka"))
     broker.start()
+    assert broker.process is not None
+    _brokers_started.append(
+        f"a real Apache Kafka {broker.version} broker at {broker.bootstrap} "
+        f"(java pid {broker.process.pid}) and embedded ClickHouse (chdb)"
+    )
     try:
         yield broker
     finally:
