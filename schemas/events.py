@@ -23,8 +23,16 @@ ActionName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"
 Login = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 SessionId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Short = Annotated[str, msgspec.Meta(max_length=64)]
-IpText = Annotated[str, msgspec.Meta(min_length=2, max_length=45)]
-Timestamp = dt.datetime
+IpText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=2,
+        max_length=45,
+        extra_json_schema={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+    ),
+]
+# RFC 3339 with an explicit offset: a naive timestamp is ambiguous, so refused.
+Timestamp = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 HttpStatus = Annotated[int, msgspec.Meta(ge=100, le=599)]
 
 

@@ -7,7 +7,6 @@ dead letter says exactly what to fix.
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -54,13 +53,6 @@ E = TypeVar("E", bound=Event)
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind) for kind in (Action, WebRequest, FormSubmission, Consent)
 }
-_TIMESTAMP_FIELDS: dict[type[Any], tuple[str, ...]] = {
-    Action: ("started_at", "ended_at"),
-    WebRequest: ("ts",),
-    FormSubmission: ("ts",),
-    Consent: ("ts",),
-}
-
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _QUOTED = re.compile(r"`(?P<name>[^`]+)`")
 
@@ -104,12 +96,7 @@ def classify(message: str) -> Rejection:
 
 
 def _check_rules(event: E) -> E | Rejection:
-    for name in _TIMESTAMP_FIELDS[type(event)]:
-        value: dt.datetime = getattr(event, name)
-        if value.tzinfo is None:
-            return Rejection(
-                "bad_timestamp", f"{name}: needs an explicit UTC offset (e.g. 'Z')", name
-            )
+    # Explicit UTC offsets are enforced by the structs (Meta(tz=True)).
     if isinstance(event, Action) and event.ended_at < event.started_at:
         return Rejection(
             "ended_before_started",
