@@ -1,5 +1,7 @@
-"""The app-server client: publish contract events to spur's input topics."""
+"""The app-server client: record actions and events, deliver them to Kafka."""
 
 from spur.client.publisher import Publisher, topic_and_key
+from spur.client.sync import SyncTelemetry
+from spur.client.telemetry import ActionRecorder, Telemetry
 
-__all__ = ["Publisher", "topic_and_key"]
+__all__ = ["ActionRecorder", "Publisher", "SyncTelemetry", "Telemetry", "topic_and_key"]

@@ -1,0 +1,353 @@
+"""The app-server API: record actions and other events, never slow a request.
+
+::
+
+    async with Telemetry(settings) as telemetry:
+        async with telemetry.action("document.export", customer_id=7, login="ann",
+                                    session_id=sid, client_ip=ip) as action:
+            action.bytes_out = len(body)
+
+Emitting is synchronous and never waits on the network: an event goes into a
+bounded in-memory buffer; when the buffer is full, or the broker cannot be
+reached, it goes to the local spool file instead. A background task sends
+the buffer; after a failure it re-sends the spool, in order, until the
+broker answers again, and only then sends from memory again. A restart of
+the app server re-sends whatever the spool still holds. Nothing is dropped.
+
+Chains: an action started inside another's block (also in tasks spawned
+there) gets ``parent_action_id`` = the enclosing action's id, via contextvars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
+from schemas.validate import encode
+from spur import metrics
+from spur.client.publisher import topic_and_key
+from spur.client.spool import Spool
+
+log = logging.getLogger(__name__)
+
+_current_action: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
+    "spur_current_action", default=None
+)
+
+Item = tuple[str, bytes | None, bytes]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ActionRecorder:
+    """One action being recorded; set its byte counts and data fields in the block."""
+
+    def __init__(self, emit: Callable[[Event], None], action: str, **fields: Any) -> None:
+        self._emit = emit
+        self._action = action
+        self._fields = fields
+        self.action_id = uuid.uuid4()
+        self.parent_action_id: uuid.UUID | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.data_kind: str | None = fields.pop("data_kind", None)
+        self.data_count: int | None = fields.pop("data_count", None)
+        self.profile: Profile | None = fields.pop("profile", None)
+        self._started_at = _now()
+        self._token: contextvars.Token[uuid.UUID | None] | None = None
+
+    def __enter__(self) -> ActionRecorder:
+        self.parent_action_id = _current_action.get()
+        self._token = _current_action.set(self.action_id)
+        self._started_at = _now()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        ended_at = _now()
+        if self._token is not None:
+            _current_action.reset(self._token)
+        failed = exc_type is not None
+        self._emit(
+            Action(
+                action_id=self.action_id,
+                action=self._action,
+                started_at=self._started_at,
+                ended_at=ended_at,
+                bytes_in=self.bytes_in,
+                bytes_out=self.bytes_out,
+                parent_action_id=self.parent_action_id,
+                data_kind=self.data_kind,
+                data_count=self.data_count,
+                status="error" if failed else "ok",
+                error_code=exc_type.__name__[:64] if exc_type is not None else None,
+                profile=self.profile,
+                **self._fields,
+            )
+        )
+
+    async def __aenter__(self) -> ActionRecorder:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+class Recording:
+    """The recording API shared by :class:`Telemetry` and the synchronous facade."""
+
+    server: str | None = None
+
+    def emit(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def action(
+        self,
+        action: str,
+        *,
+        customer_id: int,
+        login: str,
+        session_id: str,
+        client_ip: str,
+        **optional: Any,
+    ) -> ActionRecorder:
+        """Record one action for the duration of a ``with``/``async with`` block.
+
+        On an exception the action is recorded with status ``error`` and the
+        exception's type as ``error_code``; the exception propagates.
+        """
+        if self.server is not None:
+            optional.setdefault("server", self.server)
+        return ActionRecorder(
+            self.emit,
+            action,
+            customer_id=customer_id,
+            login=login,
+            session_id=session_id,
+            client_ip=client_ip,
+            **optional,
+        )
+
+    def web_request(self, **fields: Any) -> None:
+        self.emit(WebRequest(request_id=uuid.uuid4(), **{"ts": _now(), **fields}))
+
+    def form_submission(self, **fields: Any) -> None:
+        self.emit(FormSubmission(submission_id=uuid.uuid4(), **{"ts": _now(), **fields}))
+
+    def consent(self, **fields: Any) -> None:
+        self.emit(
+            Consent(
+                consent_id=uuid.uuid4(),
+                **{"ts": _now(), "purpose": "extended_processing", **fields},
+            )
+        )
+
+
+class Telemetry(Recording):
+    """Buffered, spooling delivery of spur events from one app-server process."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        spool_dir: Path,
+        *,
+        buffer_size: int = 10_000,
+        server: str | None = None,
+        request_timeout_ms: int = 5_000,
+        retry_seconds: float = 1.0,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._spool = Spool(spool_dir)
+        self._buffer: asyncio.Queue[Item] = asyncio.Queue(maxsize=buffer_size)
+        self.server = server
+        self._closing = False
+        self._sender: asyncio.Task[None] | None = None
+        self._request_timeout_ms = request_timeout_ms
+        self._retry_seconds = retry_seconds
+        self._producer: AIOKafkaProducer | None = None
+        self._healthy = False  # sending from memory; False = everything via the spool
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    def emit(self, event: Event) -> None:
+        """Hand one event over; never blocks on the network, never drops it."""
+        topic, key = topic_and_key(event)
+        metrics.CLIENT_EMITTED.labels(topic).inc()
+        item = (topic, key, encode(event))
+        if not self._healthy:
+            self._to_spool(item)
+            return
+        try:
+            self._buffer.put_nowait(item)
+        except asyncio.QueueFull:
+            self._to_spool(item)
+        else:
+            metrics.CLIENT_BUFFERED.inc()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the background delivery; succeeds even if the broker is down."""
+        self._tasks = [asyncio.create_task(self._recover(), name="spur-telemetry-recover")]
+
+    async def close(self, drain_seconds: float = 30.0) -> None:
+        """Deliver what is buffered and spooled, waiting at most ``drain_seconds``.
+
+        What cannot be delivered in time stays in the spool for the next start.
+        """
+        deadline = asyncio.get_running_loop().time() + drain_seconds
+        while asyncio.get_running_loop().time() < deadline:
+            if self._buffer.empty() and not self._in_flight and self._spool.pending_bytes() == 0:
+                break
+            await asyncio.sleep(0.05)
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        while not self._buffer.empty():  # undelivered memory goes to disk, not away
+            self._to_spool(self._buffer.get_nowait())
+            metrics.CLIENT_BUFFERED.dec()
+        if self._producer is not None:
+            await self._producer.stop()
+        self._spool.close()
+
+    async def __aenter__(self) -> Telemetry:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- delivery --------------------------------------------------------------
+
+    def _to_spool(self, item: Item) -> None:
+        self._spool.append(*item)
+        metrics.CLIENT_SPOOLED.labels(item[0]).inc()
+
+    def _failed(self, item: Item, exc: BaseException) -> None:
+        metrics.CLIENT_SEND_ERRORS.labels(item[0]).inc()
+        self._to_spool(item)
+        if not self._healthy:
+            return
+        log.warning("telemetry: broker unreachable (%s); spooling to %s", exc, self._spool.path)
+        self._healthy = False
+        # Everything still buffered goes to the spool now, ahead of what is
+        # emitted from here on, so the spool keeps the emission order.
+        while not self._buffer.empty():
+            self._to_spool(self._buffer.get_nowait())
+            metrics.CLIENT_BUFFERED.dec()
+        if self._sender is not None and self._sender is not asyncio.current_task():
+            self._sender.cancel()
+        self._sender = None
+        if not self._closing:
+            self._tasks.append(asyncio.create_task(self._recover(), name="spur-telemetry-recover"))
+
+    async def _send_from_memory(self) -> None:
+        assert self._producer is not None
+        while self._healthy:
+            item = await self._buffer.get()
+            metrics.CLIENT_BUFFERED.dec()
+            topic, key, value = item
+            try:
+                future = await self._producer.send(topic, value, key=key)
+            except asyncio.CancelledError:
+                # _failed() cancels this task when the broker is lost; the
+                # item in hand must not be lost with it.
+                self._to_spool(item)
+                raise
+            except KafkaError as exc:
+                self._failed(item, exc)
+                continue
+            self._in_flight.add(future)
+            future.add_done_callback(lambda f, item=item: self._delivered(f, item))
+
+    def _delivered(self, future: asyncio.Future[Any], item: Item) -> None:
+        self._in_flight.discard(future)
+        if future.cancelled():
+            self._failed(item, asyncio.CancelledError())
+        elif (exc := future.exception()) is not None:
+            self._failed(item, exc)
+        else:
+            metrics.CLIENT_SENT.labels(item[0]).inc()
+
+    async def _recover(self) -> None:
+        """Connect, re-send the spool in order, then resume sending from memory."""
+        while True:
+            try:
+                if self._producer is None:
+                    self._producer = await self._new_producer()
+                await self._drain_spool(self._producer)
+            except KafkaError as exc:
+                log.info("telemetry: still cannot deliver (%s); retrying", exc)
+                await asyncio.sleep(self._retry_seconds)
+                continue
+            if self._spool.pending_bytes() == 0:
+                # Same event-loop step as the check: nothing is spooled between.
+                self._healthy = True
+                self._sender = asyncio.create_task(
+                    self._send_from_memory(), name="spur-telemetry-send"
+                )
+                self._tasks.append(self._sender)
+                return
+
+    async def _new_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            compression_type="lz4",
+            linger_ms=10,
+            request_timeout_ms=self._request_timeout_ms,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
+
+    async def _drain_spool(self, producer: AIOKafkaProducer, batch: int = 5_000) -> None:
+        while True:
+            records = list(self._spool.read_pending(batch))
+            metrics.CLIENT_SPOOL_PENDING_BYTES.set(self._spool.pending_bytes())
+            if not records:
+                return
+            futures = [
+                await producer.send(
+                    p.record.t,
+                    p.record.v.encode(),
+                    key=p.record.k.encode() if p.record.k is not None else None,
+                )
+                for p in records
+            ]
+            await asyncio.gather(*futures)  # raises the first KafkaError: retry from cursor
+            for p in records:
+                metrics.CLIENT_SENT.labels(p.record.t).inc()
+            self._spool.advance(records[-1].end)
