@@ -63,3 +63,33 @@ async def topic_partitions(
         if topic["error_code"] == 0
         for partition in sorted(topic["partitions"], key=lambda p: p["partition"])
     ]
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
+    """Every value ``topic`` retains now, oldest first per partition; never waits for more."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        partitions = await topic_partitions(admin, [topic])
+    finally:
+        await admin.close()
+    # auto_offset_reset, not seek_to_beginning: a seek right after assign()
+    # races the assignment's own reset to "latest" in aiokafka.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        values: list[bytes] = []
+        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000)
+            for tp, records in batches.items():
+                values.extend(r.value for r in records if r.value is not None)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+        return values
+    finally:
+        await consumer.stop()
