@@ -30,11 +30,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
-from schemas.validate import encode
+from schemas.validate import E, Rejection, encode
 from spur import metrics
 from spur.client.publisher import topic_and_key
 from spur.client.spool import Spool
@@ -115,6 +116,29 @@ class ActionRecorder:
         self.__exit__(exc_type, exc, tb)
 
 
+class ContractError(ValueError):
+    """The app asked for an event the contract refuses; ``rejection`` says why."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(f"{rejection.reason}: {rejection.detail}")
+        self.rejection = rejection
+
+
+def _refuse_unknown(kind: type[msgspec.Struct], fields: dict[str, Any]) -> None:
+    # Checked when the block starts, so a typo never masks the app's own
+    # exception at the block's end, and content never leaves the process.
+    unknown = sorted(set(fields) - set(kind.__struct_fields__))
+    if unknown:
+        raise ContractError(
+            Rejection("unknown_field", f"field {unknown[0]!r} is not in the contract", unknown[0])
+        )
+
+
+def _build(kind: type[E], fields: dict[str, Any]) -> E:
+    _refuse_unknown(kind, fields)
+    return kind(**fields)
+
+
 class Recording:
     """The recording API shared by :class:`Telemetry` and the synchronous facade."""
 
@@ -140,6 +164,7 @@ class Recording:
         """
         if self.server is not None:
             optional.setdefault("server", self.server)
+        _refuse_unknown(Action, optional)
         return ActionRecorder(
             self.emit,
             action,
@@ -151,18 +176,14 @@ class Recording:
         )
 
     def web_request(self, **fields: Any) -> None:
-        self.emit(WebRequest(request_id=uuid.uuid4(), **{"ts": _now(), **fields}))
+        self.emit(_build(WebRequest, {"request_id": uuid.uuid4(), "ts": _now(), **fields}))
 
     def form_submission(self, **fields: Any) -> None:
-        self.emit(FormSubmission(submission_id=uuid.uuid4(), **{"ts": _now(), **fields}))
+        self.emit(_build(FormSubmission, {"submission_id": uuid.uuid4(), "ts": _now(), **fields}))
 
     def consent(self, **fields: Any) -> None:
-        self.emit(
-            Consent(
-                consent_id=uuid.uuid4(),
-                **{"ts": _now(), "purpose": "extended_processing", **fields},
-            )
-        )
+        defaults = {"consent_id": uuid.uuid4(), "ts": _now(), "purpose": "extended_processing"}
+        self.emit(_build(Consent, {**defaults, **fields}))
 
 
 class Telemetry(Recording):

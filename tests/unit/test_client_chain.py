@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from schemas.events import Action, Event
-from spur.client.telemetry import Recording
+from schemas.events import Action, Consent, Event, WebRequest
+from spur.client.telemetry import ContractError, Recording
 
 WHO: dict[str, Any] = {
     "customer_id": 7, "login": "ann", "session_id": "s-1", "client_ip": "10.1.2.3",
@@ -83,3 +83,25 @@ def test_synchronous_blocks_record_the_same_way() -> None:
     assert got["session.start"].parent_action_id == got["login"].action_id
     assert got["login"].status == "ok"
     assert got["login"].error_code is None
+
+
+def test_a_field_outside_the_contract_is_refused_before_the_block_runs() -> None:
+    t = Collected()
+    with pytest.raises(ContractError) as refused:
+        t.action("document.export", document_title="Q3 salaries", **WHO)
+    assert refused.value.rejection.reason == "unknown_field"
+    assert refused.value.rejection.field == "document_title"
+    with pytest.raises(ContractError, match="unknown_field"):
+        t.web_request(path="/", bytes_sent=1, user_agent="ua", client_ip="::1", cookie="x")
+    assert t.events == []
+
+
+def test_web_requests_and_consents_get_ids_and_times() -> None:
+    t = Collected()
+    t.web_request(path="/docs", bytes_sent=10, user_agent="ua", client_ip="::1")
+    t.consent(customer_id=7, login="ann", granted=True, source="checkbox:signup")
+    web, consent = t.events
+    assert isinstance(web, WebRequest)
+    assert isinstance(consent, Consent)
+    assert consent.purpose == "extended_processing"
+    assert web.ts.tzinfo is not None
