@@ -158,7 +158,8 @@ def produce(file: Path, topic: str) -> None:
     settings = settings_from_env()
     report = asyncio.run(produce_file(kafka_bootstrap(settings), file, topic, err))
     for line_no, rejection in report.rejected:
-        err.print(f"{file}:{line_no}: {rejection.reason}: {rejection.detail}", markup=False)
+        # Plain lines (no wrapping): editors and scripts parse file:line: reason.
+        click.echo(f"{file}:{line_no}: {rejection.reason}: {rejection.detail}", err=True)
     click.echo(f"published {report.published}, rejected {len(report.rejected)} lines")
     if report.rejected:
         sys.exit(2)
