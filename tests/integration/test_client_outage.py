@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from spur.broker import read_topic
-from spur.client import Telemetry
+from spur.client import SyncTelemetry, Telemetry
 from spur.devbroker import LocalBroker, free_port
 from spur.settings import Settings
 from spur.topics import Topic, ensure_topics, topic_specs
@@ -101,4 +102,26 @@ def test_a_restarted_app_server_re_sends_its_spool(fresh_topics: str, tmp_path: 
     assert (spool / "events.jsonl").stat().st_size > 0
     assert asyncio.run(stored_action_ids(fresh_topics)) == set()
     asyncio.run(after_restart())
+    assert set(ids) <= asyncio.run(stored_action_ids(fresh_topics))
+
+
+def test_the_synchronous_facade_delivers_from_many_threads(
+    fresh_topics: str, tmp_path: Path
+) -> None:
+    ids: list[str] = []
+
+    def request(telemetry: SyncTelemetry, n: int) -> None:
+        with telemetry.action(
+            "document.open", customer_id=5, login="bob", session_id=f"t{n}", client_ip="::1"
+        ) as action:
+            action.bytes_in = n
+        ids.append(str(action.action_id))
+
+    with SyncTelemetry(fresh_topics, tmp_path / "spool") as telemetry:
+        threads = [threading.Thread(target=request, args=(telemetry, n)) for n in range(200)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(ids) == 200
     assert set(ids) <= asyncio.run(stored_action_ids(fresh_topics))
