@@ -34,18 +34,26 @@ def topic_and_key(event: Event) -> tuple[str, bytes | None]:
     raise TypeError(f"not a spur event: {type(event).__name__}")
 
 
+def new_producer(
+    bootstrap: str, *, linger_ms: int = 10, request_timeout_ms: int = 40_000
+) -> AIOKafkaProducer:
+    """spur's producer configuration, shared by :class:`Publisher` and the client."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        compression_type="lz4",
+        linger_ms=linger_ms,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=request_timeout_ms,
+    )
+
+
 class Publisher:
     """An idempotent, batching producer of spur events."""
 
     def __init__(self, bootstrap: str, *, linger_ms: int = 10) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            enable_idempotence=True,
-            acks="all",
-            compression_type="lz4",
-            linger_ms=linger_ms,
-            max_batch_size=256 * 1024,
-        )
+        self._producer = new_producer(bootstrap, linger_ms=linger_ms)
 
     async def start(self) -> None:
         await self._producer.start()

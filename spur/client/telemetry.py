@@ -37,7 +37,7 @@ from aiokafka.errors import KafkaError
 from schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
 from schemas.validate import E, Rejection, encode
 from spur import metrics
-from spur.client.publisher import topic_and_key
+from spur.client.publisher import new_producer, topic_and_key
 from spur.client.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -339,14 +339,7 @@ class Telemetry(Recording):
                 return
 
     async def _new_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            enable_idempotence=True,
-            acks="all",
-            compression_type="lz4",
-            linger_ms=10,
-            request_timeout_ms=self._request_timeout_ms,
-        )
+        producer = new_producer(self._bootstrap, request_timeout_ms=self._request_timeout_ms)
         try:
             await producer.start()
         except BaseException:
