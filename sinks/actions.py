@@ -9,28 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from schemas.events import Action
+from schemas.located import Located
 
 NIL_UUID = str(uuid.UUID(int=0))
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """An event and where it was read from."""
-
-    event: Action
-    partition: int
-    offset: int
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def action_columns(batch: Sequence[Located]) -> dict[str, list[Any]]:
+def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
     """Column lists for one insert into ``actions`` (order matches the DDL)."""
     events = [item.event for item in batch]
     return {

@@ -45,6 +45,11 @@ def render(migration: Migration, settings: Settings, database: str) -> list[str]
     values = {
         "database": database,
         "actions_retention_days": settings.actions_retention_days,
+        "web_retention_days": settings.web_retention_days,
+        "forms_retention_days": settings.forms_retention_days,
+        "dead_letter_retention_days": settings.dead_letter_retention_days,
+        "capacity_retention_days": settings.capacity_retention_days,
+        "dedup_horizon_days": settings.dedup_horizon_days,
         "ttl_merge_seconds": TTL_MERGE_SECONDS,
     }
     text = Template(migration.sql).substitute(values)

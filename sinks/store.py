@@ -24,6 +24,7 @@ from spur.settings import StoreURL
 # same statement cannot succeed (syntax, unknown table/column, type, readonly).
 _PERMANENT_CODES = frozenset({27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, 81, 164, 497})
 _CODE = re.compile(r"Code: (\d+)")
+_INT64_MAX = 2**63 - 1
 
 Columns = Mapping[str, Sequence[Any]]
 
@@ -120,10 +121,12 @@ class ChdbStore:
 
 
 def _frame_for_chdb(columns: Columns) -> tuple[pd.DataFrame, str]:
-    """A DataFrame chdb can read, and the SELECT list that restores Map columns.
+    """A DataFrame chdb can read, and the SELECT list that restores the types.
 
     chdb cannot read dict objects from a DataFrame, so dict columns travel as
-    JSON text and are parsed back into ``Map(String, String)`` in SQL.
+    JSON text and are parsed back into ``Map(String, String)`` in SQL; and
+    integers beyond 64 bits would pass through float64 and lose digits, so
+    such columns travel as decimal text into ``UInt128``.
     """
     data: dict[str, Sequence[Any]] = {}
     select = []
@@ -131,6 +134,9 @@ def _frame_for_chdb(columns: Columns) -> tuple[pd.DataFrame, str]:
         if values and isinstance(values[0], dict):
             data[name] = [json.dumps(value) for value in values]
             select.append(f"JSONExtract({name}, 'Map(String, String)') AS {name}")
+        elif values and isinstance(values[0], int) and max(values) > _INT64_MAX:
+            data[name] = [str(value) for value in values]
+            select.append(f"toUInt128({name}) AS {name}")
         else:
             data[name] = values
             select.append(name)

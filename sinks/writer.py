@@ -1,48 +1,46 @@
-"""Write a batch to the store, retrying transient failures with backoff.
+"""Call the store until it succeeds: retries with capped exponential backoff.
 
-A batch is never dropped and never half-acknowledged: :func:`insert_until_done`
-returns only after the insert succeeded, so the caller acknowledges the
-batch's Kafka offsets afterwards (offsets follow inserts, DESIGN §4). While it
-retries, the caller's consumption is stalled: that is the backpressure.
+A batch is never dropped and never half-acknowledged: :func:`retrying`
+returns only after the store accepted the statement, so the caller
+acknowledges the batch's Kafka offsets afterwards (offsets follow inserts,
+DESIGN §4). While it retries, the caller's consumption is stalled: that is
+the backpressure.
 
-May block for as long as the store is down (with capped exponential backoff).
-Never raises for store errors: even an error that looks permanent (a schema
-mismatch) is retried, loudly, because giving up would acknowledge offsets of
-rows that were never stored; an operator fixes the cause and the batch lands.
+Blocks for as long as the store is down. Never raises for store errors: even
+an error that looks permanent (a schema mismatch) is retried, loudly, because
+giving up would acknowledge offsets of rows that were never stored; an
+operator fixes the cause and the batch lands.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from sinks.store import Columns, Store, StoreError
+from sinks.store import StoreError
+from spur import metrics
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-async def insert_until_done(
-    store: Store,
-    table: str,
-    columns: Columns,
-    *,
-    dedup_token: str | None = None,
-    max_backoff_seconds: float = 10.0,
-) -> int:
-    """Insert ``columns`` into ``table``; return the number of attempts it took."""
+def retrying(operation: Callable[..., T], *args: object, max_backoff: float = 10.0) -> T:
+    """``operation(*args)``, repeated until it does not raise :class:`StoreError`."""
     attempt = 0
     backoff = 0.1
     while True:
         attempt += 1
         try:
-            await asyncio.to_thread(store.insert, table, columns, dedup_token=dedup_token)
+            return operation(*args)
         except StoreError as exc:
+            kind = "retriable" if exc.retriable else "permanent"
+            metrics.STORE_ERRORS.labels(kind).inc()
             level = logging.WARNING if exc.retriable else logging.ERROR
             log.log(
-                level, "insert into %s failed (attempt %d, retrying in %.1f s): %s",
-                table, attempt, backoff, exc,
+                level, "store call failed (attempt %d, %s, retrying in %.1f s): %s",
+                attempt, kind, backoff, exc,
             )  # fmt: skip
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, max_backoff_seconds)
-        else:
-            return attempt
+            time.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)

@@ -60,14 +60,14 @@ def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def _millis(instant: dt.datetime) -> int:
-    return int(instant.timestamp() * 1000)
-
-
 def billing(
     store: Store, month: str, timezone: str = "UTC", customer_id: int | None = None
 ) -> list[CustomerUsage]:
-    """Usage per customer for the month, from the deduplicated raw actions."""
+    """Usage per customer for the month, from the hourly aggregates.
+
+    Exact for any time zone whose offsets are whole hours (UTC, Europe/Berlin
+    and its DST changes); the month's bounds fall on hour boundaries there.
+    """
     start, end = month_bounds(month, timezone)
     only = f"AND customer_id = {int(customer_id)}" if customer_id is not None else ""
     rows = store.query(
@@ -75,10 +75,10 @@ def billing(
         SELECT customer_id,
                sum(toUInt128(bytes_in)) AS bytes_in,
                sum(toUInt128(bytes_out)) AS bytes_out,
-               count() AS actions
-        FROM {store.database}.actions FINAL
-        WHERE started_at >= fromUnixTimestamp64Milli({_millis(start)}, 'UTC')
-          AND started_at < fromUnixTimestamp64Milli({_millis(end)}, 'UTC')
+               sum(actions) AS actions
+        FROM {store.database}.usage_hourly FINAL
+        WHERE hour >= toDateTime({int(start.timestamp())}, 'UTC')
+          AND hour < toDateTime({int(end.timestamp())}, 'UTC')
           {only}
         GROUP BY customer_id
         ORDER BY customer_id

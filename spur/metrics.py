@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 CLIENT_EMITTED = Counter(
     "spur_client_events_emitted_total", "Events handed to the client by the app", ["topic"]
@@ -22,3 +22,32 @@ CLIENT_BUFFERED = Gauge(
 CLIENT_SPOOL_PENDING_BYTES = Gauge(
     "spur_client_spool_pending_bytes", "Bytes in the spool file not yet re-sent"
 )
+
+# -- worker ---------------------------------------------------------------------
+
+EVENTS_IN = Counter("spur_events_in_total", "Messages read from an input topic", ["topic"])
+REJECTED = Counter(
+    "spur_events_rejected_total", "Messages sent to dead letters, by reason", ["topic", "reason"]
+)
+DUPLICATES = Counter("spur_duplicates_total", "Actions seen again with the same content")
+LATE_EVENTS = Counter(
+    "spur_late_events_total",
+    "Actions later than the allowed lateness: stored raw, not in windows until reconciled",
+)
+WINDOW_UPDATES = Counter("spur_window_updates_total", "Usage window states written")
+CAPACITY_UPDATES = Counter("spur_capacity_updates_total", "Capacity window states written")
+DROPPED_PROFILES = Counter(
+    "spur_dropped_profiles_total", "Action profiles dropped for lack of consent"
+)
+BATCH_SECONDS = Histogram(
+    "spur_batch_seconds",
+    "Seconds to process one batch, store writes included",
+    ["topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENT_TIME_LAG = Gauge(
+    "spur_event_time_lag_seconds",
+    "Now minus the newest started_at seen, per partition",
+    ["partition"],
+)
+STORE_ERRORS = Counter("spur_store_errors_total", "Failed store calls (retried)", ["kind"])

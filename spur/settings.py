@@ -21,6 +21,9 @@ MAX_INPUT_RETENTION_DAYS = 30
 
 # Clause 3.4: actions are kept at most one year, then deleted automatically.
 MAX_CUSTOMER_DATA_DAYS = 365
+# Clause 3.1: web access logs are deleted after three months (92 days covers
+# any three calendar months).
+MAX_WEB_LOG_DAYS = 92
 
 DEFAULT_STATE_DIR = Path(".spur")
 
@@ -105,6 +108,11 @@ class Settings(BaseSettings):
     # Storage, and how long it keeps customer data (privacy policy 3.4).
     clickhouse_url: str = "chdb://./.spur/chdb"
     actions_retention_days: int = Field(default=365, ge=1)
+    web_retention_days: int = Field(default=92, ge=1)  # three months (clause 3.1)
+    forms_retention_days: int = Field(default=92, ge=1)  # configurable (clause 3.3)
+    dead_letter_retention_days: int = Field(default=14, ge=1)
+    capacity_retention_days: int = Field(default=730, ge=1)  # no customer data
+    dedup_horizon_days: int = Field(default=7, ge=1, le=365)
 
     # Local state: dev broker, Faust data, client spool; and the download
     # cache of the broker's jars, shared by every checkout on the machine.
@@ -116,7 +124,13 @@ class Settings(BaseSettings):
     batch_seconds: float = Field(default=0.5, gt=0)
     stream_buffer_maxsize: int = Field(default=131_072, ge=1)
     commit_interval_seconds: float = Field(default=1.0, gt=0)
-    worker_web_port: int = Field(default=0, ge=0, le=65535)
+
+    # Stream semantics.
+    allowed_lateness_hours: float = Field(default=48.0, ge=0)
+    actions_ip_policy: Literal["full", "truncate", "drop"] = "full"  # misuse investigation
+    web_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
+    forms_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: a free port, logged
 
     # Store writes.
     insert_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -135,13 +149,23 @@ class Settings(BaseSettings):
             )
         return days
 
-    @field_validator("actions_retention_days")
+    @field_validator("actions_retention_days", "forms_retention_days", "dead_letter_retention_days")
     @classmethod
     def _customer_data_at_most_a_year(cls, days: int) -> int:
         if days > MAX_CUSTOMER_DATA_DAYS:
             raise ValueError(
                 f"customer data may be kept at most {MAX_CUSTOMER_DATA_DAYS} days "
                 f"(privacy policy 3.4); got {days}"
+            )
+        return days
+
+    @field_validator("web_retention_days")
+    @classmethod
+    def _web_log_at_most_three_months(cls, days: int) -> int:
+        if days > MAX_WEB_LOG_DAYS:
+            raise ValueError(
+                f"web access logs may be kept at most {MAX_WEB_LOG_DAYS} days "
+                f"(three months, privacy policy 3.1); got {days}"
             )
         return days
 

@@ -1,19 +1,18 @@
-"""The Faust app: topics and agents wired to the pure steps and the sink.
+"""The Faust app: topics and thin agents wired to the pipeline.
 
-The agents are thin: each batch from ``take_events`` goes through a pure
-function (``streams.batch``), the valid rows into the store
-(``sinks.writer``), the rejects to ``spur.deadletter.v1``.
+Each agent takes batches with ``take_events`` and hands them to
+:class:`streams.pipeline.Pipeline` in a worker thread (store calls block);
+then it publishes what the batch produced (window states, dead letters) and
+waits for the broker to acknowledge them.
 
 Offsets: ``take_events`` acknowledges a batch's messages only when the agent
-asks for the next batch, i.e. after the insert returned and the dead letters
-were delivered; Faust commits acknowledged offsets every
-``commit_interval_seconds``. A crash before that replays the batch; the
-``actions`` table collapses the replayed rows (ReplacingMergeTree on the
-action's key), so replays never double-count.
+asks for the next batch, i.e. after the batch's rows are stored and its
+outputs delivered; Faust commits acknowledged offsets every
+``commit_interval_seconds``. A crash before that replays the batch, which is
+harmless: every step of the pipeline is idempotent (see streams.pipeline).
 
-Blocking: an insert blocks its agent (in a thread) until it succeeds; that
-stalls consumption of the partitions the agent reads, which is the
-backpressure when the store is down.
+Blocking: a batch blocks its agent until the store accepted it (retrying);
+that stalls consumption of the agent's partitions: the backpressure.
 """
 
 from __future__ import annotations
@@ -21,20 +20,24 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, cast
 
 import faust
 import msgspec
 
-from sinks.actions import action_columns
 from sinks.store import Store
-from sinks.writer import insert_until_done
+from spur import metrics
 from spur.settings import Settings
 from spur.topics import Topic
-from streams.batch import Message, split_actions
+from streams.batch import Message
+from streams.capacity import recompute_capacity
+from streams.deadletter import DeadLetter
+from streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+
+Processor = Callable[[Sequence[Message], dt.datetime], list[DeadLetter]]
 
 
 def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
@@ -53,36 +56,58 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
         producer_linger_ms=10,
         web_enabled=False,
     )
-    actions = app.topic(Topic.ACTIONS.value, key_type=bytes, value_type=bytes)
-    deadletters = app.topic(Topic.DEADLETTER.value, key_type=bytes, value_type=bytes)
+    pipeline = Pipeline(store, settings)
+    topics = {topic: app.topic(topic.value, key_type=bytes, value_type=bytes) for topic in Topic}
 
-    @app.agent(actions)
-    async def ingest_actions(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    async def publish(topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        sent = [await topics[topic].send(key=key, value=value) for key, value in messages]
+        await asyncio.gather(*sent)
+
+    async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            await publish(
+                Topic.DEADLETTER,
+                [(letter.reason.encode(), msgspec.json.encode(letter)) for letter in letters],
+            )
+
+    def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[Any]]:
         # Agents receive a concrete Stream; take_events is not on the StreamT protocol.
         concrete = cast(faust.Stream[bytes], stream)
-        batches = concrete.take_events(settings.batch_size, within=settings.batch_seconds)
-        async for events in batches:
-            messages = [_message(event) for event in events]
-            result = split_actions(messages, now=dt.datetime.now(dt.UTC))
-            if result.accepted:
-                await insert_until_done(
-                    store,
-                    "actions",
-                    action_columns(result.accepted),
-                    max_backoff_seconds=settings.insert_retry_max_seconds,
-                )
-            if result.rejected:
-                sent = [
-                    await deadletters.send(
-                        key=letter.reason.encode(), value=msgspec.json.encode(letter)
-                    )
-                    for letter in result.rejected
-                ]
-                await asyncio.gather(*sent)
-                log.info("dead-lettered %d of %d actions", len(result.rejected), len(events))
+        return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
+
+    @app.agent(topics[Topic.ACTIONS])
+    async def actions(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for events in batches(stream):
+            outcome = await asyncio.to_thread(
+                pipeline.process_actions, [_message(e) for e in events], _now()
+            )
+            # Capacity windows of the batch's minutes are recomputed before its
+            # offsets are acknowledged, so a crash cannot leave them stale.
+            windows = await asyncio.to_thread(recompute_capacity, store, outcome.minutes)
+            metrics.CAPACITY_UPDATES.inc(len(windows))
+            await publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in outcome.usage])
+            await publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in windows])
+            await publish_dead_letters(outcome.dead_letters)
             yield None
 
+    def simple_agent(topic: Topic, process: Processor) -> None:
+        async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for events in batches(stream):
+                letters = await asyncio.to_thread(process, [_message(e) for e in events], _now())
+                await publish_dead_letters(letters)
+                yield None
+
+        app.agent(topics[topic], name=f"spur.{topic.name.lower()}")(agent)
+
+    simple_agent(Topic.WEB, pipeline.process_web)
+    simple_agent(Topic.FORMS, pipeline.process_forms)
+    simple_agent(Topic.CONSENT, pipeline.process_consent)
+
     return app
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _message(event: Any) -> Message:

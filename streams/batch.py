@@ -1,17 +1,17 @@
-"""The pure step of the actions path: raw messages in, rows and dead letters out."""
+"""The pure first step of every input path: raw messages in, events and dead letters out."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Generic
 
-from schemas.events import Action
-from schemas.validate import decode
-from sinks.actions import Located
+import msgspec
+
+from schemas.located import E_co, Located
+from schemas.validate import Rejection, decode
 from streams.deadletter import DeadLetter, dead_letter
-
-ACTION_FIELDS = frozenset(Action.__struct_fields__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,28 +25,32 @@ class Message:
 
 
 @dataclass
-class BatchResult:
-    accepted: list[Located] = field(default_factory=list)
+class Split(Generic[E_co]):
+    accepted: list[Located[E_co]] = field(default_factory=list)
     rejected: list[DeadLetter] = field(default_factory=list)
 
 
-def split_actions(messages: Sequence[Message], now: dt.datetime) -> BatchResult:
-    """Validate every message; valid actions are located, the rest dead-lettered."""
-    result = BatchResult()
+def reject(
+    message: Message, rejection: Rejection, kind: type[msgspec.Struct], now: dt.datetime
+) -> DeadLetter:
+    return dead_letter(
+        message.value,
+        rejection,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        allowed_fields=frozenset(kind.__struct_fields__),
+        now=now,
+    )
+
+
+def split(messages: Sequence[Message], kind: type[E_co], now: dt.datetime) -> Split[E_co]:
+    """Validate every message as ``kind``; valid ones located, the rest dead-lettered."""
+    result: Split[E_co] = Split()
     for message in messages:
-        decoded = decode(message.value, Action)
-        if isinstance(decoded, Action):
-            result.accepted.append(Located(decoded, message.partition, message.offset))
+        decoded = decode(message.value, kind)
+        if isinstance(decoded, Rejection):
+            result.rejected.append(reject(message, decoded, kind, now))
         else:
-            result.rejected.append(
-                dead_letter(
-                    message.value,
-                    decoded,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    allowed_fields=ACTION_FIELDS,
-                    now=now,
-                )
-            )
+            result.accepted.append(Located(decoded, message.partition, message.offset))
     return result

@@ -1,17 +1,23 @@
-"""The embedded store: migrations, inserts and billing on a real chdb engine."""
+"""The embedded store through the pipeline: migrations, windows, billing, on real chdb."""
 
 import datetime as dt
 import uuid
 
+import msgspec
 from msgspec.structs import replace
 
 from schemas.events import Action
-from sinks.actions import Located, action_columns
+from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
 from sinks.store import ChdbStore
 from spur.billing import billing
 from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
+from streams.batch import Message
+from streams.pipeline import Pipeline
+from tests.oracle import expected_billing
+
+NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 
 
 def test_migrations_apply_once(chdb_store: ChdbStore) -> None:
@@ -21,7 +27,7 @@ def test_migrations_apply_once(chdb_store: ChdbStore) -> None:
     tables = {r["name"] for r in chdb_store.query(
         f"SELECT name FROM system.tables WHERE database = '{chdb_store.database}'"
     )}  # fmt: skip
-    assert {"actions", "schema_migrations"} <= tables
+    assert {"actions", "action_ids", "usage_hourly", "capacity_minutely"} <= tables
 
 
 def test_retention_is_compiled_into_the_ttl() -> None:
@@ -29,42 +35,81 @@ def test_retention_is_compiled_into_the_ttl() -> None:
     assert "INTERVAL 90 DAY" in statement
 
 
-def located(actions: list[Action]) -> list[Located]:
-    return [Located(a, partition=0, offset=n) for n, a in enumerate(actions)]
+def messages(actions: list[Action], first_offset: int = 0) -> list[Message]:
+    return [
+        Message("spur.actions.v1", 0, first_offset + n, encode(a)) for n, a in enumerate(actions)
+    ]
 
 
-def test_billing_counts_a_redelivered_action_once(chdb_store: ChdbStore) -> None:
-    apply_migrations(chdb_store, Settings())
+def pipeline(store: ChdbStore) -> Pipeline:
+    apply_migrations(store, Settings())
+    return Pipeline(store, Settings())
+
+
+def billed(store: ChdbStore, month: str = "2026-11", tz: str = "UTC") -> dict[int, tuple[int, ...]]:
+    return {u.customer_id: (u.bytes_in, u.bytes_out, u.actions) for u in billing(store, month, tz)}
+
+
+def test_replays_and_redeliveries_count_once(chdb_store: ChdbStore) -> None:
+    p = pipeline(chdb_store)
     actions = list(simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4)))
-    chdb_store.insert("actions", action_columns(located(actions)))
-    chdb_store.insert("actions", action_columns(located(actions[:10])))  # a replay
-    expected: dict[int, tuple[int, int, int]] = {}
-    for a in actions:
-        b_in, b_out, n = expected.get(a.customer_id, (0, 0, 0))
-        expected[a.customer_id] = (b_in + a.bytes_in, b_out + a.bytes_out, n + 1)
-    got = {
-        u.customer_id: (u.bytes_in, u.bytes_out, u.actions) for u in billing(chdb_store, "2026-11")
-    }
-    assert got == expected
+    batch = messages(actions)
+    p.process_actions(batch[:40], NOW)
+    p.process_actions(batch[20:], NOW)  # a replay of 20 messages after a "crash"
+    p.process_actions(messages(actions[:10], first_offset=10_000), NOW)  # re-sent upstream
+    assert billed(chdb_store) == expected_billing(actions)
+    assert len(billed(chdb_store)) == 3
+
+
+def test_a_conflicting_duplicate_is_rejected_and_the_first_copy_stands(
+    chdb_store: ChdbStore,
+) -> None:
+    p = pipeline(chdb_store)
+    (first,) = list(simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1)))[:1]
+    changed = replace(first, bytes_out=first.bytes_out + 1)
+    p.process_actions(messages([first]), NOW)
+    outcome = p.process_actions(messages([changed], first_offset=1), NOW)
+    assert [d.reason for d in outcome.dead_letters] == ["conflicting_duplicate"]
+    assert billed(chdb_store) == expected_billing([first])
 
 
 def test_sums_do_not_wrap_at_64_bits(chdb_store: ChdbStore) -> None:
-    apply_migrations(chdb_store, Settings())
+    p = pipeline(chdb_store)
     (template,) = list(simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1)))[:1]
     huge = [replace(template, action_id=uuid.UUID(int=n), bytes_in=2**63 - 1) for n in range(1, 4)]
-    chdb_store.insert("actions", action_columns(located(huge)))
+    p.process_actions(messages(huge), NOW)
     (usage,) = billing(chdb_store, template.started_at.strftime("%Y-%m"))
     assert usage.bytes_in == 3 * (2**63 - 1)
 
 
 def test_an_action_belongs_to_the_month_of_its_start(chdb_store: ChdbStore) -> None:
-    apply_migrations(chdb_store, Settings())
+    p = pipeline(chdb_store)
     (template,) = list(simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1)))[:1]
     # Starts 23:30 UTC on 31 October = 00:30 on 1 November in Berlin (CET).
     start = dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC)
     action = replace(template, started_at=start, ended_at=start + dt.timedelta(hours=1))
-    chdb_store.insert("actions", action_columns(located([action])))
+    p.process_actions(messages([action]), NOW)
     assert [u.actions for u in billing(chdb_store, "2026-10", "UTC")] == [1]
     assert billing(chdb_store, "2026-11", "UTC") == []
     assert [u.actions for u in billing(chdb_store, "2026-11", "Europe/Berlin")] == [1]
     assert billing(chdb_store, "2026-10", "Europe/Berlin") == []
+
+
+def test_profiles_are_kept_only_under_consent(chdb_store: ChdbStore) -> None:
+    p = pipeline(chdb_store)
+    actions = [
+        a for a in simulate_actions(WorkloadShape(customers=2, sessions_per_customer=8))
+        if a.profile is not None
+    ]  # fmt: skip
+    consenting = actions[0].login
+    grant = {
+        "consent_id": str(uuid.uuid4()), "ts": "2026-10-01T00:00:00Z", "customer_id": 1,
+        "login": consenting, "purpose": "extended_processing", "granted": True, "source": "test",
+    }  # fmt: skip
+    p.process_consent([Message("spur.consent.v1", 0, 0, msgspec.json.encode(grant))], NOW)
+    p.process_actions(messages(actions), NOW)
+    rows = chdb_store.query(
+        f"SELECT login, length(mapKeys(profile)) AS kept FROM {chdb_store.database}.actions"
+    )
+    assert rows
+    assert all((row["kept"] > 0) == (row["login"] == consenting) for row in rows)
