@@ -83,6 +83,8 @@ class ChdbStore:
         try:
             # chdb ships no type hints; its Session is used through this Any.
             self._session: Any = cast(Any, chdb_session).Session(str(url.path))
+            # Integers as JSON numbers (64- and 128-bit too): json.loads keeps them exact.
+            self._session.query("SET output_format_json_quote_64bit_integers = 0")
         except Exception as exc:
             raise StoreError.wrap(exc, f"opening the embedded store {url.path}") from exc
 
@@ -94,9 +96,7 @@ class ChdbStore:
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         try:
-            result = self._session.query(
-                sql + " SETTINGS output_format_json_quote_64bit_integers = 0", "JSONEachRow"
-            )
+            result = self._session.query(sql, "JSONEachRow")
         except Exception as exc:
             raise StoreError.wrap(exc, "query failed") from exc
         text = result.bytes().decode() if hasattr(result, "bytes") else str(result)

@@ -45,6 +45,10 @@ from streams.dedup import DedupResult, Seen, classify, content_hash
 from streams.privacy import ConsentDecision, ConsentLedger, apply_ip_policy, strip_query
 from streams.usage import UsageState, WindowKey, fold_usage, window_of
 
+# A batch's ids and windows are listed in the SQL text; a 20,000-id batch is
+# ~1 MB of SQL, above ClickHouse's default 256 KiB query size.
+LARGE_QUERY = " SETTINGS max_query_size = 67108864"
+
 
 class UsageMessage(msgspec.Struct, frozen=True):
     """A window state on ``spur.usage.v1`` (key ``customer_id:hour``)."""
@@ -143,6 +147,7 @@ class Pipeline:
         rows = self._query(
             f"SELECT action_id, content_hash, partition, offset "
             f"FROM {self.store.database}.action_ids FINAL WHERE action_id IN ({ids})"
+            f"{LARGE_QUERY}"
         )
         return {
             uuid.UUID(str(row["action_id"])): Seen(
@@ -227,7 +232,7 @@ class Pipeline:
         rows = self._query(
             f"SELECT customer_id, toUnixTimestamp(hour) AS hour, bytes_in, bytes_out, actions, "
             f"error_actions, duration_ms, version "
-            f"FROM {self.store.database}.usage_hourly FINAL WHERE {condition}"
+            f"FROM {self.store.database}.usage_hourly FINAL WHERE {condition}{LARGE_QUERY}"
         )
         return {
             WindowKey(int(r["customer_id"]), dt.datetime.fromtimestamp(int(r["hour"]), dt.UTC)): (

@@ -1,0 +1,38 @@
+"""Exact usage windows through a real broker, under duplicates, disorder and breakage."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from spur.deadletters import count_by_reason, read_dead_letters
+from spur.simulate import Disorder, WorkloadShape, deliver, simulate_actions
+from spur.topics import Topic
+from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
+from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
+from tests.oracle import expected_billing, expected_windows
+
+pytestmark = pytest.mark.integration
+
+
+def test_windows_equal_the_ground_truth(fresh_topics: str, tmp_path: Path) -> None:
+    actions = simulate_actions(
+        WorkloadShape(customers=200, sessions_per_customer=44, days=20, seed=5)
+    )
+    delivery = deliver(actions, Disorder())
+    assert len(actions) >= 50_000
+    env = spur_env(fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="exact")
+    log = tmp_path / "worker.log"
+
+    with running_worker(env, log) as worker:
+        asyncio.run(publish_all(fresh_topics, delivery.messages))
+        wait_until_committed(fresh_topics, "exact", [Topic.ACTIONS], worker=worker, log=log)
+
+    assert latest_windows(fresh_topics) == expected_windows(actions)
+    letters = asyncio.run(read_dead_letters(fresh_topics))
+    assert dict(count_by_reason(letters)) == delivery.malformed
+    result = spur(env, "billing", "--month", "2026-11", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert billed_by_cli(result.stdout) == expected_billing(actions)
