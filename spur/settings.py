@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     batch_seconds: float = Field(default=0.5, gt=0)
     stream_buffer_maxsize: int = Field(default=131_072, ge=1)
     commit_interval_seconds: float = Field(default=1.0, gt=0)
+    # How long the group waits for a silent worker before giving its
+    # partitions to another; short, so a crashed worker's partitions move on.
+    session_timeout_seconds: float = Field(default=10.0, ge=6, le=300)
 
     # Stream semantics.
     allowed_lateness_hours: float = Field(default=48.0, ge=0)

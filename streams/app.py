@@ -52,6 +52,8 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
         broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_compression_type="lz4",
         producer_linger_ms=10,
         web_enabled=False,
