@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 from hypothesis import given, settings
@@ -55,9 +56,8 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Located[Action]], list[int], list[
         stream.insert(draw(st.integers(0, len(stream))), copy)
     located = [Located(action, 0, offset) for offset, action in enumerate(stream)]
     cuts = sorted(draw(st.sets(st.integers(1, len(located) - 1), max_size=20)))
-    replays = draw(
-        st.lists(st.tuples(st.integers(0, len(located)), st.integers(1, 50)), max_size=5)
-    )
+    rewinds = st.tuples(st.integers(0, len(located)), st.integers(1, 50))
+    replays = draw(st.lists(rewinds, max_size=5))
     return located, cuts, replays
 
 
@@ -69,7 +69,7 @@ def test_windows_are_exact_whatever_the_delivery(
     located, cuts, replays = delivery
     partition = OnePartition()
     bounds = [0, *cuts, len(located)]
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         partition.process(located[start:end])
         for at, length in replays:  # a crash: the consumer rewinds and re-reads
             if start <= at < end:
