@@ -130,6 +130,7 @@ class Settings(BaseSettings):
 
     # Stream semantics.
     allowed_lateness_hours: float = Field(default=48.0, ge=0)
+    window_cache_size: int = Field(default=200_000, ge=1)  # usage windows kept in memory
     actions_ip_policy: Literal["full", "truncate", "drop"] = "full"  # misuse investigation
     web_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
     forms_ip_policy: Literal["full", "truncate", "drop"] = "truncate"

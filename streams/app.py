@@ -59,6 +59,13 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
         web_enabled=False,
     )
     pipeline = Pipeline(store, settings)
+
+    @app.on_partitions_assigned.connect
+    async def forget_reassigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Another worker may have written these partitions' windows meanwhile.
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        pipeline.forget_partitions(tp.partition for tp in assigned if tp.topic == Topic.ACTIONS)
+
     topics = {topic: app.topic(topic.value, key_type=bytes, value_type=bytes) for topic in Topic}
 
     async def publish(topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:

@@ -34,6 +34,7 @@ class DedupResult:
     replayed: list[Located[Action]] = field(default_factory=list)  # already stored: fold only
     duplicates: list[Located[Action]] = field(default_factory=list)  # same content again: drop
     conflicts: list[Located[Action]] = field(default_factory=list)  # different content: reject
+    hashes: dict[uuid.UUID, int] = field(default_factory=dict)  # content hash of each new id
 
     @property
     def to_fold(self) -> list[Located[Action]]:
@@ -55,6 +56,7 @@ def classify(batch: Sequence[Located[Action]], index: Mapping[uuid.UUID, Seen]) 
         if first is None:
             seen[item.event.action_id] = Seen(digest, item.partition, item.offset)
             result.new.append(item)
+            result.hashes[item.event.action_id] = digest
         elif (first.partition, first.offset) == (item.partition, item.offset):
             result.replayed.append(item)
         elif first.content_hash == digest:

@@ -21,8 +21,10 @@ never skip a step. Raises nothing for bad input.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +43,7 @@ from spur.settings import Settings
 from spur.topics import Topic
 from streams.batch import Message, reject, split
 from streams.deadletter import DeadLetter
-from streams.dedup import DedupResult, Seen, classify, content_hash
+from streams.dedup import DedupResult, Seen, classify
 from streams.privacy import ConsentDecision, ConsentLedger, apply_ip_policy, strip_query
 from streams.usage import UsageState, WindowKey, fold_usage, window_of
 
@@ -82,6 +84,20 @@ class Pipeline:
         self.settings = settings
         self._watermarks: dict[int, dt.datetime] = {}
         self._lateness = dt.timedelta(hours=settings.allowed_lateness_hours)
+        # The current state of recently changed windows, by (partition, window).
+        # Valid while this worker owns the partition: nobody else writes its
+        # windows then. Dropped when a partition is (re)assigned.
+        self._windows: OrderedDict[tuple[int, WindowKey], UsageState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def forget_partitions(self, partitions: Iterable[int]) -> None:
+        """Drop cached state of partitions that another worker may have written."""
+        dropped = set(partitions)
+        with self._lock:
+            for cached in [key for key in self._windows if key[0] in dropped]:
+                del self._windows[cached]
+            for partition in dropped:
+                self._watermarks.pop(partition, None)
 
     # -- store access (retried) ---------------------------------------------------
 
@@ -126,11 +142,12 @@ class Pipeline:
         on_time = self._on_time(dedup)
         new = self._with_privacy(dedup.new)
         self._insert("actions", action_columns(new))
-        self._insert("action_ids", _id_columns(new))
+        self._insert("action_ids", _id_columns(new, dedup.hashes))
 
-        windows = {window_of(item) for item in on_time}
+        windows = {(item.partition, window_of(item)) for item in on_time}
         changed = fold_usage(self._window_states(windows), on_time)
         self._insert("usage_hourly", _usage_columns(changed, now))
+        self._remember(windows, changed)
         outcome.usage = [_usage_message(key, state) for key, state in sorted(changed.items())]
         outcome.minutes = {_minute(item.event.started_at) for item in on_time}
         self.store_dead_letters(outcome.dead_letters)
@@ -193,6 +210,8 @@ class Pipeline:
         policy = self.settings.actions_ip_policy
         with_profile = [item for item in items if item.event.profile is not None]
         ledger = self._consent_ledger({item.event.login for item in with_profile})
+        if policy == "full" and not with_profile:
+            return items
         kept = []
         for item in items:
             event = item.event
@@ -204,7 +223,9 @@ class Pipeline:
                 metrics.DROPPED_PROFILES.inc()
             if changes:
                 event = msgspec.structs.replace(event, **changes)
-            kept.append(Located(event, item.partition, item.offset))
+                kept.append(Located(event, item.partition, item.offset))
+            else:
+                kept.append(item)
         return kept
 
     def _consent_ledger(self, logins: set[str]) -> ConsentLedger:
@@ -222,21 +243,49 @@ class Pipeline:
             )
         return ConsentLedger(decisions)
 
-    def _window_states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
-        if not windows:
-            return {}
-        condition = " OR ".join(
-            f"(customer_id = {w.customer_id} AND hour = {_sql_time(w.hour)})"
-            for w in sorted(windows)
-        )
+    def _window_states(self, windows: set[tuple[int, WindowKey]]) -> dict[WindowKey, UsageState]:
+        """Current states of ``windows``: from the cache, else from ``usage_hourly``."""
+        states: dict[WindowKey, UsageState] = {}
+        missing: set[WindowKey] = set()
+        with self._lock:
+            for cached in windows:
+                state = self._windows.get(cached)
+                if state is None:
+                    missing.add(cached[1])
+                else:
+                    states[cached[1]] = state
+        if missing:
+            states.update(self._stored_states(missing))
+        return states
+
+    def _remember(
+        self, windows: set[tuple[int, WindowKey]], changed: dict[WindowKey, UsageState]
+    ) -> None:
+        with self._lock:
+            for partition, key in windows:
+                if key in changed:
+                    self._windows[(partition, key)] = changed[key]
+                    self._windows.move_to_end((partition, key))
+            while len(self._windows) > self.settings.window_cache_size:
+                self._windows.popitem(last=False)
+
+    def _stored_states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
+        customers = ",".join(str(c) for c in sorted({w.customer_id for w in windows}))
+        first, last = min(w.hour for w in windows), max(w.hour for w in windows)
         rows = self._query(
             f"SELECT customer_id, toUnixTimestamp(hour) AS hour, bytes_in, bytes_out, actions, "
             f"error_actions, duration_ms, version "
-            f"FROM {self.store.database}.usage_hourly FINAL WHERE {condition}{LARGE_QUERY}"
+            f"FROM {self.store.database}.usage_hourly FINAL "
+            f"WHERE customer_id IN ({customers}) "
+            f"AND hour >= {_sql_time(first)} AND hour <= {_sql_time(last)}{LARGE_QUERY}"
         )
-        return {
-            WindowKey(int(r["customer_id"]), dt.datetime.fromtimestamp(int(r["hour"]), dt.UTC)): (
-                UsageState(
+        found = {}
+        for r in rows:
+            key = WindowKey(
+                int(r["customer_id"]), dt.datetime.fromtimestamp(int(r["hour"]), dt.UTC)
+            )
+            if key in windows:
+                found[key] = UsageState(
                     bytes_in=int(r["bytes_in"]),
                     bytes_out=int(r["bytes_out"]),
                     actions=int(r["actions"]),
@@ -244,9 +293,7 @@ class Pipeline:
                     duration_ms=int(r["duration_ms"]),
                     version=int(r["version"]),
                 )
-            )
-            for r in rows
-        }
+        return found
 
     # -- web requests, forms, consent ---------------------------------------------
 
@@ -306,11 +353,13 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _id_columns(items: Iterable[Located[Action]]) -> dict[str, list[Any]]:
+def _id_columns(
+    items: Iterable[Located[Action]], hashes: dict[uuid.UUID, int]
+) -> dict[str, list[Any]]:
     listed = list(items)
     return {
         "action_id": [str(i.event.action_id) for i in listed],
-        "content_hash": [content_hash(i.event) for i in listed],
+        "content_hash": [hashes[i.event.action_id] for i in listed],
         "partition": [i.partition for i in listed],
         "offset": [i.offset for i in listed],
         "customer_id": [i.event.customer_id for i in listed],

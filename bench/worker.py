@@ -1,0 +1,139 @@
+"""Worker benchmark: events/s through the pipeline vs a raw aiokafka drain, same run.
+
+Run: ``.venv/bin/python -m bench.worker [--actions N]``. Starts a real local
+broker, publishes N simulated actions, then measures in the same run:
+
+- ``raw_drain_per_second``: a bare aiokafka consumer reading the topic (the
+  baseline: the most any Kafka consumer in Python could do here);
+- ``worker_per_second``: ``spur worker`` (validate, dedup, store raw rows,
+  fold windows, publish window states, commit) from its first committed
+  progress until every message is committed; ``worker_with_start_per_second``
+  includes the worker's start-up;
+- their ratio. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from spur.broker import consumer_lag, topic_partitions
+from spur.client import Publisher
+from spur.devbroker import LocalBroker, stop_pid
+from spur.settings import Settings
+from spur.simulate import WorkloadShape, simulate_actions
+from spur.topics import Topic, ensure_topics, topic_specs
+
+
+async def publish(bootstrap: str, count: int) -> int:
+    customers = 200
+    sessions = max(1, count // (customers * 6))
+    actions = simulate_actions(WorkloadShape(customers=customers, sessions_per_customer=sessions))
+    async with Publisher(bootstrap) as publisher:
+        for action in actions[:count]:
+            await publisher.publish(action)
+    return min(count, len(actions))
+
+
+async def raw_drain(bootstrap: str, expected: int) -> float:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    partitions = await topic_partitions(admin, [Topic.ACTIONS])
+    await admin.close()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        seen = 0
+        started = time.perf_counter()
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=50_000)
+            seen += sum(len(records) for records in batches.values())
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def lag(bootstrap: str) -> int | None:
+    try:
+        found = asyncio.run(consumer_lag(bootstrap, "bench", [Topic.ACTIONS]))
+    except Exception:  # coordinator not ready yet
+        return None
+    return sum(found.values()) if found else None
+
+
+def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float]:
+    env = {
+        **os.environ,
+        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
+        "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
+        "SPUR_STATE_DIR": str(workdir / "state"),
+        "SPUR_CONSUMER_GROUP": "bench",
+    }
+    with (workdir / "worker.log").open("wb") as log:
+        started = time.perf_counter()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
+        )
+    try:
+        first: tuple[float, int] | None = None
+        while True:
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker exited; see {workdir / 'worker.log'}")
+            remaining = lag(bootstrap)
+            now = time.perf_counter()
+            if remaining is not None and remaining < total and first is None:
+                first = (now, total - remaining)
+            if remaining == 0:
+                assert first is not None
+                steady = (total - first[1]) / max(now - first[0], 1e-9)
+                return steady, total / (now - started)
+            time.sleep(0.2)
+    finally:
+        stop_pid(worker.pid, timeout=30, wait=worker.wait)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=200_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
+        workdir = Path(tmp)
+        broker = LocalBroker(data_dir=workdir / "kafka")
+        broker.start()
+        try:
+            asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
+            total = asyncio.run(publish(broker.bootstrap, args.actions))
+            drain = asyncio.run(raw_drain(broker.bootstrap, total))
+            steady, with_start = run_worker(broker.bootstrap, workdir, total)
+        finally:
+            broker.stop()
+    print(
+        json.dumps(
+            {
+                "actions": total,
+                "raw_drain_per_second": round(drain),
+                "worker_per_second": round(steady),
+                "worker_with_start_per_second": round(with_start),
+                "ratio_worker_to_raw_drain": round(steady / drain, 3),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
