@@ -35,10 +35,11 @@ from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import Topic, ensure_topics, topic_specs
 
 
-async def publish(bootstrap: str, count: int) -> int:
+async def publish(bootstrap: str, count: int, span_hours: float) -> int:
     customers = 200
-    sessions = max(1, count // (customers * 6))
-    actions = simulate_actions(WorkloadShape(customers=customers, sessions_per_customer=sessions))
+    sessions = max(1, count // (customers * 5))
+    shape = WorkloadShape(customers=customers, sessions_per_customer=sessions, days=span_hours / 24)
+    actions = simulate_actions(shape)
     async with Publisher(bootstrap) as publisher:
         for action in actions[:count]:
             await publisher.publish(action)
@@ -109,6 +110,12 @@ def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
+    parser.add_argument(
+        "--span-hours",
+        type=float,
+        default=2.0,
+        help="event time the actions cover: 2 h is live traffic, 672 h a month's backfill",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
         workdir = Path(tmp)
@@ -116,7 +123,7 @@ def main() -> None:
         broker.start()
         try:
             asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
-            total = asyncio.run(publish(broker.bootstrap, args.actions))
+            total = asyncio.run(publish(broker.bootstrap, args.actions, args.span_hours))
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
             steady, with_start = run_worker(broker.bootstrap, workdir, total)
         finally:
@@ -125,6 +132,7 @@ def main() -> None:
         json.dumps(
             {
                 "actions": total,
+                "span_hours": args.span_hours,
                 "raw_drain_per_second": round(drain),
                 "worker_per_second": round(steady),
                 "worker_with_start_per_second": round(with_start),

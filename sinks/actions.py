@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from schemas.events import Action
 from schemas.located import Located
 
@@ -52,8 +54,4 @@ def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
 def _profile(event: Action) -> dict[str, str]:
     if event.profile is None:
         return {}
-    return {
-        key: value
-        for key in event.profile.__struct_fields__
-        if (value := getattr(event.profile, key)) is not None
-    }
+    return {k: v for k, v in msgspec.structs.asdict(event.profile).items() if v is not None}

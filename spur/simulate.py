@@ -36,7 +36,7 @@ class WorkloadShape:
     customers: int = 8
     sessions_per_customer: int = 6
     month_start: dt.datetime = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    days: int = 28
+    days: float = 28
     error_rate: float = 0.03
     seed: int = 7
 
@@ -70,7 +70,9 @@ def _sessions(shape: WorkloadShape) -> Iterator[Action]:
                 session_id=f"s-{customer_id}-{session_no}-{rng.getrandbits(32):08x}",
                 client_ip=f"10.{customer_id % 250}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
             )
-            at = shape.month_start + dt.timedelta(seconds=rng.randrange(shape.days * 86400))
+            at = shape.month_start + dt.timedelta(
+                seconds=rng.randrange(max(1, int(shape.days * 86400)))
+            )
             for _ in range(rng.randint(1, 4)):
                 root, triggered = rng.choice(_CHAINS)
                 parent = _action(rng, shape, root, session, at)

@@ -45,7 +45,11 @@ def run_worker(settings: Settings) -> None:
         json.dumps({"pid": os.getpid(), "metrics": f"http://127.0.0.1:{port}/metrics"})
     )
     log.warning("worker metrics on http://127.0.0.1:%d/metrics", port)
+    worker = Worker(app, loglevel="WARNING", quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG, which makes every
+    # library build a log record per message sent: a third of the CPU.
+    worker.spinner = None
     try:
-        Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+        worker.execute_from_commandline()
     finally:
         store.close()

@@ -69,7 +69,14 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
     topics = {topic: app.topic(topic.value, key_type=bytes, value_type=bytes) for topic in Topic}
 
     async def publish(topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        sent = [await topics[topic].send(key=key, value=value) for key, value in messages]
+        # The producer directly: Topic.send builds several objects per message.
+        producer = app.producer
+        sent = [
+            await producer.send(
+                topic.value, key, value, partition=None, timestamp=None, headers=None
+            )
+            for key, value in messages
+        ]
         await asyncio.gather(*sent)
 
     async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:

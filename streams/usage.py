@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from schemas.events import Action
 from schemas.located import Located
@@ -38,7 +38,22 @@ class UsageState:
 
 
 def hour_of(instant: dt.datetime) -> dt.datetime:
-    return instant.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return _HOURS.at(int(instant.timestamp()) // 3600)
+
+
+class _HourCache(dict[int, dt.datetime]):
+    """Hour number since the epoch -> its UTC datetime (few distinct values per batch)."""
+
+    def at(self, hour_number: int) -> dt.datetime:
+        found = self.get(hour_number)
+        if found is None:
+            if len(self) > 100_000:
+                self.clear()
+            found = self[hour_number] = dt.datetime.fromtimestamp(hour_number * 3600, dt.UTC)
+        return found
+
+
+_HOURS = _HourCache()
 
 
 def window_of(item: Located[Action]) -> WindowKey:
@@ -58,20 +73,28 @@ def fold_usage(
     touch; a missing window starts empty. Items at or below a window's
     version are replays and are skipped.
     """
-    changed: dict[WindowKey, UsageState] = {}
+    # Mutable running totals per window: [in, out, actions, errors, ms, version].
+    running: dict[WindowKey, list[int]] = {}
     for item in sorted(items, key=lambda i: i.offset):
         key = window_of(item)
-        state = changed.get(key) or states.get(key) or UsageState()
-        if item.offset <= state.version:
+        totals = running.get(key)
+        if totals is None:
+            old = states.get(key) or UsageState()
+            totals = running[key] = [
+                old.bytes_in, old.bytes_out, old.actions, old.error_actions,
+                old.duration_ms, old.version,
+            ]  # fmt: skip
+        if item.offset <= totals[5]:
             continue
         event = item.event
-        changed[key] = replace(
-            state,
-            bytes_in=state.bytes_in + event.bytes_in,
-            bytes_out=state.bytes_out + event.bytes_out,
-            actions=state.actions + 1,
-            error_actions=state.error_actions + (event.status == "error"),
-            duration_ms=state.duration_ms + duration_ms(item),
-            version=item.offset,
-        )
-    return changed
+        totals[0] += event.bytes_in
+        totals[1] += event.bytes_out
+        totals[2] += 1
+        totals[3] += event.status == "error"
+        totals[4] += duration_ms(item)
+        totals[5] = item.offset
+    return {
+        key: UsageState(*totals)
+        for key, totals in running.items()
+        if totals[5] != (states.get(key) or UsageState()).version
+    }
