@@ -60,6 +60,9 @@ class Store(Protocol):
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Run a SELECT; rows as dicts, integers as Python ints (also 128-bit sums)."""
 
+    def read_only(self) -> None:
+        """From now on refuse every write (ad-hoc SQL); unqualified tables are spur's."""
+
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         """Insert equally long columns into ``table`` in one block.
 
@@ -101,6 +104,10 @@ class ChdbStore:
             raise StoreError.wrap(exc, "query failed") from exc
         text = result.bytes().decode() if hasattr(result, "bytes") else str(result)
         return [json.loads(line) for line in text.splitlines() if line]
+
+    def read_only(self) -> None:
+        self.execute(f"USE {self.database}")
+        self.execute("SET readonly = 1")
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         frame, select = _frame_for_chdb(columns)  # noqa: RUF059  # read by chdb, see below
@@ -173,6 +180,10 @@ class ServerStore:
             raise StoreError.wrap(exc, "query failed") from exc
         names = [name for name, _type in types]
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def read_only(self) -> None:
+        self.execute(f"USE {self.database}")
+        self._client.settings["readonly"] = 1
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}

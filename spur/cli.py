@@ -44,10 +44,11 @@ def friendly_errors(command: F) -> F:
         from spur.demo import DemoError
         from spur.devbroker import BrokerError
         from spur.produce import UnknownTopicError
+        from spur.query import QueryRefusedError
 
         try:
             return command(*args, **kwargs)
-        except (SettingsError, BillingInputError, UnknownTopicError) as exc:
+        except (SettingsError, BillingInputError, UnknownTopicError, QueryRefusedError) as exc:
             raise click.UsageError(str(exc)) from exc
         except (NoBrokerError, BrokerError, StoreError, DemoError) as exc:
             raise CommandFailed(str(exc)) from exc
@@ -211,6 +212,48 @@ def billing(month: str, customer: int | None, tz: str | None, fmt: str) -> None:
         click.echo(to_csv(rows, ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]))
     else:
         Console().print(billing_table(rows, month, timezone))
+
+
+@main.command()
+@click.argument("name_or_sql")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@friendly_errors
+def query(name_or_sql: str, fmt: str) -> None:
+    """Run a saved query by NAME, or read-only SQL.
+
+    Saved queries: top_customers, error_rate_by_action, slowest_actions,
+    busy_client_ips, sessions_with_errors (schemas/queries/*.sql). Tables
+    need no database prefix. Writes are refused. JSON output: a list of rows.
+    """
+    from sinks.store import open_store
+    from spur.query import run_query
+
+    settings = settings_from_env()
+    store = open_store(settings.store, settings.insert_timeout_seconds)
+    try:
+        rows = run_query(store, name_or_sql)
+    finally:
+        store.close()
+    emit_rows(rows, fmt, title=name_or_sql if " " not in name_or_sql else "query")
+
+
+def emit_rows(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
+    """Print rows as a table, CSV or JSON (a list of objects)."""
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    columns = list(rows[0]) if rows else []
+    if fmt == "csv":
+        click.echo(to_csv(rows, columns))
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    if not rows:
+        table.caption = "no rows"
+    Console().print(table)
 
 
 def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
+import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
-from schemas.events import Action
+from schemas.events import Action, FormSubmission, WebRequest
 from spur.client import Publisher
 from spur.deadletters import count_by_reason, read_dead_letters
 from spur.simulate import WorkloadShape, simulate_actions
-from spur.topics import Topic
+from spur.topics import INPUT_TOPICS, Topic
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.oracle import expected_billing
 
@@ -24,14 +27,38 @@ BAD = {
     b'"a string"': "not_object",
     b'{"action_id": "6f1b1b9e-2c7e-4a53-9a5e-2b8c1c1f0e11", "note": "content!"}': "unknown_field",
 }
+WEB = WebRequest(
+    request_id=uuid.UUID(int=1),
+    ts=dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC),
+    path="/docs/report.pdf?token=secret#page=2",
+    bytes_sent=5120,
+    user_agent="Mozilla/5.0",
+    client_ip="203.0.113.77",
+)
+FORM = FormSubmission(
+    submission_id=uuid.UUID(int=2),
+    ts=dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC),
+    form="contact",
+    client_ip="2001:db8:1234:5678::1",
+    user_agent="Mozilla/5.0",
+    screen_resolution="1920x1080",
+)
 
 
 async def publish(bootstrap: str, actions: list[Action], bad: list[bytes]) -> None:
     async with Publisher(bootstrap) as publisher:
         for action in actions:
             await publisher.publish(action)
+        await publisher.publish(WEB)
+        await publisher.publish(FORM)
         for raw in bad:
             await publisher.publish_raw(Topic.ACTIONS.value, raw, key=b"1")
+
+
+def query_json(env: dict[str, str], sql: str) -> object:
+    result = spur(env, "query", sql, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def test_published_actions_are_billed_exactly(fresh_topics: str, tmp_path: Path) -> None:
@@ -44,7 +71,10 @@ def test_published_actions_are_billed_exactly(fresh_topics: str, tmp_path: Path)
 
     with running_worker(env, log) as worker:
         asyncio.run(publish(fresh_topics, actions + redelivered, list(BAD)))
-        wait_until_committed(fresh_topics, "slice", [Topic.ACTIONS.value], worker=worker, log=log)
+        wait_until_committed(fresh_topics, "slice", list(INPUT_TOPICS), worker=worker, log=log)
+        endpoint = json.loads((tmp_path / "state" / "worker.json").read_text())["metrics"]
+        with urllib.request.urlopen(endpoint, timeout=10) as response:  # loopback
+            exposed = response.read().decode()
 
     result = spur(env, "billing", "--month", "2026-11", "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -57,6 +87,23 @@ def test_published_actions_are_billed_exactly(fresh_topics: str, tmp_path: Path)
     assert len(got) == 10
     for row in document["customers"]:
         assert row["bytes_total"] == row["bytes_in"] + row["bytes_out"]
+
+    delivered = float(len(actions) + len(redelivered) + len(BAD))
+    assert f'spur_events_in_total{{topic="spur.actions.v1"}} {delivered}' in exposed
+    assert 'spur_events_rejected_total{reason="unknown_field",topic="spur.actions.v1"} 1.0' in (
+        exposed
+    )
+    assert f"spur_duplicates_total {float(len(redelivered))}" in exposed
+
+    # Privacy on the other paths: query strings stripped, IPs truncated.
+    web = query_json(env, "SELECT path, toString(client_ip) AS ip FROM web_requests")
+    assert web == [{"path": "/docs/report.pdf", "ip": "::ffff:203.0.113.0"}]
+    forms = query_json(env, "SELECT toString(client_ip) AS ip FROM form_submissions")
+    assert forms == [{"ip": "2001:db8:1234::"}]
+    refused = spur(env, "query", "DROP TABLE actions")
+    assert refused.returncode == 2
+    assert "read-only" in refused.stderr
+    assert query_json(env, "SELECT count() AS n FROM actions") == [{"n": len(actions)}]
 
     letters = asyncio.run(read_dead_letters(fresh_topics))
     assert count_by_reason(letters) == {reason: 1 for reason in BAD.values()}
