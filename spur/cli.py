@@ -237,6 +237,65 @@ def query(name_or_sql: str, fmt: str) -> None:
     emit_rows(rows, fmt, title=name_or_sql if " " not in name_or_sql else "query")
 
 
+@main.command()
+@click.option("--month", required=True, help="Month, YYYY-MM.")
+@click.option(
+    "--tz", default=None, help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE]."
+)
+@click.option(
+    "--repair", is_flag=True, help="Rewrite differing hourly windows from the raw actions."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@friendly_errors
+def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
+    """Compare a month's aggregates with the raw actions, per customer.
+
+    Differences come from actions later than the allowed lateness (stored
+    raw, not yet in the hourly windows). --repair rewrites those windows;
+    stop the workers on this store first. Exit code 0 when (after repair)
+    nothing differs, 1 when differences remain.
+    """
+    from sinks.store import open_store
+    from spur.reconcile import reconcile as compare
+    from spur.reconcile import repair as rewrite
+
+    settings = settings_from_env()
+    timezone = tz or settings.billing_timezone
+    store = open_store(settings.store, settings.insert_timeout_seconds)
+    try:
+        before = compare(store, month, timezone)
+        repaired = rewrite(store, month, timezone) if repair and before else 0
+        after = compare(store, month, timezone) if repaired else before
+    finally:
+        store.close()
+    if fmt == "json":
+        document = {
+            "month": month,
+            "timezone": timezone,
+            "differences": [d.as_dict() for d in before],
+            "windows_repaired": repaired,
+            "remaining": len(after),
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        rows = [
+            {
+                "customer_id": d.customer_id,
+                "missing_actions": d.raw[2] - d.aggregated[2],
+                "aggregated_bytes": d.aggregated[0] + d.aggregated[1],
+                "raw_bytes": d.raw[0] + d.raw[1],
+            }
+            for d in before
+        ]
+        emit_rows(rows, "table", title=f"reconcile {month} ({timezone})")
+        if repair:
+            click.echo(f"repaired {repaired} hourly windows; {len(after)} customers still differ")
+    if after:
+        sys.exit(1)
+
+
 def emit_rows(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
     """Print rows as a table, CSV or JSON (a list of objects)."""
     if fmt == "json":

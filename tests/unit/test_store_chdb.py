@@ -11,6 +11,7 @@ from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
 from sinks.store import ChdbStore
 from spur.billing import billing
+from spur.reconcile import reconcile, repair
 from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from streams.batch import Message
@@ -113,3 +114,35 @@ def test_profiles_are_kept_only_under_consent(chdb_store: ChdbStore) -> None:
     )
     assert rows
     assert all((row["kept"] > 0) == (row["login"] == consenting) for row in rows)
+
+
+def test_too_late_actions_are_stored_and_reconcile_repairs_their_windows(
+    chdb_store: ChdbStore,
+) -> None:
+    p = pipeline(chdb_store)
+    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=6, days=10))
+    on_time, too_late = actions[:-5], actions[-5:]
+    # The newest action moves the watermark; five from three days earlier arrive after it.
+    stale = [
+        replace(
+            a,
+            started_at=a.started_at - dt.timedelta(days=3),
+            ended_at=a.ended_at - dt.timedelta(days=3),
+        )
+        for a in too_late
+    ]
+    p.process_actions(messages(on_time), NOW)
+    p.process_actions(messages(stale, first_offset=len(on_time)), NOW)
+    truth = expected_billing(on_time + stale)
+    assert billed(chdb_store) != truth  # aggregates miss the too-late actions...
+    stored = chdb_store.query(f"SELECT count() AS n FROM {chdb_store.database}.actions FINAL")
+    assert stored == [{"n": len(actions)}]  # ...but nothing is lost
+    differences = reconcile(chdb_store, "2026-11")
+    assert sum(d.raw[2] - d.aggregated[2] for d in differences) == 5
+    assert repair(chdb_store, "2026-11") > 0
+    assert reconcile(chdb_store, "2026-11") == []
+    assert billed(chdb_store) == truth
+    # The stream goes on from the repaired windows without counting twice.
+    p.forget_partitions([0])
+    p.process_actions(messages(stale, first_offset=len(on_time)), NOW)  # a replay
+    assert billed(chdb_store) == truth
