@@ -11,6 +11,7 @@ Blocking. Raises :class:`sinks.store.StoreError` when a statement fails.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -40,6 +41,26 @@ def migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
+_CREATE = re.compile(r"^(CREATE (?:TABLE|DATABASE|MATERIALIZED VIEW) IF NOT EXISTS [\w.]+)")
+_ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
+
+
+def for_cluster(statement: str, cluster: str) -> str:
+    """One statement for a ClickHouse cluster: ``ON CLUSTER`` and Replicated engines.
+
+    Replicas find each other under ``/clickhouse/tables/{shard}/{database}/{table}``;
+    ``{shard}`` and ``{replica}`` are each server's macros (deploy/clickhouse).
+    """
+    statement = _CREATE.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
+
+    def replicated(match: re.Match[str]) -> str:
+        engine, args = match.group(1), match.group(2)
+        path = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+        return f"ENGINE = Replicated{engine}({path}{', ' + args if args else ''})"
+
+    return _ENGINE.sub(replicated, statement, count=1)
+
+
 def render(migration: Migration, settings: Settings, database: str) -> list[str]:
     """The migration's statements with database name and retention filled in."""
     values = {
@@ -60,18 +81,23 @@ def render(migration: Migration, settings: Settings, database: str) -> list[str]
         ).strip()
         if body:
             statements.append(body.rstrip(";"))
+    if settings.clickhouse_cluster:
+        return [for_cluster(s, settings.clickhouse_cluster) for s in statements]
     return statements
 
 
 def apply_migrations(store: Store, settings: Settings) -> list[Migration]:
     """Apply what is not applied yet; return the migrations applied now."""
     db = store.database
-    store.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-    store.execute(
+    bootstrap = [
+        f"CREATE DATABASE IF NOT EXISTS {db}",
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
         "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = ReplacingMergeTree ORDER BY version"
-    )
+        "ENGINE = ReplacingMergeTree ORDER BY version",
+    ]
+    for statement in bootstrap:
+        cluster = settings.clickhouse_cluster
+        store.execute(for_cluster(statement, cluster) if cluster else statement)
     done = {row["version"] for row in store.query(f"SELECT version FROM {db}.schema_migrations")}
     applied = []
     for migration in migrations():

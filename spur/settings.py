@@ -107,6 +107,8 @@ class Settings(BaseSettings):
 
     # Storage, and how long it keeps customer data (privacy policy 3.4).
     clickhouse_url: str = "chdb://./.spur/chdb"
+    # A ClickHouse cluster name: DDL gets ON CLUSTER and Replicated engines.
+    clickhouse_cluster: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
     actions_retention_days: int = Field(default=365, ge=1)
     web_retention_days: int = Field(default=92, ge=1)  # three months (clause 3.1)
     forms_retention_days: int = Field(default=92, ge=1)  # configurable (clause 3.3)

@@ -1,0 +1,53 @@
+"""Cluster mode renders every statement for a replicated ClickHouse cluster."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sinks.migrate import for_cluster, migrations, render
+from spur.settings import Settings, SettingsError, load_settings
+
+CLUSTER = Settings(clickhouse_cluster="spur_cluster")
+REPLICA_PATH = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+
+
+def all_statements(settings: Settings) -> list[str]:
+    return [s for m in migrations() for s in render(m, settings, "spur")]
+
+
+def test_every_statement_runs_on_the_cluster_with_a_replicated_engine() -> None:
+    statements = all_statements(CLUSTER)
+    assert len(statements) >= 8
+    for statement in statements:
+        assert "ON CLUSTER 'spur_cluster'" in statement
+        engine = re.search(r"ENGINE = (\w+)\(([^)]*)\)", statement)
+        assert engine, statement
+        assert engine.group(1).startswith("Replicated"), statement
+        assert engine.group(2).startswith(
+            "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+        )
+
+
+def test_engine_arguments_are_kept_after_the_replication_path() -> None:
+    usage = next(s for s in all_statements(CLUSTER) if ".usage_hourly" in s)
+    assert f"ReplicatedReplacingMergeTree({REPLICA_PATH}, version)" in usage
+
+
+def test_single_server_ddl_is_untouched() -> None:
+    for statement in all_statements(Settings()):
+        assert "ON CLUSTER" not in statement
+        assert "Replicated" not in statement
+
+
+def test_bootstrap_statements_too() -> None:
+    assert for_cluster("CREATE DATABASE IF NOT EXISTS spur", "c1") == (
+        "CREATE DATABASE IF NOT EXISTS spur ON CLUSTER 'c1'"
+    )
+
+
+def test_a_cluster_name_cannot_inject_sql(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPUR_CLICKHOUSE_CLUSTER", "x'; DROP TABLE actions; --")
+    with pytest.raises(SettingsError, match="SPUR_CLICKHOUSE_CLUSTER"):
+        load_settings()
