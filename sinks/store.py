@@ -11,9 +11,11 @@ code when it has one; ``retriable`` says whether trying again may help.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import pandas as pd
@@ -83,6 +85,12 @@ class ChdbStore:
         url.path.mkdir(parents=True, exist_ok=True)
         self.database = url.database
         self.path = url.path
+        opened_here = url.path.resolve() in _OPENED_IN_THIS_PROCESS
+        if not opened_here and _locked_by_another_process(url.path / "status"):
+            raise StoreError(
+                f"the embedded store {url.path} is owned by another process (a running "
+                "spur worker?): stop it first; spur billing and spur query read through it"
+            )
         try:
             # chdb ships no type hints; its Session is used through this Any.
             self._session: Any = cast(Any, chdb_session).Session(str(url.path))
@@ -90,6 +98,7 @@ class ChdbStore:
             self._session.query("SET output_format_json_quote_64bit_integers = 0")
         except Exception as exc:
             raise StoreError.wrap(exc, f"opening the embedded store {url.path}") from exc
+        _OPENED_IN_THIS_PROCESS.add(url.path.resolve())
 
     def execute(self, sql: str) -> None:
         try:
@@ -125,6 +134,24 @@ class ChdbStore:
 
     def close(self) -> None:
         self._session.close()
+
+
+# chdb's lock is a flock on <store>/status; our own second session on the same
+# directory (the worker's read-only one) shares the engine and is fine.
+_OPENED_IN_THIS_PROCESS: set[Path] = set()
+
+
+def _locked_by_another_process(status_file: Path) -> bool:
+    """Whether a ClickHouse engine in another process holds the store's lock file."""
+    if not status_file.exists():
+        return False
+    with status_file.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def _frame_for_chdb(columns: Columns) -> tuple[pd.DataFrame, str]:
@@ -200,6 +227,17 @@ class ServerStore:
 
     def close(self) -> None:
         self._client.disconnect()
+
+
+def open_reader(url: StoreURL, state_dir: Path, timeout_seconds: float = 30.0) -> Store:
+    """A store for reading: through the running worker if it owns the embedded store."""
+    from sinks.remote import RemoteStore, worker_state
+
+    if url.embedded:
+        state = worker_state(state_dir)
+        if state is not None:
+            return RemoteStore(state["url"], state["token"], url.database, timeout_seconds)
+    return open_store(url, timeout_seconds)
 
 
 def open_store(url: StoreURL, timeout_seconds: float = 30.0) -> Store:

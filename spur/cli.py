@@ -15,13 +15,16 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from spur.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sinks.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
@@ -54,6 +57,13 @@ def friendly_errors(command: F) -> F:
             raise CommandFailed(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]  # same signature as `command`
+
+
+def reader_for(settings: Settings) -> Store:
+    """The store to read: through the running worker when it owns the embedded store."""
+    from sinks.store import open_reader
+
+    return open_reader(settings.store, settings.state_dir, settings.insert_timeout_seconds)
 
 
 def settings_from_env() -> Settings:
@@ -186,14 +196,13 @@ def billing(month: str, customer: int | None, tz: str | None, fmt: str) -> None:
     time zone. JSON output: {"month", "timezone", "from", "to", "customers":
     [{customer_id, bytes_in, bytes_out, bytes_total, actions}]}.
     """
-    from sinks.store import open_store
     from spur.billing import billing as compute
     from spur.billing import month_bounds
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
     start, end = month_bounds(month, timezone)
-    store = open_store(settings.store, settings.insert_timeout_seconds)
+    store = reader_for(settings)
     try:
         usage = compute(store, month, timezone, customer)
     finally:
@@ -225,11 +234,10 @@ def query(name_or_sql: str, fmt: str) -> None:
     busy_client_ips, sessions_with_errors (schemas/queries/*.sql). Tables
     need no database prefix. Writes are refused. JSON output: a list of rows.
     """
-    from sinks.store import open_store
     from spur.query import run_query
 
     settings = settings_from_env()
-    store = open_store(settings.store, settings.insert_timeout_seconds)
+    store = reader_for(settings)
     try:
         rows = run_query(store, name_or_sql)
     finally:
@@ -263,7 +271,11 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
-    store = open_store(settings.store, settings.insert_timeout_seconds)
+    store = (
+        open_store(settings.store, settings.insert_timeout_seconds)
+        if repair
+        else reader_for(settings)
+    )
     try:
         before = compare(store, month, timezone)
         repaired = rewrite(store, month, timezone) if repair and before else 0

@@ -273,7 +273,7 @@ def _accepts_connections(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -297,7 +297,7 @@ def stop_pid(pid: int, timeout: float, wait: object = None) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 wait(timeout=0.2)
                 return
-        elif not _pid_alive(pid):
+        elif not pid_alive(pid):
             return
         else:
             time.sleep(0.2)
@@ -331,7 +331,7 @@ def running_dev_broker(dev_dir: Path) -> DevBrokerState | None:
         state = DevBrokerState(**json.loads(path.read_text()))
     except (ValueError, TypeError):
         return None
-    if not _pid_alive(state.pid) or not _is_our_broker(state):
+    if not pid_alive(state.pid) or not _is_our_broker(state):
         return None
     return state
 

@@ -9,18 +9,14 @@ starting when the broker or the store is unusable.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-
-from prometheus_client import start_http_server
 
 from sinks.migrate import apply_migrations
 from sinks.store import open_store
 from spur.broker import kafka_bootstrap
-from spur.devbroker import free_port
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
+from spur.worker_api import WorkerAPI
 
 log = logging.getLogger("spur.worker")
 
@@ -38,13 +34,12 @@ def run_worker(settings: Settings) -> None:
     for migration in apply_migrations(store, settings):
         log.warning("applied migration %04d %s", migration.version, migration.name)
     app = create_app(settings, bootstrap, store)
-    port = settings.metrics_port or free_port()
-    start_http_server(port, addr="127.0.0.1")
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    (settings.state_dir / "worker.json").write_text(
-        json.dumps({"pid": os.getpid(), "metrics": f"http://127.0.0.1:{port}/metrics"})
-    )
-    log.warning("worker metrics on http://127.0.0.1:%d/metrics", port)
+    # Reads while the worker owns the embedded store go through this endpoint.
+    reader = open_store(settings.store, settings.insert_timeout_seconds)
+    reader.read_only()
+    api = WorkerAPI(reader, settings.metrics_port)
+    api.start(settings.state_dir / "worker.json")
+    log.warning("worker endpoint %s (metrics: %s/metrics)", api.url, api.url)
     worker = Worker(app, loglevel="WARNING", quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.
@@ -52,4 +47,7 @@ def run_worker(settings: Settings) -> None:
     try:
         worker.execute_from_commandline()
     finally:
+        api.stop()
+        (settings.state_dir / "worker.json").unlink(missing_ok=True)
+        reader.close()
         store.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spur.devbroker import BrokerError, LocalBroker, _pid_alive
+from spur.devbroker import BrokerError, LocalBroker, pid_alive
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def test_dev_up_and_down(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         assert "started at 127.0.0.1:" in up.stdout
         pid = json.loads(state_file.read_text())["pid"]
-        assert _pid_alive(pid)
+        assert pid_alive(pid)
 
         again = run_spur(state_dir, "dev", "up")
         assert "already running" in again.stdout
@@ -56,7 +56,7 @@ def test_dev_up_and_down(tmp_path: Path) -> None:
         down = run_spur(state_dir, "dev", "down")
         assert down.returncode == 0, down.stderr
         assert "stopped Kafka" in down.stdout
-        assert not _pid_alive(pid)
+        assert not pid_alive(pid)
         assert not state_file.exists()
     finally:
         run_spur(state_dir, "dev", "down")
