@@ -145,10 +145,16 @@ class Pipeline:
         self._insert("action_ids", _id_columns(new, dedup.hashes))
 
         windows = {(item.partition, window_of(item)) for item in on_time}
-        changed = fold_usage(self._window_states(windows), on_time)
+        states = self._window_states(windows)
+        changed = fold_usage(states, on_time)
         self._insert("usage_hourly", _usage_columns(changed, now))
         self._remember(windows, changed)
-        outcome.usage = [_usage_message(key, state) for key, state in sorted(changed.items())]
+        # Every window the batch touched is published, changed or not: a replay
+        # after a crash finds its windows folded already, but their states may
+        # never have reached the topic before the crash.
+        current = {**states, **changed}
+        touched = sorted({key for _partition, key in windows if key in current})
+        outcome.usage = [_usage_message(key, current[key]) for key in touched]
         outcome.minutes = {_minute(item.event.started_at) for item in on_time}
         self.store_dead_letters(outcome.dead_letters)
 

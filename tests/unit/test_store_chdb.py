@@ -146,3 +146,13 @@ def test_too_late_actions_are_stored_and_reconcile_repairs_their_windows(
     p.forget_partitions([0])
     p.process_actions(messages(stale, first_offset=len(on_time)), NOW)  # a replay
     assert billed(chdb_store) == truth
+
+
+def test_a_replay_republishes_window_states_that_may_have_been_lost(chdb_store: ChdbStore) -> None:
+    first = pipeline(chdb_store)
+    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=3))
+    published = first.process_actions(messages(actions), NOW).usage
+    # Crash after the store write, before the window states reached the topic:
+    replayed = Pipeline(chdb_store, Settings()).process_actions(messages(actions), NOW).usage
+    assert replayed == published
+    assert published
