@@ -115,7 +115,7 @@ def is_ip_address(text: str) -> bool:
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, text)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: an embedded NUL (found by hypothesis)
             continue
         return True
     return False

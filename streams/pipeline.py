@@ -82,7 +82,8 @@ class Pipeline:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self._watermarks: dict[int, dt.datetime] = {}
+        # partition -> (last offset seen, newest started_at up to it)
+        self._watermarks: dict[int, tuple[int, dt.datetime | None]] = {}
         self._lateness = dt.timedelta(hours=settings.allowed_lateness_hours)
         # The current state of recently changed windows, by (partition, window).
         # Valid while this worker owns the partition: nobody else writes its
@@ -187,30 +188,39 @@ class Pipeline:
         """
         on_time = []
         for item in sorted(dedup.to_fold, key=lambda i: (i.partition, i.offset)):
-            mark = self._watermark(item.partition)
+            mark = self._watermark(item.partition, item.offset)
             started = item.event.started_at
-            if mark is not None and started < mark - self._lateness:
+            late = mark is not None and started < mark - self._lateness
+            if mark is None or started > mark:
+                mark = started
+            self._watermarks[item.partition] = (item.offset, mark)
+            if late:
                 metrics.LATE_EVENTS.inc()
                 continue
             on_time.append(item)
-            if mark is None or started > mark:
-                self._watermarks[item.partition] = started
-        for partition, mark in self._watermarks.items():
-            metrics.EVENT_TIME_LAG.labels(str(partition)).set(
-                (dt.datetime.now(dt.UTC) - mark).total_seconds()
-            )
+        for partition, (_offset, newest) in self._watermarks.items():
+            if newest is not None:
+                metrics.EVENT_TIME_LAG.labels(str(partition)).set(
+                    (dt.datetime.now(dt.UTC) - newest).total_seconds()
+                )
         return on_time
 
-    def _watermark(self, partition: int) -> dt.datetime | None:
-        if partition not in self._watermarks:
-            # After a restart the newest stored start time is the watermark.
-            rows = self._query(
-                f"SELECT max(started_at) AS newest, count() AS n "
-                f"FROM {self.store.database}.actions WHERE kafka_partition = {int(partition)}"
-            )
-            if rows and int(rows[0]["n"]) > 0:
-                self._watermarks[partition] = _parse_ts(rows[0]["newest"])
-        return self._watermarks.get(partition)
+    def _watermark(self, partition: int, offset: int) -> dt.datetime | None:
+        """The newest ``started_at`` among the partition's actions before ``offset``.
+
+        Kept in memory while offsets advance. At a start, or when the consumer
+        rewinds (a replay), it is read from the stored actions *before that
+        offset*, so a replayed action is judged exactly as the first time.
+        """
+        last = self._watermarks.get(partition)
+        if last is not None and offset > last[0]:
+            return last[1]
+        rows = self._query(
+            f"SELECT max(started_at) AS newest, count() AS n "
+            f"FROM {self.store.database}.actions "
+            f"WHERE kafka_partition = {int(partition)} AND kafka_offset < {int(offset)}"
+        )
+        return _parse_ts(rows[0]["newest"]) if rows and int(rows[0]["n"]) > 0 else None
 
     def _with_privacy(self, items: list[Located[Action]]) -> list[Located[Action]]:
         policy = self.settings.actions_ip_policy

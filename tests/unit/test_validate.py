@@ -42,6 +42,7 @@ def test_a_valid_action_round_trips() -> None:
         (with_(bytes_in="100"), "bad_type", "bytes_in"),
         (with_(customer_id=True), "bad_type", "customer_id"),
         (with_(client_ip="10.0.0.300"), "bad_type", "client_ip"),
+        (with_(client_ip="0\x00"), "bad_type", "client_ip"),  # found by hypothesis
         (with_(action="Document Export"), "bad_type", "action"),
         (with_(customer_id=0), "out_of_range", "customer_id"),
         (with_(customer_id=2**32), "out_of_range", "customer_id"),
