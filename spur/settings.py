@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     insert_timeout_seconds: float = Field(default=30.0, gt=0)
     insert_retry_max_seconds: float = Field(default=10.0, gt=0)
 
+    # Fault injection for outage tests: the store fails while this file exists.
+    store_fault_file: Path | None = None
+
     # Billing.
     billing_timezone: str = "UTC"
 

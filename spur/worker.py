@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sinks.faults import FaultyStore
 from sinks.migrate import apply_migrations
 from sinks.store import open_store
 from spur.broker import kafka_bootstrap
@@ -33,6 +34,8 @@ def run_worker(settings: Settings) -> None:
     store = open_store(settings.store, settings.insert_timeout_seconds)
     for migration in apply_migrations(store, settings):
         log.warning("applied migration %04d %s", migration.version, migration.name)
+    if settings.store_fault_file is not None:
+        store = FaultyStore(store, settings.store_fault_file)
     app = create_app(settings, bootstrap, store)
     # Reads while the worker owns the embedded store go through this endpoint.
     reader = open_store(settings.store, settings.insert_timeout_seconds)

@@ -1,0 +1,43 @@
+"""Fault injection at the store boundary, for outage tests and drills.
+
+With ``SPUR_STORE_FAULT_FILE`` set, every store call fails with a retriable
+:class:`StoreError` while that file exists, as if ClickHouse were down; the
+real store underneath is untouched. This is how the outage test takes the
+embedded store away from a running worker (there is no server to stop).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sinks.store import Columns, Store, StoreError
+
+
+class FaultyStore:
+    def __init__(self, inner: Store, fault_file: Path) -> None:
+        self._inner = inner
+        self._fault_file = fault_file
+        self.database = inner.database
+
+    def _check(self) -> None:
+        if self._fault_file.exists():
+            raise StoreError(f"injected outage: {self._fault_file} exists", code=210)
+
+    def execute(self, sql: str) -> None:
+        self._check()
+        self._inner.execute(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        self._check()
+        return self._inner.query(sql)
+
+    def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
+        self._check()
+        self._inner.insert(table, columns, dedup_token=dedup_token)
+
+    def read_only(self) -> None:
+        self._inner.read_only()
+
+    def close(self) -> None:
+        self._inner.close()

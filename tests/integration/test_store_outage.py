@@ -1,0 +1,57 @@
+"""The store fails for 10 s mid-run: nothing is lost, nothing is doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from spur.broker import consumer_lag
+from spur.simulate import Disorder, WorkloadShape, deliver, simulate_actions
+from spur.topics import Topic
+from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
+from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
+from tests.oracle import expected_billing, expected_windows
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
+    fresh_topics: str, tmp_path: Path
+) -> None:
+    actions = simulate_actions(WorkloadShape(customers=50, sessions_per_customer=40, days=10))
+    delivery = deliver(actions, Disorder(seed=8))
+    half = len(delivery.messages) // 2
+    fault = tmp_path / "store-down"
+    env = spur_env(
+        fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="outage", SPUR_STORE_FAULT_FILE=str(fault)
+    )
+    log = tmp_path / "worker.log"
+
+    with running_worker(env, log) as worker:
+        asyncio.run(publish_all(fresh_topics, delivery.messages[:half]))
+        wait_until_committed(fresh_topics, "outage", [Topic.ACTIONS], worker=worker, log=log)
+        fault.touch()  # the store goes away
+        asyncio.run(publish_all(fresh_topics, delivery.messages[half:]))
+        down_since = time.monotonic()
+        while time.monotonic() - down_since < 10:
+            lag = sum(asyncio.run(consumer_lag(fresh_topics, "outage", [Topic.ACTIONS])).values())
+            assert lag > 0, "offsets were committed while the store was down"
+            assert worker.poll() is None
+            time.sleep(1)
+        fault.unlink()  # and comes back
+        wait_until_committed(fresh_topics, "outage", [Topic.ACTIONS], worker=worker, log=log)
+
+    assert "injected outage" in log.read_text()  # the worker really hit the outage
+    assert latest_windows(fresh_topics) == expected_windows(actions)
+    result = spur(env, "billing", "--month", "2026-11", "--format", "json")
+    assert billed_by_cli(result.stdout) == expected_billing(actions)
+    stored = spur(
+        env, "query", "SELECT count() AS rows, uniqExact(action_id) AS ids FROM actions",
+        "--format", "json",
+    )  # fmt: skip
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(stored.stdout) == [{"rows": len(actions), "ids": len(actions)}]
