@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sinks.store import ChdbStore
+from sinks.store import ChdbStore, ServerStore, Store
 from spur.devbroker import LocalBroker
-from spur.settings import StoreURL
+from spur.settings import StoreURL, parse_store_url
 
 _databases = itertools.count(1)
 _brokers_started: list[str] = []
@@ -79,12 +81,23 @@ def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("chdb")
 
 
-@pytest.fixture
-def chdb_store(chdb_dir: Path) -> Iterator[ChdbStore]:
-    """The session's embedded store, with a database of this test's own."""
-    store = ChdbStore(StoreURL(scheme="chdb", path=chdb_dir, database=f"t{next(_databases)}"))
+@pytest.fixture(params=["chdb", "server"])
+def store(request: pytest.FixtureRequest, chdb_dir: Path) -> Iterator[Store]:
+    """Every storage backend available, each with a database of this test's own.
+
+    The contract suite runs on the embedded store always, and on a ClickHouse
+    server when ``SPUR_CLICKHOUSE_URL`` names one (clickhouse:// or clickhouses://).
+    """
+    database = f"spur_test_{os.getpid()}_{next(_databases)}"
+    if request.param == "server":
+        url = os.environ.get("SPUR_CLICKHOUSE_URL", "")
+        if not url.startswith("clickhouse"):
+            pytest.skip("no ClickHouse server: set SPUR_CLICKHOUSE_URL=clickhouse://... to run")
+        opened: Store = ServerStore(replace(parse_store_url(url), database=database), 30.0)
+    else:
+        opened = ChdbStore(StoreURL(scheme="chdb", path=chdb_dir, database=database))
     try:
-        yield store
+        yield opened
     finally:
-        store.execute(f"DROP DATABASE IF EXISTS {store.database}")
-        store.close()
+        opened.execute(f"DROP DATABASE IF EXISTS {opened.database}")
+        opened.close()

@@ -12,25 +12,25 @@ from schemas.located import Located
 from sinks.actions import action_columns
 from sinks.columns import form_columns, web_columns
 from sinks.migrate import apply_migrations
-from sinks.store import ChdbStore
+from sinks.store import Store
 from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 
 NOW = dt.datetime.now(dt.UTC)
 
 
-def count(store: ChdbStore, table: str) -> int:
+def count(store: Store, table: str) -> int:
     return int(store.query(f"SELECT count() AS n FROM {store.database}.{table}")[0]["n"])
 
 
-def materialize_ttl(store: ChdbStore, table: str) -> None:
+def materialize_ttl(store: Store, table: str) -> None:
     store.execute(
         f"ALTER TABLE {store.database}.{table} MATERIALIZE TTL SETTINGS mutations_sync = 2"
     )
 
 
-def test_actions_older_than_a_year_are_deleted(chdb_store: ChdbStore) -> None:
-    apply_migrations(chdb_store, Settings())
+def test_actions_older_than_a_year_are_deleted(store: Store) -> None:
+    apply_migrations(store, Settings())
     template = simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1))[0]
     ages = {"old": 366, "young": 364, "new": 1}
     rows = [
@@ -42,13 +42,13 @@ def test_actions_older_than_a_year_are_deleted(chdb_store: ChdbStore) -> None:
         )
         for days in ages.values()
     ]
-    chdb_store.insert("actions", action_columns([Located(r, 0, n) for n, r in enumerate(rows)]))
-    materialize_ttl(chdb_store, "actions")
-    assert count(chdb_store, "actions") == 2
+    store.insert("actions", action_columns([Located(r, 0, n) for n, r in enumerate(rows)]))
+    materialize_ttl(store, "actions")
+    assert count(store, "actions") == 2
 
 
-def test_web_and_form_logs_are_deleted_after_three_months(chdb_store: ChdbStore) -> None:
-    apply_migrations(chdb_store, Settings())
+def test_web_and_form_logs_are_deleted_after_three_months(store: Store) -> None:
+    apply_migrations(store, Settings())
     web = [
         WebRequest(
             request_id=uuid.uuid4(), ts=NOW - dt.timedelta(days=days), path="/",
@@ -63,20 +63,20 @@ def test_web_and_form_logs_are_deleted_after_three_months(chdb_store: ChdbStore)
         )
         for days in (93, 91, 1)
     ]  # fmt: skip
-    chdb_store.insert("web_requests", web_columns(web))
-    chdb_store.insert("form_submissions", form_columns(forms))
+    store.insert("web_requests", web_columns(web))
+    store.insert("form_submissions", form_columns(forms))
     for table in ("web_requests", "form_submissions"):
-        materialize_ttl(chdb_store, table)
-        assert count(chdb_store, table) == 2, table
+        materialize_ttl(store, table)
+        assert count(store, table) == 2, table
 
 
-def test_every_table_with_personal_data_has_a_ttl_within_policy(chdb_store: ChdbStore) -> None:
-    apply_migrations(chdb_store, Settings())
+def test_every_table_with_personal_data_has_a_ttl_within_policy(store: Store) -> None:
+    apply_migrations(store, Settings())
     tables = {
         row["name"]: row["create_table_query"]
-        for row in chdb_store.query(
+        for row in store.query(
             "SELECT name, create_table_query FROM system.tables "
-            f"WHERE database = '{chdb_store.database}'"
+            f"WHERE database = '{store.database}'"
         )
     }
     limits = {

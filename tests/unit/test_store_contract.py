@@ -9,7 +9,7 @@ from msgspec.structs import replace
 from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
-from sinks.store import ChdbStore
+from sinks.store import Store
 from spur.billing import billing
 from spur.reconcile import reconcile, repair
 from spur.settings import Settings
@@ -21,12 +21,12 @@ from tests.oracle import expected_billing
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 
 
-def test_migrations_apply_once(chdb_store: ChdbStore) -> None:
-    first = apply_migrations(chdb_store, Settings())
+def test_migrations_apply_once(store: Store) -> None:
+    first = apply_migrations(store, Settings())
     assert [m.version for m in first] == [m.version for m in migrations()]
-    assert apply_migrations(chdb_store, Settings()) == []
-    tables = {r["name"] for r in chdb_store.query(
-        f"SELECT name FROM system.tables WHERE database = '{chdb_store.database}'"
+    assert apply_migrations(store, Settings()) == []
+    tables = {r["name"] for r in store.query(
+        f"SELECT name FROM system.tables WHERE database = '{store.database}'"
     )}  # fmt: skip
     assert {"actions", "action_ids", "usage_hourly", "capacity_minutely"} <= tables
 
@@ -42,62 +42,62 @@ def messages(actions: list[Action], first_offset: int = 0) -> list[Message]:
     ]
 
 
-def pipeline(store: ChdbStore) -> Pipeline:
+def pipeline(store: Store) -> Pipeline:
     apply_migrations(store, Settings())
     return Pipeline(store, Settings())
 
 
-def billed(store: ChdbStore, month: str = "2026-11", tz: str = "UTC") -> dict[int, tuple[int, ...]]:
+def billed(store: Store, month: str = "2026-11", tz: str = "UTC") -> dict[int, tuple[int, ...]]:
     return {u.customer_id: (u.bytes_in, u.bytes_out, u.actions) for u in billing(store, month, tz)}
 
 
-def test_replays_and_redeliveries_count_once(chdb_store: ChdbStore) -> None:
-    p = pipeline(chdb_store)
+def test_replays_and_redeliveries_count_once(store: Store) -> None:
+    p = pipeline(store)
     actions = list(simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4)))
     batch = messages(actions)
     p.process_actions(batch[:40], NOW)
     p.process_actions(batch[20:], NOW)  # a replay of 20 messages after a "crash"
     p.process_actions(messages(actions[:10], first_offset=10_000), NOW)  # re-sent upstream
-    assert billed(chdb_store) == expected_billing(actions)
-    assert len(billed(chdb_store)) == 3
+    assert billed(store) == expected_billing(actions)
+    assert len(billed(store)) == 3
 
 
 def test_a_conflicting_duplicate_is_rejected_and_the_first_copy_stands(
-    chdb_store: ChdbStore,
+    store: Store,
 ) -> None:
-    p = pipeline(chdb_store)
+    p = pipeline(store)
     (first,) = list(simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1)))[:1]
     changed = replace(first, bytes_out=first.bytes_out + 1)
     p.process_actions(messages([first]), NOW)
     outcome = p.process_actions(messages([changed], first_offset=1), NOW)
     assert [d.reason for d in outcome.dead_letters] == ["conflicting_duplicate"]
-    assert billed(chdb_store) == expected_billing([first])
+    assert billed(store) == expected_billing([first])
 
 
-def test_sums_do_not_wrap_at_64_bits(chdb_store: ChdbStore) -> None:
-    p = pipeline(chdb_store)
+def test_sums_do_not_wrap_at_64_bits(store: Store) -> None:
+    p = pipeline(store)
     (template,) = list(simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1)))[:1]
     huge = [replace(template, action_id=uuid.UUID(int=n), bytes_in=2**63 - 1) for n in range(1, 4)]
     p.process_actions(messages(huge), NOW)
-    (usage,) = billing(chdb_store, template.started_at.strftime("%Y-%m"))
+    (usage,) = billing(store, template.started_at.strftime("%Y-%m"))
     assert usage.bytes_in == 3 * (2**63 - 1)
 
 
-def test_an_action_belongs_to_the_month_of_its_start(chdb_store: ChdbStore) -> None:
-    p = pipeline(chdb_store)
+def test_an_action_belongs_to_the_month_of_its_start(store: Store) -> None:
+    p = pipeline(store)
     (template,) = list(simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1)))[:1]
     # Starts 23:30 UTC on 31 October = 00:30 on 1 November in Berlin (CET).
     start = dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC)
     action = replace(template, started_at=start, ended_at=start + dt.timedelta(hours=1))
     p.process_actions(messages([action]), NOW)
-    assert [u.actions for u in billing(chdb_store, "2026-10", "UTC")] == [1]
-    assert billing(chdb_store, "2026-11", "UTC") == []
-    assert [u.actions for u in billing(chdb_store, "2026-11", "Europe/Berlin")] == [1]
-    assert billing(chdb_store, "2026-10", "Europe/Berlin") == []
+    assert [u.actions for u in billing(store, "2026-10", "UTC")] == [1]
+    assert billing(store, "2026-11", "UTC") == []
+    assert [u.actions for u in billing(store, "2026-11", "Europe/Berlin")] == [1]
+    assert billing(store, "2026-10", "Europe/Berlin") == []
 
 
-def test_profiles_are_kept_only_under_consent(chdb_store: ChdbStore) -> None:
-    p = pipeline(chdb_store)
+def test_profiles_are_kept_only_under_consent(store: Store) -> None:
+    p = pipeline(store)
     actions = [
         a for a in simulate_actions(WorkloadShape(customers=2, sessions_per_customer=8))
         if a.profile is not None
@@ -109,17 +109,17 @@ def test_profiles_are_kept_only_under_consent(chdb_store: ChdbStore) -> None:
     }  # fmt: skip
     p.process_consent([Message("spur.consent.v1", 0, 0, msgspec.json.encode(grant))], NOW)
     p.process_actions(messages(actions), NOW)
-    rows = chdb_store.query(
-        f"SELECT login, length(mapKeys(profile)) AS kept FROM {chdb_store.database}.actions"
+    rows = store.query(
+        f"SELECT login, length(mapKeys(profile)) AS kept FROM {store.database}.actions"
     )
     assert rows
     assert all((row["kept"] > 0) == (row["login"] == consenting) for row in rows)
 
 
 def test_too_late_actions_are_stored_and_reconcile_repairs_their_windows(
-    chdb_store: ChdbStore,
+    store: Store,
 ) -> None:
-    p = pipeline(chdb_store)
+    p = pipeline(store)
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=6, days=10))
     on_time, too_late = actions[:-5], actions[-5:]
     # The newest action moves the watermark; five from three days earlier arrive after it.
@@ -134,25 +134,25 @@ def test_too_late_actions_are_stored_and_reconcile_repairs_their_windows(
     p.process_actions(messages(on_time), NOW)
     p.process_actions(messages(stale, first_offset=len(on_time)), NOW)
     truth = expected_billing(on_time + stale)
-    assert billed(chdb_store) != truth  # aggregates miss the too-late actions...
-    stored = chdb_store.query(f"SELECT count() AS n FROM {chdb_store.database}.actions FINAL")
+    assert billed(store) != truth  # aggregates miss the too-late actions...
+    stored = store.query(f"SELECT count() AS n FROM {store.database}.actions FINAL")
     assert stored == [{"n": len(actions)}]  # ...but nothing is lost
-    differences = reconcile(chdb_store, "2026-11")
+    differences = reconcile(store, "2026-11")
     assert sum(d.raw[2] - d.aggregated[2] for d in differences) == 5
-    assert repair(chdb_store, "2026-11") > 0
-    assert reconcile(chdb_store, "2026-11") == []
-    assert billed(chdb_store) == truth
+    assert repair(store, "2026-11") > 0
+    assert reconcile(store, "2026-11") == []
+    assert billed(store) == truth
     # The stream goes on from the repaired windows without counting twice.
     p.forget_partitions([0])
     p.process_actions(messages(stale, first_offset=len(on_time)), NOW)  # a replay
-    assert billed(chdb_store) == truth
+    assert billed(store) == truth
 
 
-def test_a_replay_republishes_window_states_that_may_have_been_lost(chdb_store: ChdbStore) -> None:
-    first = pipeline(chdb_store)
+def test_a_replay_republishes_window_states_that_may_have_been_lost(store: Store) -> None:
+    first = pipeline(store)
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=3))
     published = first.process_actions(messages(actions), NOW).usage
     # Crash after the store write, before the window states reached the topic:
-    replayed = Pipeline(chdb_store, Settings()).process_actions(messages(actions), NOW).usage
+    replayed = Pipeline(store, Settings()).process_actions(messages(actions), NOW).usage
     assert replayed == published
     assert published
