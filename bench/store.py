@@ -1,0 +1,88 @@
+"""Store benchmark: rows/s into the embedded store, bytes per stored action.
+
+Run: ``.venv/bin/python -m bench.store [--actions N]``. In one run on this
+machine it measures:
+
+- ``raw_insert_rows_per_second``: ``actions`` rows inserted in 50,000-row
+  columnar blocks (the sink's write alone);
+- ``pipeline_rows_per_second``: the whole per-batch step without Kafka
+  (validate, dedup lookup, privacy, raw + id + window writes);
+- ``bytes_per_action_row``: compressed bytes per ``actions`` row on disk
+  after merges, for realistic simulated data.
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from schemas.located import Located
+from schemas.validate import encode
+from sinks.actions import action_columns
+from sinks.migrate import apply_migrations
+from sinks.store import ChdbStore
+from spur.settings import Settings, StoreURL
+from spur.simulate import WorkloadShape, simulate_actions
+from streams.batch import Message
+from streams.pipeline import Pipeline
+
+BLOCK = 50_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=500_000)
+    args = parser.parse_args()
+    customers = 500
+    shape = WorkloadShape(
+        customers=customers, sessions_per_customer=max(1, args.actions // (customers * 5)), days=28
+    )
+    actions = simulate_actions(shape)[: args.actions]
+    with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
+        raw = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="raw_only"))
+        apply_migrations(raw, Settings())
+        started = time.perf_counter()
+        for start in range(0, len(actions), BLOCK):
+            block = actions[start : start + BLOCK]
+            located = [Located(a, a.customer_id % 4, start + n) for n, a in enumerate(block)]
+            raw.insert("actions", action_columns(located))
+        insert_rate = len(actions) / (time.perf_counter() - started)
+        raw.execute("OPTIMIZE TABLE raw_only.actions FINAL")
+        (size,) = raw.query(
+            "SELECT sum(data_compressed_bytes) AS bytes, sum(rows) AS rows FROM system.parts "
+            "WHERE database = 'raw_only' AND table = 'actions' AND active"
+        )
+
+        piped = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="pipeline"))
+        apply_migrations(piped, Settings())
+        pipeline = Pipeline(piped, Settings())
+        messages = [
+            Message("spur.actions.v1", a.customer_id % 4, n, encode(a))
+            for n, a in enumerate(actions)
+        ]
+        now = dt.datetime.now(dt.UTC)
+        started = time.perf_counter()
+        for start in range(0, len(messages), 20_000):
+            pipeline.process_actions(messages[start : start + 20_000], now)
+        pipeline_rate = len(messages) / (time.perf_counter() - started)
+
+    print(
+        json.dumps(
+            {
+                "actions": len(actions),
+                "raw_insert_rows_per_second": round(insert_rate),
+                "pipeline_rows_per_second": round(pipeline_rate),
+                "bytes_per_action_row": round(int(size["bytes"]) / int(size["rows"]), 2),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
