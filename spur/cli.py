@@ -8,6 +8,7 @@ went wrong and what to do on stderr.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -25,6 +26,7 @@ from spur.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from sinks.store import Store
+    from spur.subjects import Subject
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
@@ -177,6 +179,7 @@ def produce(file: Path, topic: str) -> None:
 
 
 FORMATS = click.Choice(["table", "csv", "json"])
+TABLE_OR_JSON = click.Choice(["table", "json"])
 
 
 @main.command()
@@ -253,9 +256,7 @@ def query(name_or_sql: str, fmt: str) -> None:
 @click.option(
     "--repair", is_flag=True, help="Rewrite differing hourly windows from the raw actions."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
 @friendly_errors
 def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     """Compare a month's aggregates with the raw actions, per customer.
@@ -305,6 +306,283 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         if repair:
             click.echo(f"repaired {repaired} hourly windows; {len(after)} customers still differ")
     if after:
+        sys.exit(1)
+
+
+def subject_from(customer: int | None, login: str | None) -> Subject:
+    from spur.subjects import Subject
+
+    if (customer is None) == (login is None):
+        raise click.UsageError("name exactly one subject: --customer N or --login NAME")
+    if customer is not None:
+        if not 1 <= customer <= 2**32 - 1:
+            raise click.UsageError(f"--customer {customer}: customer ids are 1 … 4294967295")
+        return Subject("customer", str(customer))
+    assert login is not None
+    return Subject("login", login)
+
+
+@main.command()
+@click.option("--customer", type=int, default=None, help="Erase this customer's data.")
+@click.option("--login", default=None, help="Erase this login's data.")
+@click.option("--yes", is_flag=True, help="Confirm: the deletion cannot be undone.")
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
+@friendly_errors
+def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
+    """Delete everything stored about a customer or a login (clause 3.4).
+
+    Removes their rows from every table (raw events, aggregates when a
+    customer is erased, consent log, dead letters), writes an audit record
+    with a salted hash instead of the subject, tombstones their consent
+    ledger entries in Kafka, and says when the copies still held in Kafka's
+    input topics expire. Needs the worker stopped in embedded mode.
+    """
+    from sinks.store import open_store
+    from spur.subjects import erase as delete_subject
+    from spur.subjects import load_salt, logins_of
+
+    subject = subject_from(customer, login)
+    if not yes:
+        raise click.UsageError("erasure cannot be undone: add --yes to confirm")
+    settings = settings_from_env()
+    salt_value = settings.erasure_salt.get_secret_value() if settings.erasure_salt else None
+    store = open_store(settings.store, settings.insert_timeout_seconds)
+    try:
+        logins = logins_of(store, subject)
+        erasure = delete_subject(
+            store, subject, load_salt(salt_value, settings.state_dir), settings.input_retention_days
+        )
+    finally:
+        store.close()
+    tombstones = tombstone_consent(settings, logins)
+    expires = erasure.kafka_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if fmt == "json":
+        document = {
+            "erasure_id": str(erasure.erasure_id),
+            "rows_removed": erasure.rows_removed,
+            "kafka_input_copies_expire_by": erasure.kafka_expires_at.isoformat(),
+            "consent_tombstones": tombstones,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    emit_rows(
+        [{"table": t, "rows_removed": n} for t, n in erasure.rows_removed.items()],
+        "table",
+        title=f"erased {subject.kind} (audit id {erasure.erasure_id})",
+    )
+    click.echo(
+        f"Kafka: copies in the input topics expire by {expires} "
+        f"(retention {settings.input_retention_days} days); consent ledger: {tombstones}"
+    )
+
+
+def tombstone_consent(settings: Settings, logins: list[str]) -> str:
+    """Tombstone the logins' keys on the compacted consent topic; say what happened."""
+    from aiokafka.errors import KafkaError
+
+    from spur.broker import NoBrokerError, kafka_bootstrap
+    from spur.client import Publisher
+    from spur.topics import Topic
+
+    if not logins:
+        return "no entries"
+
+    async def send() -> None:
+        async with Publisher(kafka_bootstrap(settings)) as publisher:
+            for login in logins:
+                await publisher.publish_tombstone(Topic.CONSENT, login.encode())
+
+    try:
+        asyncio.run(asyncio.wait_for(send(), 30))
+    except (NoBrokerError, KafkaError, TimeoutError, OSError) as exc:
+        return f"NOT tombstoned ({exc or type(exc).__name__}); rerun erase when the broker is up"
+    return f"{len(logins)} login(s) tombstoned, removed at the next compaction"
+
+
+@main.command()
+@click.option("--customer", type=int, default=None, help="Export this customer's data.")
+@click.option("--login", default=None, help="Export this login's data.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File [stdout]."
+)
+@friendly_errors
+def export(customer: int | None, login: str | None, out: Path | None) -> None:
+    """Every stored row about a customer or login, as JSON lines (clause 2).
+
+    Each line is {"table": ..., "row": {...}}. For information requests.
+    """
+    from spur.subjects import export as rows_of
+
+    subject = subject_from(customer, login)
+    settings = settings_from_env()
+    store = reader_for(settings)
+    written = 0
+    try:
+        with out.open("w") if out else contextlib.nullcontext(sys.stdout) as sink:
+            for line in rows_of(store, subject):
+                sink.write(json.dumps(line, default=str) + "\n")
+                written += 1
+    finally:
+        store.close()
+    if out:
+        click.echo(f"wrote {written} rows about the {subject.kind} to {out}")
+
+
+@main.command()
+@click.option("--session", "session_id", default=None, help="A session id.")
+@click.option("--action", "action_id", default=None, help="An action id (UUID).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True
+)
+@friendly_errors
+def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
+    """A session's chain of actions: what triggered what, with times, bytes, status.
+
+    Orphans (their triggering action is not stored) are shown and marked.
+    """
+    import uuid
+
+    from rich.tree import Tree
+
+    from spur.trace import Node
+    from spur.trace import trace as build
+
+    if (session_id is None) == (action_id is None):
+        raise click.UsageError("name exactly one of --session ID or --action UUID")
+    if action_id is not None:
+        try:
+            uuid.UUID(action_id)
+        except ValueError as exc:
+            raise click.UsageError(f"--action {action_id!r}: not a UUID") from exc
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        roots = build(store, session_id=session_id, action_id=action_id)
+    finally:
+        store.close()
+    if not roots:
+        what = f"session {session_id}" if session_id else f"action {action_id}"
+        raise CommandFailed(f"no stored actions for {what}")
+    if fmt == "json":
+        click.echo(json.dumps([root.as_dict() for root in roots], indent=2, default=str))
+        return
+
+    def label(node: Node) -> str:
+        r = node.row
+        mark = " [red]ERROR " + str(r["error_code"]) + "[/]" if r["status"] == "error" else ""
+        orphan = " [yellow](orphan: trigger not stored)[/]" if node.orphan else ""
+        return (
+            f"[bold]{r['action']}[/] {r['started_at']} {r['duration_ms']} ms "
+            f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
+            f"{mark}{orphan} [dim]{r['action_id']}[/]"
+        )
+
+    def add(tree: Tree, node: Node) -> None:
+        branch = tree.add(label(node))
+        for child in node.children:
+            add(branch, child)
+
+    first = roots[0].row
+    tree = Tree(
+        f"session {first['session_id']} (customer {first['customer_id']}, {first['login']})"
+    )
+    for root in roots:
+        add(tree, root)
+    Console().print(tree)
+
+
+@main.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@friendly_errors
+def retention(fmt: str) -> None:
+    """Per table: the retention policy, the oldest row, and whether it conforms.
+
+    Exit code 1 when a table keeps rows longer than its policy allows.
+    """
+    from spur.ops import retention_report
+
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        report = retention_report(store, settings)
+    finally:
+        store.close()
+    emit_rows(report, fmt, title="retention")
+    if not all(row["conforms"] for row in report):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--reason", default=None, help="Only this reason code (e.g. unknown_field).")
+@click.option("--since", default=None, help="Only since this date (YYYY-MM-DD, UTC).")
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
+@friendly_errors
+def deadletters(reason: str | None, since: str | None, fmt: str) -> None:
+    """Rejected events: counts per reason and the most recent ones."""
+    import datetime as dt
+
+    from spur.ops import dead_letter_report
+
+    start = None
+    if since:
+        try:
+            start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC)
+        except ValueError as exc:
+            raise click.UsageError(f"--since {since!r}: expected YYYY-MM-DD") from exc
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        report = dead_letter_report(store, reason, start)
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    emit_rows(
+        [{"reason": r, "count": n} for r, n in report["counts"].items()], "table", "dead letters"
+    )
+    emit_rows(report["recent"], "table", "most recent")
+
+
+@main.command()
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
+def status(fmt: str) -> None:
+    """Broker reachable, consumer lag per topic, rows and last insert per table.
+
+    Exit code 1 when the broker or the store cannot be reached.
+    """
+    from spur.broker import NoBrokerError, kafka_bootstrap
+    from spur.ops import broker_status, store_status
+    from spur.topics import INPUT_TOPICS
+
+    settings = settings_from_env()
+    try:
+        bootstrap: str | None = kafka_bootstrap(settings)
+    except NoBrokerError:
+        bootstrap = None
+    broker = broker_status(bootstrap, settings.consumer_group, [t.value for t in INPUT_TOPICS])
+    try:
+        store = reader_for(settings)
+    except Exception as exc:  # any failure to open is reported, not raised
+        stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
+    else:
+        try:
+            stored = store_status(store)
+        finally:
+            store.close()
+    document = {"broker": broker, "store": {"url": settings.store.redacted(), **stored}}
+    if fmt == "json":
+        click.echo(json.dumps(document, indent=2, default=str))
+    else:
+        state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
+        click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")
+        for topic, lag in broker.get("consumer_lag", {}).items():
+            click.echo(f"  {topic}: lag {lag:,}")
+        health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
+        click.echo(f"store {settings.store.redacted()}: {health}")
+        if stored.get("tables"):
+            emit_rows(stored["tables"], "table", "tables")
+    if not (broker["reachable"] and stored["reachable"]):
         sys.exit(1)
 
 

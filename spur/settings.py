@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     # Fault injection for outage tests: the store fails while this file exists.
     store_fault_file: Path | None = None
 
+    # Erasure audit: the subject is logged as HMAC(salt, subject). Unset: a
+    # random salt is made once and kept in the state directory (mode 0600).
+    erasure_salt: SecretStr | None = None
+
     # Billing.
     billing_timezone: str = "UTC"
 

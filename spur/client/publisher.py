@@ -82,5 +82,9 @@ class Publisher:
         """Publish bytes as they are (backfills, and tests of rejection)."""
         await self._producer.send(topic, value, key=key)
 
+    async def publish_tombstone(self, topic: str, key: bytes) -> None:
+        """A null value for ``key``: compaction then removes the key's messages."""
+        await self._producer.send(topic, None, key=key)
+
     async def flush(self) -> None:
         await self._producer.flush()

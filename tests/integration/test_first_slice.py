@@ -117,3 +117,50 @@ def test_published_actions_are_billed_exactly(fresh_topics: str, tmp_path: Path)
     originals = [base64.b64decode(letter.original_b64) for letter in letters]
     assert any(b"[redacted]" in original for original in originals)
     assert all(b"content!" not in original for original in originals)
+
+
+def test_the_commands_users_run(fresh_topics: str, tmp_path: Path) -> None:
+    actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4, seed=2))
+    env = spur_env(fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="users")
+    log = tmp_path / "worker.log"
+    target = actions[0]
+    with running_worker(env, log) as worker:
+        asyncio.run(publish(fresh_topics, actions, list(BAD)))
+        wait_until_committed(fresh_topics, "users", list(INPUT_TOPICS), worker=worker, log=log)
+        tree = spur(env, "trace", "--session", target.session_id)  # through the worker
+        refused = spur(env, "erase", "--customer", str(target.customer_id), "--yes")
+
+    assert tree.returncode == 0, tree.stderr
+    assert target.action in tree.stdout
+    assert str(target.action_id) in tree.stdout
+    assert refused.returncode == 1
+    assert "owned by another process" in refused.stderr
+
+    status = json.loads(spur(env, "status", "--format", "json").stdout)
+    assert status["broker"]["reachable"]
+    assert status["broker"]["consumer_lag"]["spur.actions.v1"] == 0
+    assert {"actions", "usage_hourly"} <= {t["table"] for t in status["store"]["tables"]}
+
+    retention = spur(env, "retention", "--format", "json")
+    assert retention.returncode == 0, retention.stderr
+    assert all(row["conforms"] for row in json.loads(retention.stdout))
+
+    letters = json.loads(spur(env, "deadletters", "--format", "json").stdout)
+    assert letters["counts"] == {reason: 1 for reason in BAD.values()}
+
+    exported = spur(env, "export", "--customer", str(target.customer_id))
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    owned = sum(1 for a in actions if a.customer_id == target.customer_id)
+    assert sum(1 for line in lines if line["table"] == "actions") == owned
+
+    erased = spur(env, "erase", "--customer", str(target.customer_id), "--yes", "--format", "json")
+    assert erased.returncode == 0, erased.stderr
+    report = json.loads(erased.stdout)
+    assert report["rows_removed"]["actions"] == owned
+    assert "kafka_input_copies_expire_by" in report
+    again = spur(env, "export", "--customer", str(target.customer_id))
+    assert again.returncode == 0
+    assert again.stdout == ""
+    unconfirmed = spur(env, "erase", "--login", target.login)
+    assert unconfirmed.returncode == 2
+    assert "--yes" in unconfirmed.stderr
