@@ -263,8 +263,9 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
 
     Differences come from actions later than the allowed lateness (stored
     raw, not yet in the hourly windows). --repair rewrites those windows;
-    stop the workers on this store first. Exit code 0 when (after repair)
-    nothing differs, 1 when differences remain.
+    stop the workers on this store first. Windows with fewer raw actions
+    than aggregated ones (an erased login) are reported, never reduced.
+    Exit code 1 while aggregates miss raw actions, else 0.
     """
     from sinks.store import open_store
     from spur.reconcile import reconcile as compare
@@ -305,7 +306,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         emit_rows(rows, "table", title=f"reconcile {month} ({timezone})")
         if repair:
             click.echo(f"repaired {repaired} hourly windows; {len(after)} customers still differ")
-    if after:
+    if any(d.raw[2] > d.aggregated[2] for d in after):
         sys.exit(1)
 
 

@@ -1,7 +1,8 @@
 """``spur reconcile``: hourly aggregates against the raw actions, and repair.
 
-Aggregates can trail the raw table only by actions that arrived later than
-the allowed lateness (stored raw, counted, not folded). Reconcile compares,
+Aggregates trail the raw table by actions that arrived later than the
+allowed lateness (stored raw, counted, not folded); they exceed it where a
+login was erased (its actions are gone, the customer's billing stays). Reconcile compares,
 per customer, a month's totals from ``usage_hourly`` with those from the
 deduplicated ``actions``; ``--repair`` rewrites every differing window from
 the raw rows, with ``version`` = the highest source offset among them, which
@@ -95,9 +96,12 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
     aggregated = _windows(store, month, timezone, "usage")
     raw = _windows(store, month, timezone, "raw")
     fields = ("bytes_in", "bytes_out", "actions", "error_actions", "duration_ms")
+    # Only windows that lack raw actions are rewritten. A window with fewer raw
+    # actions than aggregated ones lost them to an erasure of a login: the
+    # customer's billing record stands and is not reduced.
     stale = [
         key for key, row in raw.items()
-        if key not in aggregated or any(int(aggregated[key][f]) != int(row[f]) for f in fields)
+        if key not in aggregated or int(row["actions"]) > int(aggregated[key]["actions"])
     ]  # fmt: skip
     if stale:
         now = dt.datetime.now(dt.UTC)
