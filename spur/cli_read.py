@@ -1,0 +1,309 @@
+"""Commands that read: billing, query, reconcile, trace, retention, dead letters, status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+
+from spur.cli import (
+    FORMATS,
+    TABLE_OR_JSON,
+    CommandFailed,
+    billing_table,
+    emit_rows,
+    friendly_errors,
+    main,
+    reader_for,
+    settings_from_env,
+    to_csv,
+)
+
+
+@main.command()
+@click.option("--month", required=True, help="Billing month, YYYY-MM.")
+@click.option("--customer", type=int, default=None, help="Only this customer id.")
+@click.option(
+    "--tz",
+    default=None,
+    help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE or UTC].",
+)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@friendly_errors
+def billing(month: str, customer: int | None, tz: str | None, fmt: str) -> None:
+    """Bytes in/out/total and actions per customer for one month.
+
+    Each action counts once, in the month of its started_at in the given
+    time zone. JSON output: {"month", "timezone", "from", "to", "customers":
+    [{customer_id, bytes_in, bytes_out, bytes_total, actions}]}.
+    """
+    from spur.billing import billing as compute
+    from spur.billing import month_bounds
+
+    settings = settings_from_env()
+    timezone = tz or settings.billing_timezone
+    start, end = month_bounds(month, timezone)
+    store = reader_for(settings)
+    try:
+        usage = compute(store, month, timezone, customer)
+    finally:
+        store.close()
+    rows = [u.as_dict() for u in usage]
+    if fmt == "json":
+        document = {
+            "month": month,
+            "timezone": timezone,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "customers": rows,
+        }
+        click.echo(json.dumps(document, indent=2))
+    elif fmt == "csv":
+        click.echo(to_csv(rows, ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]))
+    else:
+        Console().print(billing_table(rows, month, timezone))
+
+
+@main.command()
+@click.argument("name_or_sql")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@friendly_errors
+def query(name_or_sql: str, fmt: str) -> None:
+    """Run a saved query by NAME, or read-only SQL.
+
+    Saved queries: top_customers, error_rate_by_action, slowest_actions,
+    busy_client_ips, sessions_with_errors (schemas/queries/*.sql). Tables
+    need no database prefix. Writes are refused. JSON output: a list of rows.
+    """
+    from spur.query import run_query
+
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        rows = run_query(store, name_or_sql)
+    finally:
+        store.close()
+    emit_rows(rows, fmt, title=name_or_sql if " " not in name_or_sql else "query")
+
+
+@main.command()
+@click.option("--month", required=True, help="Month, YYYY-MM.")
+@click.option(
+    "--tz", default=None, help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE]."
+)
+@click.option(
+    "--repair", is_flag=True, help="Rewrite differing hourly windows from the raw actions."
+)
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
+@friendly_errors
+def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
+    """Compare a month's aggregates with the raw actions, per customer.
+
+    Differences come from actions later than the allowed lateness (stored
+    raw, not yet in the hourly windows). --repair rewrites those windows;
+    stop the workers on this store first. Windows with fewer raw actions
+    than aggregated ones (an erased login) are reported, never reduced.
+    Exit code 1 while aggregates miss raw actions, else 0.
+    """
+    from sinks.store import open_store
+    from spur.reconcile import reconcile as compare
+    from spur.reconcile import repair as rewrite
+
+    settings = settings_from_env()
+    timezone = tz or settings.billing_timezone
+    store = (
+        open_store(settings.store, settings.insert_timeout_seconds)
+        if repair
+        else reader_for(settings)
+    )
+    try:
+        before = compare(store, month, timezone)
+        repaired = rewrite(store, month, timezone) if repair and before else 0
+        after = compare(store, month, timezone) if repaired else before
+    finally:
+        store.close()
+    if fmt == "json":
+        document = {
+            "month": month,
+            "timezone": timezone,
+            "differences": [d.as_dict() for d in before],
+            "windows_repaired": repaired,
+            "remaining": len(after),
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        rows = [
+            {
+                "customer_id": d.customer_id,
+                "missing_actions": d.raw[2] - d.aggregated[2],
+                "aggregated_bytes": d.aggregated[0] + d.aggregated[1],
+                "raw_bytes": d.raw[0] + d.raw[1],
+            }
+            for d in before
+        ]
+        emit_rows(rows, "table", title=f"reconcile {month} ({timezone})")
+        if repair:
+            click.echo(f"repaired {repaired} hourly windows; {len(after)} customers still differ")
+    if any(d.raw[2] > d.aggregated[2] for d in after):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--session", "session_id", default=None, help="A session id.")
+@click.option("--action", "action_id", default=None, help="An action id (UUID).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True
+)
+@friendly_errors
+def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
+    """A session's chain of actions: what triggered what, with times, bytes, status.
+
+    Orphans (their triggering action is not stored) are shown and marked.
+    """
+    import uuid
+
+    from rich.tree import Tree
+
+    from spur.trace import Node
+    from spur.trace import trace as build
+
+    if (session_id is None) == (action_id is None):
+        raise click.UsageError("name exactly one of --session ID or --action UUID")
+    if action_id is not None:
+        try:
+            uuid.UUID(action_id)
+        except ValueError as exc:
+            raise click.UsageError(f"--action {action_id!r}: not a UUID") from exc
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        roots = build(store, session_id=session_id, action_id=action_id)
+    finally:
+        store.close()
+    if not roots:
+        what = f"session {session_id}" if session_id else f"action {action_id}"
+        raise CommandFailed(f"no stored actions for {what}")
+    if fmt == "json":
+        click.echo(json.dumps([root.as_dict() for root in roots], indent=2, default=str))
+        return
+
+    def label(node: Node) -> str:
+        r = node.row
+        mark = " [red]ERROR " + str(r["error_code"]) + "[/]" if r["status"] == "error" else ""
+        orphan = " [yellow](orphan: trigger not stored)[/]" if node.orphan else ""
+        return (
+            f"[bold]{r['action']}[/] {r['started_at']} {r['duration_ms']} ms "
+            f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
+            f"{mark}{orphan} [dim]{r['action_id']}[/]"
+        )
+
+    def add(tree: Tree, node: Node) -> None:
+        branch = tree.add(label(node))
+        for child in node.children:
+            add(branch, child)
+
+    first = roots[0].row
+    tree = Tree(
+        f"session {first['session_id']} (customer {first['customer_id']}, {first['login']})"
+    )
+    for root in roots:
+        add(tree, root)
+    Console().print(tree)
+
+
+@main.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@friendly_errors
+def retention(fmt: str) -> None:
+    """Per table: the retention policy, the oldest row, and whether it conforms.
+
+    Exit code 1 when a table keeps rows longer than its policy allows.
+    """
+    from spur.ops import retention_report
+
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        report = retention_report(store, settings)
+    finally:
+        store.close()
+    emit_rows(report, fmt, title="retention")
+    if not all(row["conforms"] for row in report):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--reason", default=None, help="Only this reason code (e.g. unknown_field).")
+@click.option("--since", default=None, help="Only since this date (YYYY-MM-DD, UTC).")
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
+@friendly_errors
+def deadletters(reason: str | None, since: str | None, fmt: str) -> None:
+    """Rejected events: counts per reason and the most recent ones."""
+    import datetime as dt
+
+    from spur.ops import dead_letter_report
+
+    start = None
+    if since:
+        try:
+            start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC)
+        except ValueError as exc:
+            raise click.UsageError(f"--since {since!r}: expected YYYY-MM-DD") from exc
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        report = dead_letter_report(store, reason, start)
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    emit_rows(
+        [{"reason": r, "count": n} for r, n in report["counts"].items()], "table", "dead letters"
+    )
+    emit_rows(report["recent"], "table", "most recent")
+
+
+@main.command()
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
+def status(fmt: str) -> None:
+    """Broker reachable, consumer lag per topic, rows and last insert per table.
+
+    Exit code 1 when the broker or the store cannot be reached.
+    """
+    from spur.broker import NoBrokerError, kafka_bootstrap
+    from spur.ops import broker_status, store_status
+    from spur.topics import INPUT_TOPICS
+
+    settings = settings_from_env()
+    try:
+        bootstrap: str | None = kafka_bootstrap(settings)
+    except NoBrokerError:
+        bootstrap = None
+    broker = broker_status(bootstrap, settings.consumer_group, [t.value for t in INPUT_TOPICS])
+    try:
+        store = reader_for(settings)
+    except Exception as exc:  # any failure to open is reported, not raised
+        stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
+    else:
+        try:
+            stored = store_status(store)
+        finally:
+            store.close()
+    document = {"broker": broker, "store": {"url": settings.store.redacted(), **stored}}
+    if fmt == "json":
+        click.echo(json.dumps(document, indent=2, default=str))
+    else:
+        state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
+        click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")
+        for topic, lag in broker.get("consumer_lag", {}).items():
+            click.echo(f"  {topic}: lag {lag:,}")
+        health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
+        click.echo(f"store {settings.store.redacted()}: {health}")
+        if stored.get("tables"):
+            emit_rows(stored["tables"], "table", "tables")
+    if not (broker["reachable"] and stored["reachable"]):
+        sys.exit(1)
