@@ -51,3 +51,12 @@ EVENT_TIME_LAG = Gauge(
     ["partition"],
 )
 STORE_ERRORS = Counter("spur_store_errors_total", "Failed store calls (retried)", ["kind"])
+CONSUMER_LAG = Gauge(
+    "spur_consumer_lag_messages", "Messages not yet committed by the worker group", ["topic"]
+)
+RETENTION_OLDEST_AGE = Gauge(
+    "spur_retention_oldest_age_seconds", "Age of the oldest row per table", ["table"]
+)
+RETENTION_POLICY = Gauge(
+    "spur_retention_policy_seconds", "How long a table may keep a row (its TTL)", ["table"]
+)

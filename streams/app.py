@@ -33,6 +33,7 @@ from spur.topics import Topic
 from streams.batch import Message
 from streams.capacity import recompute_capacity
 from streams.deadletter import DeadLetter
+from streams.observe import observe
 from streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,12 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
     simple_agent(Topic.FORMS, pipeline.process_forms)
     simple_agent(Topic.CONSENT, pipeline.process_consent)
 
+    async def observe_now() -> None:
+        await observe(bootstrap, settings, store)
+
+    # Faust's timer decorator carries no type hints; registered explicitly.
+    every: Any = app.timer(settings.observe_interval_seconds)
+    every(observe_now)
     return app
 
 
