@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     web_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
     forms_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
     metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: a free port, logged
+    # Loopback unless a scraper on another host needs /metrics (compose).
+    worker_api_host: str = "127.0.0.1"
     observe_interval_seconds: float = Field(default=30.0, gt=0)  # lag and retention gauges
 
     # Store writes.

@@ -40,7 +40,7 @@ def run_worker(settings: Settings) -> None:
     # Reads while the worker owns the embedded store go through this endpoint.
     reader = open_store(settings.store, settings.insert_timeout_seconds)
     reader.read_only()
-    api = WorkerAPI(reader, settings.metrics_port)
+    api = WorkerAPI(reader, settings.metrics_port, settings.worker_api_host)
     api.start(settings.state_dir / "worker.json")
     log.warning("worker endpoint %s (metrics: %s/metrics)", api.url, api.url)
     worker = Worker(app, loglevel="WARNING", quiet=True)

@@ -5,7 +5,8 @@ read commands (``spur billing``, ``query``, ...) ask the running worker
 instead. ``/query`` runs on a second, read-only session of the same store;
 it requires the bearer token the worker writes, with mode 0600, into
 ``<state_dir>/worker.json``: only users who can read the worker's state can
-query through it. Binds 127.0.0.1 only.
+query through it. Binds 127.0.0.1 unless ``SPUR_WORKER_API_HOST`` says
+otherwise (a Prometheus on another host).
 
 Blocking: serves in a daemon thread; each request in its own thread.
 """
@@ -29,7 +30,7 @@ MAX_SQL_BYTES = 1024 * 1024
 
 
 class WorkerAPI:
-    def __init__(self, reader: Store, port: int) -> None:
+    def __init__(self, reader: Store, port: int, host: str = "127.0.0.1") -> None:
         self.token = secrets.token_urlsafe(32)
         self._reader = reader
         api = self
@@ -72,8 +73,9 @@ class WorkerAPI:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self.port = int(self._server.server_address[1])
+        # Clients on this machine always reach it on loopback.
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
