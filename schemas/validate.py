@@ -67,6 +67,8 @@ def decode(raw: bytes, kind: type[E]) -> E | Rejection:
         return classify(str(exc))
     except msgspec.DecodeError as exc:
         return Rejection("not_json", str(exc))
+    except UnicodeDecodeError as exc:  # invalid UTF-8 inside a string (found by fuzzing)
+        return Rejection("not_json", f"not UTF-8: {exc.reason} at byte {exc.start}")
     return _check_rules(event)
 
 

@@ -52,6 +52,7 @@ def test_a_valid_action_round_trips() -> None:
         (with_(started_at="2026-11-24T10:15:30"), "bad_timestamp", "started_at"),
         (with_(ended_at="2026-11-24T10:15:29Z"), "ended_before_started", "ended_at"),
         (with_(server="x" * 70_000), "too_large", None),
+        (with_(login="ann").replace(b"ann", b"a\xffn"), "not_json", None),  # found by fuzzing
     ],
 )
 def test_rejections_carry_a_reason_and_the_field(
