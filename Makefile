@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test bench lint install clean
 
 demo: $(STAMP)
 	$(VENV)/bin/spur demo
@@ -15,6 +15,9 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -9,7 +9,7 @@ broker, publishes N simulated actions, then measures in the same run:
   fold windows, publish window states, commit) from its first committed
   progress until every message is committed; ``worker_with_start_per_second``
   includes the worker's start-up;
-- their ratio. Prints JSON.
+- their ratio, and the worker's peak RSS. Prints JSON.
 """
 
 from __future__ import annotations
@@ -76,7 +76,15 @@ def lag(bootstrap: str) -> int | None:
     return sum(found.values()) if found else None
 
 
-def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float]:
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float, float]:
     env = {
         **os.environ,
         "SPUR_KAFKA_BOOTSTRAP": bootstrap,
@@ -101,7 +109,7 @@ def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float]
             if remaining == 0:
                 assert first is not None
                 steady = (total - first[1]) / max(now - first[0], 1e-9)
-                return steady, total / (now - started)
+                return steady, total / (now - started), peak_rss_mb(worker.pid)
             time.sleep(0.2)
     finally:
         stop_pid(worker.pid, timeout=30, wait=worker.wait)
@@ -125,7 +133,7 @@ def main() -> None:
             asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
             total = asyncio.run(publish(broker.bootstrap, args.actions, args.span_hours))
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
-            steady, with_start = run_worker(broker.bootstrap, workdir, total)
+            steady, with_start, rss = run_worker(broker.bootstrap, workdir, total)
         finally:
             broker.stop()
     print(
@@ -137,6 +145,7 @@ def main() -> None:
                 "worker_per_second": round(steady),
                 "worker_with_start_per_second": round(with_start),
                 "ratio_worker_to_raw_drain": round(steady / drain, 3),
+                "worker_peak_rss_mb": round(rss),
             },
             indent=2,
         )

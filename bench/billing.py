@@ -1,0 +1,76 @@
+"""Billing query benchmark: one month for every customer, over the hourly aggregates.
+
+Run: ``.venv/bin/python -m bench.billing [--customers N]``. Billing reads
+``usage_hourly``, whose size is customers x hours, not actions: a month of
+10 million actions from 2,000 customers active every hour is 1.44 million
+windows. The windows are inserted directly (the pipeline's own benchmark is
+bench/worker), then ``spur billing``'s query is timed (best of 5) and checked
+against the inserted totals. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from sinks.migrate import apply_migrations
+from sinks.store import ChdbStore
+from spur.billing import billing
+from spur.settings import Settings, StoreURL
+
+HOURS = 30 * 24
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=2_000)
+    parser.add_argument("--actions", type=int, default=10_000_000)
+    args = parser.parse_args()
+    per_window = max(1, args.actions // (args.customers * HOURS))
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
+        store = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="bench"))
+        apply_migrations(store, Settings())
+        for first in range(1, args.customers + 1, 200):
+            customers = range(first, min(first + 200, args.customers + 1))
+            keys = [(c, h) for c in customers for h in range(HOURS)]
+            store.insert(
+                "usage_hourly",
+                {
+                    "customer_id": [c for c, _ in keys],
+                    "hour": [start + dt.timedelta(hours=h) for _, h in keys],
+                    "bytes_in": [1_000 * per_window for _ in keys],
+                    "bytes_out": [50_000 * per_window for _ in keys],
+                    "actions": [per_window for _ in keys],
+                    "error_actions": [0 for _ in keys],
+                    "duration_ms": [100 * per_window for _ in keys],
+                    "version": [h for _, h in keys],
+                    "updated_at": [start for _ in keys],
+                },
+            )
+        timings = []
+        for _ in range(5):
+            began = time.perf_counter()
+            usage = billing(store, "2026-11")
+            timings.append(time.perf_counter() - began)
+        assert len(usage) == args.customers
+        assert sum(u.actions for u in usage) == per_window * args.customers * HOURS
+    print(
+        json.dumps(
+            {
+                "actions_represented": per_window * args.customers * HOURS,
+                "windows": args.customers * HOURS,
+                "customers": args.customers,
+                "billing_query_seconds_best_of_5": round(min(timings), 3),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
