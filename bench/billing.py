@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--actions", type=int, default=10_000_000)
     args = parser.parse_args()
-    per_window = max(1, args.actions // (args.customers * HOURS))
+    per_window = max(1, -(-args.actions // (args.customers * HOURS)))  # rounded up
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
         store = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="bench"))

@@ -15,6 +15,7 @@ operator fixes the cause and the batch lands.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,8 +27,21 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def retrying(operation: Callable[..., T], *args: object, max_backoff: float = 10.0) -> T:
-    """``operation(*args)``, repeated until it does not raise :class:`StoreError`."""
+class ShutdownWhileRetrying(RuntimeError):
+    """The process is stopping while the store still fails; the batch stays unacknowledged."""
+
+
+def retrying(
+    operation: Callable[..., T],
+    *args: object,
+    max_backoff: float = 10.0,
+    stop: threading.Event | None = None,
+) -> T:
+    """``operation(*args)``, repeated until it does not raise :class:`StoreError`.
+
+    ``stop`` set (the worker is shutting down) ends the retries with
+    :class:`ShutdownWhileRetrying` instead of holding the shutdown hostage.
+    """
     attempt = 0
     backoff = 0.1
     while True:
@@ -42,5 +56,8 @@ def retrying(operation: Callable[..., T], *args: object, max_backoff: float = 10
                 level, "store call failed (attempt %d, %s, retrying in %.1f s): %s",
                 attempt, kind, backoff, exc,
             )  # fmt: skip
-            time.sleep(backoff)
+            if stop is not None and stop.wait(backoff):
+                raise ShutdownWhileRetrying(f"stopping while the store fails: {exc}") from exc
+            if stop is None:
+                time.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)

@@ -18,9 +18,10 @@ that stalls consumption of the agent's partitions: the backpressure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
 
 import faust
@@ -61,6 +62,10 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
     )
     pipeline = Pipeline(store, settings)
 
+    @app.on_before_shutdown.connect
+    async def stop_retrying(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        pipeline.stopping.set()
+
     @app.on_partitions_assigned.connect
     async def forget_reassigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Another worker may have written these partitions' windows meanwhile.
@@ -95,23 +100,29 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
     @app.agent(topics[Topic.ACTIONS])
     async def actions(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         async for events in batches(stream):
-            outcome = await asyncio.to_thread(
-                pipeline.process_actions, [_message(e) for e in events], _now()
-            )
-            # Capacity windows of the batch's minutes are recomputed before its
-            # offsets are acknowledged, so a crash cannot leave them stale.
-            windows = await asyncio.to_thread(recompute_capacity, store, outcome.minutes)
-            metrics.CAPACITY_UPDATES.inc(len(windows))
-            await publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in outcome.usage])
-            await publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in windows])
-            await publish_dead_letters(outcome.dead_letters)
+            with acknowledged_only_if_done(events):
+                outcome = await asyncio.to_thread(
+                    pipeline.process_actions, [_message(e) for e in events], _now()
+                )
+                # Capacity windows of the batch's minutes are recomputed before its
+                # offsets are acknowledged, so a crash cannot leave them stale.
+                windows = await asyncio.to_thread(
+                    recompute_capacity, store, outcome.minutes, pipeline.stopping
+                )
+                metrics.CAPACITY_UPDATES.inc(len(windows))
+                usage = [(u.key, msgspec.json.encode(u)) for u in outcome.usage]
+                await publish(Topic.USAGE, usage)
+                await publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in windows])
+                await publish_dead_letters(outcome.dead_letters)
             yield None
 
     def simple_agent(topic: Topic, process: Processor) -> None:
         async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for events in batches(stream):
-                letters = await asyncio.to_thread(process, [_message(e) for e in events], _now())
-                await publish_dead_letters(letters)
+                with acknowledged_only_if_done(events):
+                    messages = [_message(e) for e in events]
+                    letters = await asyncio.to_thread(process, messages, _now())
+                    await publish_dead_letters(letters)
                 yield None
 
         app.agent(topics[topic], name=f"spur.{topic.name.lower()}")(agent)
@@ -127,6 +138,23 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
     every: Any = app.timer(settings.observe_interval_seconds)
     every(observe_now)
     return app
+
+
+@contextlib.contextmanager
+def acknowledged_only_if_done(events: Sequence[Any]) -> Iterator[None]:
+    """Hold a reference on every message of the batch until the block completes.
+
+    ``take_events`` acknowledges a batch in a ``finally``, i.e. also when the
+    agent is cancelled (a SIGTERM while the store is down), and Faust commits
+    acknowledged offsets at shutdown: rows never stored would be skipped for
+    good. The extra reference keeps such messages unacknowledged; it is
+    released only when the whole batch was stored and published.
+    """
+    for event in events:
+        event.message.incref()
+    yield
+    for event in events:
+        event.message.decref()
 
 
 def _now() -> dt.datetime:

@@ -14,6 +14,7 @@ Blocking: one query and one insert per run.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -49,7 +50,9 @@ def _day_ranges(minutes: Iterable[dt.datetime]) -> list[tuple[int, int]]:
     return [(int(d.timestamp()), int(d.timestamp()) + 86_400) for d in days]
 
 
-def recompute_capacity(store: Store, minutes: set[dt.datetime]) -> list[CapacityMessage]:
+def recompute_capacity(
+    store: Store, minutes: set[dt.datetime], stop: threading.Event | None = None
+) -> list[CapacityMessage]:
     """Recompute and store the windows of ``minutes``; return them for publishing."""
     if not minutes:
         return []
@@ -70,6 +73,7 @@ def recompute_capacity(store: Store, minutes: set[dt.datetime]) -> list[Capacity
         WHERE ({ranges}) AND toUnixTimestamp(toStartOfMinute(started_at)) IN ({wanted})
         GROUP BY action, minute
         """,
+        stop=stop,
     )
     version = time.time_ns() // 1000
     windows = [
@@ -91,5 +95,5 @@ def recompute_capacity(store: Store, minutes: set[dt.datetime]) -> list[Capacity
         columns = {
             name: [getattr(w, name) for w in windows] for name in CapacityMessage.__struct_fields__
         }
-        retrying(store.insert, "capacity_minutely", columns)
+        retrying(store.insert, "capacity_minutely", columns, stop=stop)
     return windows

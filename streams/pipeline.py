@@ -90,6 +90,8 @@ class Pipeline:
         # windows then. Dropped when a partition is (re)assigned.
         self._windows: OrderedDict[tuple[int, WindowKey], UsageState] = OrderedDict()
         self._lock = threading.Lock()
+        # Set when the worker stops: store retries give up (the batch stays unacknowledged).
+        self.stopping = threading.Event()
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
         """Drop cached state of partitions that another worker may have written."""
@@ -104,7 +106,10 @@ class Pipeline:
 
     def _query(self, sql: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = retrying(
-            self.store.query, sql, max_backoff=self.settings.insert_retry_max_seconds
+            self.store.query,
+            sql,
+            max_backoff=self.settings.insert_retry_max_seconds,
+            stop=self.stopping,
         )
         return rows
 
@@ -112,7 +117,7 @@ class Pipeline:
         if any(len(values) for values in columns.values()):
             retrying(
                 self.store.insert, table, columns,
-                max_backoff=self.settings.insert_retry_max_seconds,
+                max_backoff=self.settings.insert_retry_max_seconds, stop=self.stopping,
             )  # fmt: skip
 
     def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:

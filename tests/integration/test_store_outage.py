@@ -55,3 +55,35 @@ def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
     )  # fmt: skip
     assert stored.returncode == 0, stored.stderr
     assert json.loads(stored.stdout) == [{"rows": len(actions), "ids": len(actions)}]
+
+
+def test_stopping_the_worker_during_an_outage_loses_nothing(
+    fresh_topics: str, tmp_path: Path
+) -> None:
+    """SIGTERM while every store call fails: no offset of an unstored batch is committed.
+
+    The batch is held unacknowledged twice over (retries end with an exception
+    at shutdown, and the agent keeps an extra reference on its messages); on
+    this Faust version the first alone already keeps the offsets uncommitted.
+    """
+    actions = simulate_actions(WorkloadShape(customers=20, sessions_per_customer=20, days=5))
+    messages = deliver(actions, Disorder(seed=3)).messages
+    fault = tmp_path / "store-down"
+    env = spur_env(
+        fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="stop", SPUR_STORE_FAULT_FILE=str(fault)
+    )
+    log = tmp_path / "worker.log"
+    fault.touch()
+    with running_worker(env, log):  # stopped with SIGTERM (then SIGKILL) while failing
+        asyncio.run(publish_all(fresh_topics, messages))
+        deadline = time.monotonic() + 60
+        while "injected outage" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "injected outage" in log.read_text()
+    lag = sum(asyncio.run(consumer_lag(fresh_topics, "stop", [Topic.ACTIONS])).values())
+    assert lag == len(messages), "offsets of unstored messages were committed at shutdown"
+    fault.unlink()
+    with running_worker(env, log) as worker:
+        wait_until_committed(fresh_topics, "stop", [Topic.ACTIONS], worker=worker, log=log)
+    result = spur(env, "billing", "--month", "2026-11", "--format", "json")
+    assert billed_by_cli(result.stdout) == expected_billing(actions)
