@@ -8,11 +8,23 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from spur.devbroker import running_dev_broker
+from spur.kafka_access import KafkaTarget, as_target
 from spur.settings import Settings
 
 
 class NoBrokerError(RuntimeError):
     """No broker is configured and no dev broker runs here."""
+
+
+def kafka_target(settings: Settings) -> KafkaTarget:
+    """Where and how to reach Kafka: the bootstrap below plus the settings' credentials."""
+    return KafkaTarget(
+        bootstrap=kafka_bootstrap(settings),
+        security_protocol=settings.kafka_security_protocol,
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password,
+        cafile=settings.kafka_ssl_cafile,
+    )
 
 
 def kafka_bootstrap(settings: Settings) -> str:
@@ -28,10 +40,13 @@ def kafka_bootstrap(settings: Settings) -> str:
     )
 
 
-async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+async def consumer_lag(
+    bootstrap: str | KafkaTarget, group: str, topics: Iterable[str]
+) -> dict[str, int]:
     """Messages per topic not yet committed by ``group`` (0 = all processed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    access = as_target(bootstrap).client_kwargs()
+    consumer = AIOKafkaConsumer(**access, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**access)
     await consumer.start()
     await admin.start()
     try:
@@ -65,9 +80,10 @@ async def topic_partitions(
     ]
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
+async def read_topic(bootstrap: str | KafkaTarget, topic: str) -> list[bytes]:
     """Every value ``topic`` retains now, oldest first per partition; never waits for more."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    access = as_target(bootstrap).client_kwargs()
+    admin = AIOKafkaAdminClient(**access)
     await admin.start()
     try:
         partitions = await topic_partitions(admin, [topic])
@@ -75,9 +91,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
         await admin.close()
     # auto_offset_reset, not seek_to_beginning: a seek right after assign()
     # races the assignment's own reset to "latest" in aiokafka.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
+    consumer = AIOKafkaConsumer(**access, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         consumer.assign(partitions)

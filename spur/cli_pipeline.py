@@ -96,11 +96,11 @@ def produce(file: Path, topic: str) -> None:
     are published, each bad line is reported with its number and reason, and
     the exit code is 2 if any line was rejected.
     """
-    from spur.broker import kafka_bootstrap
+    from spur.broker import kafka_target
     from spur.produce import produce_file
 
     settings = settings_from_env()
-    report = asyncio.run(produce_file(kafka_bootstrap(settings), file, topic, err))
+    report = asyncio.run(produce_file(kafka_target(settings), file, topic, err))
     for line_no, rejection in report.rejected:
         # Plain lines (no wrapping): editors and scripts parse file:line: reason.
         click.echo(f"{file}:{line_no}: {rejection.reason}: {rejection.detail}", err=True)

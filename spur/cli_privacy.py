@@ -96,7 +96,7 @@ def tombstone_consent(settings: Settings, logins: list[str]) -> str:
     """Tombstone the logins' keys on the compacted consent topic; say what happened."""
     from aiokafka.errors import KafkaError
 
-    from spur.broker import NoBrokerError, kafka_bootstrap
+    from spur.broker import NoBrokerError, kafka_target
     from spur.client import Publisher
     from spur.topics import Topic
 
@@ -104,7 +104,7 @@ def tombstone_consent(settings: Settings, logins: list[str]) -> str:
         return "no entries"
 
     async def send() -> None:
-        async with Publisher(kafka_bootstrap(settings)) as publisher:
+        async with Publisher(kafka_target(settings)) as publisher:
             for login in logins:
                 await publisher.publish_tombstone(Topic.CONSENT, login.encode())
 

@@ -274,13 +274,14 @@ def status(fmt: str) -> None:
 
     Exit code 1 when the broker or the store cannot be reached.
     """
-    from spur.broker import NoBrokerError, kafka_bootstrap
+    from spur.broker import NoBrokerError, kafka_target
+    from spur.kafka_access import KafkaTarget
     from spur.ops import broker_status, store_status
     from spur.topics import INPUT_TOPICS
 
     settings = settings_from_env()
     try:
-        bootstrap: str | None = kafka_bootstrap(settings)
+        bootstrap: KafkaTarget | None = kafka_target(settings)
     except NoBrokerError:
         bootstrap = None
     broker = broker_status(bootstrap, settings.consumer_group, [t.value for t in INPUT_TOPICS])

@@ -107,6 +107,20 @@ log4j.logger.state.change.logger=WARN
 """
 
 
+@dataclass(frozen=True)
+class SecureListener:
+    """A SASL_SSL listener: SCRAM-SHA-512 users over TLS.
+
+    ``pem`` holds the broker's PKCS#8 key, its certificate and the CA, in one
+    file (Kafka's PEM keystore, no keystore password). ``users`` maps names to
+    passwords; they are created when the storage is formatted.
+    """
+
+    pem: Path
+    users: dict[str, str]
+    port: int = field(default_factory=free_port)
+
+
 @dataclass
 class LocalBroker:
     """One KRaft broker+controller process on loopback, owned by whoever started it."""
@@ -117,7 +131,13 @@ class LocalBroker:
     port: int = field(default_factory=free_port)
     controller_port: int = field(default_factory=free_port)
     heap: str = "512m"
+    secure: SecureListener | None = None
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def secure_bootstrap(self) -> str:
+        assert self.secure is not None, "this broker has no SASL_SSL listener"
+        return f"127.0.0.1:{self.secure.port}"
 
     @property
     def bootstrap(self) -> str:
@@ -151,6 +171,18 @@ class LocalBroker:
             # a typo'd topic name must fail, not silently appear.
             "auto.create.topics.enable": "false",
         }
+        if self.secure is not None:
+            sport = self.secure.port
+            settings["listeners"] += f",SASL_SSL://127.0.0.1:{sport}"
+            settings["advertised.listeners"] += f",SASL_SSL://127.0.0.1:{sport}"
+            settings["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+            settings["sasl.enabled.mechanisms"] = "SCRAM-SHA-512"
+            prefix = "listener.name.sasl_ssl"
+            settings[f"{prefix}.scram-sha-512.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
+            settings[f"{prefix}.ssl.keystore.type"] = "PEM"
+            settings[f"{prefix}.ssl.keystore.location"] = str(self.secure.pem)
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
     def _java(self, libs: Path, *args: str) -> list[str]:
@@ -172,9 +204,14 @@ class LocalBroker:
         properties.write_text(self._properties())
         (self.data_dir / "log4j.properties").write_text(_LOG4J.format(log=self.log_path))
         cluster_id = self._cluster_id(libs)
+        scram = [
+            arg
+            for name, password in (self.secure.users.items() if self.secure else ())
+            for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
+        ]
         formatted = subprocess.run(
             self._java(libs, "kafka.tools.StorageTool", "format", "-g",
-                       "-t", cluster_id, "-c", str(properties)),
+                       "-t", cluster_id, "-c", str(properties), *scram),
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if formatted.returncode != 0:
@@ -213,7 +250,8 @@ class LocalBroker:
                     f"Kafka broker exited with code {self.process.returncode} while starting; "
                     f"log tail ({self.log_path}):\n{self.log_tail()}"
                 )
-            if self._log_has_ready_line(offset) and _accepts_connections(self.port):
+            secure_up = self.secure is None or _accepts_connections(self.secure.port)
+            if self._log_has_ready_line(offset) and _accepts_connections(self.port) and secure_up:
                 return
             time.sleep(0.2)
         raise BrokerError(

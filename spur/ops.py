@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sinks.store import Store, StoreError
+from spur.kafka_access import KafkaTarget
 from spur.settings import Settings
 
 # One day of grace: TTL merges run hourly, and parts merge when they can.
@@ -107,7 +108,7 @@ def table_status(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-def broker_status(bootstrap: str | None, group: str, topics: list[str]) -> dict[str, Any]:
+def broker_status(bootstrap: KafkaTarget | None, group: str, topics: list[str]) -> dict[str, Any]:
     from aiokafka.errors import KafkaError
 
     from spur.broker import consumer_lag
@@ -117,8 +118,9 @@ def broker_status(bootstrap: str | None, group: str, topics: list[str]) -> dict[
     try:
         lag = asyncio.run(asyncio.wait_for(consumer_lag(bootstrap, group, topics), 15))
     except (KafkaError, TimeoutError, OSError) as exc:
-        return {"reachable": False, "bootstrap": bootstrap, "error": str(exc) or type(exc).__name__}
-    return {"reachable": True, "bootstrap": bootstrap, "consumer_lag": lag}
+        error = str(exc) or type(exc).__name__
+        return {"reachable": False, "bootstrap": str(bootstrap), "error": error}
+    return {"reachable": True, "bootstrap": str(bootstrap), "consumer_lag": lag}
 
 
 def store_status(store: Store) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from schemas.validate import Rejection, decode
 from spur.client import Publisher, topic_and_key
+from spur.kafka_access import KafkaTarget
 from spur.topics import Topic
 
 EVENT_TYPE_OF_TOPIC: dict[str, type[Event]] = {
@@ -36,7 +37,9 @@ class ProduceReport:
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
 
 
-async def produce_file(bootstrap: str, path: Path, topic: str, console: Console) -> ProduceReport:
+async def produce_file(
+    bootstrap: KafkaTarget, path: Path, topic: str, console: Console
+) -> ProduceReport:
     kind = EVENT_TYPE_OF_TOPIC.get(topic)
     if kind is None:
         raise UnknownTopicError(

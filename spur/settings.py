@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Kafka holds the same personal data as the store while it retains messages
@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     topic_replication: int = Field(default=1, ge=1, le=16)
     input_retention_days: int = Field(default=7, ge=1)
     kafka_version: str = "3.9.2"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None  # the CA that signed the brokers' certificates
 
     # Storage, and how long it keeps customer data (privacy policy 3.4).
     clickhouse_url: str = "chdb://./.spur/chdb"
@@ -154,6 +158,17 @@ class Settings(BaseSettings):
 
     # Billing.
     billing_timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _credentials_with_sasl(self) -> Settings:
+        if self.kafka_security_protocol == "SASL_SSL" and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "SPUR_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs SPUR_KAFKA_SASL_USERNAME "
+                "and SPUR_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @field_validator("input_retention_days")
     @classmethod

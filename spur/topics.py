@@ -20,6 +20,7 @@ from enum import StrEnum
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from spur.kafka_access import KafkaTarget, as_target
 from spur.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
@@ -84,9 +85,9 @@ class TopicChange:
     action: str  # "created", "reconfigured" or "unchanged"
 
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[TopicChange]:
+async def ensure_topics(bootstrap: str | KafkaTarget, specs: list[TopicSpec]) -> list[TopicChange]:
     """Create missing topics and reset drifted configs; return what was done."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(**as_target(bootstrap).client_kwargs(), request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -14,7 +14,7 @@ import logging
 from sinks.faults import FaultyStore
 from sinks.migrate import apply_migrations
 from sinks.store import open_store
-from spur.broker import kafka_bootstrap
+from spur.broker import kafka_target
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
 from spur.worker_api import WorkerAPI
@@ -27,7 +27,7 @@ def run_worker(settings: Settings) -> None:
 
     from streams.app import create_app
 
-    bootstrap = kafka_bootstrap(settings)
+    bootstrap = kafka_target(settings)
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
         if change.action != "unchanged":
             log.warning("topic %s %s", change.topic, change.action)

@@ -26,9 +26,11 @@ from typing import Any, cast
 
 import faust
 import msgspec
+from aiokafka.helpers import create_ssl_context
 
 from sinks.store import Store
 from spur import metrics
+from spur.kafka_access import SASL_MECHANISM, KafkaTarget
 from spur.settings import Settings
 from spur.topics import Topic
 from streams.batch import Message
@@ -42,12 +44,13 @@ log = logging.getLogger(__name__)
 Processor = Callable[[Sequence[Message], dt.datetime], list[DeadLetter]]
 
 
-def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
+def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faust.App:
     """A Faust app consuming spur's input topics into ``store``."""
     settings.faust_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.consumer_group,
-        broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
+        broker=";".join(f"kafka://{host}" for host in bootstrap.bootstrap.split(",")),
+        broker_credentials=faust_credentials(bootstrap),
         datadir=str(settings.faust_dir),
         value_serializer="raw",
         key_serializer="raw",
@@ -155,6 +158,17 @@ def acknowledged_only_if_done(events: Sequence[Any]) -> Iterator[None]:
     yield
     for event in events:
         event.message.decref()
+
+
+def faust_credentials(target: KafkaTarget) -> faust.SASLCredentials | None:
+    if target.security_protocol != "SASL_SSL":
+        return None
+    return faust.SASLCredentials(
+        username=target.username,
+        password=target.password.get_secret_value() if target.password else None,
+        ssl_context=create_ssl_context(cafile=str(target.cafile) if target.cafile else None),
+        mechanism=SASL_MECHANISM,
+    )
 
 
 def _now() -> dt.datetime:

@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 from sinks.store import Store, StoreError
 from spur import metrics
 from spur.broker import consumer_lag
+from spur.kafka_access import KafkaTarget
 from spur.ops import retention_report
 from spur.settings import Settings
 from spur.topics import INPUT_TOPICS
@@ -21,7 +22,7 @@ from spur.topics import INPUT_TOPICS
 log = logging.getLogger(__name__)
 
 
-async def observe(bootstrap: str, settings: Settings, store: Store) -> None:
+async def observe(bootstrap: KafkaTarget, settings: Settings, store: Store) -> None:
     try:
         lag = await consumer_lag(bootstrap, settings.consumer_group, list(INPUT_TOPICS))
     except KafkaError as exc:

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from schemas.validate import encode
+from spur.kafka_access import KafkaTarget, as_target
 from spur.topics import Topic
 
 
@@ -35,11 +36,11 @@ def topic_and_key(event: Event) -> tuple[str, bytes | None]:
 
 
 def new_producer(
-    bootstrap: str, *, linger_ms: int = 10, request_timeout_ms: int = 40_000
+    bootstrap: str | KafkaTarget, *, linger_ms: int = 10, request_timeout_ms: int = 40_000
 ) -> AIOKafkaProducer:
     """spur's producer configuration, shared by :class:`Publisher` and the client."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **as_target(bootstrap).client_kwargs(),
         enable_idempotence=True,
         acks="all",
         compression_type="lz4",
@@ -52,7 +53,7 @@ def new_producer(
 class Publisher:
     """An idempotent, batching producer of spur events."""
 
-    def __init__(self, bootstrap: str, *, linger_ms: int = 10) -> None:
+    def __init__(self, bootstrap: str | KafkaTarget, *, linger_ms: int = 10) -> None:
         self._producer = new_producer(bootstrap, linger_ms=linger_ms)
 
     async def start(self) -> None:

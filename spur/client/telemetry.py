@@ -39,6 +39,7 @@ from schemas.validate import E, Rejection, encode
 from spur import metrics
 from spur.client.publisher import new_producer, topic_and_key
 from spur.client.spool import Spool
+from spur.kafka_access import KafkaTarget
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class Telemetry(Recording):
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: str | KafkaTarget,
         spool_dir: Path,
         *,
         buffer_size: int = 10_000,

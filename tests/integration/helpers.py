@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 
 from spur.broker import consumer_lag
 from spur.devbroker import stop_pid
+from spur.kafka_access import KafkaTarget
 
 
 def spur_env(bootstrap: str, workdir: Path, **extra: str) -> dict[str, str]:
@@ -49,7 +50,7 @@ def running_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
 
 
 def wait_until_committed(
-    bootstrap: str,
+    bootstrap: str | KafkaTarget,
     group: str,
     topics: list[str],
     *,
