@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import msgspec
 
 from schemas.events import Action, Profile
 from schemas.validate import encode
+from spur.ids import uuid7
 
 # (user action, actions it triggers automatically)
 _CHAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -95,7 +95,7 @@ def _action(
     failed = rng.random() < shape.error_rate
     kind = _KINDS.get(name)
     return Action(
-        action_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        action_id=uuid7(at, random_bits=rng.getrandbits(74)),
         action=name,
         customer_id=session.customer_id,
         login=session.login,

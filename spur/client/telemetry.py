@@ -39,6 +39,7 @@ from schemas.validate import E, Rejection, encode
 from spur import metrics
 from spur.client.publisher import new_producer, topic_and_key
 from spur.client.spool import Spool
+from spur.ids import uuid7
 from spur.kafka_access import KafkaTarget
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class ActionRecorder:
         self._emit = emit
         self._action = action
         self._fields = fields
-        self.action_id = uuid.uuid4()
+        self.action_id = uuid7()
         self.parent_action_id: uuid.UUID | None = None
         self.bytes_in = 0
         self.bytes_out = 0
@@ -177,13 +178,13 @@ class Recording:
         )
 
     def web_request(self, **fields: Any) -> None:
-        self.emit(_build(WebRequest, {"request_id": uuid.uuid4(), "ts": _now(), **fields}))
+        self.emit(_build(WebRequest, {"request_id": uuid7(), "ts": _now(), **fields}))
 
     def form_submission(self, **fields: Any) -> None:
-        self.emit(_build(FormSubmission, {"submission_id": uuid.uuid4(), "ts": _now(), **fields}))
+        self.emit(_build(FormSubmission, {"submission_id": uuid7(), "ts": _now(), **fields}))
 
     def consent(self, **fields: Any) -> None:
-        defaults = {"consent_id": uuid.uuid4(), "ts": _now(), "purpose": "extended_processing"}
+        defaults = {"consent_id": uuid7(), "ts": _now(), "purpose": "extended_processing"}
         self.emit(_build(Consent, {**defaults, **fields}))
 
 
