@@ -1,0 +1,126 @@
+"""Latency benchmark: from emission to queryable, at a fixed 5,000 actions/s.
+
+Run: ``.venv/bin/python -m bench.latency [--rate 5000] [--seconds 20]``.
+Starts a real local broker and ``spur worker``, publishes actions at a fixed
+rate, and for every 100th action measures the time from its publication
+until a query through the worker's read endpoint finds it in ``actions``.
+Prints JSON with p50/p99/max in milliseconds and the rate achieved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sinks.remote import RemoteStore, worker_state
+from spur.client import Publisher
+from spur.devbroker import LocalBroker, stop_pid
+from spur.settings import Settings
+from spur.simulate import WorkloadShape, simulate_actions
+from spur.topics import ensure_topics, topic_specs
+
+SAMPLE_EVERY = 100
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def run(bootstrap: str, state_dir: Path, rate: int, seconds: int) -> dict[str, float]:
+    shape = WorkloadShape(
+        customers=200, sessions_per_customer=rate * seconds // 1000 + 1, days=0.05
+    )
+    actions = simulate_actions(shape)[: rate * seconds]
+    while (state := worker_state(state_dir)) is None:  # noqa: ASYNC110  # a file, not an event
+        await asyncio.sleep(0.2)
+    store = RemoteStore(state["url"], state["token"], "spur")
+    emitted: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        while not done.is_set() or len(seen) < len(emitted):
+            pending = [i for i in emitted if i not in seen]
+            if pending:
+                ids = ",".join(f"'{i}'" for i in pending)
+                # action_ids is keyed by id (a point lookup, not a scan of actions)
+                # and is written in the same batch step, right after the row.
+                rows = await asyncio.to_thread(
+                    store.query,
+                    "SELECT toString(action_id) AS id FROM spur.action_ids "
+                    f"WHERE action_id IN ({ids})",
+                )
+                now = time.perf_counter()
+                for row in rows:
+                    seen.setdefault(row["id"], now)
+            await asyncio.sleep(0.1)
+
+    async with Publisher(bootstrap, linger_ms=5) as publisher:
+        await publisher.publish(actions[0])  # warm up: connection, worker assignment
+        await publisher.flush()
+        await asyncio.sleep(5)
+        poller = asyncio.create_task(poll())
+        started = time.perf_counter()
+        for n, action in enumerate(actions):
+            target = started + n / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await publisher.publish(action)
+            if n % SAMPLE_EVERY == 0:
+                emitted[str(action.action_id)] = time.perf_counter()
+        achieved = len(actions) / (time.perf_counter() - started)
+        done.set()
+        await asyncio.wait_for(poller, 60)
+    latencies = [(seen[i] - emitted[i]) * 1000 for i in emitted]
+    return {
+        "rate_target_per_second": rate,
+        "rate_achieved_per_second": round(achieved),
+        "samples": len(latencies),
+        "p50_ms": round(percentile(latencies, 0.50)),
+        "p99_ms": round(percentile(latencies, 0.99)),
+        "max_ms": round(max(latencies)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=5_000)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
+        workdir = Path(tmp)
+        broker = LocalBroker(data_dir=workdir / "kafka")
+        broker.start()
+        worker = None
+        try:
+            asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
+            env = {
+                **os.environ,
+                "SPUR_KAFKA_BOOTSTRAP": broker.bootstrap,
+                "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
+                "SPUR_STATE_DIR": str(workdir / "state"),
+                "SPUR_CONSUMER_GROUP": "latency",
+            }
+            with (workdir / "worker.log").open("wb") as log:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
+                )
+            figures = asyncio.run(run(broker.bootstrap, workdir / "state", args.rate, args.seconds))
+        finally:
+            if worker is not None:
+                stop_pid(worker.pid, timeout=30, wait=worker.wait)
+            broker.stop()
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
