@@ -31,6 +31,11 @@ _INT64_MAX = 2**63 - 1
 Columns = Mapping[str, Sequence[Any]]
 
 
+def sql_string(value: str) -> str:
+    """A ClickHouse string literal for ``value`` (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 class StoreError(RuntimeError):
     """A ClickHouse statement failed. ``code`` is ClickHouse's error code, if any."""
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sinks.store import Store
+from sinks.store import Store, sql_string
 
 SubjectKind = Literal["customer", "login"]
 
@@ -34,7 +34,7 @@ class Subject:
     def sql_value(self) -> str:
         if self.kind == "customer":
             return str(int(self.value))
-        return "'" + self.value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return sql_string(self.value)
 
 
 # Per table: the condition selecting a subject's rows. `{v}` is the SQL value.

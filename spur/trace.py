@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sinks.store import Store
+from sinks.store import Store, sql_string
 
 NIL = str(uuid.UUID(int=0))
 
@@ -53,8 +53,7 @@ def trace(store: Store, session_id: str | None = None, action_id: str | None = N
             return []
         session_id = str(found[0]["session_id"])
     assert session_id is not None
-    quoted = "'" + session_id.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    rows = _rows(store, f"session_id = {quoted}")
+    rows = _rows(store, f"session_id = {sql_string(session_id)}")
     nodes = {row["action_id"]: Node(row) for row in rows}
     roots: list[Node] = []
     for node in nodes.values():

@@ -36,7 +36,7 @@ from schemas.located import Located
 from schemas.validate import Rejection
 from sinks.actions import action_columns
 from sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
-from sinks.store import Columns, Store
+from sinks.store import Columns, Store, sql_string
 from sinks.writer import retrying
 from spur import metrics
 from spur.settings import Settings
@@ -252,7 +252,7 @@ class Pipeline:
     def _consent_ledger(self, logins: set[str]) -> ConsentLedger:
         if not logins:
             return ConsentLedger({})
-        quoted = ",".join(_sql_string(login) for login in sorted(logins))
+        quoted = ",".join(sql_string(login) for login in sorted(logins))
         rows = self._query(
             f"SELECT login, ts, granted FROM {self.store.database}.consent_log FINAL "
             f"WHERE purpose = 'extended_processing' AND login IN ({quoted})"
@@ -368,10 +368,6 @@ def _parse_ts(value: Any) -> dt.datetime:
 
 def _sql_time(instant: dt.datetime) -> str:
     return f"toDateTime({int(instant.timestamp())}, 'UTC')"
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _id_columns(

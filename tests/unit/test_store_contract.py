@@ -9,7 +9,7 @@ from msgspec.structs import replace
 from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
-from sinks.store import Store
+from sinks.store import Store, sql_string
 from spur.billing import billing
 from spur.reconcile import reconcile, repair
 from spur.settings import Settings
@@ -156,3 +156,8 @@ def test_a_replay_republishes_window_states_that_may_have_been_lost(store: Store
     replayed = Pipeline(store, Settings()).process_actions(messages(actions), NOW).usage
     assert replayed == published
     assert published
+
+
+def test_string_literals_survive_quotes_and_backslashes(store: Store) -> None:
+    for text in ["o'neil", "back\\slash", "\\'", "ünï\tcode\n", "'; DROP TABLE actions; --"]:
+        assert store.query(f"SELECT {sql_string(text)} AS v") == [{"v": text}]
