@@ -19,7 +19,7 @@ from schemas.located import Located
 NIL_UUID = str(uuid.UUID(int=0))
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
+def utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
@@ -28,9 +28,9 @@ def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
     events = [item.event for item in batch]
     return {
         "customer_id": [e.customer_id for e in events],
-        "started_at": [_utc(e.started_at) for e in events],
+        "started_at": [utc(e.started_at) for e in events],
         "action_id": [str(e.action_id) for e in events],
-        "ended_at": [_utc(e.ended_at) for e in events],
+        "ended_at": [utc(e.ended_at) for e in events],
         "parent_action_id": [
             str(e.parent_action_id) if e.parent_action_id else NIL_UUID for e in events
         ],

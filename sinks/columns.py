@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from schemas.events import Consent, FormSubmission, WebRequest
+from sinks.actions import utc
 from streams.deadletter import DeadLetter
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC)
 
 
 def web_columns(events: Sequence[WebRequest]) -> dict[str, list[Any]]:
     return {
-        "ts": [_utc(e.ts) for e in events],
+        "ts": [utc(e.ts) for e in events],
         "request_id": [str(e.request_id) for e in events],
         "path": [e.path for e in events],
         "bytes_sent": [e.bytes_sent for e in events],
@@ -30,7 +26,7 @@ def web_columns(events: Sequence[WebRequest]) -> dict[str, list[Any]]:
 
 def form_columns(events: Sequence[FormSubmission]) -> dict[str, list[Any]]:
     return {
-        "ts": [_utc(e.ts) for e in events],
+        "ts": [utc(e.ts) for e in events],
         "submission_id": [str(e.submission_id) for e in events],
         "form": [e.form for e in events],
         "client_ip": [e.client_ip for e in events],
@@ -43,7 +39,7 @@ def form_columns(events: Sequence[FormSubmission]) -> dict[str, list[Any]]:
 def consent_columns(events: Sequence[Consent]) -> dict[str, list[Any]]:
     return {
         "login": [e.login for e in events],
-        "ts": [_utc(e.ts) for e in events],
+        "ts": [utc(e.ts) for e in events],
         "consent_id": [str(e.consent_id) for e in events],
         "customer_id": [e.customer_id for e in events],
         "purpose": [e.purpose for e in events],
@@ -54,7 +50,7 @@ def consent_columns(events: Sequence[Consent]) -> dict[str, list[Any]]:
 
 def dead_letter_columns(letters: Sequence[DeadLetter]) -> dict[str, list[Any]]:
     return {
-        "at": [_utc(d.at) for d in letters],
+        "at": [utc(d.at) for d in letters],
         "topic": [d.topic for d in letters],
         "partition": [d.partition for d in letters],
         "offset": [d.offset for d in letters],

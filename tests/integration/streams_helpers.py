@@ -7,7 +7,6 @@ import json
 
 import msgspec
 
-from spur.billing import billing
 from spur.broker import read_topic
 from spur.client import Publisher
 from spur.topics import Topic
@@ -37,6 +36,3 @@ def billed_by_cli(stdout: str) -> dict[int, tuple[int, int, int]]:
         row["customer_id"]: (row["bytes_in"], row["bytes_out"], row["actions"])
         for row in json.loads(stdout)["customers"]
     }
-
-
-__all__ = ["billed_by_cli", "billing", "latest_windows", "publish_all"]
