@@ -8,6 +8,7 @@ embedded store away from a running worker (there is no server to stop).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,9 @@ class FaultyStore:
         self._check()
         self._inner.execute(sql)
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
+    def query(self, sql: str, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
         self._check()
-        return self._inner.query(sql)
+        return self._inner.query(sql, keys)
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         self._check()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ class RemoteStore:
         self._token = token
         self._timeout = timeout
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
+    def query(self, sql: str, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
         request = urllib.request.Request(  # noqa: S310  # the worker's loopback URL
             f"{self._url}/query",
-            data=json.dumps({"sql": sql}).encode(),
+            data=json.dumps({"sql": sql, "keys": list(keys or ())}).encode(),
             headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
             method="POST",
         )

@@ -9,6 +9,7 @@ starting when the broker or the store is unusable.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from sinks.faults import FaultyStore
@@ -43,6 +44,7 @@ def run_worker(settings: Settings) -> None:
     api = WorkerAPI(reader, settings.metrics_port, settings.worker_api_host)
     api.start(settings.state_dir / "worker.json")
     log.warning("worker endpoint %s (metrics: %s/metrics)", api.url, api.url)
+    tune_garbage_collector()
     worker = Worker(app, loglevel="WARNING", quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.
@@ -54,3 +56,15 @@ def run_worker(settings: Settings) -> None:
         (settings.state_dir / "worker.json").unlink(missing_ok=True)
         reader.close()
         store.close()
+
+
+def tune_garbage_collector() -> None:
+    """Collect cycles less often: a batch allocates ~10 objects per event.
+
+    With the default threshold (700 allocations) the collector runs dozens of
+    times per batch and each pass walks the long-lived window cache: measured,
+    a quarter of the batch step's time. Objects alive now (modules, the app)
+    are frozen out of the passes altogether.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)

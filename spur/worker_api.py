@@ -57,9 +57,10 @@ class WorkerAPI:
                 if length > MAX_SQL_BYTES:
                     self._reply(413, b'{"error": "query too large"}', "application/json")
                     return
-                sql = json.loads(self.rfile.read(length) or b"{}").get("sql", "")
+                request = json.loads(self.rfile.read(length) or b"{}")
+                keys = [str(key) for key in request.get("keys", [])]
                 try:
-                    rows = api._reader.query(sql)
+                    rows = api._reader.query(str(request.get("sql", "")), keys)
                 except StoreError as exc:
                     body = json.dumps({"error": str(exc), "code": exc.code}).encode()
                     self._reply(400, body, "application/json")

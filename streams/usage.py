@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from schemas.events import Action
 from schemas.located import Located
@@ -21,8 +22,9 @@ from schemas.located import Located
 HOUR = dt.timedelta(hours=1)
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class WindowKey:
+class WindowKey(NamedTuple):
+    # A tuple, not a dataclass: built once per action per batch, and a frozen
+    # dataclass's __init__ costs several times a tuple's.
     customer_id: int
     hour: dt.datetime  # UTC, on the hour
 

@@ -9,7 +9,7 @@ from msgspec.structs import replace
 from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
-from sinks.store import Store, sql_string
+from sinks.store import PROBE, Store, sql_string
 from spur.billing import billing
 from spur.reconcile import reconcile, repair
 from spur.settings import Settings
@@ -161,3 +161,13 @@ def test_a_replay_republishes_window_states_that_may_have_been_lost(store: Store
 def test_string_literals_survive_quotes_and_backslashes(store: Store) -> None:
     for text in ["o'neil", "back\\slash", "\\'", "ünï\tcode\n", "'; DROP TABLE actions; --"]:
         assert store.query(f"SELECT {sql_string(text)} AS v") == [{"v": text}]
+
+
+def test_a_query_reads_its_keys_as_the_probe_table(store: Store) -> None:
+    keys = ["o'neil", "a\\b", "plain", "plain"]
+    rows = store.query(
+        f"SELECT key, count() AS n FROM {PROBE} WHERE key != 'plain' GROUP BY key ORDER BY key",
+        keys,
+    )
+    assert rows == [{"key": "a\\b", "n": 1}, {"key": "o'neil", "n": 1}]
+    assert store.query(f"SELECT count() AS n FROM {PROBE}", []) == [{"n": 0}]
