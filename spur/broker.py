@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from spur.devbroker import running_dev_broker
 from spur.kafka_access import KafkaTarget, as_target
 from spur.settings import Settings
+from spur.topics import consumer_group_of
 
 
 class NoBrokerError(RuntimeError):
@@ -41,9 +42,13 @@ def kafka_bootstrap(settings: Settings) -> str:
 
 
 async def consumer_lag(
-    bootstrap: str | KafkaTarget, group: str, topics: Iterable[str]
+    bootstrap: str | KafkaTarget, consumer_group: str, topics: Iterable[str]
 ) -> dict[str, int]:
-    """Messages per topic not yet committed by ``group`` (0 = all processed)."""
+    """Messages per topic that spur's workers have not committed yet (0 = all processed).
+
+    ``consumer_group`` is spur's setting; each topic is read by the group
+    :func:`spur.topics.consumer_group_of` names.
+    """
     access = as_target(bootstrap).client_kwargs()
     consumer = AIOKafkaConsumer(**access, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(**access)
@@ -55,7 +60,10 @@ async def consumer_lag(
             return {}
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        committed = {}
+        for group in {consumer_group_of(tp.topic, consumer_group) for tp in partitions}:
+            mine = [tp for tp in partitions if consumer_group_of(tp.topic, consumer_group) == group]
+            committed.update(await admin.list_consumer_group_offsets(group, partitions=mine))
         lag: dict[str, int] = {}
         for tp in partitions:
             meta = committed.get(tp)

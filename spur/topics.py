@@ -39,6 +39,16 @@ class Topic(StrEnum):
 INPUT_TOPICS = (Topic.ACTIONS, Topic.WEB, Topic.FORMS, Topic.CONSENT)
 
 
+def consumer_group_of(topic: str, consumer_group: str) -> str:
+    """The consumer group that reads ``topic`` under spur's ``consumer_group`` setting.
+
+    Actions are read by the batch consumer (streams.consume) under the
+    setting itself; the other inputs by Faust agents, whose assignment
+    protocol cannot share a group with a plain consumer's.
+    """
+    return consumer_group if topic == Topic.ACTIONS else f"{consumer_group}.agents"
+
+
 class TopicError(RuntimeError):
     """A topic exists in a shape spur cannot adopt; the message says how to fix it."""
 

@@ -1,6 +1,7 @@
-"""The Faust app: topics and thin agents wired to the pipeline.
+"""The Faust app: topics, thin agents and the actions consumer wired to the pipeline.
 
-Each agent takes batches with ``take_events`` and hands them to
+Actions (the volume) are read in batches by :mod:`streams.consume`, a task
+of this app. Each agent (web, forms, consent) takes batches with ``take_events`` and hands them to
 :class:`streams.pipeline.Pipeline` in a worker thread (store calls block);
 then it publishes what the batch produced (window states, dead letters) and
 waits for the broker to acknowledge them.
@@ -32,9 +33,10 @@ from sinks.store import Store
 from spur import metrics
 from spur.kafka_access import SASL_MECHANISM, KafkaTarget
 from spur.settings import Settings
-from spur.topics import Topic
+from spur.topics import Topic, consumer_group_of
 from streams.batch import Message
 from streams.capacity import recompute_capacity
+from streams.consume import actions_consumer, consume_actions
 from streams.deadletter import DeadLetter
 from streams.observe import observe
 from streams.pipeline import Pipeline
@@ -48,7 +50,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     """A Faust app consuming spur's input topics into ``store``."""
     settings.faust_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        settings.consumer_group,
+        consumer_group_of(Topic.WEB, settings.consumer_group),
         broker=";".join(f"kafka://{host}" for host in bootstrap.bootstrap.split(",")),
         broker_credentials=faust_credentials(bootstrap),
         datadir=str(settings.faust_dir),
@@ -68,12 +70,6 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     @app.on_before_shutdown.connect
     async def stop_retrying(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         pipeline.stopping.set()
-
-    @app.on_partitions_assigned.connect
-    async def forget_reassigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # Another worker may have written these partitions' windows meanwhile.
-        assigned = args[0] if args else kwargs.get("assigned", ())
-        pipeline.forget_partitions(tp.partition for tp in assigned if tp.topic == Topic.ACTIONS)
 
     topics = {topic: app.topic(topic.value, key_type=bytes, value_type=bytes) for topic in Topic}
 
@@ -100,24 +96,25 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         concrete = cast(faust.Stream[bytes], stream)
         return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
 
-    @app.agent(topics[Topic.ACTIONS])
-    async def actions(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for events in batches(stream):
-            with acknowledged_only_if_done(events):
-                outcome = await asyncio.to_thread(
-                    pipeline.process_actions, [_message(e) for e in events], _now()
-                )
-                # Capacity windows of the batch's minutes are recomputed before its
-                # offsets are acknowledged, so a crash cannot leave them stale.
-                windows = await asyncio.to_thread(
-                    recompute_capacity, store, outcome.minutes, pipeline.stopping
-                )
-                metrics.CAPACITY_UPDATES.inc(len(windows))
-                usage = [(u.key, msgspec.json.encode(u)) for u in outcome.usage]
-                await publish(Topic.USAGE, usage)
-                await publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in windows])
-                await publish_dead_letters(outcome.dead_letters)
-            yield None
+    async def handle_actions(messages: Sequence[Message]) -> None:
+        outcome = await asyncio.to_thread(pipeline.process_actions, messages, _now())
+        # Capacity windows of the batch's minutes are recomputed before its
+        # offsets are committed, so a crash cannot leave them stale.
+        windows = await asyncio.to_thread(
+            recompute_capacity, store, outcome.minutes, pipeline.stopping
+        )
+        metrics.CAPACITY_UPDATES.inc(len(windows))
+        await publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in outcome.usage])
+        await publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in windows])
+        await publish_dead_letters(outcome.dead_letters)
+
+    async def actions() -> None:
+        consumer = actions_consumer(settings, bootstrap)
+        await consume_actions(consumer, pipeline, settings, handle_actions)
+
+    # Faust's task decorator carries no type hints; registered explicitly.
+    as_task: Any = app.task
+    as_task(actions)
 
     def simple_agent(topic: Topic, process: Processor) -> None:
         async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
