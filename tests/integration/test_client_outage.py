@@ -17,7 +17,7 @@ from spur.devbroker import LocalBroker, free_port
 from spur.settings import Settings
 from spur.topics import Topic, ensure_topics, topic_specs
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 class _Id(msgspec.Struct):

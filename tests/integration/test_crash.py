@@ -17,7 +17,7 @@ from tests.integration.helpers import running_worker, spur, spur_env, wait_until
 from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
 from tests.oracle import expected_billing, expected_windows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 KILLS = 5
 
 

@@ -16,7 +16,7 @@ from tests.integration.helpers import running_worker, spur, spur_env, wait_until
 from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
 from tests.oracle import expected_billing, expected_windows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
@@ -62,9 +62,8 @@ def test_stopping_the_worker_during_an_outage_loses_nothing(
 ) -> None:
     """SIGTERM while every store call fails: no offset of an unstored batch is committed.
 
-    The batch is held unacknowledged twice over (retries end with an exception
-    at shutdown, and the agent keeps an extra reference on its messages); on
-    this Faust version the first alone already keeps the offsets uncommitted.
+    The actions consumer commits a batch's offsets only after the batch is
+    stored; at shutdown its store retries end with an exception instead.
     """
     actions = simulate_actions(WorkloadShape(customers=20, sessions_per_customer=20, days=5))
     messages = deliver(actions, Disorder(seed=3)).messages
