@@ -178,7 +178,7 @@ def _frame_for_chdb(columns: Columns) -> tuple[pd.DataFrame, str]:
     integers beyond 64 bits would pass through float64 and lose digits, so
     such columns travel as decimal text into ``UInt128``.
     """
-    data: dict[str, Sequence[Any]] = {}
+    data: dict[str, Any] = {}  # lists, arrays and Series, by column
     select = []
     for name, values in columns.items():
         if values and isinstance(values[0], dict):
