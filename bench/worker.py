@@ -9,7 +9,9 @@ broker, publishes N simulated actions, then measures in the same run:
   fold windows, publish window states, commit) from its first committed
   progress until every message is committed; ``worker_with_start_per_second``
   includes the worker's start-up;
-- their ratio, and the worker's peak RSS. Prints JSON.
+- ``faust_null_agent_per_second``: a Faust agent that does nothing with its
+  batches (bench.faust_null), the ceiling of any agent-based pipeline here;
+- the ratios, and the worker's peak RSS. Prints JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench import faust_null
 from spur.broker import consumer_lag, topic_partitions
 from spur.client import Publisher
 from spur.devbroker import LocalBroker, stop_pid
@@ -68,9 +71,9 @@ async def raw_drain(bootstrap: str, expected: int) -> float:
         await consumer.stop()
 
 
-def lag(bootstrap: str) -> int | None:
+def lag(bootstrap: str, group: str = "bench") -> int | None:
     try:
-        found = asyncio.run(consumer_lag(bootstrap, "bench", [Topic.ACTIONS]))
+        found = asyncio.run(consumer_lag(bootstrap, group, [Topic.ACTIONS]))
     except Exception:  # coordinator not ready yet
         return None
     return sum(found.values()) if found else None
@@ -84,6 +87,33 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def drained_rate(
+    process: subprocess.Popen[bytes], bootstrap: str, group: str, total: int, log: Path
+) -> tuple[float, float, float]:
+    """Poll ``group``'s lag until ``process`` committed ``total`` messages.
+
+    Returns (messages/s from its first committed progress, messages/s from its
+    start, peak RSS MiB). ``process`` is stopped by its PID, also on failure.
+    """
+    started = time.perf_counter()
+    try:
+        first: tuple[float, int] | None = None
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args!r} exited; see {log}")
+            remaining = lag(bootstrap, group)
+            now = time.perf_counter()
+            if remaining is not None and remaining < total and first is None:
+                first = (now, total - remaining)
+            if remaining == 0:
+                assert first is not None
+                steady = (total - first[1]) / max(now - first[0], 1e-9)
+                return steady, total / (now - started), peak_rss_mb(process.pid)
+            time.sleep(0.2)
+    finally:
+        stop_pid(process.pid, timeout=30, wait=process.wait)
+
+
 def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float, float]:
     env = {
         **os.environ,
@@ -92,27 +122,29 @@ def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float,
         "SPUR_STATE_DIR": str(workdir / "state"),
         "SPUR_CONSUMER_GROUP": "bench",
     }
-    with (workdir / "worker.log").open("wb") as log:
-        started = time.perf_counter()
+    log_path = workdir / "worker.log"
+    with log_path.open("wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
         )
-    try:
-        first: tuple[float, int] | None = None
-        while True:
-            if worker.poll() is not None:
-                raise RuntimeError(f"worker exited; see {workdir / 'worker.log'}")
-            remaining = lag(bootstrap)
-            now = time.perf_counter()
-            if remaining is not None and remaining < total and first is None:
-                first = (now, total - remaining)
-            if remaining == 0:
-                assert first is not None
-                steady = (total - first[1]) / max(now - first[0], 1e-9)
-                return steady, total / (now - started), peak_rss_mb(worker.pid)
-            time.sleep(0.2)
-    finally:
-        stop_pid(worker.pid, timeout=30, wait=worker.wait)
+    return drained_rate(worker, bootstrap, "bench", total, log_path)
+
+
+def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
+    """Messages/s of a Faust agent that does nothing (bench.faust_null)."""
+    env = {
+        **os.environ,
+        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
+        "FAUST_NULL_DATADIR": str(workdir / "faust-null"),
+    }
+    log_path = workdir / "faust-null.log"
+    with log_path.open("wb") as log:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "faust", "-A", "bench.faust_null", "worker", "-l", "warn"],
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+    steady, _with_start, _rss = drained_rate(agent, bootstrap, faust_null.GROUP, total, log_path)
+    return steady
 
 
 def main() -> None:
@@ -134,6 +166,7 @@ def main() -> None:
             total = asyncio.run(publish(broker.bootstrap, args.actions, args.span_hours))
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
             steady, with_start, rss = run_worker(broker.bootstrap, workdir, total)
+            null_agent = run_faust_null(broker.bootstrap, workdir, total)
         finally:
             broker.stop()
     print(
@@ -145,6 +178,8 @@ def main() -> None:
                 "worker_per_second": round(steady),
                 "worker_with_start_per_second": round(with_start),
                 "ratio_worker_to_raw_drain": round(steady / drain, 3),
+                "faust_null_agent_per_second": round(null_agent),
+                "ratio_worker_to_faust_null_agent": round(steady / null_agent, 3),
                 "worker_peak_rss_mb": round(rss),
             },
             indent=2,

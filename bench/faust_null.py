@@ -1,0 +1,38 @@
+"""A Faust agent that does nothing with its batches: the framework's own ceiling.
+
+Run by bench.worker as ``python -m faust -A bench.faust_null worker`` with
+``SPUR_KAFKA_BOOTSTRAP`` set. It reads ``spur.actions.v1`` the way an agent
+would (``take_events`` batches of up to 20,000 within 0.2 s) and does no
+work, so its rate is the most any Faust-agent pipeline could reach here.
+This figure is why spur reads actions with a batch consumer instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import faust
+
+GROUP = "faust-null"
+
+app = faust.App(
+    GROUP,
+    broker=f"kafka://{os.environ.get('SPUR_KAFKA_BOOTSTRAP', '127.0.0.1:9092')}",
+    value_serializer="raw",
+    key_serializer="raw",
+    consumer_auto_offset_reset="earliest",
+    stream_buffer_maxsize=131_072,
+    web_enabled=False,
+    datadir=os.environ.get("FAUST_NULL_DATADIR", tempfile.gettempdir() + "/spur-faust-null"),
+)
+actions = app.topic("spur.actions.v1", key_type=bytes, value_type=bytes)
+
+
+@app.agent(actions)
+async def discard(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    concrete = cast(faust.Stream[Any], stream)
+    async for _events in concrete.take_events(20_000, within=0.2):
+        yield None
