@@ -4,6 +4,9 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# The Quix Streams peer of the benchmark has a virtualenv of its own.
+QUIX_VENV := .venv-quix
+QUIX_STAMP := $(QUIX_VENV)/.installed
 
 .PHONY: demo test bench lint install clean
 
@@ -16,7 +19,7 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(QUIX_STAMP)
 	$(VENV)/bin/python -m bench.run
 
 lint: $(STAMP)
@@ -31,5 +34,11 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(QUIX_STAMP): bench/quix-requirements.txt
+	test -x $(QUIX_VENV)/bin/python || $(PYTHON) -m venv $(QUIX_VENV)
+	$(QUIX_VENV)/bin/pip install --quiet --upgrade pip
+	$(QUIX_VENV)/bin/pip install --quiet -r bench/quix-requirements.txt
+	touch $(QUIX_STAMP)
+
 clean:
-	rm -rf $(VENV) .spur .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(QUIX_VENV) .spur .mypy_cache .pytest_cache .ruff_cache

@@ -1,8 +1,12 @@
 """A peer pipeline written with Quix Streams: the baseline for spur's worker benchmark.
 
-Run: ``.venv/bin/python -m bench.quix_peer --bootstrap HOST:PORT --workdir DIR``
-(until SIGTERM or Ctrl-C). It does the job of ``spur worker`` the way a Quix
-Streams user would write it, with the library's own building blocks:
+Run: ``.venv-quix/bin/python -m bench.quix_peer --bootstrap HOST:PORT --workdir DIR``
+(until SIGTERM or Ctrl-C). It runs from a virtualenv of its own
+(``make bench`` builds it from bench/quix-requirements.txt): Quix Streams
+pins pydantic below the versions spur uses, so it must not share spur's.
+
+It does the job of ``spur worker`` the way a Quix Streams user would write
+it, with the library's own building blocks:
 
 - one ``Application`` in its own consumer group (``quix-peer``) reads
   ``spur.actions.v1`` from the earliest offset and parses each message as JSON;
@@ -16,7 +20,7 @@ Streams user would write it, with the library's own building blocks:
   sink keeps each window's newest state per batch and inserts it with the
   source offset as the version of a ReplacingMergeTree (read it ``FINAL``),
   as spur's ``usage_hourly`` does;
-- window state lives in RocksDB under ``DIR/state`` with Quix's changelog
+- window state lives in RocksDB under ``DIR/quix_state`` with Quix's changelog
   topics (its fault tolerance, the counterpart of spur's window-state topic);
   offsets are committed every second (spur's default), after both sinks
   flushed: at-least-once.
@@ -27,18 +31,14 @@ ids, no privacy rules (IP policies, erasure), no capacity-minute table, no
 metrics or worker API, no retention TTLs. It is a lower bound on the work, not
 an equivalent.
 
-:func:`run_quix_peer` starts it as a subprocess and measures it the way
-``bench/worker.py`` measures ``worker_per_second``.
+``bench.worker`` starts it as a subprocess and measures it the way it
+measures ``spur worker``, in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -53,7 +53,7 @@ ACTIONS_TOPIC = "spur.actions.v1"
 CONSUMER_GROUP = "quix-peer"
 DATABASE = "quix"
 CHDB_DIR = "quix_chdb"
-STATE_DIR = "state"
+STATE_DIR = "quix_state"  # spur worker uses DIR/state
 LOG_FILE = "quix_peer.log"
 HOUR_MS = 3_600_000
 GRACE_MS = 48 * HOUR_MS  # spur's allowed_lateness_hours default
@@ -272,50 +272,6 @@ def run_peer(bootstrap: str, workdir: Path) -> None:
         build_app(bootstrap, workdir, store).run()
     finally:
         store.close()
-
-
-def _lag(bootstrap: str) -> int | None:
-    from spur.broker import consumer_lag
-
-    try:
-        found = asyncio.run(consumer_lag(bootstrap, CONSUMER_GROUP, [ACTIONS_TOPIC]))
-    except Exception:  # coordinator not ready yet
-        return None
-    return sum(found.values()) if found else None
-
-
-def run_quix_peer(bootstrap: str, workdir: Path, total: int) -> tuple[float, float]:
-    """Run the peer on ``total`` published actions: (events/s from first commit, peak RSS MiB).
-
-    Measured as ``bench/worker.py`` measures ``worker_per_second``: from the
-    first committed progress of group ``quix-peer`` until its lag is 0.
-    """
-    from bench.worker import peak_rss_mb
-    from spur.devbroker import stop_pid
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    with (workdir / LOG_FILE).open("wb") as log:
-        peer = subprocess.Popen(
-            [sys.executable, "-m", "bench.quix_peer", "--bootstrap", bootstrap,
-             "--workdir", str(workdir)],
-            stdout=log, stderr=log,
-        )  # fmt: skip
-    try:
-        first: tuple[float, int] | None = None
-        while True:
-            if peer.poll() is not None:
-                raise RuntimeError(f"quix peer exited; see {workdir / LOG_FILE}")
-            remaining = _lag(bootstrap)
-            now = time.perf_counter()
-            if remaining is not None and remaining < total and first is None:
-                first = (now, total - remaining)
-            if remaining == 0:
-                assert first is not None
-                steady = (total - first[1]) / max(now - first[0], 1e-9)
-                return steady, peak_rss_mb(peer.pid)
-            time.sleep(0.2)
-    finally:
-        stop_pid(peer.pid, timeout=30, wait=peer.wait)
 
 
 def main() -> None:

@@ -11,7 +11,10 @@ broker, publishes N simulated actions, then measures in the same run:
   includes the worker's start-up;
 - ``faust_null_agent_per_second``: a Faust agent that does nothing with its
   batches (bench.faust_null), the ceiling of any agent-based pipeline here;
-- the ratios, and the worker's peak RSS. Prints JSON.
+- ``quix_peer_per_second``: the same per-customer hourly aggregation and
+  store inserts written with Quix Streams (bench.quix_peer, run from its own
+  virtualenv .venv-quix);
+- the ratios, and the peak RSS of the worker and the peer. Prints JSON.
 """
 
 from __future__ import annotations
@@ -147,6 +150,38 @@ def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
     return steady
 
 
+def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[str, object]:
+    if quix is None:
+        return {"quix_peer": f"not measured: {QUIX_PYTHON} is missing (`make bench` builds it)"}
+    rate, rss = quix
+    return {
+        "quix_peer_per_second": round(rate),
+        "ratio_worker_to_quix_peer": round(worker_rate / rate, 3),
+        "quix_peer_peak_rss_mb": round(rss),
+    }
+
+
+REPO = Path(__file__).resolve().parent.parent
+QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
+# bench.quix_peer.CONSUMER_GROUP (that module imports quixstreams, absent from this venv)
+QUIX_GROUP = "quix-peer"
+
+
+def run_quix_peer(bootstrap: str, workdir: Path, total: int) -> tuple[float, float] | None:
+    """(events/s, peak RSS MiB) of the Quix Streams peer; None if its venv is missing."""
+    if not QUIX_PYTHON.exists():
+        return None
+    log_path = workdir / "quix-peer.log"
+    with log_path.open("wb") as log:
+        peer = subprocess.Popen(
+            [str(QUIX_PYTHON), "-m", "bench.quix_peer", "--bootstrap", bootstrap,
+             "--workdir", str(workdir / "quix")],
+            cwd=REPO, stdout=log, stderr=log,
+        )  # fmt: skip
+    steady, _with_start, rss = drained_rate(peer, bootstrap, QUIX_GROUP, total, log_path)
+    return steady, rss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
@@ -167,6 +202,7 @@ def main() -> None:
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
             steady, with_start, rss = run_worker(broker.bootstrap, workdir, total)
             null_agent = run_faust_null(broker.bootstrap, workdir, total)
+            quix = run_quix_peer(broker.bootstrap, workdir, total)
         finally:
             broker.stop()
     print(
@@ -181,6 +217,7 @@ def main() -> None:
                 "faust_null_agent_per_second": round(null_agent),
                 "ratio_worker_to_faust_null_agent": round(steady / null_agent, 3),
                 "worker_peak_rss_mb": round(rss),
+                **quix_figures(quix, steady),
             },
             indent=2,
         )
