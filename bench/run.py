@@ -2,7 +2,7 @@
 
 Each benchmark runs in its own process (chdb allows one store directory per
 process) and prints JSON; this collects them, adds the ratios the issue's
-targets are stated in, and says plainly what is not measured yet.
+targets are stated in.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from typing import Any
 RUNS: dict[str, list[str]] = {
     "client": ["bench.client", "--actions", "100000"],
     "worker_live": ["bench.worker", "--actions", "200000", "--span-hours", "2"],
-    "worker_backfill": ["bench.worker", "--actions", "200000", "--span-hours", "672"],
+    "worker_backfill": [
+        "bench.worker",
+        "--actions",
+        "200000",
+        "--span-hours",
+        "672",
+        "--no-baselines",
+    ],
     "store": ["bench.store", "--actions", "500000"],
     "billing": ["bench.billing"],
     "latency": ["bench.latency", "--rate", "5000", "--seconds", "20"],
@@ -49,6 +56,9 @@ def main() -> None:
             "bytes_per_actions_row <= 20": results["store"]["bytes_per_action_row"],
             "worker_peak_rss_mb <= 600": live["worker_peak_rss_mb"],
             "p99_ms_at_5000_per_second <= 1000": results["latency"]["p99_ms"],
+            "one_month_billing_query_seconds_over_10M_actions": results["billing"][
+                "billing_query_seconds_best_of_5"
+            ],
         },
     }
     print(json.dumps(summary, indent=2))
