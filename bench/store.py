@@ -8,7 +8,7 @@ machine it measures:
 - ``pipeline_rows_per_second``: the whole per-batch step without Kafka
   (validate, dedup lookup, privacy, raw + id + window writes);
 - ``bytes_per_action_row``: compressed bytes per ``actions`` row on disk
-  after merges, for realistic simulated data.
+  after merges, for realistic simulated data, and per column.
 Prints JSON.
 """
 
@@ -57,6 +57,14 @@ def main() -> None:
             "SELECT sum(data_compressed_bytes) AS bytes, sum(rows) AS rows FROM system.parts "
             "WHERE database = 'raw_only' AND table = 'actions' AND active"
         )
+        # Per column (known for wide parts, which a table this size has).
+        by_column = {
+            row["name"]: round(int(row["bytes"]) / int(size["rows"]), 2)
+            for row in raw.query(
+                "SELECT name, data_compressed_bytes AS bytes FROM system.columns "
+                "WHERE database = 'raw_only' AND table = 'actions' ORDER BY bytes DESC"
+            )
+        }
 
         piped = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="pipeline"))
         apply_migrations(piped, Settings())
@@ -78,6 +86,7 @@ def main() -> None:
                 "raw_insert_rows_per_second": round(insert_rate),
                 "pipeline_rows_per_second": round(pipeline_rate),
                 "bytes_per_action_row": round(int(size["bytes"]) / int(size["rows"]), 2),
+                "bytes_per_action_row_by_column": by_column,
             },
             indent=2,
         )

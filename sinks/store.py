@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -182,7 +183,7 @@ def _frame_for_chdb(columns: Columns) -> tuple[pd.DataFrame, str]:
     select = []
     for name, values in columns.items():
         if values and isinstance(values[0], dict):
-            data[name] = [json.dumps(value) for value in values]
+            data[name] = [msgspec.json.encode(value).decode() for value in values]
             select.append(f"JSONExtract({name}, 'Map(String, String)') AS {name}")
         elif values and isinstance(values[0], int) and max(values) > _INT64_MAX:
             data[name] = [str(value) for value in values]

@@ -45,7 +45,7 @@ from streams.batch import Message, reject, split
 from streams.deadletter import DeadLetter
 from streams.dedup import DedupResult, Seen, classify
 from streams.privacy import ConsentDecision, ConsentLedger, apply_ip_policy, strip_query
-from streams.usage import UsageState, WindowKey, fold_usage, window_of
+from streams.usage import UsageState, WindowKey, fold_usage, minute_of, window_of
 
 # A batch's ids and windows are listed in the SQL text; a 20,000-id batch is
 # ~1 MB of SQL, above ClickHouse's default 256 KiB query size.
@@ -154,9 +154,10 @@ class Pipeline:
             "action_ids", _id_columns(rows, [dedup.hashes[i.event.action_id] for i in new])
         )
 
-        windows = {(item.partition, window_of(item)) for item in on_time}
+        keys = [window_of(item) for item in on_time]
+        windows = {(item.partition, key) for item, key in zip(on_time, keys, strict=True)}
         states = self._window_states(windows)
-        changed = fold_usage(states, on_time)
+        changed = fold_usage(states, on_time, keys)
         self._insert("usage_hourly", _usage_columns(changed, now))
         self._remember(windows, changed)
         # Every window the batch touched is published, changed or not: a replay
@@ -165,7 +166,7 @@ class Pipeline:
         current = {**states, **changed}
         touched = sorted({key for _partition, key in windows if key in current})
         outcome.usage = [_usage_message(key, current[key]) for key in touched]
-        outcome.minutes = {_minute(item.event.started_at) for item in on_time}
+        outcome.minutes = {minute_of(item.event.started_at) for item in on_time}
         self.store_dead_letters(outcome.dead_letters)
 
         metrics.EVENTS_IN.labels(Topic.ACTIONS).inc(len(messages))
@@ -365,10 +366,6 @@ class Pipeline:
         self.store_dead_letters(valid.rejected)
         metrics.EVENTS_IN.labels(Topic.CONSENT).inc(len(messages))
         return valid.rejected
-
-
-def _minute(instant: dt.datetime) -> dt.datetime:
-    return instant.astimezone(dt.UTC).replace(second=0, microsecond=0)
 
 
 def _parse_ts(value: Any) -> dt.datetime:

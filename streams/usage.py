@@ -12,7 +12,7 @@ same action id at another offset) are removed before the fold (streams.dedup).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -39,23 +39,30 @@ class UsageState:
     version: int = -1  # highest source offset folded in; -1 = none yet
 
 
-def hour_of(instant: dt.datetime) -> dt.datetime:
-    return _HOURS.at(int(instant.timestamp()) // 3600)
+class _Truncation(dict[int, dt.datetime]):
+    """Whole units (hours, minutes) since the epoch -> their UTC datetime.
 
+    A batch has few distinct hours and minutes but one lookup per action:
+    cached, a lookup costs an integer division instead of a datetime's
+    construction.
+    """
 
-class _HourCache(dict[int, dt.datetime]):
-    """Hour number since the epoch -> its UTC datetime (few distinct values per batch)."""
+    def __init__(self, unit_seconds: int) -> None:
+        super().__init__()
+        self._unit = unit_seconds
 
-    def at(self, hour_number: int) -> dt.datetime:
-        found = self.get(hour_number)
+    def of(self, instant: dt.datetime) -> dt.datetime:
+        number = int(instant.timestamp()) // self._unit
+        found = self.get(number)
         if found is None:
             if len(self) > 100_000:
                 self.clear()
-            found = self[hour_number] = dt.datetime.fromtimestamp(hour_number * 3600, dt.UTC)
+            found = self[number] = dt.datetime.fromtimestamp(number * self._unit, dt.UTC)
         return found
 
 
-_HOURS = _HourCache()
+hour_of = _Truncation(3600).of
+minute_of = _Truncation(60).of
 
 
 def window_of(item: Located[Action]) -> WindowKey:
@@ -67,18 +74,21 @@ def duration_ms(item: Located[Action]) -> int:
 
 
 def fold_usage(
-    states: Mapping[WindowKey, UsageState], items: Iterable[Located[Action]]
+    states: Mapping[WindowKey, UsageState],
+    items: Sequence[Located[Action]],
+    windows: Sequence[WindowKey] | None = None,
 ) -> dict[WindowKey, UsageState]:
     """The windows ``items`` change, with their new states (one per window).
 
     ``states`` holds the current state of (at least) every window the items
     touch; a missing window starts empty. Items at or below a window's
-    version are replays and are skipped.
+    version are replays and are skipped. ``windows``: each item's window, if
+    the caller computed them already (to load ``states``).
     """
+    keys = windows if windows is not None else [window_of(item) for item in items]
     # Mutable running totals per window: [in, out, actions, errors, ms, version].
     running: dict[WindowKey, list[int]] = {}
-    for item in sorted(items, key=lambda i: i.offset):
-        key = window_of(item)
+    for key, item in sorted(zip(keys, items, strict=True), key=lambda pair: pair[1].offset):
         totals = running.get(key)
         if totals is None:
             old = states.get(key) or UsageState()

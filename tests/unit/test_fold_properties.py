@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import uuid
 
@@ -12,7 +13,7 @@ from schemas.events import Action
 from schemas.located import Located
 from spur.simulate import WorkloadShape, simulate_actions
 from streams.dedup import Seen, classify, content_hash
-from streams.usage import UsageState, WindowKey, fold_usage
+from streams.usage import UsageState, WindowKey, fold_usage, hour_of, minute_of
 from tests.oracle import expected_windows
 
 ACTIONS = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=5, days=2, seed=1))
@@ -86,3 +87,14 @@ def test_a_replayed_batch_changes_nothing() -> None:
     twice.process(located)
     assert once.states == twice.states
     assert max(s.version for s in once.states.values()) == len(located) - 1
+
+
+def test_hours_and_minutes_are_whole_utc_units_whatever_the_offset() -> None:
+    instant = dt.datetime(
+        2026, 11, 3, 10, 45, 59, 999_000, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))
+    )
+    assert hour_of(instant) == dt.datetime(2026, 11, 3, 5, 0, tzinfo=dt.UTC)
+    assert minute_of(instant) == dt.datetime(2026, 11, 3, 5, 15, tzinfo=dt.UTC)
+    assert minute_of(instant + dt.timedelta(milliseconds=1)) == dt.datetime(
+        2026, 11, 3, 5, 16, tzinfo=dt.UTC
+    )
