@@ -39,7 +39,7 @@ from streams.capacity import recompute_capacity
 from streams.consume import actions_consumer, consume_actions
 from streams.deadletter import DeadLetter
 from streams.observe import observe
-from streams.pipeline import Pipeline
+from streams.pipeline import ActionsOutcome, Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,10 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         concrete = cast(faust.Stream[bytes], stream)
         return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
 
-    async def handle_actions(messages: Sequence[Message]) -> None:
-        outcome = await asyncio.to_thread(pipeline.process_actions, messages, _now())
+    async def process_actions(messages: Sequence[Message]) -> ActionsOutcome:
+        return await asyncio.to_thread(pipeline.process_actions, messages, _now())
+
+    async def complete_actions(outcome: ActionsOutcome) -> None:
         # Capacity windows of the batch's minutes are recomputed before its
         # offsets are committed, so a crash cannot leave them stale.
         windows = await asyncio.to_thread(
@@ -110,7 +112,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
 
     async def actions() -> None:
         consumer = actions_consumer(settings, bootstrap)
-        await consume_actions(consumer, pipeline, settings, handle_actions)
+        await consume_actions(consumer, pipeline, settings, process_actions, complete_actions)
 
     # Faust's task decorator carries no type hints; registered explicitly.
     as_task: Any = app.task
