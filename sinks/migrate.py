@@ -42,6 +42,7 @@ def migrations() -> list[Migration]:
 
 
 _CREATE = re.compile(r"^(CREATE (?:TABLE|DATABASE|MATERIALIZED VIEW) IF NOT EXISTS [\w.]+)")
+_ALTER = re.compile(r"^(ALTER TABLE [\w.]+)")
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
 
@@ -52,6 +53,7 @@ def for_cluster(statement: str, cluster: str) -> str:
     ``{shard}`` and ``{replica}`` are each server's macros (deploy/clickhouse).
     """
     statement = _CREATE.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
+    statement = _ALTER.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
 
     def replicated(match: re.Match[str]) -> str:
         engine, args = match.group(1), match.group(2)

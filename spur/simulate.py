@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import msgspec
 
 from schemas.events import Action, Profile
 from schemas.validate import encode
-from spur.ids import uuid7
+from spur.ids import IdMinter
 
 # (user action, actions it triggers automatically)
 _CHAINS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -56,7 +57,31 @@ def simulate_actions(shape: WorkloadShape) -> list[Action]:
     event time per partition, so a stream sorted by customer instead would
     make most of a month "late".
     """
-    return sorted(_sessions(shape), key=lambda action: action.started_at)
+    in_time_order = sorted(_sessions(shape), key=lambda action: action.started_at)
+    return _minted_by_servers(in_time_order, random.Random(shape.seed))  # noqa: S311
+
+
+def _minted_by_servers(actions: list[Action], rng: random.Random) -> list[Action]:
+    """Ids as the app servers mint them: one minter per server process, in time order.
+
+    Generation runs session by session, so the ids it starts with are
+    placeholders; this is what makes stored ids look like production ones.
+    """
+    minters: dict[str | None, IdMinter] = {}
+    minted: dict[uuid.UUID, uuid.UUID] = {}
+    for action in actions:
+        minter = minters.get(action.server)
+        if minter is None:
+            minter = minters[action.server] = IdMinter(seed=rng.getrandbits(62))
+        minted[action.action_id] = minter.mint(action.started_at)
+    return [
+        msgspec.structs.replace(
+            action,
+            action_id=minted[action.action_id],
+            parent_action_id=minted[action.parent_action_id] if action.parent_action_id else None,
+        )
+        for action in actions
+    ]
 
 
 def _sessions(shape: WorkloadShape) -> Iterator[Action]:
@@ -95,7 +120,7 @@ def _action(
     failed = rng.random() < shape.error_rate
     kind = _KINDS.get(name)
     return Action(
-        action_id=uuid7(at, random_bits=rng.getrandbits(74)),
+        action_id=uuid.UUID(int=rng.getrandbits(128)),  # a placeholder: _minted_by_servers
         action=name,
         customer_id=session.customer_id,
         login=session.login,

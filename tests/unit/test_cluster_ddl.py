@@ -22,12 +22,20 @@ def test_every_statement_runs_on_the_cluster_with_a_replicated_engine() -> None:
     assert len(statements) >= 8
     for statement in statements:
         assert "ON CLUSTER 'spur_cluster'" in statement
+        if statement.startswith("ALTER TABLE"):
+            continue  # changes a replicated table: on every replica, no engine
         engine = re.search(r"ENGINE = (\w+)\(([^)]*)\)", statement)
         assert engine, statement
         assert engine.group(1).startswith("Replicated"), statement
         assert engine.group(2).startswith(
             "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
         )
+
+
+def test_alter_statements_name_the_cluster_after_the_table() -> None:
+    alters = [s for s in all_statements(CLUSTER) if s.startswith("ALTER TABLE")]
+    assert alters
+    assert all(s.startswith("ALTER TABLE spur.actions ON CLUSTER 'spur_cluster'") for s in alters)
 
 
 def test_engine_arguments_are_kept_after_the_replication_path() -> None:
