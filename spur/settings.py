@@ -127,8 +127,10 @@ class Settings(BaseSettings):
 
     # Pipeline tuning (issue 4 grows these).
     batch_size: int = Field(default=20_000, ge=1)
-    # A batch closes at batch_size or after batch_seconds: 0.2 s keeps p99
-    # emission-to-queryable near 1 s at 5,000 actions/s (bench/latency.py).
+    # Actions: a batch is what has been fetched, at most batch_size, waiting at
+    # most batch_seconds when nothing has (streams/consume.py). Web, forms and
+    # consent agents: a batch closes at batch_size or after batch_seconds.
+    # Measured at 5,000 actions/s: p99 emission-to-queryable 741 ms (bench/latency.py).
     batch_seconds: float = Field(default=0.2, gt=0)
     stream_buffer_maxsize: int = Field(default=131_072, ge=1)
     commit_interval_seconds: float = Field(default=1.0, gt=0)
