@@ -112,7 +112,9 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
 
     async def actions() -> None:
         consumer = actions_consumer(settings, bootstrap)
-        await consume_actions(consumer, pipeline, settings, process_actions, complete_actions)
+        await consume_actions(
+            consumer, settings, process_actions, complete_actions, pipeline.forget_partitions
+        )
 
     # Faust's task decorator carries no type hints; registered explicitly.
     as_task: Any = app.task

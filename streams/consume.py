@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -34,7 +34,6 @@ from spur.kafka_access import KafkaTarget
 from spur.settings import Settings
 from spur.topics import Topic
 from streams.batch import Message
-from streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +45,15 @@ MAX_POLL_INTERVAL_MS = 1_000_000
 
 
 class _ForgetReassigned(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped base
-    def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
+    def __init__(self, forget: Callable[[Iterable[int]], None]) -> None:
+        self._forget = forget
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         return  # an uncommitted batch of these partitions is replayed by their next owner
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         # Another worker may have written these partitions' windows meanwhile.
-        self._pipeline.forget_partitions(tp.partition for tp in assigned)
+        self._forget(tp.partition for tp in assigned)
 
 
 def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsumer:
@@ -73,12 +72,15 @@ def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsume
 
 async def consume_actions(
     consumer: AIOKafkaConsumer,
-    pipeline: Pipeline,
     settings: Settings,
     process: Callable[[Sequence[Message]], Awaitable[T]],
     complete: Callable[[T], Coroutine[Any, Any, None]],
+    forget_partitions: Callable[[Iterable[int]], None],
 ) -> None:
     """Feed batches of actions to ``process`` then ``complete``, until cancelled.
+
+    ``forget_partitions`` is told which partitions (re)joined this consumer:
+    another worker may have written their state meanwhile.
 
     A batch's offsets are committed once ``complete`` (capacity windows,
     publishing) finished for it. That tail runs while the next batch is in
@@ -86,9 +88,9 @@ async def consume_actions(
     overlap was a sixth of the worker's time. Batches still go through
     ``process`` in order, and commits happen in order.
     """
-    consumer.subscribe([Topic.ACTIONS.value], listener=_ForgetReassigned(pipeline))
+    consumer.subscribe([Topic.ACTIONS.value], listener=_ForgetReassigned(forget_partitions))
     await consumer.start()
-    completing: tuple[asyncio.Task[None], dict[TopicPartition, int]] | None = None
+    completing: asyncio.Task[None] | None = None
     try:
         while True:
             fetched = await consumer.getmany(
@@ -101,21 +103,27 @@ async def consume_actions(
             ]
             outcome = await process(messages) if messages else None
             if completing is not None:
-                await _commit_when_complete(consumer, *completing)
+                await completing  # the previous batch's tail; raises if it failed
                 completing = None
             if outcome is not None:
                 ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
-                completing = (asyncio.create_task(complete(outcome)), ends)
+                completing = asyncio.create_task(
+                    _complete_then_commit(consumer, complete(outcome), ends)
+                )
     finally:
-        if completing is not None and not completing[0].done():
-            completing[0].cancel()
+        if completing is not None and not completing.done():
+            completing.cancel()
         await consumer.stop()
 
 
-async def _commit_when_complete(
-    consumer: AIOKafkaConsumer, task: asyncio.Task[None], ends: dict[TopicPartition, int]
+async def _complete_then_commit(
+    consumer: AIOKafkaConsumer,
+    tail: Coroutine[Any, Any, None],
+    ends: dict[TopicPartition, int],
 ) -> None:
-    await task
+    # Committed as soon as the tail is done, not when the next batch is: a
+    # next batch stuck in a store outage must not hold this one's offsets.
+    await tail
     try:
         await consumer.commit(ends)
     except KafkaError as exc:
