@@ -21,6 +21,7 @@ import datetime as dt
 import itertools
 import os
 import secrets
+import threading
 import time
 import uuid
 
@@ -29,9 +30,11 @@ _COUNTER_MASK = (1 << _COUNTER_BITS) - 1
 
 
 class IdMinter:
-    """Mints version-7 UUIDs; thread-safe (the counter is an ``itertools.count``)."""
+    """Mints version-7 UUIDs; thread-safe."""
 
     def __init__(self, seed: int | None = None) -> None:
+        # Also on free-threaded builds, where itertools.count alone is not atomic.
+        self._lock = threading.Lock()
         self.reseed(seed)
 
     def reseed(self, seed: int | None = None) -> None:
@@ -43,7 +46,8 @@ class IdMinter:
         nanos = time.time_ns() if at is None else _nanos(at)
         millis, sub_millis = divmod(nanos, 1_000_000)
         fraction = sub_millis * 4096 // 1_000_000  # 12 bits of the sub-millisecond
-        counter = next(self._counter) & _COUNTER_MASK
+        with self._lock:
+            counter = next(self._counter) & _COUNTER_MASK
         value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | fraction << 64
         return uuid.UUID(int=value | 0b10 << 62 | counter)
 

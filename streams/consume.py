@@ -8,9 +8,15 @@ actions/s. Here aiokafka's ``getmany`` hands over up to ``batch_size``
 fetched messages at once; web, forms and consent (low volume) stay agents.
 
 Offsets: a batch's offsets are committed after its rows are stored and its
-outputs acknowledged by the broker. A crash (or a rebalance that makes the
-commit fail) replays the batch, which is harmless: every step of the
-pipeline is idempotent (see streams.pipeline).
+outputs acknowledged by the broker. A crash replays the batch, which is
+harmless: every step of the pipeline is idempotent (see streams.pipeline).
+
+Rebalances: a partition's windows are cached by the worker that owns it, so
+no batch may still be running when the partition moves. When partitions are
+revoked, the consumer first lets every batch in flight finish and commit;
+records fetched meanwhile are dropped unprocessed (the next owner reads them
+from the committed offset); reassigned partitions' cached state is forgotten
+before any new batch starts.
 
 Consumer group: actions are consumed under ``consumer_group`` itself; the
 Faust agents use a group of their own (:func:`spur.topics.consumer_group_of`)
@@ -44,16 +50,33 @@ T = TypeVar("T")
 MAX_POLL_INTERVAL_MS = 1_000_000
 
 
-class _ForgetReassigned(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped base
+class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Holds a rebalance until no batch is in flight, and new batches until it is over."""
+
     def __init__(self, forget: Callable[[Iterable[int]], None]) -> None:
         self._forget = forget
+        self.in_flight = 0  # batches fetched and not yet committed (or abandoned)
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.rebalancing = False
+
+    def batch_started(self) -> None:
+        self.in_flight += 1
+        self.idle.clear()
+
+    def batch_ended(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self.idle.set()
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        return  # an uncommitted batch of these partitions is replayed by their next owner
+        self.rebalancing = True
+        await self.idle.wait()  # aiokafka keeps heartbeating meanwhile
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         # Another worker may have written these partitions' windows meanwhile.
         self._forget(tp.partition for tp in assigned)
+        self.rebalancing = False
 
 
 def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsumer:
@@ -88,10 +111,11 @@ async def consume_actions(
     overlap was a sixth of the worker's time. Batches still go through
     ``process`` in order, and commits happen in order.
     """
-    consumer.subscribe([Topic.ACTIONS.value], listener=_ForgetReassigned(forget_partitions))
-    await consumer.start()
+    gate = _Rebalancing(forget_partitions)
+    consumer.subscribe([Topic.ACTIONS.value], listener=gate)
     completing: asyncio.Task[None] | None = None
     try:
+        await consumer.start()
         while True:
             fetched = await consumer.getmany(
                 timeout_ms=int(settings.batch_seconds * 1000), max_records=settings.batch_size
@@ -101,30 +125,45 @@ async def consume_actions(
                 for tp, records in fetched.items()
                 for record in records
             ]
-            outcome = await process(messages) if messages else None
+            if gate.rebalancing:
+                messages = []  # of partitions being revoked: their next owner reads them
+            if messages:
+                gate.batch_started()
+            try:
+                outcome = await process(messages) if messages else None
+            except BaseException:
+                if messages:
+                    gate.batch_ended()
+                raise
             if completing is not None:
                 await completing  # the previous batch's tail; raises if it failed
                 completing = None
             if outcome is not None:
                 ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
                 completing = asyncio.create_task(
-                    _complete_then_commit(consumer, complete(outcome), ends)
+                    _complete_then_commit(consumer, complete, outcome, ends, gate)
                 )
     finally:
-        if completing is not None and not completing.done():
+        if completing is not None:
             completing.cancel()
+            await asyncio.gather(completing, return_exceptions=True)
         await consumer.stop()
 
 
 async def _complete_then_commit(
     consumer: AIOKafkaConsumer,
-    tail: Coroutine[Any, Any, None],
+    complete: Callable[[T], Coroutine[Any, Any, None]],
+    outcome: T,
     ends: dict[TopicPartition, int],
+    gate: _Rebalancing,
 ) -> None:
     # Committed as soon as the tail is done, not when the next batch is: a
     # next batch stuck in a store outage must not hold this one's offsets.
-    await tail
     try:
-        await consumer.commit(ends)
-    except KafkaError as exc:
-        log.warning("a batch's offsets were not committed (%s); it will be replayed", exc)
+        await complete(outcome)
+        try:
+            await consumer.commit(ends)
+        except KafkaError as exc:
+            log.warning("a batch's offsets were not committed (%s); it will be replayed", exc)
+    finally:
+        gate.batch_ended()

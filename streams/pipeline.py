@@ -13,9 +13,10 @@ replay of the batch give the same end state):
    state per window (``version`` = highest source offset folded);
 6. return the window states to publish and the dead letters to send.
 
-Blocking: every method blocks on the store; the Faust agents call them in a
-worker thread. Store failures are retried inside (sinks.writer semantics) and
-never skip a step. Raises nothing for bad input.
+Blocking: every method blocks on the store; the worker calls them in a
+thread (streams.consume for actions, the Faust agents for the rest). Store
+failures are retried inside (sinks.writer semantics) and never skip a step.
+Raises nothing for bad input.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ from streams.dedup import DedupResult, Seen, classify
 from streams.privacy import ConsentDecision, ConsentLedger, apply_ip_policy, strip_query
 from streams.usage import UsageState, WindowKey, fold_usage, minute_of, window_of
 
-# A batch's ids and windows are listed in the SQL text; a 20,000-id batch is
-# ~1 MB of SQL, above ClickHouse's default 256 KiB query size.
+# A batch's windows are listed in the SQL text (its ids travel as a probe
+# table); a long list exceeds ClickHouse's default 256 KiB query size.
 LARGE_QUERY = " SETTINGS max_query_size = 67108864"
 
 
@@ -183,8 +184,9 @@ class Pipeline:
             f"WHERE action_id IN (SELECT toUUID(key) FROM {PROBE})",
             [str(item.event.action_id) for item in items],
         )
-        # Without FINAL (a tenth of the cost): an id indexed twice (a replay
-        # racing a rebalance) has the same first copy, or the earliest stands.
+        # Without FINAL (a tenth of the cost): an id can be indexed twice only
+        # at the same position (a replay), so any of its rows says the same;
+        # the earliest position is taken to be deterministic regardless.
         index: dict[uuid.UUID, Seen] = {}
         for row in sorted(rows, key=lambda r: (int(r["partition"]), int(r["offset"]))):
             index.setdefault(
@@ -213,7 +215,7 @@ class Pipeline:
             else:
                 on_time.append(item)
         metrics.LATE_EVENTS.inc(late)
-        for partition, (_offset, newest) in self._watermarks.items():
+        for partition, (_offset, newest) in list(self._watermarks.items()):
             if newest is not None:
                 metrics.EVENT_TIME_LAG.labels(str(partition)).set(
                     (dt.datetime.now(dt.UTC) - newest).total_seconds()

@@ -37,18 +37,23 @@ class ScriptedConsumer:
 
     batches: list[list[int]]
     log: list[str] = field(default_factory=list)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    handed_out: asyncio.Event = field(default_factory=asyncio.Event)  # every batch fetched
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener
 
     async def start(self) -> None:
         self.log.append("start")
+        self.started.set()
 
     async def getmany(
         self, timeout_ms: int, max_records: int
     ) -> dict[TopicPartition, list[Record]]:
         if self.batches:
             offsets = self.batches.pop(0)
+            if not self.batches:
+                self.handed_out.set()
             return {TP: [Record(offset, b"{}") for offset in offsets]}
         await asyncio.sleep(timeout_ms / 1000)
         return {}
@@ -165,3 +170,60 @@ async def test_reassigned_partitions_are_forgotten() -> None:
     await run(consumer, nothing, nothing, until=lambda: "start" in consumer.log, forget=forget)
     await consumer.listener.on_partitions_assigned([TP, TopicPartition(Topic.ACTIONS.value, 3)])
     assert forgotten == [0, 3]
+
+
+async def test_a_revocation_waits_until_the_batch_in_flight_is_committed() -> None:
+    consumer = ScriptedConsumer([[0, 1]])
+    log = consumer.log
+    release = asyncio.Event()
+    processing = asyncio.Event()
+
+    async def process(messages: Sequence[Message]) -> int:
+        processing.set()
+        await release.wait()  # a slow store
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        log.append("tail")
+
+    async def revoke_midway() -> None:
+        await processing.wait()
+        revoking = asyncio.create_task(consumer.listener.on_partitions_revoked([TP]))
+        await asyncio.sleep(0.1)
+        assert not revoking.done(), "the partition moved while its batch was running"
+        release.set()
+        await asyncio.wait_for(revoking, 5)
+        log.append("revoked")
+
+    revoker = asyncio.create_task(revoke_midway())
+    await run(consumer, process, complete, until=lambda: "revoked" in log or revoker.done())
+    await revoker
+    assert log.index("commit 2") < log.index("revoked")
+
+
+async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -> None:
+    consumer = ScriptedConsumer([])
+    processed: list[int] = []
+
+    async def process(messages: Sequence[Message]) -> int:
+        processed.extend(m.offset for m in messages)
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        return None
+
+    async def rebalance_then_assign() -> None:
+        await consumer.started.wait()
+        await consumer.listener.on_partitions_revoked([TP])  # nothing in flight: at once
+        consumer.batches.append([5, 6])
+        await consumer.handed_out.wait()
+        await asyncio.sleep(0.05)  # time enough to process them, were they not dropped
+        assert processed == []
+        await consumer.listener.on_partitions_assigned([TP])
+        consumer.batches.append([5, 6])
+
+    driver = asyncio.create_task(rebalance_then_assign())
+    await run(consumer, process, complete, until=lambda: "commit 7" in consumer.log)
+    await driver
+    assert processed == [5, 6]
+    assert [line for line in consumer.log if line.startswith("commit")] == ["commit 7"]
