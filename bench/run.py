@@ -55,6 +55,9 @@ def main() -> None:
             ),
             "bytes_per_actions_row <= 20": results["store"]["bytes_per_action_row"],
             "worker_peak_rss_mb <= 600": live["worker_peak_rss_mb"],
+            "worker_peak_anonymous_rss_mb (heap, without chdb's library pages)": live[
+                "worker_peak_anonymous_rss_mb"
+            ],
             "p99_ms_at_5000_per_second <= 1000": results["latency"]["p99_ms"],
             "one_month_billing_query_seconds_over_10M_actions": results["billing"][
                 "billing_query_seconds_best_of_5"

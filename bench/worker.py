@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -82,23 +83,36 @@ def lag(bootstrap: str, group: str = "bench") -> int | None:
     return sum(found.values()) if found else None
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), in MiB."""
+def status_mb(pid: int, field: str) -> float:
+    """One memory figure of /proc/<pid>/status (VmHWM, RssAnon, ...), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MiB."""
+    return status_mb(pid, "VmHWM")
+
+
+@dataclass(frozen=True)
+class Drained:
+    per_second: float  # from the first committed progress to the end
+    with_start_per_second: float  # from the process's start
+    peak_rss_mb: float
+    peak_anon_mb: float
+
+
 def drained_rate(
     process: subprocess.Popen[bytes], bootstrap: str, group: str, total: int, log: Path
-) -> tuple[float, float, float]:
+) -> Drained:
     """Poll ``group``'s lag until ``process`` committed ``total`` messages.
 
-    Returns (messages/s from its first committed progress, messages/s from its
-    start, peak RSS MiB). ``process`` is stopped by its PID, also on failure.
+    ``process`` is stopped by its PID, also on failure.
     """
     started = time.perf_counter()
+    peak_anon = 0.0
     try:
         first: tuple[float, int] | None = None
         while True:
@@ -106,18 +120,21 @@ def drained_rate(
                 raise RuntimeError(f"{process.args!r} exited; see {log}")
             remaining = lag(bootstrap, group)
             now = time.perf_counter()
+            # Anonymous memory (heap, arenas), sampled: VmHWM also counts the
+            # pages of chdb's ~500 MB library the kernel happened to map in.
+            peak_anon = max(peak_anon, status_mb(process.pid, "RssAnon"))
             if remaining is not None and remaining < total and first is None:
                 first = (now, total - remaining)
             if remaining == 0:
                 assert first is not None
                 steady = (total - first[1]) / max(now - first[0], 1e-9)
-                return steady, total / (now - started), peak_rss_mb(process.pid)
+                return Drained(steady, total / (now - started), peak_rss_mb(process.pid), peak_anon)
             time.sleep(0.2)
     finally:
         stop_pid(process.pid, timeout=30, wait=process.wait)
 
 
-def run_worker(bootstrap: str, workdir: Path, total: int) -> tuple[float, float, float]:
+def run_worker(bootstrap: str, workdir: Path, total: int) -> Drained:
     env = {
         **os.environ,
         "SPUR_KAFKA_BOOTSTRAP": bootstrap,
@@ -146,8 +163,7 @@ def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
             [sys.executable, "-m", "faust", "-A", "bench.faust_null", "worker", "-l", "warn"],
             env=env, stdout=log, stderr=log,
         )  # fmt: skip
-    steady, _with_start, _rss = drained_rate(agent, bootstrap, faust_null.GROUP, total, log_path)
-    return steady
+    return drained_rate(agent, bootstrap, faust_null.GROUP, total, log_path).per_second
 
 
 def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[str, object]:
@@ -178,8 +194,8 @@ def run_quix_peer(bootstrap: str, workdir: Path, total: int) -> tuple[float, flo
              "--workdir", str(workdir / "quix")],
             cwd=REPO, stdout=log, stderr=log,
         )  # fmt: skip
-    steady, _with_start, rss = drained_rate(peer, bootstrap, QUIX_GROUP, total, log_path)
-    return steady, rss
+    drained = drained_rate(peer, bootstrap, QUIX_GROUP, total, log_path)
+    return drained.per_second, drained.peak_rss_mb
 
 
 def main() -> None:
@@ -205,7 +221,8 @@ def main() -> None:
             asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
             total = asyncio.run(publish(broker.bootstrap, args.actions, args.span_hours))
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
-            steady, with_start, rss = run_worker(broker.bootstrap, workdir, total)
+            worker = run_worker(broker.bootstrap, workdir, total)
+            steady = worker.per_second
             baselines: dict[str, object] = {}
             if not args.no_baselines:
                 null_agent = run_faust_null(broker.bootstrap, workdir, total)
@@ -223,9 +240,10 @@ def main() -> None:
                 "span_hours": args.span_hours,
                 "raw_drain_per_second": round(drain),
                 "worker_per_second": round(steady),
-                "worker_with_start_per_second": round(with_start),
+                "worker_with_start_per_second": round(worker.with_start_per_second),
                 "ratio_worker_to_raw_drain": round(steady / drain, 3),
-                "worker_peak_rss_mb": round(rss),
+                "worker_peak_rss_mb": round(worker.peak_rss_mb),
+                "worker_peak_anonymous_rss_mb": round(worker.peak_anon_mb),
                 **baselines,
             },
             indent=2,
