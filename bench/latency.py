@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from spur.devbroker import LocalBroker, stop_pid
 from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import ensure_topics, topic_specs
+from spur.worker import worker_env
 
 SAMPLE_EVERY = 100
 
@@ -103,13 +103,7 @@ def main() -> None:
         worker = None
         try:
             asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
-            env = {
-                **os.environ,
-                "SPUR_KAFKA_BOOTSTRAP": broker.bootstrap,
-                "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
-                "SPUR_STATE_DIR": str(workdir / "state"),
-                "SPUR_CONSUMER_GROUP": "latency",
-            }
+            env = worker_env(broker.bootstrap, workdir, SPUR_CONSUMER_GROUP="latency")
             with (workdir / "worker.log").open("wb") as log:
                 worker = subprocess.Popen(
                     [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log

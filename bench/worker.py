@@ -40,6 +40,7 @@ from spur.devbroker import LocalBroker, stop_pid
 from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import Topic, ensure_topics, topic_specs
+from spur.worker import worker_env
 
 
 async def publish(bootstrap: str, count: int, span_hours: float) -> int:
@@ -135,13 +136,7 @@ def drained_rate(
 
 
 def run_worker(bootstrap: str, workdir: Path, total: int) -> Drained:
-    env = {
-        **os.environ,
-        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
-        "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
-        "SPUR_STATE_DIR": str(workdir / "state"),
-        "SPUR_CONSUMER_GROUP": "bench",
-    }
+    env = worker_env(bootstrap, workdir, SPUR_CONSUMER_GROUP="bench")
     log_path = workdir / "worker.log"
     with log_path.open("wb") as log:
         worker = subprocess.Popen(

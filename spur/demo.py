@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import shutil
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import INPUT_TOPICS, Topic, ensure_topics, topic_specs
 from spur.trace import Node, trace
+from spur.worker import worker_env
 
 BAD_EVENTS = (
     b"{not json",
@@ -186,12 +186,7 @@ def _add(tree: Tree, node: Node) -> None:
 
 
 def _start_worker(workdir: Path, bootstrap: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
-        "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
-        "SPUR_STATE_DIR": str(workdir / "state"),
-    }
+    env = worker_env(bootstrap, workdir)
     with (workdir / "worker.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "spur", "worker"],

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+from pathlib import Path
 
 from sinks.faults import FaultyStore
 from sinks.migrate import apply_migrations
@@ -21,6 +23,18 @@ from spur.topics import ensure_topics, topic_specs
 from spur.worker_api import WorkerAPI
 
 log = logging.getLogger("spur.worker")
+
+
+def worker_env(bootstrap: str, workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `spur worker` subprocess that keeps its embedded
+    store and state under ``workdir`` (the demo, the benchmarks, the tests)."""
+    return {
+        **os.environ,
+        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
+        "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
+        "SPUR_STATE_DIR": str(workdir / "state"),
+        **extra,
+    }
 
 
 def run_worker(settings: Settings) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -16,16 +15,9 @@ from aiokafka.errors import KafkaError
 from spur.broker import consumer_lag
 from spur.devbroker import stop_pid
 from spur.kafka_access import KafkaTarget
+from spur.worker import worker_env
 
-
-def spur_env(bootstrap: str, workdir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
-        "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
-        "SPUR_STATE_DIR": str(workdir / "state"),
-        **extra,
-    }
+spur_env = worker_env  # the name the tests know it by
 
 
 def spur(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
