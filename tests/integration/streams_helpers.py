@@ -11,6 +11,7 @@ from spur.broker import read_topic
 from spur.client import Publisher
 from spur.topics import Topic
 from streams.pipeline import UsageMessage
+from tests.integration.helpers import spur
 
 
 async def publish_all(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
@@ -36,3 +37,13 @@ def billed_by_cli(stdout: str) -> dict[int, tuple[int, int, int]]:
         row["customer_id"]: (row["bytes_in"], row["bytes_out"], row["actions"])
         for row in json.loads(stdout)["customers"]
     }
+
+
+def stored_rows_and_ids(env: dict[str, str]) -> object:
+    """``actions`` rows and distinct action ids, read through `spur query` as a user would."""
+    stored = spur(
+        env, "query", "SELECT count() AS rows, uniqExact(action_id) AS ids FROM actions",
+        "--format", "json",
+    )  # fmt: skip
+    assert stored.returncode == 0, stored.stderr
+    return json.loads(stored.stdout)

@@ -13,7 +13,6 @@ here is two workers writing the same store at once.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 
@@ -22,7 +21,12 @@ import pytest
 from spur.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from spur.topics import Topic
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
-from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
+from tests.integration.streams_helpers import (
+    billed_by_cli,
+    latest_windows,
+    publish_all,
+    stored_rows_and_ids,
+)
 from tests.oracle import expected_billing, expected_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -71,9 +75,4 @@ def test_a_worker_joining_and_leaving_mid_run_changes_no_total(
     assert latest_windows(fresh_topics) == expected_windows(actions)
     billed = spur(first_env, "billing", "--month", "2026-11", "--format", "json")
     assert billed_by_cli(billed.stdout) == expected_billing(actions)
-    stored = spur(
-        first_env, "query", "SELECT count() AS rows, uniqExact(action_id) AS ids FROM actions",
-        "--format", "json",
-    )  # fmt: skip
-    assert stored.returncode == 0, stored.stderr
-    assert json.loads(stored.stdout) == [{"rows": len(actions), "ids": len(actions)}]
+    assert stored_rows_and_ids(first_env) == [{"rows": len(actions), "ids": len(actions)}]
