@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.local import local_store, writer
 from sinks.migrate import apply_migrations
-from sinks.store import ChdbStore
 from spur.billing import billing
-from spur.settings import Settings, StoreURL
+from spur.settings import Settings
 
 HOURS = 30 * 24
 
@@ -32,8 +32,11 @@ def main() -> None:
     args = parser.parse_args()
     per_window = max(1, -(-args.actions // (args.customers * HOURS)))  # rounded up
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
-        store = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="bench"))
+    with (
+        tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp,
+        local_store(Path(tmp), "bench") as running,
+    ):
+        store = writer(running, "bench")
         apply_migrations(store, Settings())
         for first in range(1, args.customers + 1, 200):
             customers = range(first, min(first + 200, args.customers + 1))

@@ -18,10 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from sinks.remote import RemoteStore, worker_state
+from bench.local import local_store
+from sinks.store import ServerStore
 from spur.client import Publisher
+from spur.dev.store import RunningStore
 from spur.devbroker import LocalBroker, stop_pid
-from spur.settings import Settings
+from spur.settings import Settings, parse_store_url
 from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import ensure_topics, topic_specs
 from spur.worker import worker_env
@@ -34,14 +36,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def run(bootstrap: str, state_dir: Path, rate: int, seconds: int) -> dict[str, float]:
+async def run(bootstrap: str, running: RunningStore, rate: int, seconds: int) -> dict[str, float]:
     shape = WorkloadShape(
         customers=200, sessions_per_customer=rate * seconds // 1000 + 1, days=0.05
     )
     actions = simulate_actions(shape)[: rate * seconds]
-    while (state := worker_state(state_dir)) is None:  # noqa: ASYNC110  # a file, not an event
-        await asyncio.sleep(0.2)
-    store = RemoteStore(state["url"], state["token"], "spur")
+    store = ServerStore(parse_store_url(running.url()), 30.0)
     emitted: dict[str, float] = {}
     seen: dict[str, float] = {}
     done = asyncio.Event()
@@ -102,13 +102,18 @@ def main() -> None:
         broker.start()
         worker = None
         try:
-            asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
-            env = worker_env(broker.bootstrap, workdir, SPUR_CONSUMER_GROUP="latency")
-            with (workdir / "worker.log").open("wb") as log:
-                worker = subprocess.Popen(
-                    [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
+            with local_store(workdir / "store") as running:
+                asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
+                env = worker_env(
+                    broker.bootstrap, workdir, running.url(), SPUR_CONSUMER_GROUP="latency"
                 )
-            figures = asyncio.run(run(broker.bootstrap, workdir / "state", args.rate, args.seconds))
+                with (workdir / "worker.log").open("wb") as log:
+                    worker = subprocess.Popen(
+                        [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
+                    )
+                figures = asyncio.run(run(broker.bootstrap, running, args.rate, args.seconds))
+                stop_pid(worker.pid, timeout=30, wait=worker.wait)
+                worker = None
         finally:
             if worker is not None:
                 stop_pid(worker.pid, timeout=30, wait=worker.wait)

@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.local import local_store, writer
 from schemas.located import Located
 from schemas.validate import encode
 from sinks.actions import action_columns
 from sinks.migrate import apply_migrations
-from sinks.store import ChdbStore
-from spur.settings import Settings, StoreURL
+from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from streams.batch import Message
 from streams.pipeline import Pipeline
@@ -43,8 +43,11 @@ def main() -> None:
         customers=customers, sessions_per_customer=max(1, args.actions // (customers * 5)), days=28
     )
     actions = simulate_actions(shape)[: args.actions]
-    with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
-        raw = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="raw_only"))
+    with (
+        tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp,
+        local_store(Path(tmp), "raw_only", "pipeline") as running,
+    ):
+        raw = writer(running, "raw_only")
         apply_migrations(raw, Settings())
         started = time.perf_counter()
         for start in range(0, len(actions), BLOCK):
@@ -66,7 +69,7 @@ def main() -> None:
             )
         }
 
-        piped = ChdbStore(StoreURL(scheme="chdb", path=Path(tmp), database="pipeline"))
+        piped = writer(running, "pipeline")
         apply_migrations(piped, Settings())
         pipeline = Pipeline(piped, Settings())
         messages = [

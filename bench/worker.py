@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import faust_null
+from bench.local import local_store
 from spur.broker import consumer_lag, topic_partitions
 from spur.client import Publisher
 from spur.devbroker import LocalBroker, stop_pid
@@ -122,7 +123,7 @@ def drained_rate(
             remaining = lag(bootstrap, group)
             now = time.perf_counter()
             # Anonymous memory (heap, arenas), sampled: VmHWM also counts the
-            # pages of chdb's ~500 MB library the kernel happened to map in.
+            # pages of shared libraries the kernel happened to map in.
             peak_anon = max(peak_anon, status_mb(process.pid, "RssAnon"))
             if remaining is not None and remaining < total and first is None:
                 first = (now, total - remaining)
@@ -136,7 +137,12 @@ def drained_rate(
 
 
 def run_worker(bootstrap: str, workdir: Path, total: int) -> Drained:
-    env = worker_env(bootstrap, workdir, SPUR_CONSUMER_GROUP="bench")
+    with local_store(workdir / "store") as running:
+        env = worker_env(bootstrap, workdir, running.url(), SPUR_CONSUMER_GROUP="bench")
+        return _drain_worker(env, bootstrap, workdir, total)
+
+
+def _drain_worker(env: dict[str, str], bootstrap: str, workdir: Path, total: int) -> Drained:
     log_path = workdir / "worker.log"
     with log_path.open("wb") as log:
         worker = subprocess.Popen(

@@ -23,6 +23,11 @@ def utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def ipv6(address: str) -> str:
+    """An address for an ``IPv6`` column: the native protocol takes IPv4 only mapped."""
+    return address if ":" in address else "::ffff:" + address
+
+
 def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
     """Column lists for one insert into ``actions`` (order matches the DDL)."""
     events = [item.event for item in batch]
@@ -39,7 +44,7 @@ def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
         "session_id": [e.session_id for e in events],
         "bytes_in": [e.bytes_in for e in events],
         "bytes_out": [e.bytes_out for e in events],
-        "client_ip": [e.client_ip for e in events],
+        "client_ip": [ipv6(e.client_ip) for e in events],
         "data_kind": [e.data_kind or "" for e in events],
         "data_count": [e.data_count or 0 for e in events],
         "status": [e.status for e in events],

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.events import Consent, FormSubmission, WebRequest
-from sinks.actions import utc
+from sinks.actions import ipv6, utc
 from streams.deadletter import DeadLetter
 
 
@@ -18,7 +18,7 @@ def web_columns(events: Sequence[WebRequest]) -> dict[str, list[Any]]:
         "path": [e.path for e in events],
         "bytes_sent": [e.bytes_sent for e in events],
         "user_agent": [e.user_agent for e in events],
-        "client_ip": [e.client_ip for e in events],
+        "client_ip": [ipv6(e.client_ip) for e in events],
         "host": [e.host or "" for e in events],
         "status": [e.status or 0 for e in events],
     }
@@ -29,7 +29,7 @@ def form_columns(events: Sequence[FormSubmission]) -> dict[str, list[Any]]:
         "ts": [utc(e.ts) for e in events],
         "submission_id": [str(e.submission_id) for e in events],
         "form": [e.form for e in events],
-        "client_ip": [e.client_ip for e in events],
+        "client_ip": [ipv6(e.client_ip) for e in events],
         "user_agent": [e.user_agent for e in events],
         "screen_resolution": [e.screen_resolution for e in events],
         "isp": [e.isp or "" for e in events],

@@ -42,6 +42,7 @@ def friendly_errors(command: F) -> F:
         from spur.billing import BillingInputError
         from spur.broker import NoBrokerError
         from spur.demo import DemoError
+        from spur.dev.store import LocalStoreError
         from spur.devbroker import BrokerError
         from spur.produce import UnknownTopicError
         from spur.query import QueryRefusedError
@@ -50,17 +51,24 @@ def friendly_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (SettingsError, BillingInputError, UnknownTopicError, QueryRefusedError) as exc:
             raise click.UsageError(str(exc)) from exc
-        except (NoBrokerError, BrokerError, StoreError, DemoError) as exc:
+        except (NoBrokerError, BrokerError, StoreError, DemoError, LocalStoreError) as exc:
             raise CommandFailed(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]  # same signature as `command`
 
 
 def reader_for(settings: Settings) -> Store:
-    """The store to read: through the running worker when it owns the embedded store."""
-    from sinks.store import open_reader
+    """The store as a read-only user (workers may run meanwhile)."""
+    from spur.store_access import open_reader
 
-    return open_reader(settings.store, settings.state_dir, settings.insert_timeout_seconds)
+    return open_reader(settings)
+
+
+def writer_for(settings: Settings) -> Store:
+    """The store as its writer, for commands that change data (workers may run meanwhile)."""
+    from spur.store_access import open_writer
+
+    return open_writer(settings)
 
 
 def settings_from_env() -> Settings:

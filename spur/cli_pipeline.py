@@ -36,18 +36,20 @@ def demo(customers: int, sessions: int, keep: bool) -> None:
 
 @main.group()
 def dev() -> None:
-    """A local single-node Kafka broker for development."""
+    """A local Kafka broker and ClickHouse store for development."""
 
 
 @dev.command("up")
 @friendly_errors
 def dev_up() -> None:
-    """Start the local broker in the background (idempotent).
+    """Start the local broker and store in the background (idempotent).
 
-    While it runs, spur commands started in this directory use it unless
-    SPUR_KAFKA_BOOTSTRAP says otherwise. The first start downloads the
-    broker's jars with Maven into ~/.cache/spur.
+    While they run, spur commands started in this directory use them unless
+    SPUR_KAFKA_BOOTSTRAP / SPUR_CLICKHOUSE_URL say otherwise. The first start
+    downloads the broker's jars with Maven into ~/.cache/spur. The store
+    keeps its data in .spur/store (private to you, passwords generated).
     """
+    from spur.dev.store import store_up
     from spur.devbroker import dev_up as start
 
     settings = settings_from_env()
@@ -55,16 +57,58 @@ def dev_up() -> None:
         state, started = start(settings.dev_broker_dir, settings.kafka_version, settings.cache_dir)
     verb = "started" if started else "already running"
     click.echo(f"Kafka {state.version} {verb} at {state.bootstrap} (pid {state.pid})")
+    if settings.clickhouse_url is not None:
+        click.echo("store: SPUR_CLICKHOUSE_URL names one; no local store started")
+        return
+    with err.status("starting the local ClickHouse store..."):
+        store, store_started = store_up(settings.local_store_dir)
+    verb = "started" if store_started else "already running"
+    click.echo(
+        f"ClickHouse store {verb} at 127.0.0.1:{store.port} (pid {store.pid}, "
+        f"data in {settings.local_store_dir})"
+    )
 
 
 @dev.command("down")
 @friendly_errors
 def dev_down() -> None:
-    """Stop the local broker started by `spur dev up` in this directory."""
+    """Stop the local broker and store that `spur dev up` started in this directory."""
+    from spur.dev.store import store_down
     from spur.devbroker import dev_down as stop
 
-    state = stop(settings_from_env().dev_broker_dir)
+    settings = settings_from_env()
+    state = stop(settings.dev_broker_dir)
     click.echo(f"stopped Kafka at {state.bootstrap}" if state else "no dev broker was running")
+    store = store_down(settings.local_store_dir)
+    click.echo(
+        f"stopped the ClickHouse store at 127.0.0.1:{store.port}"
+        if store
+        else "no local store was running"
+    )
+
+
+@main.command("store")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Native-protocol port [default: a free one].",
+)
+@friendly_errors
+def store_command(port: int) -> None:
+    """Run the local ClickHouse server in the foreground, until Ctrl-C or SIGTERM.
+
+    The chdb engine serves ClickHouse's native protocol on 127.0.0.1 over
+    the data in .spur/store (SPUR_STATE_DIR/store). Users are generated:
+    spur_writer for workers and commands that change data, read-only
+    billing, ops and engineer; their passwords are kept in
+    .spur/store/credentials.json (mode 0600). Other spur commands in this
+    directory find it by themselves. `spur dev up` runs the same in the
+    background.
+    """
+    from spur.dev.store import serve
+
+    serve(settings_from_env().local_store_dir, port=port)
 
 
 @main.command()

@@ -18,6 +18,7 @@ from spur.cli import (
     main,
     reader_for,
     settings_from_env,
+    writer_for,
 )
 from spur.settings import Settings
 
@@ -51,9 +52,8 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
     customer is erased, consent log, dead letters), writes an audit record
     with a salted hash instead of the subject, tombstones their consent
     ledger entries in Kafka, and says when the copies still held in Kafka's
-    input topics expire. Needs the worker stopped in embedded mode.
+    input topics expire.
     """
-    from sinks.store import open_store
     from spur.subjects import erase as delete_subject
     from spur.subjects import load_salt, logins_of
 
@@ -62,7 +62,7 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
         raise click.UsageError("erasure cannot be undone: add --yes to confirm")
     settings = settings_from_env()
     salt_value = settings.erasure_salt.get_secret_value() if settings.erasure_salt else None
-    store = open_store(settings.store, settings.insert_timeout_seconds)
+    store = writer_for(settings)
     try:
         logins = logins_of(store, subject)
         erasure = delete_subject(

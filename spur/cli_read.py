@@ -20,6 +20,7 @@ from spur.cli import (
     reader_for,
     settings_from_env,
     to_csv,
+    writer_for,
 )
 
 
@@ -108,17 +109,12 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     than aggregated ones (an erased login) are reported, never reduced.
     Exit code 1 while aggregates miss raw actions, else 0.
     """
-    from sinks.store import open_store
     from spur.reconcile import reconcile as compare
     from spur.reconcile import repair as rewrite
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
-    store = (
-        open_store(settings.store, settings.insert_timeout_seconds)
-        if repair
-        else reader_for(settings)
-    )
+    store = writer_for(settings) if repair else reader_for(settings)
     try:
         before = compare(store, month, timezone)
         repaired = rewrite(store, month, timezone) if repair and before else 0
@@ -277,6 +273,7 @@ def status(fmt: str) -> None:
     from spur.broker import NoBrokerError, kafka_target
     from spur.kafka_access import KafkaTarget
     from spur.ops import broker_status, store_status
+    from spur.store_access import describe
     from spur.topics import INPUT_TOPICS
 
     settings = settings_from_env()
@@ -294,7 +291,7 @@ def status(fmt: str) -> None:
             stored = store_status(store)
         finally:
             store.close()
-    document = {"broker": broker, "store": {"url": settings.store.redacted(), **stored}}
+    document = {"broker": broker, "store": {"url": describe(settings), **stored}}
     if fmt == "json":
         click.echo(json.dumps(document, indent=2, default=str))
     else:
@@ -303,7 +300,7 @@ def status(fmt: str) -> None:
         for topic, lag in broker.get("consumer_lag", {}).items():
             click.echo(f"  {topic}: lag {lag:,}")
         health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
-        click.echo(f"store {settings.store.redacted()}: {health}")
+        click.echo(f"store {describe(settings)}: {health}")
         if stored.get("tables"):
             emit_rows(stored["tables"], "table", "tables")
     if not (broker["reachable"] and stored["reachable"]):

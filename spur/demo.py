@@ -1,19 +1,20 @@
 """``spur demo``: the whole pipeline on one machine, then everything stopped.
 
-Starts a real Kafka broker and a ``spur worker`` subprocess on an embedded
-store in a temporary directory; simulated app servers publish a month of
+Starts a real Kafka broker, a local ClickHouse store (spur.dev.store) and a
+``spur worker`` subprocess in a temporary directory; simulated app servers publish a month of
 sessions (chains of triggered actions, some re-sent, a few malformed
 events) and web traffic. Once every message is committed (offsets are
 committed only after the store accepted them), it reads billing, one
-session's trace and the dead letters *through the running worker*, shows the
-worker's own figures from ``/metrics``, and stops everything it started, also
-when it fails or is interrupted.
+session's trace and the dead letters from the store while the worker runs,
+as a read-only user, shows the worker's own figures from ``/metrics``, and
+stops everything it started, also when it fails or is interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import shutil
 import subprocess
 import sys
@@ -30,14 +31,15 @@ from rich.table import Table
 from rich.tree import Tree
 
 from schemas.events import WebRequest
-from sinks.remote import RemoteStore, worker_state
+from sinks.store import ServerStore
 from spur.billing import billing
 from spur.broker import consumer_lag
 from spur.cli import billing_table
 from spur.client import Publisher
+from spur.dev.store import LocalStore, RunningStore
 from spur.devbroker import LocalBroker, stop_pid
 from spur.ops import dead_letter_report
-from spur.settings import Settings
+from spur.settings import Settings, parse_store_url
 from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import INPUT_TOPICS, Topic, ensure_topics, topic_specs
 from spur.trace import Node, trace
@@ -85,6 +87,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     broker = LocalBroker(
         data_dir=workdir / "broker", version=settings.kafka_version, cache_dir=settings.cache_dir
     )
+    local_store = LocalStore(workdir / "store")
     worker: subprocess.Popen[bytes] | None = None
     succeeded = False
     started = time.monotonic()
@@ -92,9 +95,12 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         with console.status("starting Kafka broker (the first run downloads its jars)..."):
             broker.start()
         console.print(f"[green]✓[/] Kafka {broker.version} at {broker.bootstrap}")
+        with console.status("starting the local ClickHouse store..."):
+            store = local_store.start()
+        console.print(f"[green]✓[/] ClickHouse store at 127.0.0.1:{store.port} ({workdir})")
         asyncio.run(ensure_topics(broker.bootstrap, topic_specs(settings)))
-        worker = _start_worker(workdir, broker.bootstrap)
-        console.print(f"[green]✓[/] worker started (pid {worker.pid}), store {workdir / 'chdb'}")
+        worker = _start_worker(workdir, broker.bootstrap, store.url())
+        console.print(f"[green]✓[/] worker started (pid {worker.pid})")
 
         now = dt.datetime.now(dt.UTC)
         month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -120,7 +126,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             worker_log=workdir / "worker.log",
             timeout=options.timeout_seconds,
         )
-        _report(console, workdir / "state", month, sent)
+        _report(console, workdir / "state", store, month, sent)
         stop_pid(worker.pid, timeout=30, wait=worker.wait)
         worker = None
         succeeded = True
@@ -128,22 +134,26 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         if worker is not None:
             stop_pid(worker.pid, timeout=30, wait=worker.wait)
         broker.stop()
+        local_store.stop()
         if options.keep or not succeeded:
             console.print(f"demo files kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
         console.print(
-            f"[green]✓[/] stopped the worker and the broker "
+            f"[green]✓[/] stopped the worker, the store and the broker "
             f"({time.monotonic() - started:.0f} s in all)"
         )
 
 
-def _report(console: Console, state_dir: Path, month: str, sent: Published) -> None:
-    """Billing, a trace, dead letters and the worker's figures, read through the worker."""
-    state = worker_state(state_dir)
-    if state is None:
-        raise DemoError("the worker's endpoint is gone")
-    store = RemoteStore(state["url"], state["token"], "spur")
+def _report(
+    console: Console, state_dir: Path, local: RunningStore, month: str, sent: Published
+) -> None:
+    """Billing, a trace, dead letters (as read-only users) and the worker's figures."""
+    try:
+        state = json.loads((state_dir / "worker.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DemoError(f"the worker's endpoint is gone: {exc}") from exc
+    store = ServerStore(parse_store_url(local.url("engineer")), 30.0)
     usage = billing(store, month)
     console.print(billing_table([u.as_dict() for u in usage], month, "UTC"))
     billed = sum(u.actions for u in usage)
@@ -172,6 +182,7 @@ def _report(console: Console, state_dir: Path, month: str, sent: Published) -> N
         )
         figures.add_row(label, f"{total:,.2f}" if "seconds" in label else f"{total:,.0f}")
     console.print(figures)
+    store.close()
 
 
 def _add(tree: Tree, node: Node) -> None:
@@ -185,8 +196,8 @@ def _add(tree: Tree, node: Node) -> None:
         _add(branch, child)
 
 
-def _start_worker(workdir: Path, bootstrap: str) -> subprocess.Popen[bytes]:
-    env = worker_env(bootstrap, workdir)
+def _start_worker(workdir: Path, bootstrap: str, store_url: str) -> subprocess.Popen[bytes]:
+    env = worker_env(bootstrap, workdir, store_url)
     with (workdir / "worker.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "spur", "worker"],

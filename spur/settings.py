@@ -36,13 +36,11 @@ class SettingsError(ValueError):
 class StoreURL:
     """A parsed ``SPUR_CLICKHOUSE_URL``.
 
-    ``chdb:///abs/path`` or ``chdb://./rel/path`` is the embedded store in one
-    directory; ``clickhouse://user:pw@host:9000/db`` a server over the native
+    ``clickhouse://user:pw@host:9000/db`` is a server over the native
     protocol, ``clickhouses://`` the same over TLS.
     """
 
-    scheme: Literal["chdb", "clickhouse", "clickhouses"]
-    path: Path | None = None
+    scheme: Literal["clickhouse", "clickhouses"]
     host: str = "localhost"
     port: int = 9000
     user: str = "default"
@@ -50,17 +48,11 @@ class StoreURL:
     database: str = "spur"
 
     @property
-    def embedded(self) -> bool:
-        return self.scheme == "chdb"
-
-    @property
     def secure(self) -> bool:
         return self.scheme == "clickhouses"
 
     def redacted(self) -> str:
         """The URL for logs and messages: never the password."""
-        if self.path is not None:
-            return f"chdb://{self.path}"
         return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.database}"
 
 
@@ -68,12 +60,11 @@ def parse_store_url(url: str) -> StoreURL:
     """Parse a storage URL; raise :class:`SettingsError` naming what is wrong."""
     parts = urlsplit(url)
     if parts.scheme == "chdb":
-        # chdb:///abs/path -> netloc "" and path "/abs/path";
-        # chdb://./rel     -> netloc "." and path "/rel".
-        raw = parts.netloc + parts.path
-        if not raw:
-            raise SettingsError(f"SPUR_CLICKHOUSE_URL={url!r}: chdb:// needs a directory path")
-        return StoreURL(scheme="chdb", path=Path(unquote(raw)))
+        raise SettingsError(
+            "SPUR_CLICKHOUSE_URL: chdb:// (the in-process store) is gone; leave the variable "
+            "unset for the local store of `spur dev up` / `spur store`, or name a server "
+            "(clickhouse://user:pw@host:9000/db)"
+        )
     if parts.scheme in ("clickhouse", "clickhouses"):
         if not parts.hostname:
             raise SettingsError(f"SPUR_CLICKHOUSE_URL: {parts.scheme}:// needs a host")
@@ -88,7 +79,8 @@ def parse_store_url(url: str) -> StoreURL:
         )
     raise SettingsError(
         f"SPUR_CLICKHOUSE_URL: unknown scheme {parts.scheme!r}; "
-        "use chdb:///path, clickhouse://user:pw@host:9000/db or clickhouses://..."
+        "use clickhouse://user:pw@host:9000/db or clickhouses://... (TLS), or leave it "
+        "unset for the local store"
     )
 
 
@@ -110,7 +102,11 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None  # the CA that signed the brokers' certificates
 
     # Storage, and how long it keeps customer data (privacy policy 3.4).
-    clickhouse_url: str = "chdb://./.spur/chdb"
+    # Unset: the local store (`spur dev up` / `spur store`) in state_dir/store.
+    clickhouse_url: str | None = None
+    # Reads (billing, query, trace, export, ...) as a read-only user; unset:
+    # clickhouse_url with writes refused, or the local store's read-only users.
+    clickhouse_read_url: str | None = None
     # A ClickHouse cluster name: DDL gets ON CLUSTER and Replicated engines.
     clickhouse_cluster: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
     actions_retention_days: int = Field(default=365, ge=1)
@@ -204,15 +200,16 @@ class Settings(BaseSettings):
             )
         return days
 
-    @field_validator("clickhouse_url")
+    @field_validator("clickhouse_url", "clickhouse_read_url")
     @classmethod
-    def _store_url_parses(cls, url: str) -> str:
-        parse_store_url(url)
+    def _store_url_parses(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_store_url(url)
         return url
 
     @property
-    def store(self) -> StoreURL:
-        return parse_store_url(self.clickhouse_url)
+    def local_store_dir(self) -> Path:
+        return self.state_dir / "store"
 
     @property
     def faust_dir(self) -> Path:

@@ -16,22 +16,22 @@ from pathlib import Path
 
 from sinks.faults import FaultyStore
 from sinks.migrate import apply_migrations
-from sinks.store import open_store
 from spur.broker import kafka_target
 from spur.settings import Settings
+from spur.store_access import open_writer
 from spur.topics import ensure_topics, topic_specs
 from spur.worker_api import WorkerAPI
 
 log = logging.getLogger("spur.worker")
 
 
-def worker_env(bootstrap: str, workdir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a `spur worker` subprocess that keeps its embedded
-    store and state under ``workdir`` (the demo, the benchmarks, the tests)."""
+def worker_env(bootstrap: str, workdir: Path, store_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `spur worker` subprocess writing to ``store_url``
+    and keeping its state under ``workdir`` (the demo, the benchmarks, the tests)."""
     return {
         **os.environ,
         "SPUR_KAFKA_BOOTSTRAP": bootstrap,
-        "SPUR_CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
+        "SPUR_CLICKHOUSE_URL": store_url,
         "SPUR_STATE_DIR": str(workdir / "state"),
         **extra,
     }
@@ -46,18 +46,15 @@ def run_worker(settings: Settings) -> None:
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
         if change.action != "unchanged":
             log.warning("topic %s %s", change.topic, change.action)
-    store = open_store(settings.store, settings.insert_timeout_seconds)
+    store = open_writer(settings)
     for migration in apply_migrations(store, settings):
         log.warning("applied migration %04d %s", migration.version, migration.name)
     if settings.store_fault_file is not None:
         store = FaultyStore(store, settings.store_fault_file)
     app = create_app(settings, bootstrap, store)
-    # Reads while the worker owns the embedded store go through this endpoint.
-    reader = open_store(settings.store, settings.insert_timeout_seconds)
-    reader.read_only()
-    api = WorkerAPI(reader, settings.metrics_port, settings.worker_api_host)
+    api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
     api.start(settings.state_dir / "worker.json")
-    log.warning("worker endpoint %s (metrics: %s/metrics)", api.url, api.url)
+    log.warning("worker metrics at %s/metrics", api.url)
     tune_garbage_collector()
     worker = Worker(app, loglevel="WARNING", quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
@@ -68,7 +65,6 @@ def run_worker(settings: Settings) -> None:
     finally:
         api.stop()
         (settings.state_dir / "worker.json").unlink(missing_ok=True)
-        reader.close()
         store.close()
 
 

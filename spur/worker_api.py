@@ -1,22 +1,18 @@
-"""The worker's loopback HTTP endpoint: ``/metrics`` and read-only ``/query``.
+"""The worker's HTTP endpoint: ``/metrics`` for Prometheus, nothing else.
 
-In embedded mode the worker owns the store directory (chdb locks it), so the
-read commands (``spur billing``, ``query``, ...) ask the running worker
-instead. ``/query`` runs on a second, read-only session of the same store;
-it requires the bearer token the worker writes, with mode 0600, into
-``<state_dir>/worker.json``: only users who can read the worker's state can
-query through it. Binds 127.0.0.1 unless ``SPUR_WORKER_API_HOST`` says
-otherwise (a Prometheus on another host).
+Binds 127.0.0.1 unless ``SPUR_WORKER_API_HOST`` says otherwise (a
+Prometheus on another host). Reads no request body: any method but GET/HEAD
+is answered 405, any other path 404, without a traceback. The endpoint's
+address is written to ``<state_dir>/worker.json`` (mode 0600) for tools on
+this machine (the demo, benchmarks).
 
 Blocking: serves in a daemon thread; each request in its own thread.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
-import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,63 +20,52 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sinks.store import Store, StoreError
 
-MAX_SQL_BYTES = 1024 * 1024
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib name
+        return  # requests are not worth a log line each
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] != "/metrics":
+            self._reply(404, b"not found: the worker serves /metrics\n", "text/plain")
+            return
+        self._reply(200, generate_latest(), CONTENT_TYPE_LATEST)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def _refuse(self) -> None:
+        self.close_connection = True
+        self._reply(405, b"method not allowed: GET /metrics\n", "text/plain")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+
+    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client that hangs up mid-request is no error of ours
 
 
 class WorkerAPI:
-    def __init__(self, reader: Store, port: int, host: str = "127.0.0.1") -> None:
-        self.token = secrets.token_urlsafe(32)
-        self._reader = reader
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # stdlib name
-                return  # requests are not worth a log line each
-
-            def do_GET(self) -> None:
-                if self.path != "/metrics":
-                    self._reply(404, b"not found\n", "text/plain")
-                    return
-                self._reply(200, generate_latest(), CONTENT_TYPE_LATEST)
-
-            def do_POST(self) -> None:
-                if self.path != "/query":
-                    self._reply(404, b"not found\n", "text/plain")
-                    return
-                given = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                if not hmac.compare_digest(given, api.token):
-                    self._reply(401, b'{"error": "bad token"}', "application/json")
-                    return
-                length = int(self.headers.get("Content-Length", "0"))
-                if length > MAX_SQL_BYTES:
-                    self._reply(413, b'{"error": "query too large"}', "application/json")
-                    return
-                request = json.loads(self.rfile.read(length) or b"{}")
-                keys = [str(key) for key in request.get("keys", [])]
-                try:
-                    rows = api._reader.query(str(request.get("sql", "")), keys)
-                except StoreError as exc:
-                    body = json.dumps({"error": str(exc), "code": exc.code}).encode()
-                    self._reply(400, body, "application/json")
-                    return
-                self._reply(200, json.dumps(rows, default=str).encode(), "application/json")
-
-            def _reply(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self._server = _Server((host, port), _Handler)
+        self._server.timeout = 10
         self.port = int(self._server.server_address[1])
-        # Clients on this machine always reach it on loopback.
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
+        # Clients on this machine always reach it on loopback.
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, state_file: Path) -> None:
@@ -88,11 +73,7 @@ class WorkerAPI:
         state_file.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as out:
-            json.dump(
-                {"pid": os.getpid(), "url": self.url, "metrics": f"{self.url}/metrics",
-                 "token": self.token},
-                out,
-            )  # fmt: skip
+            json.dump({"pid": os.getpid(), "metrics": f"{self.url}/metrics"}, out)
 
     def stop(self) -> None:
         self._server.shutdown()

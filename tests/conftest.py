@@ -1,10 +1,11 @@
-"""Shared fixtures: one real Kafka broker per test session, one embedded store.
+"""Shared fixtures: one real Kafka broker and one local ClickHouse server per session.
 
-The broker is started from Maven Central jars (spur.devbroker) on free ports
-and stopped at the end of the session, also when tests fail. chdb allows one
-store directory per process, so in-process store tests share one directory
-and isolate themselves by database name; workers run as subprocesses with
-their own directories.
+The broker is started from Maven Central jars (spur.devbroker) on free ports,
+the store is the chdb engine serving ClickHouse's native protocol
+(spur.dev.store); both are stopped at the end of the session, also when
+tests fail. Tests isolate themselves by database name (``store_url``,
+``store``); workers and commands run as subprocesses, clients of the same
+server, exactly as in production.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ import asyncio
 import itertools
 import os
 from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from sinks.store import ChdbStore, ServerStore, Store
+from sinks.store import ServerStore, Store
+from spur.dev.store import WRITER, LocalStore, RunningStore
 from spur.devbroker import LocalBroker
-from spur.settings import StoreURL, parse_store_url
+from spur.settings import parse_store_url
 
-_databases = itertools.count(1)
 _brokers_started: list[str] = []
+_stores_started: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -33,6 +33,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"integration tests ran against {line}")
     else:
         terminalreporter.write_line("no Kafka broker was started: no integration test ran")
+    for line in _stores_started:
+        terminalreporter.write_line(f"store tests ran against {line}")
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +44,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
     assert broker.process is not None
     _brokers_started.append(
         f"a real Apache Kafka {broker.version} broker at {broker.bootstrap} "
-        f"(java pid {broker.process.pid}) and embedded ClickHouse (chdb)"
+        f"(java pid {broker.process.pid})"
     )
     try:
         yield broker
@@ -76,28 +78,53 @@ def fresh_topics(kafka_broker: LocalBroker) -> str:
     return kafka_broker.bootstrap
 
 
+# Each test that needs a database of its own takes the next of these; the
+# local store grants its read-only users on exactly these databases.
+TEST_DATABASES = tuple(f"spur_t{n}" for n in range(1, 401))
+_next_database = itertools.count()
+
+
 @pytest.fixture(scope="session")
-def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("chdb")
+def local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStore]:
+    """One local ClickHouse server (spur.dev.store) for the whole session."""
+    server = LocalStore(tmp_path_factory.mktemp("store"), databases=("spur", *TEST_DATABASES))
+    running = server.start()
+    _stores_started.append(
+        f"a local ClickHouse store at 127.0.0.1:{running.port} (pid {running.pid})"
+    )
+    try:
+        yield running
+    finally:
+        server.stop()
 
 
-@pytest.fixture(params=["chdb", "server"])
-def store(request: pytest.FixtureRequest, chdb_dir: Path) -> Iterator[Store]:
-    """Every storage backend available, each with a database of this test's own.
+@pytest.fixture
+def database() -> str:
+    """A database name of this test's own (its tables are created by migrations)."""
+    return TEST_DATABASES[next(_next_database) % len(TEST_DATABASES)]
 
-    The contract suite runs on the embedded store always, and on a ClickHouse
-    server when ``SPUR_CLICKHOUSE_URL`` names one (clickhouse:// or clickhouses://).
+
+@pytest.fixture
+def store_url(local_store: RunningStore, database: str) -> str:
+    """``SPUR_CLICKHOUSE_URL`` of this test's database, as the writer.
+
+    With ``SPUR_CLICKHOUSE_URL`` naming a ClickHouse server in the test's
+    environment, that server instead (its database replaced by the test's).
     """
-    database = f"spur_test_{os.getpid()}_{next(_databases)}"
-    if request.param == "server":
-        url = os.environ.get("SPUR_CLICKHOUSE_URL", "")
-        if not url.startswith("clickhouse"):
-            pytest.skip("no ClickHouse server: set SPUR_CLICKHOUSE_URL=clickhouse://... to run")
-        opened: Store = ServerStore(replace(parse_store_url(url), database=database), 30.0)
-    else:
-        opened = ChdbStore(StoreURL(scheme="chdb", path=chdb_dir, database=database))
+    external = os.environ.get("SPUR_CLICKHOUSE_URL", "")
+    if external.startswith("clickhouse"):
+        url = parse_store_url(external)
+        auth = f"{url.user}:{url.password.get_secret_value()}"
+        return f"{url.scheme}://{auth}@{url.host}:{url.port}/{database}"
+    return local_store.url(WRITER, database)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A store on this test's own database, as the workers' writer account."""
+    opened = ServerStore(parse_store_url(store_url), 30.0)
     try:
         yield opened
     finally:
-        opened.execute(f"DROP DATABASE IF EXISTS {opened.database}")
+        opened.execute(f"DROP DATABASE IF EXISTS {opened.database} SYNC")
         opened.close()

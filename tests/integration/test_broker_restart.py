@@ -20,7 +20,7 @@ from tests.oracle import expected_billing, expected_windows
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
-def test_the_worker_survives_a_broker_restart(tmp_path: Path) -> None:
+def test_the_worker_survives_a_broker_restart(tmp_path: Path, store_url: str) -> None:
     actions = simulate_actions(WorkloadShape(customers=30, sessions_per_customer=30, days=10))
     delivery = deliver(actions, Disorder(seed=12))
     half = len(delivery.messages) // 2
@@ -28,7 +28,7 @@ def test_the_worker_survives_a_broker_restart(tmp_path: Path) -> None:
     broker.start()
     try:
         asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
-        env = spur_env(broker.bootstrap, tmp_path, SPUR_CONSUMER_GROUP="restart")
+        env = spur_env(broker.bootstrap, tmp_path, store_url, SPUR_CONSUMER_GROUP="restart")
         log = tmp_path / "worker.log"
 
         def committed(worker: subprocess.Popen[bytes]) -> None:

@@ -28,7 +28,7 @@ def remaining(bootstrap: str, group: str) -> int:
         return -1
 
 
-def test_sigkill_five_times_during_a_run(fresh_topics: str, tmp_path: Path) -> None:
+def test_sigkill_five_times_during_a_run(fresh_topics: str, tmp_path: Path, store_url: str) -> None:
     actions = simulate_actions(
         WorkloadShape(customers=200, sessions_per_customer=88, days=20, seed=9)
     )
@@ -36,7 +36,9 @@ def test_sigkill_five_times_during_a_run(fresh_topics: str, tmp_path: Path) -> N
     delivery = deliver(actions, Disorder(seed=4))
     asyncio.run(publish_all(fresh_topics, delivery.messages))
     total = len(delivery.messages)
-    env = spur_env(fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="crash", SPUR_BATCH_SIZE="5000")
+    env = spur_env(
+        fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="crash", SPUR_BATCH_SIZE="5000"
+    )
     log = tmp_path / "worker.log"
 
     kills_done = 0

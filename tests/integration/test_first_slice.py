@@ -61,12 +61,14 @@ def query_json(env: dict[str, str], sql: str) -> object:
     return json.loads(result.stdout)
 
 
-def test_published_actions_are_billed_exactly(fresh_topics: str, tmp_path: Path) -> None:
+def test_published_actions_are_billed_exactly(
+    fresh_topics: str, tmp_path: Path, store_url: str
+) -> None:
     shape = WorkloadShape(customers=10, sessions_per_customer=12, seed=11)
     actions = list(simulate_actions(shape))
     redelivered = actions[::9]  # an app server re-sending some actions: same ids
     assert len(actions) >= 300
-    env = spur_env(fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="slice")
+    env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="slice")
     log = tmp_path / "worker.log"
 
     with running_worker(env, log) as worker:
@@ -119,9 +121,9 @@ def test_published_actions_are_billed_exactly(fresh_topics: str, tmp_path: Path)
     assert all(b"content!" not in original for original in originals)
 
 
-def test_the_commands_users_run(fresh_topics: str, tmp_path: Path) -> None:
+def test_the_commands_users_run(fresh_topics: str, tmp_path: Path, store_url: str) -> None:
     actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4, seed=2))
-    env = spur_env(fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="users")
+    env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="users")
     log = tmp_path / "worker.log"
     target = actions[0]
     with running_worker(env, log) as worker:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_fuzzed_corpus_is_all_dead_lettered_and_the_valid_events_are_exact(
-    fresh_topics: str, tmp_path: Path
+    fresh_topics: str, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=20, sessions_per_customer=40, seed=21))
     corpus = malformed_corpus(actions, 10_000)
@@ -30,7 +30,7 @@ def test_a_fuzzed_corpus_is_all_dead_lettered_and_the_valid_events_are_exact(
     rng = random.Random(5)
     for raw, _reason in corpus:  # malformed events scattered among the valid ones
         messages.insert(rng.randint(0, len(messages)), (str(rng.randint(1, 20)).encode(), raw))
-    env = spur_env(fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="fuzz")
+    env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="fuzz")
     log = tmp_path / "worker.log"
 
     with running_worker(env, log) as worker:

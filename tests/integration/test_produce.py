@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_produce_reports_bad_lines_and_publishes_the_rest(
-    fresh_topics: str, tmp_path: Path
+    fresh_topics: str, tmp_path: Path, store_url: str
 ) -> None:
     lines = [
         json.dumps(GOOD),
@@ -29,7 +29,7 @@ def test_produce_reports_bad_lines_and_publishes_the_rest(
     ]
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(lines) + "\n")
-    result = spur(spur_env(fresh_topics, tmp_path), "produce", str(events))
+    result = spur(spur_env(fresh_topics, tmp_path, store_url), "produce", str(events))
     assert result.returncode == 2
     assert f"{events}:4: unknown_field" in result.stderr
     assert f"{events}:5: not_json" in result.stderr
@@ -40,11 +40,17 @@ def test_produce_reports_bad_lines_and_publishes_the_rest(
     assert all(b"Q3 salaries" not in value for value in published)
 
 
-def test_produce_refuses_a_topic_that_is_not_an_input(fresh_topics: str, tmp_path: Path) -> None:
+def test_produce_refuses_a_topic_that_is_not_an_input(
+    fresh_topics: str, tmp_path: Path, store_url: str
+) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text(json.dumps(GOOD) + "\n")
     result = spur(
-        spur_env(fresh_topics, tmp_path), "produce", str(events), "--topic", "spur.usage.v1"
+        spur_env(fresh_topics, tmp_path, store_url),
+        "produce",
+        str(events),
+        "--topic",
+        "spur.usage.v1",
     )
     assert result.returncode == 2
     assert "not an input topic" in result.stderr

@@ -44,7 +44,7 @@ def wait_for_line(log: Path, text: str, timeout: float = 90.0) -> None:
 
 
 def test_a_worker_joining_and_leaving_mid_run_changes_no_total(
-    fresh_topics: str, tmp_path: Path
+    fresh_topics: str, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=60, sessions_per_customer=40, days=10))
     messages = deliver(actions, Disorder(seed=11)).messages
@@ -54,9 +54,13 @@ def test_a_worker_joining_and_leaving_mid_run_changes_no_total(
     second_dir.mkdir()
     store_down = second_dir / "store-down"
     store_down.touch()
-    first_env = spur_env(fresh_topics, first_dir, SPUR_CONSUMER_GROUP=GROUP)
+    first_env = spur_env(fresh_topics, first_dir, store_url, SPUR_CONSUMER_GROUP=GROUP)
     second_env = spur_env(
-        fresh_topics, second_dir, SPUR_CONSUMER_GROUP=GROUP, SPUR_STORE_FAULT_FILE=str(store_down)
+        fresh_topics,
+        second_dir,
+        store_url,
+        SPUR_CONSUMER_GROUP=GROUP,
+        SPUR_STORE_FAULT_FILE=str(store_down),
     )
     first_log, second_log = first_dir / "worker.log", second_dir / "worker.log"
 

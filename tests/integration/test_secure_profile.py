@@ -45,7 +45,7 @@ def target(broker: LocalBroker, ca: Path, password: str = PASSWORD) -> KafkaTarg
 
 
 def test_client_and_worker_work_over_sasl_ssl(
-    secure_broker: tuple[LocalBroker, Path], tmp_path: Path
+    secure_broker: tuple[LocalBroker, Path], tmp_path: Path, store_url: str
 ) -> None:
     broker, ca = secure_broker
     secure = target(broker, ca)
@@ -58,8 +58,7 @@ def test_client_and_worker_work_over_sasl_ssl(
                 await publisher.publish(action)
 
     asyncio.run(publish())
-    env = spur_env(
-        broker.secure_bootstrap, tmp_path,
+    env = spur_env(broker.secure_bootstrap, tmp_path, store_url,
         SPUR_CONSUMER_GROUP="secure",
         SPUR_KAFKA_SECURITY_PROTOCOL="SASL_SSL",
         SPUR_KAFKA_SASL_USERNAME="spur-worker",
@@ -75,7 +74,7 @@ def test_client_and_worker_work_over_sasl_ssl(
 
 
 def test_a_wrong_password_is_refused_without_echoing_it(
-    secure_broker: tuple[LocalBroker, Path],
+    secure_broker: tuple[LocalBroker, Path], store_url: str
 ) -> None:
     broker, ca = secure_broker
     wrong = "not-the-Passw0rd"
@@ -94,7 +93,7 @@ def test_a_wrong_password_is_refused_without_echoing_it(
 
 
 def test_plaintext_to_the_secure_listener_is_refused(
-    secure_broker: tuple[LocalBroker, Path],
+    secure_broker: tuple[LocalBroker, Path], store_url: str
 ) -> None:
     broker, _ca = secure_broker
 

@@ -24,14 +24,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
-    fresh_topics: str, tmp_path: Path
+    fresh_topics: str, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=50, sessions_per_customer=40, days=10))
     delivery = deliver(actions, Disorder(seed=8))
     half = len(delivery.messages) // 2
     fault = tmp_path / "store-down"
     env = spur_env(
-        fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="outage", SPUR_STORE_FAULT_FILE=str(fault)
+        fresh_topics,
+        tmp_path,
+        store_url,
+        SPUR_CONSUMER_GROUP="outage",
+        SPUR_STORE_FAULT_FILE=str(fault),
     )
     log = tmp_path / "worker.log"
 
@@ -57,7 +61,7 @@ def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
 
 
 def test_stopping_the_worker_during_an_outage_loses_nothing(
-    fresh_topics: str, tmp_path: Path
+    fresh_topics: str, tmp_path: Path, store_url: str
 ) -> None:
     """SIGTERM while every store call fails: no offset of an unstored batch is committed.
 
@@ -68,7 +72,11 @@ def test_stopping_the_worker_during_an_outage_loses_nothing(
     messages = deliver(actions, Disorder(seed=3)).messages
     fault = tmp_path / "store-down"
     env = spur_env(
-        fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="stop", SPUR_STORE_FAULT_FILE=str(fault)
+        fresh_topics,
+        tmp_path,
+        store_url,
+        SPUR_CONSUMER_GROUP="stop",
+        SPUR_STORE_FAULT_FILE=str(fault),
     )
     log = tmp_path / "worker.log"
     fault.touch()

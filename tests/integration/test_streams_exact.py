@@ -17,13 +17,13 @@ from tests.oracle import expected_billing, expected_windows
 pytestmark = pytest.mark.integration
 
 
-def test_windows_equal_the_ground_truth(fresh_topics: str, tmp_path: Path) -> None:
+def test_windows_equal_the_ground_truth(fresh_topics: str, tmp_path: Path, store_url: str) -> None:
     actions = simulate_actions(
         WorkloadShape(customers=200, sessions_per_customer=44, days=20, seed=5)
     )
     delivery = deliver(actions, Disorder())
     assert len(actions) >= 50_000
-    env = spur_env(fresh_topics, tmp_path, SPUR_CONSUMER_GROUP="exact")
+    env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="exact")
     log = tmp_path / "worker.log"
 
     with running_worker(env, log) as worker:

@@ -9,8 +9,9 @@ def test_defaults_follow_the_contract() -> None:
     settings = load_settings()
     assert settings.input_retention_days == 7
     assert settings.actions_retention_days == 365
-    assert settings.store.embedded
-    assert settings.store.path == Path(".spur/chdb")
+    # Unset: the local store of `spur dev up` / `spur store` in the state directory.
+    assert settings.clickhouse_url is None
+    assert settings.local_store_dir == Path(".spur/store")
 
 
 def test_environment_is_read_with_the_spur_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,6 +28,7 @@ def test_environment_is_read_with_the_spur_prefix(monkeypatch: pytest.MonkeyPatc
         ("SPUR_INPUT_RETENTION_DAYS", "31", "at most 30 days"),
         ("SPUR_ACTIONS_RETENTION_DAYS", "366", "at most 365 days"),
         ("SPUR_CLICKHOUSE_URL", "postgres://x", "unknown scheme"),
+        ("SPUR_CLICKHOUSE_URL", "chdb:///var/lib/spur", "in-process store. is gone"),
         ("SPUR_TOPIC_PARTITIONS", "zero", "SPUR_TOPIC_PARTITIONS"),
     ],
 )
@@ -39,8 +41,6 @@ def test_settings_that_break_the_policy_are_refused(
 
 
 def test_store_urls() -> None:
-    assert parse_store_url("chdb:///var/lib/spur").path == Path("/var/lib/spur")
-    assert parse_store_url("chdb://./rel/dir").path == Path("./rel/dir")
     server = parse_store_url("clickhouses://billing:s%40cret@ch.internal/acct")
     assert (server.host, server.port, server.user, server.database) == (
         "ch.internal", 9440, "billing", "acct",

@@ -1,0 +1,26 @@
+"""The benchmarks' local ClickHouse server: started for a run, stopped after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sinks.store import ServerStore
+from spur.dev.store import LocalStore, RunningStore
+from spur.settings import parse_store_url
+
+
+@contextmanager
+def local_store(directory: Path, *databases: str) -> Iterator[RunningStore]:
+    """A local store serving ``directory`` (its writer may create ``databases``)."""
+    server = LocalStore(directory, databases=databases or ("spur",))
+    running = server.start()
+    try:
+        yield running
+    finally:
+        server.stop()
+
+
+def writer(running: RunningStore, database: str) -> ServerStore:
+    return ServerStore(parse_store_url(running.url(database=database)), 120.0)

@@ -1,0 +1,80 @@
+"""Which ClickHouse a spur process talks to, and as whom.
+
+``SPUR_CLICKHOUSE_URL`` names a server (or cluster node); unset, it is the
+local store that ``spur dev up`` or ``spur store`` runs in
+``<state_dir>/store`` (spur.dev.store), whose generated credentials spur
+reads from that directory. Writers (workers, erase, billing close, repair)
+connect as the writer; reads connect as a read-only user:
+``SPUR_CLICKHOUSE_READ_URL``, or the local store's ``engineer``/``billing``,
+or else the writer's URL with writes refused by the session.
+
+Blocking: reads a small state file. Raises :class:`NoStoreError` when no
+store is configured and no local store runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from sinks.store import Store, StoreError, open_store
+from spur.settings import Settings, StoreURL, parse_store_url
+
+Reader = Literal["engineer", "billing", "ops"]
+
+
+class NoStoreError(StoreError):
+    """No store to talk to; the message says how to start or name one."""
+
+
+def _local_url(settings: Settings, user: str) -> StoreURL:
+    from spur.dev.store import running_store
+
+    running = running_store(settings.local_store_dir)
+    if running is None:
+        raise NoStoreError(
+            f"no local store runs in {settings.local_store_dir}: start one with "
+            "`spur dev up` (or `spur store` in another terminal), or set "
+            "SPUR_CLICKHOUSE_URL=clickhouse://user:password@host:9000/spur",
+            code=210,
+        )
+    return parse_store_url(running.url(user))
+
+
+def writer_url(settings: Settings) -> StoreURL:
+    if settings.clickhouse_url is not None:
+        return parse_store_url(settings.clickhouse_url)
+    from spur.dev.store import WRITER
+
+    return _local_url(settings, WRITER)
+
+
+def open_writer(settings: Settings) -> Store:
+    """The store as its writer: workers and the commands that change data."""
+    return open_store(writer_url(settings), settings.insert_timeout_seconds)
+
+
+def open_reader(settings: Settings, user: Reader = "engineer") -> Store:
+    """The store as a read-only user (``user`` for the local store)."""
+    if settings.clickhouse_read_url is not None:
+        url = parse_store_url(settings.clickhouse_read_url)
+    elif settings.clickhouse_url is None:
+        url = _local_url(settings, user)
+    else:
+        # The writer's account: the session itself refuses writes.
+        writer = parse_store_url(settings.clickhouse_url)
+        store = open_store(writer, settings.insert_timeout_seconds, in_database=True)
+        store.read_only()
+        return store
+    # A read-only account: its profile refuses writes (and setting changes).
+    return open_store(url, settings.insert_timeout_seconds, in_database=True)
+
+
+def describe(settings: Settings) -> str:
+    """Where the store is, for messages and `spur status` (never a password)."""
+    if settings.clickhouse_url is not None:
+        return parse_store_url(settings.clickhouse_url).redacted()
+    try:
+        return replace(_local_url(settings, "engineer"), user="*").redacted() + " (local store)"
+    except NoStoreError:
+        return f"local store in {settings.local_store_dir} (not running)"
