@@ -122,7 +122,7 @@ class Closing:
     by: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"at": self.at.isoformat(), "by": self.by}
+        return {"at": self.at.isoformat(timespec="milliseconds"), "by": self.by}
 
 
 @dataclass(frozen=True)
@@ -170,9 +170,9 @@ def corrections(
     """Per customer, current minus closed totals; customers without a change left out.
 
     A customer billed only after closing is a correction of its whole usage.
-    Values are negative only if aggregates shrank since closing, which spur
-    does for no reason but the TTL; they are reported, never hidden. Sorted
-    by customer id.
+    Values are negative only where aggregates shrank since closing (the TTL
+    expiring the month's first hours before the closed record); they are
+    reported, never hidden. Sorted by customer id.
     """
     before = {u.customer_id: u for u in closed}
     now = {u.customer_id: u for u in current}

@@ -65,7 +65,7 @@ def billing(
     same columns; a closed month adds "part" ("closed" or "correction").
     """
     if ctx.invoked_subcommand is not None:
-        if month or customer is not None or tz:
+        if month or customer is not None or tz or fmt != "table":
             raise click.UsageError(
                 f"options go after the subcommand: spur billing {ctx.invoked_subcommand} "
                 "--month YYYY-MM [--tz ZONE]"
@@ -129,7 +129,7 @@ def billing_close(month: str, tz: str | None) -> None:
     finally:
         store.close()
     closing = result.closing
-    when = f"at {closing.at.isoformat()} by {closing.by}"
+    when = f"at {closing.at.isoformat(timespec='milliseconds')} by {closing.by}"
     if not result.closed_now:
         click.echo(f"{month} ({timezone}) was already closed {when}: nothing changed")
         return
@@ -168,10 +168,10 @@ def print_period(shown: Period) -> None:
     if shown.closed is None:
         console.print(table)
         return
-    table.title = (
-        f"Billing {shown.month} ({shown.timezone}), closed at "
-        f"{shown.closed.at.isoformat()} by {shown.closed.by}"
-    )
+    at = shown.closed.at.isoformat(timespec="milliseconds")
+    table.title = f"Billing {shown.month} ({shown.timezone}), closed at {at} by {shown.closed.by}"
+    if not shown.customers:
+        table.caption = "no customer had actions of the month when it was closed"
     console.print(table)
     later = billing_table([u.as_dict() for u in shown.corrections], shown.month, shown.timezone)
     later.title = f"Corrections to {shown.month} ({shown.timezone}): arrived after closing"

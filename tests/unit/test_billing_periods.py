@@ -142,7 +142,7 @@ def test_actions_arriving_after_closing_are_corrections_apart(filled: Filled) ->
     assert shown.corrections == as_usage(expected_billing([*after, *newcomer]))
     assert 999 in {u.customer_id for u in shown.corrections}
     document = shown.as_dict()
-    assert document["closed"] == {"at": NOW.isoformat(), "by": "ann"}
+    assert document["closed"] == {"at": NOW.isoformat(timespec="milliseconds"), "by": "ann"}
     assert document["corrections"] == [u.as_dict() for u in shown.corrections]
 
 
