@@ -32,7 +32,20 @@ IpText = Annotated[
     ),
 ]
 # RFC 3339 with an explicit offset: a naive timestamp is ambiguous, so refused.
-Timestamp = Annotated[dt.datetime, msgspec.Meta(tz=True)]
+# The limits relative to the arrival time cannot be said in JSON Schema; the
+# description tells producers in other languages (schemas.validate enforces them).
+Timestamp = Annotated[
+    dt.datetime,
+    msgspec.Meta(
+        tz=True,
+        description=(
+            "RFC 3339 with an explicit offset. Rejected when later than its arrival plus "
+            "the allowed clock skew (future_timestamp, default 5 minutes) or older than "
+            "its table's retention (beyond_retention; by default actions 365 days, web "
+            "requests and forms 92, consent unbounded)."
+        ),
+    ),
+]
 HttpStatus = Annotated[int, msgspec.Meta(ge=100, le=599)]
 
 

@@ -1,12 +1,18 @@
 """Decode bytes into a contract event or a rejection with a stable reason code.
 
-Pure and total: :func:`decode` never raises, whatever the bytes. Every
-rejection carries one of :data:`REASONS` and a detail naming the field, so a
-dead letter says exactly what to fix.
+Pure and total: :func:`decode` and :func:`validate` never raise, whatever
+the bytes. Every rejection carries one of :data:`REASONS` and a detail naming
+the field, so a dead letter says exactly what to fix.
+
+:func:`decode` judges the bytes alone; :func:`validate` also judges the
+event's times against its arrival (DESIGN §3: ``future_timestamp``,
+``beyond_retention``). The limits come in as plain values (:class:`TimeLimits`),
+so this layer knows nothing of settings.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import socket
 from dataclasses import dataclass
@@ -34,6 +40,8 @@ REASONS: Final = (
     "ended_before_started",
     "too_large",
     "conflicting_duplicate",
+    "future_timestamp",
+    "beyond_retention",
 )
 
 
@@ -59,6 +67,11 @@ _QUOTED = re.compile(r"`(?P<name>[^`]+)`")
 
 def decode(raw: bytes, kind: type[E]) -> E | Rejection:
     """Decode one message of ``kind``; return the event or why it was rejected."""
+    event = _decode_struct(raw, kind)
+    return event if isinstance(event, Rejection) else _check_rules(event)
+
+
+def _decode_struct(raw: bytes, kind: type[E]) -> E | Rejection:
     if len(raw) > MAX_EVENT_BYTES:
         return Rejection("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES} allowed")
     try:
@@ -69,7 +82,7 @@ def decode(raw: bytes, kind: type[E]) -> E | Rejection:
         return Rejection("not_json", str(exc))
     except UnicodeDecodeError as exc:  # invalid UTF-8 inside a string (found by fuzzing)
         return Rejection("not_json", f"not UTF-8: {exc.reason} at byte {exc.start}")
-    return _check_rules(event)
+    return event
 
 
 def classify(message: str) -> Rejection:
@@ -110,6 +123,83 @@ def _check_rules(event: E) -> E | Rejection:
     if client_ip is not None and not is_ip_address(client_ip):
         return Rejection("bad_type", "client_ip: not an IPv4 or IPv6 address", "client_ip")
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLimits:
+    """How far from its arrival an event time may lie (DESIGN §3).
+
+    ``clock_skew``: how much later than its arrival an event time may be (a
+    producer's clock running ahead). ``retention``: how much older it may be,
+    the retention of the table storing it; ``None`` when that table keeps
+    rows until erasure (the consent ledger).
+    """
+
+    clock_skew: dt.timedelta
+    retention: dt.timedelta | None
+
+
+def validate(raw: bytes, kind: type[E], arrival: dt.datetime, limits: TimeLimits) -> E | Rejection:
+    """:func:`decode` with :func:`check_times`: what every input path accepts.
+
+    The times are judged before the other rules: a clock gone wrong is
+    reported as such (``future_timestamp`` rather than ``ended_before_started``
+    for a start in the year 9999).
+    """
+    event = _decode_struct(raw, kind)
+    if isinstance(event, Rejection):
+        return event
+    return check_times(event, arrival, limits) or _check_rules(event)
+
+
+def check_times(event: Event, arrival: dt.datetime, limits: TimeLimits) -> Rejection | None:
+    """Why the event's times are unacceptable at ``arrival``, or None if they are fine.
+
+    ``future_timestamp``: an event time later than ``arrival + clock_skew``
+    (exactly at the limit is accepted). A clock running ahead must not move a
+    watermark or outlive the policy; it also bounds every time the store sees
+    (ClickHouse's DateTime and TTL arithmetic overflow after 2106, so a year
+    9999 row would vanish on insert while its id and window stayed).
+    ``beyond_retention``: the time the table's TTL counts from is older than
+    ``arrival - retention`` (exactly at the limit is accepted): the TTL would
+    delete the row on arrival. ``arrival`` must be timezone-aware.
+    """
+    times = _event_times(event)
+    latest = arrival + limits.clock_skew
+    for name, at in times:
+        if at > latest:
+            return Rejection(
+                "future_timestamp",
+                f"{name} {at.isoformat()} is {_duration(at - arrival)} after its arrival "
+                f"{arrival.isoformat()}; at most {_duration(limits.clock_skew)} of clock "
+                "skew is allowed",
+                name,
+            )
+    if limits.retention is not None:
+        name, at = times[0]
+        if at < arrival - limits.retention:
+            return Rejection(
+                "beyond_retention",
+                f"{name} {at.isoformat()} is more than {_duration(limits.retention)} before "
+                f"its arrival {arrival.isoformat()}: its table's retention would delete it "
+                "on arrival",
+                name,
+            )
+    return None
+
+
+def _event_times(event: Event) -> tuple[tuple[str, dt.datetime], ...]:
+    """The event's times by field name; first the one its table's TTL counts from."""
+    if isinstance(event, Action):
+        return (("started_at", event.started_at), ("ended_at", event.ended_at))
+    return (("ts", event.ts),)
+
+
+def _duration(delta: dt.timedelta) -> str:
+    """A short human duration: ``300 s``, ``3 days``, ``2912107 days``."""
+    if delta >= dt.timedelta(days=2):
+        return f"{delta.days} days"
+    return f"{delta.total_seconds():g} s"
 
 
 def is_ip_address(text: str) -> bool:

@@ -136,15 +136,20 @@ def worker() -> None:
 def produce(file: Path, topic: str) -> None:
     """Publish events from a JSON-lines FILE (backfills, tests).
 
-    Every line is validated against the event contract first; valid lines
-    are published, each bad line is reported with its number and reason, and
-    the exit code is 2 if any line was rejected.
+    Every line is validated against the event contract first, time guards
+    included (future_timestamp: later than now plus
+    SPUR_ALLOWED_CLOCK_SKEW_SECONDS; beyond_retention: older than its table's
+    retention); valid lines are published, each bad line is reported as
+    FILE:LINE: reason: detail, and the exit code is 2 if any line was
+    rejected.
     """
     from spur.broker import kafka_target
     from spur.produce import produce_file
 
     settings = settings_from_env()
-    report = asyncio.run(produce_file(kafka_target(settings), file, topic, err))
+    report = asyncio.run(
+        produce_file(kafka_target(settings), file, topic, err, settings.time_limits)
+    )
     for line_no, rejection in report.rejected:
         # Plain lines (no wrapping): editors and scripts parse file:line: reason.
         click.echo(f"{file}:{line_no}: {rejection.reason}: {rejection.detail}", err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -23,9 +23,15 @@ from spur.cli import (
     writer_for,
 )
 
+if TYPE_CHECKING:
+    from spur.billing import Period
 
-@main.command()
-@click.option("--month", required=True, help="Billing month, YYYY-MM.")
+
+BILLING_COLUMNS = ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]
+
+
+@main.group(invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]")
+@click.option("--month", default=None, help="Billing month, YYYY-MM (required).")
 @click.option("--customer", type=int, default=None, help="Only this customer id.")
 @click.option(
     "--tz",
@@ -33,39 +39,146 @@ from spur.cli import (
     help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE or UTC].",
 )
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
 @friendly_errors
-def billing(month: str, customer: int | None, tz: str | None, fmt: str) -> None:
+def billing(
+    ctx: click.Context, month: str | None, customer: int | None, tz: str | None, fmt: str
+) -> None:
     """Bytes in/out/total and actions per customer for one month.
 
     Each action counts once, in the month of its started_at in the given
-    time zone. JSON output: {"month", "timezone", "from", "to", "customers":
-    [{customer_id, bytes_in, bytes_out, bytes_total, actions}]}.
+    time zone. A closed month (`spur billing close`) shows the totals
+    recorded when it was closed and, apart, the corrections: per customer,
+    what actions of the month that arrived after closing added. A month is
+    closed per time zone: 2026-11 in UTC and in Europe/Berlin are two
+    periods.
+
+    \b
+    JSON output ("from", "to", "at": RFC 3339, UTC):
+    {"month", "timezone", "from", "to",
+     "closed": null | {"at", "by": OS user who closed it},
+     "customers": [{customer_id, bytes_in, bytes_out, bytes_total, actions}],
+     "corrections": [same shape; [] while the month is open]}
+
+    "customers" are the current totals while the month is open, the closed
+    totals once it is closed; a correction is current minus closed totals
+    (a customer first billed after closing: its whole usage). CSV: the
+    same columns; a closed month adds "part" ("closed" or "correction").
     """
-    from spur.billing import billing as compute
-    from spur.billing import month_bounds
+    if ctx.invoked_subcommand is not None:
+        if month or customer is not None or tz or fmt != "table":
+            raise click.UsageError(
+                f"options go after the subcommand: spur billing {ctx.invoked_subcommand} "
+                "--month YYYY-MM [--tz ZONE]"
+            )
+        return
+    if month is None:
+        raise click.UsageError("Missing option '--month' (YYYY-MM).")
+    from spur.billing import period
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
-    start, end = month_bounds(month, timezone)
     store = reader_for(settings)
     try:
-        usage = compute(store, month, timezone, customer)
+        shown = period(store, month, timezone, customer)
     finally:
         store.close()
-    rows = [u.as_dict() for u in usage]
     if fmt == "json":
-        document = {
-            "month": month,
-            "timezone": timezone,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "customers": rows,
-        }
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json.dumps(shown.as_dict(), indent=2))
     elif fmt == "csv":
-        click.echo(to_csv(rows, ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]))
+        click.echo(billing_csv(shown))
     else:
-        Console().print(billing_table(rows, month, timezone))
+        print_period(shown)
+
+
+@billing.command("close")
+@click.option("--month", required=True, help="Billing month, YYYY-MM; must be over.")
+@click.option(
+    "--tz",
+    default=None,
+    help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE or UTC].",
+)
+@friendly_errors
+def billing_close(month: str, tz: str | None) -> None:
+    """Close a month: record its invoice totals per customer, immutably.
+
+    Records, once, the month's current totals per customer with the time
+    and the OS user closing it. Nothing is ever overwritten: closing a
+    closed month changes nothing and says so (exit 0). Actions of the month
+    that arrive later are shown by `spur billing --month` as corrections,
+    apart from the closed totals. The period is the month in the time zone:
+    closing 2026-11 in UTC does not close it in Europe/Berlin. The month
+    must be over, and younger than the actions' retention.
+    """
+    import datetime as dt
+
+    from sinks.store import open_store
+    from spur.billing import close_month
+
+    settings = settings_from_env()
+    timezone = tz or settings.billing_timezone
+    store = open_store(settings.store, settings.insert_timeout_seconds)
+    try:
+        result = close_month(
+            store,
+            month,
+            timezone,
+            closed_by=os_user(),
+            now=dt.datetime.now(dt.UTC),
+            retention_days=settings.actions_retention_days,
+        )
+    finally:
+        store.close()
+    closing = result.closing
+    when = f"at {closing.at.isoformat(timespec='milliseconds')} by {closing.by}"
+    if not result.closed_now:
+        click.echo(f"{month} ({timezone}) was already closed {when}: nothing changed")
+        return
+    actions = sum(u.actions for u in result.totals)
+    click.echo(
+        f"closed {month} ({timezone}) {when}: {len(result.totals)} customers, {actions:,} actions"
+    )
+
+
+def os_user() -> str:
+    """Who runs this command: the name of the process's real user id."""
+    import getpass
+    import os
+
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # no passwd entry (a container's bare uid)
+        return getpass.getuser()
+
+
+def billing_csv(shown: Period) -> str:
+    if shown.closed is None:
+        return to_csv([u.as_dict() for u in shown.customers], BILLING_COLUMNS)
+    rows: list[dict[str, Any]] = [
+        *({**u.as_dict(), "part": "closed"} for u in shown.customers),
+        *({**u.as_dict(), "part": "correction"} for u in shown.corrections),
+    ]
+    return to_csv(rows, [*BILLING_COLUMNS, "part"])
+
+
+def print_period(shown: Period) -> None:
+    console = Console()
+    table = billing_table([u.as_dict() for u in shown.customers], shown.month, shown.timezone)
+    if shown.closed is None:
+        console.print(table)
+        return
+    at = shown.closed.at.isoformat(timespec="milliseconds")
+    table.title = f"Billing {shown.month} ({shown.timezone}), closed at {at} by {shown.closed.by}"
+    if not shown.customers:
+        table.caption = "no customer had actions of the month when it was closed"
+    console.print(table)
+    later = billing_table([u.as_dict() for u in shown.corrections], shown.month, shown.timezone)
+    later.title = f"Corrections to {shown.month} ({shown.timezone}): arrived after closing"
+    if not shown.corrections:
+        later.caption = "none: no action of the month arrived after closing"
+    console.print(later)
 
 
 @main.command()

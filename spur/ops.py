@@ -31,6 +31,9 @@ def retention_rules(settings: Settings) -> list[RetentionRule]:
     return [
         RetentionRule("actions", "started_at", settings.actions_retention_days, "clause 3.4"),
         RetentionRule("usage_hourly", "hour", settings.actions_retention_days, "clause 3.4"),
+        RetentionRule(
+            "billing_periods", "period_start", settings.actions_retention_days, "clause 3.4"
+        ),
         RetentionRule("action_ids", "seen_at", settings.dedup_horizon_days, "dedup horizon"),
         RetentionRule("web_requests", "ts", settings.web_retention_days, "clause 3.1"),
         RetentionRule("form_submissions", "ts", settings.forms_retention_days, "clause 3.3"),

@@ -3,10 +3,20 @@
 Blocking: reads the file line by line and publishes without waiting on each
 delivery; flushes at the end. Bad lines are collected with their numbers,
 never published, never silently skipped.
+
+A line is judged as the worker will judge it, time guards included
+(``future_timestamp``, ``beyond_retention``), with the time it is read as its
+arrival: a line the worker would dead-letter is not sent into Kafka, where it
+would sit with its personal data for the topic's retention. The worker checks
+again when the event arrives, seconds later: a line within seconds of its
+retention limit may pass here and be refused there; for ``future_timestamp``
+the worker is never the stricter one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from schemas.validate import Rejection, decode
+from schemas.validate import Rejection, TimeLimits, validate
 from spur.client import Publisher, topic_and_key
 from spur.kafka_access import KafkaTarget
 from spur.topics import Topic
@@ -38,13 +48,25 @@ class ProduceReport:
 
 
 async def produce_file(
-    bootstrap: KafkaTarget, path: Path, topic: str, console: Console
+    bootstrap: KafkaTarget,
+    path: Path,
+    topic: str,
+    console: Console,
+    time_limits: Callable[[type[Event]], TimeLimits],
 ) -> ProduceReport:
+    """Publish the file's valid lines to ``topic``; report the others by line number.
+
+    ``time_limits`` gives the time guards of the topic's event type
+    (``Settings.time_limits``). Raises :class:`UnknownTopicError` for a topic
+    that is not an input topic, and what the publisher raises when the
+    broker cannot be reached.
+    """
     kind = EVENT_TYPE_OF_TOPIC.get(topic)
     if kind is None:
         raise UnknownTopicError(
             f"--topic {topic!r}: not an input topic; use one of {', '.join(EVENT_TYPE_OF_TOPIC)}"
         )
+    limits = time_limits(kind)
     report = ProduceReport()
     size = path.stat().st_size  # noqa: ASYNC240  # one stat call before the loop
     progress = Progress(
@@ -62,7 +84,7 @@ async def produce_file(
                 body = line.rstrip(b"\r\n")
                 if not body.strip():
                     continue
-                decoded = decode(body, kind)
+                decoded = validate(body, kind, dt.datetime.now(dt.UTC), limits)
                 if isinstance(decoded, Rejection):
                     report.rejected.append((line_no, decoded))
                     continue

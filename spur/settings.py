@@ -7,6 +7,7 @@ Settings are frozen: a process reads them once at start.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,9 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.events import Action, Event, FormSubmission, WebRequest
+from schemas.validate import TimeLimits
 
 # Kafka holds the same personal data as the store while it retains messages
 # (DESIGN §1, last row), so its retention is bounded like the store's.
@@ -136,6 +140,9 @@ class Settings(BaseSettings):
 
     # Stream semantics.
     allowed_lateness_hours: float = Field(default=48.0, ge=0)
+    # How far ahead of its arrival an event time may be (a producer's clock
+    # running fast); beyond it: future_timestamp. A day is a broken clock, not skew.
+    allowed_clock_skew_seconds: float = Field(default=300.0, ge=0, le=86_400)
     window_cache_size: int = Field(default=200_000, ge=1)  # usage windows kept in memory
     actions_ip_policy: Literal["full", "truncate", "drop"] = "full"  # misuse investigation
     web_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
@@ -210,6 +217,23 @@ class Settings(BaseSettings):
     @property
     def local_store_dir(self) -> Path:
         return self.state_dir / "store"
+
+    def time_limits(self, kind: type[Event]) -> TimeLimits:
+        """The time guards of an event type (DESIGN §3): clock skew, its table's retention.
+
+        Consent has no retention limit: the ledger keeps every decision until
+        erasure (no TTL), and refusing an old revocation would let an older
+        grant stand as the login's latest decision.
+        """
+        days = {
+            Action: self.actions_retention_days,
+            WebRequest: self.web_retention_days,
+            FormSubmission: self.forms_retention_days,
+        }.get(kind)
+        return TimeLimits(
+            clock_skew=dt.timedelta(seconds=self.allowed_clock_skew_seconds),
+            retention=dt.timedelta(days=days) if days is not None else None,
+        )
 
     @property
     def faust_dir(self) -> Path:

@@ -46,6 +46,8 @@ _PREDICATES: dict[SubjectKind, dict[str, str]] = {
         "usage_hourly": "customer_id = {v}",
         "consent_log": "customer_id = {v}",
         "dead_letters": "JSONExtractUInt(original, 'customer_id') = {v}",
+        # Closed invoice totals: immutable for spur's commands, not for the subject.
+        "billing_periods": "customer_id = {v}",
     },
     "login": {
         "actions": "login = {v}",
@@ -122,10 +124,15 @@ def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int
     return erasure
 
 
+# Append-only tables (plain MergeTree): every row is distinct, and FINAL is refused.
+_APPEND_ONLY = frozenset({"billing_periods"})
+
+
 def export(store: Store, subject: Subject) -> Iterator[dict[str, Any]]:
     """Every stored row about the subject, one ``{"table", "row"}`` per row."""
     for table, where in predicates(subject).items():
-        for row in store.query(f"SELECT * FROM {store.database}.{table} FINAL WHERE {where}"):
+        final = "" if table in _APPEND_ONLY else " FINAL"
+        for row in store.query(f"SELECT * FROM {store.database}.{table}{final} WHERE {where}"):
             yield {"table": table, "row": row}
 
 

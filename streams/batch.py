@@ -10,7 +10,7 @@ from typing import Generic
 import msgspec
 
 from schemas.located import E_co, Located
-from schemas.validate import Rejection, decode
+from schemas.validate import Rejection, TimeLimits, validate
 from streams.deadletter import DeadLetter, dead_letter
 
 
@@ -44,11 +44,18 @@ def reject(
     )
 
 
-def split(messages: Sequence[Message], kind: type[E_co], now: dt.datetime) -> Split[E_co]:
-    """Validate every message as ``kind``; valid ones located, the rest dead-lettered."""
+def split(
+    messages: Sequence[Message], kind: type[E_co], now: dt.datetime, limits: TimeLimits
+) -> Split[E_co]:
+    """Validate every message as ``kind``; valid ones located, the rest dead-lettered.
+
+    ``now`` is the messages' arrival. The time guards (``limits``) run here,
+    before anything reads an event's time: a rejected event moves no
+    watermark, opens no window and is never stored.
+    """
     result: Split[E_co] = Split()
     for message in messages:
-        decoded = decode(message.value, kind)
+        decoded = validate(message.value, kind, now, limits)
         if isinstance(decoded, Rejection):
             result.rejected.append(reject(message, decoded, kind, now))
         else:

@@ -132,7 +132,7 @@ class Pipeline:
     def process_actions(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
         started = time.perf_counter()
         outcome = ActionsOutcome()
-        valid = split(messages, Action, now)
+        valid = split(messages, Action, now, self.settings.time_limits(Action))
         outcome.dead_letters.extend(valid.rejected)
         dedup = classify(valid.accepted, self._dedup_index(valid.accepted))
         by_position = {(m.partition, m.offset): m for m in messages}
@@ -333,7 +333,7 @@ class Pipeline:
     # -- web requests, forms, consent ---------------------------------------------
 
     def process_web(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
-        valid = split(messages, WebRequest, now)
+        valid = split(messages, WebRequest, now, self.settings.time_limits(WebRequest))
         policy = self.settings.web_ip_policy
         events = [
             msgspec.structs.replace(
@@ -349,7 +349,7 @@ class Pipeline:
         return valid.rejected
 
     def process_forms(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
-        valid = split(messages, FormSubmission, now)
+        valid = split(messages, FormSubmission, now, self.settings.time_limits(FormSubmission))
         policy = self.settings.forms_ip_policy
         events = [
             msgspec.structs.replace(
@@ -363,7 +363,7 @@ class Pipeline:
         return valid.rejected
 
     def process_consent(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
-        valid = split(messages, Consent, now)
+        valid = split(messages, Consent, now, self.settings.time_limits(Consent))
         self._insert("consent_log", consent_columns([item.event for item in valid.accepted]))
         self.store_dead_letters(valid.rejected)
         metrics.EVENTS_IN.labels(Topic.CONSENT).inc(len(messages))

@@ -26,6 +26,9 @@ def test_produce_reports_bad_lines_and_publishes_the_rest(
         json.dumps({**GOOD, "document_title": "Q3 salaries"}),
         "{broken",
         json.dumps({**GOOD, "bytes_in": -1}),
+        json.dumps(
+            {**GOOD, "started_at": "9999-12-31T00:00:00Z", "ended_at": "9999-12-31T00:00:00Z"}
+        ),
     ]
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(lines) + "\n")
@@ -34,7 +37,8 @@ def test_produce_reports_bad_lines_and_publishes_the_rest(
     assert f"{events}:4: unknown_field" in result.stderr
     assert f"{events}:5: not_json" in result.stderr
     assert f"{events}:6: out_of_range" in result.stderr
-    assert "published 2, rejected 3 lines" in result.stdout
+    assert f"{events}:7: future_timestamp: started_at 9999-12-31" in result.stderr
+    assert "published 2, rejected 4 lines" in result.stdout
     published = asyncio.run(read_topic(fresh_topics, Topic.ACTIONS))
     assert sorted(published) == sorted(line.encode() for line in lines[:2])
     assert all(b"Q3 salaries" not in value for value in published)

@@ -52,3 +52,12 @@ def test_least_privilege() -> None:
         assert by_table[table] == {"engineer_role"}, table
     assert "billing_role" not in by_table["dead_letters"]
     assert by_table["capacity_minutely"] == {"ops_role", "engineer_role"}
+
+
+def test_billing_may_append_closed_periods_but_never_change_them() -> None:
+    roles = (DEPLOY / "roles.sql").read_text()
+    assert grants()["billing_periods"] == {"billing_role"}
+    assert "GRANT INSERT ON spur.billing_periods TO billing_role;" in roles
+    for statement in re.findall(r"^GRANT [^;]*;", roles, flags=re.MULTILINE):
+        if "billing_role" in statement:
+            assert not re.search(r"\b(ALTER|DELETE|TRUNCATE|DROP)\b", statement), statement
