@@ -19,6 +19,10 @@ from string import Template
 from sinks.store import Store
 from spur.settings import Settings
 
+# Migration 0002 indexed action ids for this many days after they were seen;
+# 0006 keeps them as long as their actions. Only 0002's text still names it.
+HISTORICAL_DEDUP_HORIZON_DAYS = 7
+
 # TTL merges run at most this often per table; ClickHouse's default is 4 h.
 # An hour keeps expired rows from outliving their deadline by more than that.
 TTL_MERGE_SECONDS = 3600
@@ -72,7 +76,7 @@ def render(migration: Migration, settings: Settings, database: str) -> list[str]
         "forms_retention_days": settings.forms_retention_days,
         "dead_letter_retention_days": settings.dead_letter_retention_days,
         "capacity_retention_days": settings.capacity_retention_days,
-        "dedup_horizon_days": settings.dedup_horizon_days,
+        "dedup_horizon_days": HISTORICAL_DEDUP_HORIZON_DAYS,
         "ttl_merge_seconds": TTL_MERGE_SECONDS,
     }
     text = Template(migration.sql).substitute(values)

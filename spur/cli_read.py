@@ -112,12 +112,11 @@ def billing_close(month: str, tz: str | None) -> None:
     """
     import datetime as dt
 
-    from sinks.store import open_store
     from spur.billing import close_month
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
-    store = open_store(settings.store, settings.insert_timeout_seconds)
+    store = writer_for(settings)
     try:
         result = close_month(
             store,
@@ -209,20 +208,25 @@ def query(name_or_sql: str, fmt: str) -> None:
     "--tz", default=None, help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE]."
 )
 @click.option(
-    "--repair", is_flag=True, help="Rewrite differing hourly windows from the raw actions."
+    "--repair",
+    is_flag=True,
+    help="After a disaster: rebuild differing windows from the raw actions.",
 )
 @click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
 @friendly_errors
 def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
-    """Compare a month's aggregates with the raw actions, per customer.
+    """Compare a month's usage (per customer) and capacity (per action and minute)
+    with the raw actions.
 
-    Differences come from actions later than the allowed lateness (stored
-    raw, not yet in the hourly windows). --repair rewrites those windows;
-    stop the workers on this store first. Windows with fewer raw actions
-    than aggregated ones (an erased login) are reported, never reduced.
-    Exit code 1 while aggregates miss raw actions, else 0.
+    Every action is folded whatever its arrival order, so there is no
+    difference unless a login was erased (its billing stays) or the store
+    lost data. --repair (a disaster tool; stop the workers on this store
+    first) rebuilds each differing window from the raw actions, by content;
+    windows holding erased actions are reported, never rewritten.
+    Exit code 1 while aggregates miss raw actions or capacity differs, else 0.
     """
     from spur.reconcile import reconcile as compare
+    from spur.reconcile import reconcile_capacity
     from spur.reconcile import repair as rewrite
 
     settings = settings_from_env()
@@ -230,8 +234,10 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     store = writer_for(settings) if repair else reader_for(settings)
     try:
         before = compare(store, month, timezone)
-        repaired = rewrite(store, month, timezone) if repair and before else 0
+        capacity = reconcile_capacity(store, month, timezone)
+        repaired = rewrite(store, month, timezone) if repair and (before or capacity) else 0
         after = compare(store, month, timezone) if repaired else before
+        capacity_after = reconcile_capacity(store, month, timezone) if repaired else capacity
     finally:
         store.close()
     if fmt == "json":
@@ -239,8 +245,10 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
             "month": month,
             "timezone": timezone,
             "differences": [d.as_dict() for d in before],
+            "capacity_differences": [d.as_dict() for d in capacity],
             "windows_repaired": repaired,
             "remaining": len(after),
+            "capacity_remaining": len(capacity_after),
         }
         click.echo(json.dumps(document, indent=2))
     else:
@@ -254,9 +262,14 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
             for d in before
         ]
         emit_rows(rows, "table", title=f"reconcile {month} ({timezone})")
+        if capacity:
+            click.echo(f"{len(capacity)} capacity minutes differ from the raw actions")
         if repair:
-            click.echo(f"repaired {repaired} hourly windows; {len(after)} customers still differ")
-    if any(d.raw[2] > d.aggregated[2] for d in after):
+            click.echo(
+                f"repaired {repaired} windows; {len(after)} customers and "
+                f"{len(capacity_after)} capacity minutes still differ"
+            )
+    if any(d.raw[2] > d.aggregated[2] for d in after) or capacity_after:
         sys.exit(1)
 
 

@@ -32,7 +32,8 @@ REJECTED = Counter(
 DUPLICATES = Counter("spur_duplicates_total", "Actions seen again with the same content")
 LATE_EVENTS = Counter(
     "spur_late_events_total",
-    "Actions later than the allowed lateness: stored raw, not in windows until reconciled",
+    "Actions more than the allowed lateness behind their partition's newest event time "
+    "(folded like any other; a sign of backfills or re-sent spools)",
 )
 WINDOW_UPDATES = Counter("spur_window_updates_total", "Usage window states written")
 CAPACITY_UPDATES = Counter("spur_capacity_updates_total", "Capacity window states written")

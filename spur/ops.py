@@ -34,12 +34,16 @@ def retention_rules(settings: Settings) -> list[RetentionRule]:
         RetentionRule(
             "billing_periods", "period_start", settings.actions_retention_days, "clause 3.4"
         ),
-        RetentionRule("action_ids", "seen_at", settings.dedup_horizon_days, "dedup horizon"),
+        RetentionRule("action_ids", "started_at", settings.actions_retention_days, "clause 3.4"),
+        RetentionRule("usage_sums", "hour", settings.actions_retention_days, "clause 3.4"),
         RetentionRule("web_requests", "ts", settings.web_retention_days, "clause 3.1"),
         RetentionRule("form_submissions", "ts", settings.forms_retention_days, "clause 3.3"),
         RetentionRule("dead_letters", "at", settings.dead_letter_retention_days, "debugging"),
         RetentionRule(
             "capacity_minutely", "minute", settings.capacity_retention_days, "no personal data"
+        ),
+        RetentionRule(
+            "capacity_states", "minute", settings.capacity_retention_days, "no personal data"
         ),
         RetentionRule("consent_log", "ts", None, "proof of consent (clause 3.6), until erasure"),
         RetentionRule("erasure_log", "erased_at", None, "audit of erasures, salted hashes only"),

@@ -8,6 +8,7 @@ Settings are frozen: a process reads them once at start.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -118,7 +119,6 @@ class Settings(BaseSettings):
     forms_retention_days: int = Field(default=92, ge=1)  # configurable (clause 3.3)
     dead_letter_retention_days: int = Field(default=14, ge=1)
     capacity_retention_days: int = Field(default=730, ge=1)  # no customer data
-    dedup_horizon_days: int = Field(default=7, ge=1, le=365)
 
     # Local state: dev broker, Faust data, client spool; and the download
     # cache of the broker's jars, shared by every checkout on the machine.
@@ -139,11 +139,12 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(default=10.0, ge=6, le=300)
 
     # Stream semantics.
+    # Event-time lateness beyond which an action is counted as late (a metric
+    # and an alert); every action is folded whatever its lateness.
     allowed_lateness_hours: float = Field(default=48.0, ge=0)
     # How far ahead of its arrival an event time may be (a producer's clock
     # running fast); beyond it: future_timestamp. A day is a broken clock, not skew.
     allowed_clock_skew_seconds: float = Field(default=300.0, ge=0, le=86_400)
-    window_cache_size: int = Field(default=200_000, ge=1)  # usage windows kept in memory
     actions_ip_policy: Literal["full", "truncate", "drop"] = "full"  # misuse investigation
     web_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
     forms_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
@@ -244,10 +245,23 @@ class Settings(BaseSettings):
         return self.state_dir / "dev-broker"
 
 
+# Variables that meant something once; set, they would silently do nothing.
+RETIRED = {
+    "SPUR_DEDUP_HORIZON_DAYS": "an action id is remembered for as long as its action is "
+    "retained (SPUR_ACTIONS_RETENTION_DAYS)",
+    "SPUR_WINDOW_CACHE_SIZE": "window states are read from the store by exact key",
+}
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise :class:`SettingsError` on bad values."""
     from pydantic import ValidationError
 
+    retired = sorted(name for name in RETIRED if name in os.environ)
+    if retired:
+        raise SettingsError(
+            "; ".join(f"{name} is no longer used: {RETIRED[name]}; unset it" for name in retired)
+        )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates the types
     except ValidationError as exc:

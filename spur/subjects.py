@@ -44,6 +44,7 @@ _PREDICATES: dict[SubjectKind, dict[str, str]] = {
         "actions": "customer_id = {v}",
         "action_ids": "customer_id = {v}",
         "usage_hourly": "customer_id = {v}",
+        "usage_sums": "customer_id = {v}",
         "consent_log": "customer_id = {v}",
         "dead_letters": "JSONExtractUInt(original, 'customer_id') = {v}",
         # Closed invoice totals: immutable for spur's commands, not for the subject.

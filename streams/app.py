@@ -35,7 +35,7 @@ from spur.kafka_access import SASL_MECHANISM, KafkaTarget
 from spur.settings import Settings
 from spur.topics import Topic, consumer_group_of
 from streams.batch import Message
-from streams.capacity import recompute_capacity
+from streams.capacity import refresh_capacity
 from streams.consume import actions_consumer, consume_actions
 from streams.deadletter import DeadLetter
 from streams.observe import observe
@@ -100,10 +100,10 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         return await asyncio.to_thread(pipeline.process_actions, messages, _now())
 
     async def complete_actions(outcome: ActionsOutcome) -> None:
-        # Capacity windows of the batch's minutes are recomputed before its
+        # Capacity windows of the batch's minutes are refreshed before its
         # offsets are committed, so a crash cannot leave them stale.
         windows = await asyncio.to_thread(
-            recompute_capacity, store, outcome.minutes, pipeline.stopping
+            refresh_capacity, store, outcome.capacity, pipeline.stopping
         )
         metrics.CAPACITY_UPDATES.inc(len(windows))
         await publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in outcome.usage])

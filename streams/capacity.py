@@ -1,28 +1,35 @@
 """Capacity windows per (action type, minute): count, bytes, duration quantiles, errors.
 
 A minute's window spans all customers and so all partitions, which no single
-worker sees; and exact quantiles cannot be folded from partial ones. So the
-windows of the minutes a batch touched are recomputed from the stored,
-deduplicated raw actions, before the batch's offsets are acknowledged. A recompute
-reads everything stored so far, so the latest one is the most complete:
-``version`` is its wall-clock time in microseconds (ReplacingMergeTree keeps
-the highest). Holds no customer data.
+worker sees. Each batch's fold (streams.pipeline) adds its new actions to
+``capacity_states``: mergeable states per (minute, action), the durations as
+a ``quantilesExact`` state (all values, so the merged quantiles are exactly
+those of all the minute's actions, in any order of arrival, however late).
+After a batch, the windows it touched are read back by exact key, merged,
+stored in ``capacity_minutely`` and published. ``version`` = inserts folded
+into the minute: it only grows, so the highest version is the most complete
+state (ReplacingMergeTree keeps it). No raw actions are rescanned. Holds no
+customer data.
 
-Blocking: one query and one insert per run.
+Blocking: one query and one insert per run; store errors are retried.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
-from sinks.store import Store
+from sinks.store import PROBE, Store
 from sinks.writer import retrying
+
+
+class CapacityKey(NamedTuple):
+    action: str
+    minute: dt.datetime  # UTC, on the minute
 
 
 class CapacityMessage(msgspec.Struct, frozen=True):
@@ -44,38 +51,35 @@ class CapacityMessage(msgspec.Struct, frozen=True):
         return f"{self.action}:{self.minute.isoformat()}".encode()
 
 
-def _day_ranges(minutes: Iterable[dt.datetime]) -> list[tuple[int, int]]:
-    """[start, end) epoch seconds per day that has touched minutes (keeps scans narrow)."""
-    days = sorted({m.replace(hour=0, minute=0) for m in minutes})
-    return [(int(d.timestamp()), int(d.timestamp()) + 86_400) for d in days]
+def _probe_key(key: CapacityKey) -> str:
+    # Action names may contain ':' but never '|' (schemas: [a-z0-9_.:-]).
+    return f"{int(key.minute.timestamp())}|{key.action}"
 
 
-def recompute_capacity(
-    store: Store, minutes: set[dt.datetime], stop: threading.Event | None = None
+def refresh_capacity(
+    store: Store, keys: Iterable[CapacityKey], stop: threading.Event | None = None
 ) -> list[CapacityMessage]:
-    """Recompute and store the windows of ``minutes``; return them for publishing."""
-    if not minutes:
+    """Store and return the current windows of ``keys``, merged from their states."""
+    wanted = sorted({_probe_key(key) for key in keys})
+    if not wanted:
         return []
-    wanted = ",".join(str(int(m.timestamp())) for m in sorted(minutes))
-    ranges = " OR ".join(
-        f"(started_at >= toDateTime64({a}, 3, 'UTC') AND started_at < toDateTime64({b}, 3, 'UTC'))"
-        for a, b in _day_ranges(minutes)
-    )
     rows: list[dict[str, Any]] = retrying(
         store.query,
         f"""
-        SELECT action, toUnixTimestamp(toStartOfMinute(started_at)) AS minute,
-               count() AS actions, countIf(status = 'error') AS error_actions,
+        SELECT action, toUnixTimestamp(minute) AS minute,
+               sum(actions) AS actions, sum(error_actions) AS error_actions,
                sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out,
-               quantilesExact(0.5, 0.95, 0.99)(
-                   toFloat64(dateDiff('millisecond', started_at, ended_at))) AS q
-        FROM {store.database}.actions FINAL
-        WHERE ({ranges}) AND toUnixTimestamp(toStartOfMinute(started_at)) IN ({wanted})
-        GROUP BY action, minute
+               quantilesExactMerge(0.5, 0.95, 0.99)(durations) AS q, sum(updates) AS updates
+        FROM {store.database}.capacity_states
+        WHERE (minute, action) IN (
+            SELECT toDateTime(toUInt32(splitByChar('|', key)[1]), 'UTC'),
+                   splitByChar('|', key)[2]
+            FROM {PROBE})
+        GROUP BY minute, action
         """,
+        wanted,
         stop=stop,
     )
-    version = time.time_ns() // 1000
     windows = [
         CapacityMessage(
             action=row["action"],
@@ -87,13 +91,14 @@ def recompute_capacity(
             duration_p50_ms=float(row["q"][0]),
             duration_p95_ms=float(row["q"][1]),
             duration_p99_ms=float(row["q"][2]),
-            version=version,
+            version=int(row["updates"]),
         )
         for row in rows
     ]
     if windows:
-        columns = {
-            name: [getattr(w, name) for w in windows] for name in CapacityMessage.__struct_fields__
-        }
-        retrying(store.insert, "capacity_minutely", columns, stop=stop)
+        retrying(store.insert, "capacity_minutely", capacity_columns(windows), stop=stop)
     return windows
+
+
+def capacity_columns(windows: list[CapacityMessage]) -> dict[str, list[Any]]:
+    return {name: [getattr(w, name) for w in windows] for name in CapacityMessage.__struct_fields__}

@@ -11,8 +11,9 @@ Offsets: a batch's offsets are committed after its rows are stored and its
 outputs acknowledged by the broker. A crash replays the batch, which is
 harmless: every step of the pipeline is idempotent (see streams.pipeline).
 
-Rebalances: a partition's windows are cached by the worker that owns it, so
-no batch may still be running when the partition moves. When partitions are
+Rebalances: no batch may still be running when the partition moves: two
+workers reading the same uncommitted message at once would both find its id
+unindexed and both fold it. When partitions are
 revoked, the consumer first lets every batch in flight finish and commit;
 records fetched meanwhile are dropped unprocessed (the next owner reads them
 from the committed offset); reassigned partitions' cached state is forgotten

@@ -1,11 +1,13 @@
-"""Which actions of a batch are new, replays, duplicates or conflicting (pure).
+"""Which actions of a batch are new, duplicates or conflicting (pure).
 
-The dedup index maps an action id to where it was first read (partition,
-offset) and a hash of its content. A message found in the index *at its own
-position* is a replay of that first copy after a crash: it must still reach
-the window fold, which skips it if it was already folded. Found at another
-position, it is an upstream duplicate (same content: dropped, counted) or a
-conflicting duplicate (different content: rejected, the first copy stands).
+Identity is the action id and the content, never the Kafka position: the
+dedup index maps every action id ever counted (for as long as its raw row is
+retained) to a hash of its content. An id found there with the same content
+is a duplicate, whether an upstream re-send or a replay after a crash: the
+id is indexed by the very statement that folds the action into its windows
+(streams.pipeline), so "indexed" means "counted". Found with other content,
+it is a conflicting duplicate (rejected, the first copy stands). A recreated
+topic or a migrated cluster reuses offsets, not ids: its actions are new.
 """
 
 from __future__ import annotations
@@ -20,25 +22,22 @@ from schemas.events import Action
 from schemas.located import Located
 from schemas.validate import encode
 
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    content_hash: int
-    partition: int
-    offset: int
+# The hash of ids indexed from stored raw rows when the index was extended
+# (migration 0006): their content hash is unknown, any repeat is a duplicate.
+UNKNOWN_HASH = 0
 
 
 @dataclass
 class DedupResult:
-    new: list[Located[Action]] = field(default_factory=list)  # first copies: store them
-    replayed: list[Located[Action]] = field(default_factory=list)  # already stored: fold only
-    duplicates: list[Located[Action]] = field(default_factory=list)  # same content again: drop
+    new: list[Located[Action]] = field(default_factory=list)  # not counted yet: store, fold
+    duplicates: list[Located[Action]] = field(default_factory=list)  # counted already: drop
     conflicts: list[Located[Action]] = field(default_factory=list)  # different content: reject
     hashes: dict[uuid.UUID, int] = field(default_factory=dict)  # content hash of each new id
 
     @property
-    def to_fold(self) -> list[Located[Action]]:
-        return self.new + self.replayed
+    def accepted(self) -> list[Located[Action]]:
+        """New and duplicates: the actions whose windows the batch (re)publishes."""
+        return self.new + self.duplicates
 
 
 def content_hash(action: Action) -> int:
@@ -46,20 +45,18 @@ def content_hash(action: Action) -> int:
     return xxhash.xxh3_64_intdigest(encode(action))
 
 
-def classify(batch: Sequence[Located[Action]], index: Mapping[uuid.UUID, Seen]) -> DedupResult:
-    """Sort a batch's valid actions by what the dedup index (and the batch) knows."""
+def classify(batch: Sequence[Located[Action]], index: Mapping[uuid.UUID, int]) -> DedupResult:
+    """Sort a batch's valid actions by what the dedup index (id -> hash) and the batch know."""
     result = DedupResult()
     seen = dict(index)
     for item in batch:
         digest = content_hash(item.event)
         first = seen.get(item.event.action_id)
         if first is None:
-            seen[item.event.action_id] = Seen(digest, item.partition, item.offset)
+            seen[item.event.action_id] = digest
             result.new.append(item)
             result.hashes[item.event.action_id] = digest
-        elif (first.partition, first.offset) == (item.partition, item.offset):
-            result.replayed.append(item)
-        elif first.content_hash == digest:
+        elif first in (digest, UNKNOWN_HASH):
             result.duplicates.append(item)
         else:
             result.conflicts.append(item)

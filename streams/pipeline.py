@@ -1,17 +1,39 @@
 """One batch of an input topic, from raw messages to stored rows and window states.
 
-For actions, in this order (each step idempotent, so a crash anywhere and the
-replay of the batch give the same end state):
+For actions, in this order:
 
 1. validate (rejects become dead letters);
-2. classify against the dedup index: new, replayed, duplicate, conflicting;
+2. classify against the dedup index, by action id and content hash (never
+   by Kafka offset): new, duplicate (counted already), conflicting;
 3. apply privacy rules (IP policy, consent for profiles) to the new ones;
-4. insert the new actions, then record their ids in the dedup index (in this
-   order: an id is never indexed before its row is stored);
-5. fold new and replayed on-time actions into their hourly windows, reading
-   the windows' current states from ``usage_hourly`` and writing one new
-   state per window (``version`` = highest source offset folded);
-6. return the window states to publish and the dead letters to send.
+4. insert the new actions' raw rows into ``actions``;
+5. fold: ONE insert of the new actions into ``action_folds`` (a Null table),
+   whose materialized views write the dedup index ``action_ids``, the hourly
+   sums ``usage_sums`` and the per-minute capacity states from that same
+   block, with a deterministic insert deduplication token;
+6. read the states of every window the batch's accepted actions (new and
+   duplicates) touch, by exact key, from ``usage_sums``; write them to
+   ``usage_hourly`` (``version`` = inserts folded into the window);
+7. return those window states and the touched capacity minutes to publish,
+   and the dead letters to send.
+
+Why exactly once, whatever the order, lateness, crash or replay point: an
+action is counted iff its id is in the index, and the index row and the
+action's contributions to its hour and its minute are written by one
+statement (step 5). A crash before it leaves the action uncounted, and the
+replay finds its id missing and folds it (its raw row, possibly written
+twice, collapses in the ReplacingMergeTree). A crash after it leaves the
+action counted: the replay finds the id, classifies it as a duplicate and
+folds nothing, but still rewrites and republishes its window (steps 6-7),
+in case the crash came before those. A retry of step 5 itself (a store
+error after the server applied it) carries the same token, derived from
+the new ids alone, and lands once in every target. Nothing depends on
+offsets, on arrival order or on how the replay cuts its batches, so a
+recreated topic's actions at reused offsets are simply new. Lateness (event
+time behind the partition's newest) is only measured. Residual risk: a
+server failing *between* the views of one statement, followed by a worker
+crash before the statement is retried; ``spur reconcile`` reports such a
+window and ``--repair`` rebuilds it from the raw actions.
 
 Blocking: every method blocks on the store; the worker calls them in a
 thread (streams.consume for actions, the Faust agents for the rest). Store
@@ -22,15 +44,16 @@ Raises nothing for bad input.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import xxhash
 
 from schemas.events import Action, Consent, FormSubmission, WebRequest
 from schemas.located import Located
@@ -43,14 +66,11 @@ from spur import metrics
 from spur.settings import Settings
 from spur.topics import Topic
 from streams.batch import Message, reject, split
+from streams.capacity import CapacityKey
 from streams.deadletter import DeadLetter
-from streams.dedup import DedupResult, Seen, classify
+from streams.dedup import UNKNOWN_HASH, classify
 from streams.privacy import ConsentDecision, ConsentLedger, apply_ip_policy, strip_query
-from streams.usage import UsageState, WindowKey, fold_usage, minute_of, window_of
-
-# A batch's windows are listed in the SQL text (its ids travel as a probe
-# table); a long list exceeds ClickHouse's default 256 KiB query size.
-LARGE_QUERY = " SETTINGS max_query_size = 67108864"
+from streams.usage import UsageState, WindowKey, minute_of, window_of
 
 
 class UsageMessage(msgspec.Struct, frozen=True):
@@ -74,34 +94,29 @@ class UsageMessage(msgspec.Struct, frozen=True):
 class ActionsOutcome:
     usage: list[UsageMessage] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    minutes: set[dt.datetime] = field(default_factory=set)  # for capacity windows
+    # The (action, minute) capacity windows the batch touched, to refresh.
+    capacity: set[CapacityKey] = field(default_factory=set)
 
 
 class Pipeline:
-    """The stateful parts of processing: the store, and each partition's watermark."""
+    """The stateful parts of processing: the store, and each partition's newest event time."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        # partition -> (last offset seen, newest started_at up to it)
-        self._watermarks: dict[int, tuple[int, dt.datetime | None]] = {}
+        # partition -> newest started_at among its new actions: the lateness
+        # metric only (never a reason to fold or not; kept in memory).
+        self._newest: dict[int, dt.datetime] = {}
         self._lateness = dt.timedelta(hours=settings.allowed_lateness_hours)
-        # The current state of recently changed windows, by (partition, window).
-        # Valid while this worker owns the partition: nobody else writes its
-        # windows then. Dropped when a partition is (re)assigned.
-        self._windows: OrderedDict[tuple[int, WindowKey], UsageState] = OrderedDict()
         self._lock = threading.Lock()
         # Set when the worker stops: store retries give up (the batch stays unacknowledged).
         self.stopping = threading.Event()
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
-        """Drop cached state of partitions that another worker may have written."""
-        dropped = set(partitions)
+        """Drop what this worker measured about partitions another worker may have read."""
         with self._lock:
-            for cached in [key for key in self._windows if key[0] in dropped]:
-                del self._windows[cached]
-            for partition in dropped:
-                self._watermarks.pop(partition, None)
+            for partition in partitions:
+                self._newest.pop(partition, None)
 
     # -- store access (retried) ---------------------------------------------------
 
@@ -115,10 +130,11 @@ class Pipeline:
         )
         return rows
 
-    def _insert(self, table: str, columns: Columns) -> None:
+    def _insert(self, table: str, columns: Columns, dedup_token: str | None = None) -> None:
         if any(len(values) for values in columns.values()):
+            insert = functools.partial(self.store.insert, dedup_token=dedup_token)
             retrying(
-                self.store.insert, table, columns,
+                insert, table, columns,
                 max_backoff=self.settings.insert_retry_max_seconds, stop=self.stopping,
             )  # fmt: skip
 
@@ -146,98 +162,76 @@ class Pipeline:
             message = by_position[(item.partition, item.offset)]
             outcome.dead_letters.append(reject(message, rejection, Action, now))
         metrics.DUPLICATES.inc(len(dedup.duplicates))
+        self._measure_lateness(dedup.new)
 
-        on_time = self._on_time(dedup)
         new = self._with_privacy(dedup.new)
         rows = action_columns(new)
         self._insert("actions", rows)
-        self._insert(
-            "action_ids", _id_columns(rows, [dedup.hashes[i.event.action_id] for i in new])
-        )
+        # The fold: after the raw rows (an id is never indexed before its row
+        # is stored), one statement for index, hours and minutes.
+        hashes = [dedup.hashes[item.event.action_id] for item in new]
+        self._insert("action_folds", fold_columns(rows, hashes), fold_token(rows))
 
-        keys = [window_of(item) for item in on_time]
-        windows = {(item.partition, key) for item, key in zip(on_time, keys, strict=True)}
+        # Every window the batch's accepted actions touch is rewritten and
+        # published, changed or not: a replay after a crash finds its actions
+        # counted already, but their states may never have reached
+        # usage_hourly or the topic before the crash.
+        accepted = dedup.accepted
+        windows = {window_of(item) for item in accepted}
         states = self._window_states(windows)
-        changed = fold_usage(states, on_time, keys)
-        self._insert("usage_hourly", _usage_columns(changed, now))
-        self._remember(windows, changed)
-        # Every window the batch touched is published, changed or not: a replay
-        # after a crash finds its windows folded already, but their states may
-        # never have reached the topic before the crash.
-        current = {**states, **changed}
-        touched = sorted({key for _partition, key in windows if key in current})
-        outcome.usage = [_usage_message(key, current[key]) for key in touched]
-        outcome.minutes = {minute_of(item.event.started_at) for item in on_time}
+        self._insert("usage_hourly", _usage_columns(states, now))
+        outcome.usage = [_usage_message(key, states[key]) for key in sorted(states)]
+        outcome.capacity = {
+            CapacityKey(item.event.action, minute_of(item.event.started_at)) for item in accepted
+        }
         self.store_dead_letters(outcome.dead_letters)
 
         metrics.EVENTS_IN.labels(Topic.ACTIONS).inc(len(messages))
-        metrics.WINDOW_UPDATES.inc(len(changed))
+        metrics.WINDOW_UPDATES.inc(len(states))
         metrics.BATCH_SECONDS.labels(Topic.ACTIONS).observe(time.perf_counter() - started)
         return outcome
 
-    def _dedup_index(self, items: Sequence[Located[Action]]) -> dict[uuid.UUID, Seen]:
+    def _dedup_index(self, items: Sequence[Located[Action]]) -> dict[uuid.UUID, int]:
+        """Content hash of every id of ``items`` already counted (a primary-key lookup)."""
         if not items:
             return {}
         rows = self._query(
-            f"SELECT action_id, content_hash, partition, offset "
-            f"FROM {self.store.database}.action_ids "
+            f"SELECT action_id, content_hash FROM {self.store.database}.action_ids "
             f"WHERE action_id IN (SELECT toUUID(key) FROM {PROBE})",
             [str(item.event.action_id) for item in items],
         )
-        # Without FINAL (a tenth of the cost): an id can be indexed twice only
-        # at the same position (a replay), so any of its rows says the same;
-        # the earliest position is taken to be deterministic regardless.
-        index: dict[uuid.UUID, Seen] = {}
-        for row in sorted(rows, key=lambda r: (int(r["partition"]), int(r["offset"]))):
-            index.setdefault(
-                uuid.UUID(str(row["action_id"])),
-                Seen(int(row["content_hash"]), int(row["partition"]), int(row["offset"])),
-            )
+        # Without FINAL (a tenth of the cost): an id is indexed more than once
+        # only by a retried fold of the same content, or by the 0006 upgrade
+        # (hash unknown); the unknown hash is taken if present, as it is the
+        # one that accepts any repeat as a duplicate.
+        index: dict[uuid.UUID, int] = {}
+        for row in rows:
+            action_id = uuid.UUID(str(row["action_id"]))
+            digest = int(row["content_hash"])
+            if index.get(action_id) != UNKNOWN_HASH:
+                index[action_id] = digest
         return index
 
-    def _on_time(self, dedup: DedupResult) -> list[Located[Action]]:
-        """New and replayed actions within the allowed lateness; the rest only counted.
+    def _measure_lateness(self, items: Sequence[Located[Action]]) -> None:
+        """Count actions behind their partition's newest event time (a metric, no effect).
 
-        Lateness is event time: behind the newest ``started_at`` seen on the
-        partition by more than the allowed lateness.
+        Only new actions move the mark, and only in this worker's memory; an
+        action from the future is a dead letter before it gets here.
         """
-        on_time = []
         late = 0
-        for item in sorted(dedup.to_fold, key=lambda i: (i.partition, i.offset)):
-            mark = self._watermark(item.partition, item.offset)
-            started = item.event.started_at
-            is_late = mark is not None and started < mark - self._lateness
-            if mark is None or started > mark:
-                mark = started
-            self._watermarks[item.partition] = (item.offset, mark)
-            if is_late:
-                late += 1
-            else:
-                on_time.append(item)
+        with self._lock:
+            for item in sorted(items, key=lambda i: (i.partition, i.offset)):
+                newest = self._newest.get(item.partition)
+                started = item.event.started_at
+                if newest is not None and started < newest - self._lateness:
+                    late += 1
+                if newest is None or started > newest:
+                    self._newest[item.partition] = started
+            marks = list(self._newest.items())
         metrics.LATE_EVENTS.inc(late)
-        for partition, (_offset, newest) in list(self._watermarks.items()):
-            if newest is not None:
-                metrics.EVENT_TIME_LAG.labels(str(partition)).set(
-                    (dt.datetime.now(dt.UTC) - newest).total_seconds()
-                )
-        return on_time
-
-    def _watermark(self, partition: int, offset: int) -> dt.datetime | None:
-        """The newest ``started_at`` among the partition's actions before ``offset``.
-
-        Kept in memory while offsets advance. At a start, or when the consumer
-        rewinds (a replay), it is read from the stored actions *before that
-        offset*, so a replayed action is judged exactly as the first time.
-        """
-        last = self._watermarks.get(partition)
-        if last is not None and offset > last[0]:
-            return last[1]
-        rows = self._query(
-            f"SELECT max(started_at) AS newest, count() AS n "
-            f"FROM {self.store.database}.actions "
-            f"WHERE kafka_partition = {int(partition)} AND kafka_offset < {int(offset)}"
-        )
-        return _parse_ts(rows[0]["newest"]) if rows and int(rows[0]["n"]) > 0 else None
+        wall = dt.datetime.now(dt.UTC)
+        for partition, newest in marks:
+            metrics.EVENT_TIME_LAG.labels(str(partition)).set((wall - newest).total_seconds())
 
     def _with_privacy(self, items: list[Located[Action]]) -> list[Located[Action]]:
         policy = self.settings.actions_ip_policy
@@ -278,57 +272,34 @@ class Pipeline:
             )
         return ConsentLedger(decisions)
 
-    def _window_states(self, windows: set[tuple[int, WindowKey]]) -> dict[WindowKey, UsageState]:
-        """Current states of ``windows``: from the cache, else from ``usage_hourly``."""
-        states: dict[WindowKey, UsageState] = {}
-        missing: set[WindowKey] = set()
-        with self._lock:
-            for cached in windows:
-                state = self._windows.get(cached)
-                if state is None:
-                    missing.add(cached[1])
-                else:
-                    states[cached[1]] = state
-        if missing:
-            states.update(self._stored_states(missing))
-        return states
-
-    def _remember(
-        self, windows: set[tuple[int, WindowKey]], changed: dict[WindowKey, UsageState]
-    ) -> None:
-        with self._lock:
-            for partition, key in windows:
-                if key in changed:
-                    self._windows[(partition, key)] = changed[key]
-                    self._windows.move_to_end((partition, key))
-            while len(self._windows) > self.settings.window_cache_size:
-                self._windows.popitem(last=False)
-
-    def _stored_states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
-        customers = ",".join(str(c) for c in sorted({w.customer_id for w in windows}))
-        first, last = min(w.hour for w in windows), max(w.hour for w in windows)
+    def _window_states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
+        """Current states of ``windows`` from ``usage_sums``, by exact key, in one query."""
+        if not windows:
+            return {}
         rows = self._query(
-            f"SELECT customer_id, toUnixTimestamp(hour) AS hour, bytes_in, bytes_out, actions, "
-            f"error_actions, duration_ms, version "
-            f"FROM {self.store.database}.usage_hourly FINAL "
-            f"WHERE customer_id IN ({customers}) "
-            f"AND hour >= {_sql_time(first)} AND hour <= {_sql_time(last)}{LARGE_QUERY}"
+            f"SELECT customer_id, toUnixTimestamp(hour) AS hour, sum(bytes_in) AS bytes_in, "
+            f"sum(bytes_out) AS bytes_out, sum(actions) AS actions, "
+            f"sum(error_actions) AS error_actions, sum(duration_ms) AS duration_ms, "
+            f"sum(updates) AS updates "
+            f"FROM {self.store.database}.usage_sums "
+            f"WHERE (customer_id, hour) IN (SELECT toUInt32(splitByChar(':', key)[1]), "
+            f"toDateTime(toUInt32(splitByChar(':', key)[2]), 'UTC') FROM {PROBE}) "
+            f"GROUP BY customer_id, hour",
+            [f"{w.customer_id}:{int(w.hour.timestamp())}" for w in windows],
         )
-        found = {}
-        for r in rows:
-            key = WindowKey(
-                int(r["customer_id"]), dt.datetime.fromtimestamp(int(r["hour"]), dt.UTC)
-            )
-            if key in windows:
-                found[key] = UsageState(
+        return {
+            WindowKey(int(r["customer_id"]), dt.datetime.fromtimestamp(int(r["hour"]), dt.UTC)): (
+                UsageState(
                     bytes_in=int(r["bytes_in"]),
                     bytes_out=int(r["bytes_out"]),
                     actions=int(r["actions"]),
                     error_actions=int(r["error_actions"]),
                     duration_ms=int(r["duration_ms"]),
-                    version=int(r["version"]),
+                    version=int(r["updates"]),
                 )
-        return found
+            )
+            for r in rows
+        }
 
     # -- web requests, forms, consent ---------------------------------------------
 
@@ -376,19 +347,29 @@ def _parse_ts(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
 
-def _sql_time(instant: dt.datetime) -> str:
-    return f"toDateTime({int(instant.timestamp())}, 'UTC')"
+_FOLDED = (
+    "action_id", "customer_id", "started_at", "ended_at", "action", "bytes_in", "bytes_out",
+    "status",
+)  # fmt: skip
 
 
-def _id_columns(actions: Columns, hashes: list[int]) -> dict[str, Sequence[Any]]:
-    """The dedup index rows of the stored ``actions`` columns (ids already as text)."""
+def fold_columns(actions: Columns, hashes: list[int]) -> dict[str, Sequence[Any]]:
+    """The ``action_folds`` rows of the stored ``actions`` columns (same lists, no copy)."""
     return {
-        "action_id": actions["action_id"],
+        **{name: actions[name] for name in _FOLDED},
         "content_hash": hashes,
         "partition": actions["kafka_partition"],
         "offset": actions["kafka_offset"],
-        "customer_id": actions["customer_id"],
     }
+
+
+def fold_token(actions: Columns) -> str:
+    """The fold's insert deduplication token: a function of its action ids alone.
+
+    A retry of the same fold has the same new ids, so the same token; another
+    fold has other ids (an id is folded once), so another token.
+    """
+    return "fold:" + xxhash.xxh3_128_hexdigest("\n".join(actions["action_id"]))
 
 
 def _usage_columns(changed: dict[WindowKey, UsageState], now: dt.datetime) -> dict[str, list[Any]]:

@@ -1,18 +1,17 @@
-"""Per-customer hourly usage windows: a pure, replay-safe fold.
+"""Per-customer hourly usage windows: keys and states.
 
-A window is (customer, hour of ``started_at``); all of a customer's actions
-are in one Kafka partition (the key is the customer id), so a window is fed
-by one partition only. Its state carries ``version`` = the highest source
-offset folded into it: folding a message at or below that offset again (a
-replay after a crash) changes nothing. That is what makes the totals exact
-under at-least-once delivery, at no cost per event. Upstream duplicates (the
-same action id at another offset) are removed before the fold (streams.dedup).
+A window is (customer, hour of ``started_at``). Its state is not folded in
+Python: the batch's one ``action_folds`` insert adds each new action to
+``usage_sums`` (a SummingMergeTree, by materialized view, in the statement
+that also indexes the action's id), so a window's state is whatever the
+store sums to, read back by exact key. ``version`` is the number of inserts
+that went into the window: it only grows, so the highest version is the
+newest state (usage_hourly, spur.usage.v1).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -36,7 +35,7 @@ class UsageState:
     actions: int = 0
     error_actions: int = 0
     duration_ms: int = 0
-    version: int = -1  # highest source offset folded in; -1 = none yet
+    version: int = 0  # inserts folded into the window (usage_sums.updates)
 
 
 class _Truncation(dict[int, dt.datetime]):
@@ -67,46 +66,3 @@ minute_of = _Truncation(60).of
 
 def window_of(item: Located[Action]) -> WindowKey:
     return WindowKey(item.event.customer_id, hour_of(item.event.started_at))
-
-
-def duration_ms(item: Located[Action]) -> int:
-    return (item.event.ended_at - item.event.started_at) // dt.timedelta(milliseconds=1)
-
-
-def fold_usage(
-    states: Mapping[WindowKey, UsageState],
-    items: Sequence[Located[Action]],
-    windows: Sequence[WindowKey] | None = None,
-) -> dict[WindowKey, UsageState]:
-    """The windows ``items`` change, with their new states (one per window).
-
-    ``states`` holds the current state of (at least) every window the items
-    touch; a missing window starts empty. Items at or below a window's
-    version are replays and are skipped. ``windows``: each item's window, if
-    the caller computed them already (to load ``states``).
-    """
-    keys = windows if windows is not None else [window_of(item) for item in items]
-    # Mutable running totals per window: [in, out, actions, errors, ms, version].
-    running: dict[WindowKey, list[int]] = {}
-    for key, item in sorted(zip(keys, items, strict=True), key=lambda pair: pair[1].offset):
-        totals = running.get(key)
-        if totals is None:
-            old = states.get(key) or UsageState()
-            totals = running[key] = [
-                old.bytes_in, old.bytes_out, old.actions, old.error_actions,
-                old.duration_ms, old.version,
-            ]  # fmt: skip
-        if item.offset <= totals[5]:
-            continue
-        event = item.event
-        totals[0] += event.bytes_in
-        totals[1] += event.bytes_out
-        totals[2] += 1
-        totals[3] += event.status == "error"
-        totals[4] += duration_ms(item)
-        totals[5] = item.offset
-    return {
-        key: UsageState(*totals)
-        for key, totals in running.items()
-        if totals[5] != (states.get(key) or UsageState()).version
-    }

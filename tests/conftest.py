@@ -52,16 +52,15 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
         broker.stop()
 
 
-@pytest.fixture
-def fresh_topics(kafka_broker: LocalBroker) -> str:
-    """spur's topics, deleted and created anew: no test sees another's events."""
+def recreate_topics(bootstrap: str) -> None:
+    """Delete spur's topics and create them anew (their offsets start at 0 again)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     from spur.settings import Settings
     from spur.topics import Topic, ensure_topics, topic_specs
 
     async def recreate() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
             existing = set(await admin.list_topics()) & {t.value for t in Topic}
@@ -72,9 +71,15 @@ def fresh_topics(kafka_broker: LocalBroker) -> str:
                     await asyncio.sleep(0.1)
         finally:
             await admin.close()
-        await ensure_topics(kafka_broker.bootstrap, topic_specs(Settings()))
+        await ensure_topics(bootstrap, topic_specs(Settings()))
 
     asyncio.run(recreate())
+
+
+@pytest.fixture
+def fresh_topics(kafka_broker: LocalBroker) -> str:
+    """spur's topics, deleted and created anew: no test sees another's events."""
+    recreate_topics(kafka_broker.bootstrap)
     return kafka_broker.bootstrap
 
 

@@ -20,7 +20,7 @@ from spur.query import saved_queries
 from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from streams.batch import Message
-from streams.capacity import recompute_capacity
+from streams.capacity import refresh_capacity
 from streams.pipeline import Pipeline
 
 GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
@@ -55,7 +55,7 @@ def demo_data(store: Store) -> None:
     broken = {**msgspec.json.decode(encode(actions[0])), "bytes_in": -1}
     messages.append(Message("spur.actions.v1", 0, len(messages), msgspec.json.encode(broken)))
     outcome = pipeline.process_actions(messages, now)
-    recompute_capacity(store, outcome.minutes)
+    refresh_capacity(store, outcome.capacity)
 
 
 @pytest.mark.parametrize("panel", panels("usage-capacity.json"), ids=lambda p: str(p["title"]))

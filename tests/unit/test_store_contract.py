@@ -11,10 +11,11 @@ from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
 from sinks.store import PROBE, Store, sql_string
 from spur.billing import billing
-from spur.reconcile import reconcile, repair
+from spur.reconcile import reconcile, reconcile_capacity, repair
 from spur.settings import Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from streams.batch import Message
+from streams.capacity import refresh_capacity
 from streams.pipeline import Pipeline
 from tests.oracle import expected_billing
 
@@ -116,9 +117,15 @@ def test_profiles_are_kept_only_under_consent(store: Store) -> None:
     assert all((row["kept"] > 0) == (row["login"] == consenting) for row in rows)
 
 
-def test_too_late_actions_are_stored_and_reconcile_repairs_their_windows(
-    store: Store,
-) -> None:
+def process(p: Pipeline, store: Store, batch: list[Message]) -> None:
+    """A batch and its tail (capacity), as the worker runs them."""
+    refresh_capacity(store, p.process_actions(batch, NOW).capacity)
+
+
+# Contract changed with issue 11: actions days behind their partition's newest
+# event time were stored raw and left out of the windows until `--repair`;
+# now they are folded like any other and reconcile finds nothing to repair.
+def test_late_actions_are_folded_and_reconcile_finds_no_difference(store: Store) -> None:
     p = pipeline(store)
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=6, days=10))
     on_time, too_late = actions[:-5], actions[-5:]
@@ -131,20 +138,54 @@ def test_too_late_actions_are_stored_and_reconcile_repairs_their_windows(
         )
         for a in too_late
     ]
-    p.process_actions(messages(on_time), NOW)
-    p.process_actions(messages(stale, first_offset=len(on_time)), NOW)
-    truth = expected_billing(on_time + stale)
-    assert billed(store) != truth  # aggregates miss the too-late actions...
-    stored = store.query(f"SELECT count() AS n FROM {store.database}.actions FINAL")
-    assert stored == [{"n": len(actions)}]  # ...but nothing is lost
-    differences = reconcile(store, "2026-11")
-    assert sum(d.raw[2] - d.aggregated[2] for d in differences) == 5
-    assert repair(store, "2026-11") > 0
+    process(p, store, messages(on_time))
+    process(p, store, messages(stale, first_offset=len(on_time)))
+    assert billed(store) == expected_billing(on_time + stale)
     assert reconcile(store, "2026-11") == []
+    assert reconcile_capacity(store, "2026-11") == []
+
+
+def test_repair_rebuilds_a_lost_fold_by_content_and_leaves_erased_logins_billed(
+    store: Store,
+) -> None:
+    p = pipeline(store)
+    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=6, days=10))
+    process(p, store, messages(actions))
+    truth = expected_billing(actions)
+    # A disaster: one window's sums and state lost, one action's id kept but
+    # its raw row erased (a login erasure), one capacity minute doubled.
+    lost = actions[3]
+    hour = f"toStartOfHour(toDateTime64({lost.started_at.timestamp()}, 3, 'UTC'))"
+    for table in ("usage_sums", "usage_hourly"):
+        store.execute(
+            f"DELETE FROM {store.database}.{table} WHERE customer_id = {lost.customer_id} "
+            f"AND hour = {hour} SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
+        )
+    erased = actions[-1]
+    store.execute(
+        f"DELETE FROM {store.database}.actions WHERE action_id = '{erased.action_id}' "
+        "SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
+    )
+    doubled = int(actions[0].started_at.timestamp()) // 60 * 60
+    store.execute(
+        f"INSERT INTO {store.database}.capacity_states "
+        "SETTINGS insert_deduplication_token = 'disaster' "
+        f"SELECT * FROM {store.database}.capacity_states "
+        f"WHERE minute = toDateTime({doubled}, 'UTC')"
+    )
+    refresh_capacity(store, p.process_actions(messages(actions[:1]), NOW).capacity)
+    assert billed(store) != truth
+    assert reconcile_capacity(store, "2026-11") != []
+    assert repair(store, "2026-11") >= 2
+    # Left alone: the minute of the erased action only (its capacity stays counted).
+    erased_minute = erased.started_at.replace(second=0, microsecond=0)
+    assert {d.minute for d in reconcile_capacity(store, "2026-11")} == {erased_minute}
+    # Everything billed again, the erased login's action included (its window is not reduced).
     assert billed(store) == truth
+    (left,) = reconcile(store, "2026-11")
+    assert (left.customer_id, left.aggregated[2] - left.raw[2]) == (erased.customer_id, 1)
     # The stream goes on from the repaired windows without counting twice.
-    p.forget_partitions([0])
-    p.process_actions(messages(stale, first_offset=len(on_time)), NOW)  # a replay
+    process(Pipeline(store, Settings()), store, messages(actions))
     assert billed(store) == truth
 
 
