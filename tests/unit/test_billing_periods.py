@@ -242,28 +242,12 @@ def test_the_closed_record_expires_with_the_actions_retention(store: Store) -> N
 # -- the command line ---------------------------------------------------------------
 
 
-class Borrowed:
-    """The test's store for a command: its close() leaves the store open."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.database = store.database
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def close(self) -> None:
-        return None
-
-
 @pytest.fixture
-def cli(filled: Filled, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    import sinks.store
+def cli(filled: Filled, store_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The commands against the test's own database, through the store's native protocol."""
     import spur.cli_read
 
-    borrowed = Borrowed(filled.store)
-    monkeypatch.setattr(spur.cli_read, "reader_for", lambda _settings: borrowed)
-    monkeypatch.setattr(sinks.store, "open_store", lambda *_args: borrowed)
+    monkeypatch.setenv("SPUR_CLICKHOUSE_URL", store_url)
     monkeypatch.setattr(spur.cli_read, "os_user", lambda: "ann")
     monkeypatch.delenv("SPUR_BILLING_TIMEZONE", raising=False)
     return CliRunner()
