@@ -37,6 +37,10 @@ LATE_EVENTS = Counter(
 )
 WINDOW_UPDATES = Counter("spur_window_updates_total", "Usage window states written")
 CAPACITY_UPDATES = Counter("spur_capacity_updates_total", "Capacity window states written")
+ERASED_DROPPED = Counter(
+    "spur_erased_actions_dropped_total",
+    "Actions of erased customers from before their erasure (replays, re-sends, late ones)",
+)
 DROPPED_PROFILES = Counter(
     "spur_dropped_profiles_total", "Action profiles dropped for lack of consent"
 )

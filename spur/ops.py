@@ -36,6 +36,10 @@ def retention_rules(settings: Settings) -> list[RetentionRule]:
         ),
         RetentionRule("action_ids", "started_at", settings.actions_retention_days, "clause 3.4"),
         RetentionRule("usage_sums", "hour", settings.actions_retention_days, "clause 3.4"),
+        RetentionRule(
+            "erased_subjects", "erased_at", settings.actions_retention_days,
+            "erasure tombstones, as long as earlier data could be accepted",
+        ),  # fmt: skip
         RetentionRule("web_requests", "ts", settings.web_retention_days, "clause 3.1"),
         RetentionRule("form_submissions", "ts", settings.forms_retention_days, "clause 3.3"),
         RetentionRule("dead_letters", "at", settings.dead_letter_retention_days, "debugging"),

@@ -5,8 +5,8 @@ information requests. One table of predicates says, per table, which rows
 reference a subject; erase deletes exactly those and export reads exactly
 those, so the two can never disagree about what "all their data" is.
 
-Blocking. ``erase`` needs a writable store (no running worker owning the
-embedded store); ``export`` reads through the worker if one runs.
+Blocking. ``erase`` writes as the store's writer, ``export`` reads; both
+while workers run.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sinks.store import Store, sql_string
-
-SubjectKind = Literal["customer", "login"]
+from sinks import erasure
+from sinks.erasure import SubjectKind
+from sinks.store import Store
 
 
 @dataclass(frozen=True)
@@ -31,45 +31,14 @@ class Subject:
     kind: SubjectKind
     value: str  # customer id as decimal text, or the login
 
-    def sql_value(self) -> str:
-        if self.kind == "customer":
-            return str(int(self.value))
-        return sql_string(self.value)
-
-
-# Per table: the condition selecting a subject's rows. `{v}` is the SQL value.
-# Dead letters hold raw (redacted) originals, so the subject is found in them.
-_PREDICATES: dict[SubjectKind, dict[str, str]] = {
-    "customer": {
-        "actions": "customer_id = {v}",
-        "action_ids": "customer_id = {v}",
-        "usage_hourly": "customer_id = {v}",
-        "usage_sums": "customer_id = {v}",
-        "consent_log": "customer_id = {v}",
-        "dead_letters": "JSONExtractUInt(original, 'customer_id') = {v}",
-        # Closed invoice totals: immutable for spur's commands, not for the subject.
-        "billing_periods": "customer_id = {v}",
-    },
-    "login": {
-        "actions": "login = {v}",
-        "consent_log": "login = {v}",
-        "dead_letters": "JSONExtractString(original, 'login') = {v}",
-    },
-}
-
 
 def predicates(subject: Subject) -> dict[str, str]:
-    value = subject.sql_value()
-    return {table: where.format(v=value) for table, where in _PREDICATES[subject.kind].items()}
+    return erasure.predicates(subject.kind, subject.value)
 
 
 def count_rows(store: Store, subject: Subject) -> dict[str, int]:
     """Rows per table that reference the subject (all versions, not FINAL)."""
-    counts = {}
-    for table, where in predicates(subject).items():
-        rows = store.query(f"SELECT count() AS n FROM {store.database}.{table} WHERE {where}")
-        counts[table] = int(rows[0]["n"])
-    return counts
+    return erasure.count_rows(store, subject.kind, subject.value)
 
 
 def logins_of(store: Store, subject: Subject) -> list[str]:
@@ -97,17 +66,19 @@ def subject_hash(subject: Subject, salt: bytes) -> str:
 
 
 def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int) -> Erasure:
-    """Delete the subject's rows everywhere and write the audit record."""
-    removed = count_rows(store, subject)
-    for table, where in predicates(subject).items():
-        if removed[table]:
-            store.execute(
-                f"DELETE FROM {store.database}.{table} WHERE {where} "
-                "SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
-            )
+    """Tombstone the subject, delete its rows everywhere, write the audit record.
+
+    The tombstone comes first: running workers then keep the subject's
+    earlier data out for good (sinks.erasure says why no interleaving with
+    a batch in flight leaves a row behind). Workers may run meanwhile.
+    """
     now = dt.datetime.now(dt.UTC)
-    erasure = Erasure(
-        erasure_id=uuid.uuid4(),
+    erasure_id = uuid.uuid4()
+    erasure.record_tombstone(store, subject.kind, subject.value, erasure_id, now)
+    removed = count_rows(store, subject)
+    erasure.delete_rows(store, subject.kind, subject.value, removed)
+    done = Erasure(
+        erasure_id=erasure_id,
         rows_removed=removed,
         kafka_expires_at=now + dt.timedelta(days=input_retention_days),
     )
@@ -115,14 +86,14 @@ def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int
         "erasure_log",
         {
             "erased_at": [now],
-            "erasure_id": [str(erasure.erasure_id)],
+            "erasure_id": [str(done.erasure_id)],
             "subject_kind": [subject.kind],
             "subject_hash": [subject_hash(subject, salt)],
             "rows_removed": [removed],
-            "kafka_expires_at": [erasure.kafka_expires_at.replace(microsecond=0)],
+            "kafka_expires_at": [done.kafka_expires_at.replace(microsecond=0)],
         },
     )
-    return erasure
+    return done
 
 
 # Append-only tables (plain MergeTree): every row is distinct, and FINAL is refused.

@@ -58,8 +58,10 @@ import xxhash
 from schemas.events import Action, Consent, FormSubmission, WebRequest
 from schemas.located import Located
 from schemas.validate import Rejection
+from sinks import erasure
 from sinks.actions import action_columns
 from sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
+from sinks.erasure import Tombstones, login_key, read_tombstones
 from sinks.store import PROBE, Columns, Store, sql_string
 from sinks.writer import retrying
 from spur import metrics
@@ -148,9 +150,11 @@ class Pipeline:
     def process_actions(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
         started = time.perf_counter()
         outcome = ActionsOutcome()
+        erased = self._tombstones()
         valid = split(messages, Action, now, self.settings.time_limits(Action))
         outcome.dead_letters.extend(valid.rejected)
-        dedup = classify(valid.accepted, self._dedup_index(valid.accepted))
+        accepted = self._without_erased_customers(valid.accepted, erased)
+        dedup = classify(accepted, self._dedup_index(accepted))
         by_position = {(m.partition, m.offset): m for m in messages}
         for item in dedup.conflicts:
             rejection = Rejection(
@@ -166,7 +170,7 @@ class Pipeline:
 
         new = self._with_privacy(dedup.new)
         rows = action_columns(new)
-        self._insert("actions", rows)
+        self._insert("actions", rows if not erased.logins else _raw_kept(new, erased))
         # The fold: after the raw rows (an id is never indexed before its row
         # is stored), one statement for index, hours and minutes.
         hashes = [dedup.hashes[item.event.action_id] for item in new]
@@ -185,11 +189,51 @@ class Pipeline:
             CapacityKey(item.event.action, minute_of(item.event.started_at)) for item in accepted
         }
         self.store_dead_letters(outcome.dead_letters)
+        self._delete_what_raced_an_erasure(erased, accepted)
 
         metrics.EVENTS_IN.labels(Topic.ACTIONS).inc(len(messages))
         metrics.WINDOW_UPDATES.inc(len(states))
         metrics.BATCH_SECONDS.labels(Topic.ACTIONS).observe(time.perf_counter() - started)
         return outcome
+
+    # -- erasure is final (sinks.erasure) ----------------------------------------------
+
+    def _tombstones(self) -> Tombstones:
+        return retrying(
+            read_tombstones, self.store,
+            max_backoff=self.settings.insert_retry_max_seconds, stop=self.stopping,
+        )  # fmt: skip
+
+    def _without_erased_customers(
+        self, items: list[Located[Action]], erased: Tombstones
+    ) -> list[Located[Action]]:
+        """Drop (and count) actions of erased customers from before their erasure:
+        a replay, a client's re-sent spool or a late arrival must not bring them back."""
+        if not erased.customers:
+            return items
+        kept = [
+            item
+            for item in items
+            if not erased.customer_erased_before(item.event.customer_id, item.event.started_at)
+        ]
+        metrics.ERASED_DROPPED.inc(len(items) - len(kept))
+        return kept
+
+    def _delete_what_raced_an_erasure(
+        self, before: Tombstones, accepted: Sequence[Located[Action]]
+    ) -> None:
+        """Subjects erased while this batch ran: delete their rows once more."""
+        after = self._tombstones()
+        if after.ids <= before.ids:
+            return
+        customers = {item.event.customer_id for item in accepted}
+        for customer, at in after.customers.items():
+            if customer in customers and before.customers.get(customer) != at:
+                retrying(erasure.delete_again, self.store, "customer", str(customer))
+        fresh_keys = {key for key, at in after.logins.items() if before.logins.get(key) != at}
+        for login in {item.event.login for item in accepted}:
+            if fresh_keys and login_key(after.key, login) in fresh_keys:
+                retrying(erasure.delete_again, self.store, "login", login)
 
     def _dedup_index(self, items: Sequence[Located[Action]]) -> dict[uuid.UUID, int]:
         """Content hash of every id of ``items`` already counted (a primary-key lookup)."""
@@ -334,11 +378,29 @@ class Pipeline:
         return valid.rejected
 
     def process_consent(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
-        valid = split(messages, Consent, now, self.settings.time_limits(Consent))
-        self._insert("consent_log", consent_columns([item.event for item in valid.accepted]))
+        # An empty value is a tombstone of the compacted ledger (spur erase
+        # writes them): the end of a login's entries, not a malformed event.
+        events = [m for m in messages if m.value]
+        erased = self._tombstones()
+        valid = split(events, Consent, now, self.settings.time_limits(Consent))
+        kept = [
+            item.event
+            for item in valid.accepted
+            if not erased.customer_erased_before(item.event.customer_id, item.event.ts)
+            and not erased.login_erased_before(item.event.login, item.event.ts)
+        ]
+        self._insert("consent_log", consent_columns(kept))
         self.store_dead_letters(valid.rejected)
         metrics.EVENTS_IN.labels(Topic.CONSENT).inc(len(messages))
         return valid.rejected
+
+
+def _raw_kept(new: Sequence[Located[Action]], erased: Tombstones) -> Columns:
+    """Raw rows of the new actions, without those of logins erased after they started
+    (they are still billed: a login's erasure leaves the customer's invoice alone)."""
+    return action_columns(
+        [i for i in new if not erased.login_erased_before(i.event.login, i.event.started_at)]
+    )
 
 
 def _parse_ts(value: Any) -> dt.datetime:

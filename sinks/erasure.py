@@ -1,0 +1,157 @@
+"""Erasure in the store: which rows reference a subject, their deletion, and tombstones.
+
+Clause 3.4: authorised users may demand deletion of all their data. One
+table of predicates says, per table, which rows reference a subject; erase
+deletes exactly those and export reads exactly those, so the two never
+disagree about what "all their data" is.
+
+Finality (DESIGN §4): ``spur erase`` first writes a tombstone
+(``erased_subjects``), then deletes. A worker reads the tombstones at the
+start of every batch (an erased customer's actions from before the erasure
+are dropped; an erased login's are billed but their raw rows never stored)
+and again after the batch's writes: a tombstone that appeared meanwhile may
+have raced the batch, so the worker deletes that subject's rows once more.
+Either the worker's second look sees the tombstone (and it re-deletes), or
+the tombstone, and so the erase's own deletion, came after the batch's
+writes: no interleaving leaves a row behind.
+
+Blocking: every function runs statements on the store. Raises
+:class:`sinks.store.StoreError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sinks.store import Store, sql_string
+
+SubjectKind = Literal["customer", "login"]
+
+# Per table: the condition selecting a subject's rows. `{v}` is the SQL value.
+# Dead letters hold raw (redacted) originals, so the subject is found in them.
+# A login's erasure keeps its action ids (no personal data): a re-sent copy
+# of an erased action is then a duplicate, and billing stays unchanged.
+PREDICATES: dict[SubjectKind, dict[str, str]] = {
+    "customer": {
+        "actions": "customer_id = {v}",
+        "action_ids": "customer_id = {v}",
+        "usage_hourly": "customer_id = {v}",
+        "usage_sums": "customer_id = {v}",
+        "consent_log": "customer_id = {v}",
+        "dead_letters": "JSONExtractUInt(original, 'customer_id') = {v}",
+        # Closed invoice totals: immutable for spur's commands, not for the subject.
+        "billing_periods": "customer_id = {v}",
+    },
+    "login": {
+        "actions": "login = {v}",
+        "consent_log": "login = {v}",
+        "dead_letters": "JSONExtractString(original, 'login') = {v}",
+    },
+}
+
+_DELETE_SETTINGS = " SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
+
+
+def sql_value(kind: SubjectKind, value: str) -> str:
+    return str(int(value)) if kind == "customer" else sql_string(value)
+
+
+def predicates(kind: SubjectKind, value: str) -> dict[str, str]:
+    literal = sql_value(kind, value)
+    return {table: where.format(v=literal) for table, where in PREDICATES[kind].items()}
+
+
+def count_rows(store: Store, kind: SubjectKind, value: str) -> dict[str, int]:
+    """Rows per table that reference the subject (all versions, not FINAL)."""
+    counts = {}
+    for table, where in predicates(kind, value).items():
+        rows = store.query(f"SELECT count() AS n FROM {store.database}.{table} WHERE {where}")
+        counts[table] = int(rows[0]["n"])
+    return counts
+
+
+def delete_rows(store: Store, kind: SubjectKind, value: str, tables: dict[str, int]) -> None:
+    """Delete the subject's rows from ``tables`` that have any (synchronously)."""
+    for table, where in predicates(kind, value).items():
+        if tables.get(table):
+            store.execute(f"DELETE FROM {store.database}.{table} WHERE {where}{_DELETE_SETTINGS}")
+
+
+def erasure_key(store: Store) -> bytes:
+    """The store's key for login tombstones (made by migration 0007)."""
+    rows = store.query(f"SELECT min(key) AS key FROM {store.database}.erasure_keys")
+    return str(rows[0]["key"]).encode()
+
+
+def login_key(key: bytes, login: str) -> str:
+    return hmac.new(key, login.encode(), hashlib.sha256).hexdigest()
+
+
+def record_tombstone(
+    store: Store, kind: SubjectKind, value: str, erasure_id: uuid.UUID, at: dt.datetime
+) -> None:
+    store.insert(
+        "erased_subjects",
+        {
+            "erased_at": [at],
+            "erasure_id": [str(erasure_id)],
+            "subject_kind": [kind],
+            "customer_id": [int(value) if kind == "customer" else 0],
+            "login_key": [login_key(erasure_key(store), value) if kind == "login" else ""],
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Tombstones:
+    """Erased subjects: customer id / login key -> when (the earliest erasure counts last)."""
+
+    customers: dict[int, dt.datetime] = field(default_factory=dict)
+    logins: dict[str, dt.datetime] = field(default_factory=dict)
+    key: bytes = b""
+    ids: frozenset[str] = frozenset()
+
+    def customer_erased_before(self, customer_id: int, started_at: dt.datetime) -> bool:
+        erased = self.customers.get(customer_id)
+        return erased is not None and started_at < erased
+
+    def login_erased_before(self, login: str, started_at: dt.datetime) -> bool:
+        if not self.logins:
+            return False
+        erased = self.logins.get(login_key(self.key, login))
+        return erased is not None and started_at < erased
+
+
+def read_tombstones(store: Store) -> Tombstones:
+    """Every tombstone (a small table: one row per erasure request)."""
+    rows = store.query(
+        f"SELECT toString(erasure_id) AS id, toString(subject_kind) AS kind, customer_id, "
+        f"login_key, erased_at FROM {store.database}.erased_subjects"
+    )
+    customers: dict[int, dt.datetime] = {}
+    logins: dict[str, dt.datetime] = {}
+    for row in rows:
+        at = _utc(row["erased_at"])
+        if row["kind"] == "customer":
+            customer = int(row["customer_id"])
+            customers[customer] = max(at, customers.get(customer, at))
+        else:
+            logins[str(row["login_key"])] = max(at, logins.get(str(row["login_key"]), at))
+    key = erasure_key(store) if logins else b""
+    return Tombstones(customers, logins, key, frozenset(str(row["id"]) for row in rows))
+
+
+def delete_again(store: Store, kind: SubjectKind, value: str) -> None:
+    """Delete a subject's rows once more: a batch raced its erasure (see the module)."""
+    delete_rows(store, kind, value, dict.fromkeys(PREDICATES[kind], 1))
+
+
+def _utc(value: object) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
