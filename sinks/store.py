@@ -26,6 +26,7 @@ from spur.settings import StoreURL
 # Codes of errors that are about the request, not the moment: retrying the
 # same statement cannot succeed (syntax, unknown table/column, type, readonly).
 _PERMANENT_CODES = frozenset({27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, 81, 164, 497})
+_UNKNOWN_DATABASE = 81
 _CODE = re.compile(r"Code: (\d+)")
 
 Columns = Mapping[str, Sequence[Any]]
@@ -53,6 +54,8 @@ class StoreError(RuntimeError):
         match = _CODE.search(text)
         code = getattr(exc, "code", None) or (int(match.group(1)) if match else None)
         first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        if code == _UNKNOWN_DATABASE:
+            first_line += " (a `spur worker` creates spur's database and tables when it starts)"
         return cls(f"{what}: {first_line}", code)
 
 

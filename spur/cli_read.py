@@ -427,6 +427,8 @@ def status(fmt: str) -> None:
             click.echo(f"  {topic}: lag {lag:,}")
         health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
         click.echo(f"store {describe(settings)}: {health}")
+        if stored.get("note"):
+            click.echo(f"  {stored['note']}")
         if stored.get("tables"):
             emit_rows(stored["tables"], "table", "tables")
     if not (broker["reachable"] and stored["reachable"]):

@@ -37,9 +37,11 @@ def retention_rules(settings: Settings) -> list[RetentionRule]:
         RetentionRule("action_ids", "started_at", settings.actions_retention_days, "clause 3.4"),
         RetentionRule("usage_sums", "hour", settings.actions_retention_days, "clause 3.4"),
         RetentionRule(
-            "erased_subjects", "erased_at", settings.actions_retention_days,
+            "erased_subjects",
+            "erased_at",
+            settings.actions_retention_days,
             "erasure tombstones, as long as earlier data could be accepted",
-        ),  # fmt: skip
+        ),
         RetentionRule("web_requests", "ts", settings.web_retention_days, "clause 3.1"),
         RetentionRule("form_submissions", "ts", settings.forms_retention_days, "clause 3.3"),
         RetentionRule("dead_letters", "at", settings.dead_letter_retention_days, "debugging"),
@@ -138,4 +140,6 @@ def store_status(store: Store) -> dict[str, Any]:
     try:
         return {"reachable": True, "tables": table_status(store)}
     except StoreError as exc:
+        if exc.code == 81:  # reachable, but no worker has created spur's tables yet
+            return {"reachable": True, "tables": [], "note": str(exc)}
         return {"reachable": False, "error": str(exc)}

@@ -1,0 +1,88 @@
+"""The local store: the chdb engine serving ClickHouse's native protocol (spur.dev.store).
+
+The serving mechanism is not part of chdb's public API (shared/notes/chdb.md):
+if an upgrade changes it, these tests fail loudly, naming what changed.
+"""
+
+from __future__ import annotations
+
+import stat
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from clickhouse_driver import Client
+
+from spur.dev.store import ADMIN, WRITER, LocalStore, LocalStoreError, RunningStore
+
+
+def client(running: RunningStore, user: str) -> Client:
+    return Client(
+        host="127.0.0.1", port=running.port, user=user,
+        password=running.credentials.passwords.get(user, ""),
+    )  # fmt: skip
+
+
+def test_chdb_is_the_version_whose_serving_call_was_measured() -> None:
+    assert metadata.version("chdb") == "4.4.0", "re-measure spur.dev.store before upgrading chdb"
+    assert metadata.version("chdb-core") == "26.9.0", "re-measure spur.dev.store first"
+
+
+def test_the_store_speaks_the_native_protocol_with_its_generated_users(
+    local_store: RunningStore,
+) -> None:
+    writer = client(local_store, WRITER)
+    ((version, user),) = writer.execute("SELECT version(), currentUser()")
+    assert version.startswith("26.9"), version
+    assert user == WRITER
+    writer.execute("CREATE DATABASE IF NOT EXISTS spur")
+    writer.execute(
+        "CREATE TABLE IF NOT EXISTS spur.actions (n UInt8) ENGINE = MergeTree ORDER BY n"
+    )
+    writer.execute(
+        "CREATE TABLE IF NOT EXISTS spur.usage_hourly (n UInt8) ENGINE = MergeTree ORDER BY n"
+    )
+    billing = client(local_store, "billing")
+    assert billing.execute("SELECT count() FROM spur.usage_hourly") == [(0,)]
+    for refused in ("SELECT count() FROM spur.actions", "INSERT INTO spur.usage_hourly VALUES (1)"):
+        with pytest.raises(Exception, match=r"497|164"):
+            billing.execute(refused)
+
+
+def test_the_password_less_engine_account_reaches_no_data(local_store: RunningStore) -> None:
+    # The engine's own serving call needs `default` without a password on
+    # loopback; it is granted nothing but starting listeners.
+    engine = Client(host="127.0.0.1", port=local_store.port)
+    for statement in (
+        "SELECT count() FROM spur.actions",
+        "CREATE DATABASE intruder",
+        "SELECT * FROM system.processes",
+        "KILL QUERY WHERE 1",
+    ):
+        with pytest.raises(Exception, match="497"):
+            engine.execute(statement)
+
+
+def test_files_are_private_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
+    server = LocalStore(tmp_path / "store")
+    running = server.start()
+    try:
+        admin = client(running, ADMIN)
+        admin.execute("CREATE DATABASE spur")
+        admin.execute("CREATE TABLE spur.kept (n UInt8) ENGINE = MergeTree ORDER BY n")
+        admin.execute("INSERT INTO spur.kept VALUES", [(7,)])
+        with pytest.raises(LocalStoreError, match=r"serves .* already"):
+            LocalStore(tmp_path / "store").start(timeout=30)
+    finally:
+        server.stop()
+    directory = tmp_path / "store"
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for name in ("credentials.json", "users.xml", "config.xml"):
+        assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600, name
+    assert not (directory / "server.json").exists()  # stopped cleanly on SIGTERM
+    again = LocalStore(directory)
+    running = again.start()
+    try:
+        assert client(running, ADMIN).execute("SELECT n FROM spur.kept") == [(7,)]
+    finally:
+        again.stop()
