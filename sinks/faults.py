@@ -3,7 +3,7 @@
 With ``SPUR_STORE_FAULT_FILE`` set, every store call fails with a retriable
 :class:`StoreError` while that file exists, as if ClickHouse were down; the
 real store underneath is untouched. This is how the outage test takes the
-embedded store away from a running worker (there is no server to stop).
+store away from one worker while the server stays up for the other tests.
 """
 
 from __future__ import annotations

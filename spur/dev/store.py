@@ -66,6 +66,12 @@ _READ_GRANTS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
+# What `spur status`, retention and the benchmarks read about spur's tables
+# (ClickHouse shows each user only the rows of tables it may read).
+_METADATA_GRANTS = tuple(
+    f"GRANT SELECT ON system.{table}" for table in ("parts", "tables", "columns")
+)
+
 # The query that keeps the listeners open: one row per second, forever,
 # discarded (without FORMAT Null the planner drops the sleep and spins).
 _SERVING_QUERY = (
@@ -150,7 +156,10 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
             name,
             creds.passwords[name],
             "readonly",
-            [f"GRANT SELECT ON {db}.{table}" for db in databases for table in tables],
+            [
+                *(f"GRANT SELECT ON {db}.{table}" for db in databases for table in tables),
+                *_METADATA_GRANTS,
+            ],
         )
         for name, tables in _READ_GRANTS.items()
     ]
@@ -169,6 +178,7 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
             [
                 *(f"GRANT ALL ON {db}.*" for db in databases),
                 "GRANT CREATE TEMPORARY TABLE, TABLE ENGINE ON *.*",
+                *_METADATA_GRANTS,
             ],
         ),
         *readers,

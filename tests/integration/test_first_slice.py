@@ -128,14 +128,11 @@ def test_the_commands_users_run(fresh_topics: str, tmp_path: Path, store_url: st
     with running_worker(env, log) as worker:
         asyncio.run(publish(fresh_topics, actions, list(BAD)))
         wait_until_committed(fresh_topics, "users", list(INPUT_TOPICS), worker=worker, log=log)
-        tree = spur(env, "trace", "--session", target.session_id)  # through the worker
-        refused = spur(env, "erase", "--customer", str(target.customer_id), "--yes")
+        tree = spur(env, "trace", "--session", target.session_id)  # while the worker runs
 
     assert tree.returncode == 0, tree.stderr
     assert target.action in tree.stdout
     assert str(target.action_id) in tree.stdout
-    assert refused.returncode == 1
-    assert "owned by another process" in refused.stderr
 
     status = json.loads(spur(env, "status", "--format", "json").stdout)
     assert status["broker"]["reachable"]

@@ -64,13 +64,19 @@ def test_workers_joining_and_leaving_a_shared_store_change_no_total(
         asyncio.run(publish_all(fresh_topics, messages[:third]))
         wait_until_committed(fresh_topics, GROUP, [Topic.ACTIONS], worker=first, log=logs[0])
         with running_worker(envs[2], logs[2]) as joiner:
-            asyncio.run(publish_all(fresh_topics, messages[third : 2 * third]))
-            # The newcomer got partitions in the rebalance and processed some of them.
-            deadline = time.monotonic() + 90
-            while events_read(dirs[2] / "state") == 0:
+            # Published a slice at a time until the newcomer, once in the group,
+            # has taken partitions and processed some of their messages.
+            middle = messages[third : 2 * third]
+            slices = [middle[n : n + 500] for n in range(0, len(middle), 500)]
+            deadline = time.monotonic() + 120
+            while slices and events_read(dirs[2] / "state") == 0:
                 assert time.monotonic() < deadline, logs[2].read_text()[-3000:]
                 assert joiner.poll() is None, logs[2].read_text()[-3000:]
-                time.sleep(0.5)
+                asyncio.run(publish_all(fresh_topics, slices.pop(0)))
+                time.sleep(1.0)
+            for rest in slices:
+                asyncio.run(publish_all(fresh_topics, rest))
+            assert events_read(dirs[2] / "state") > 0, "the third worker never took partitions"
             wait_until_committed(fresh_topics, GROUP, [Topic.ACTIONS], worker=joiner, log=logs[2])
         asyncio.run(publish_all(fresh_topics, messages[2 * third :]))
         wait_until_committed(fresh_topics, GROUP, [Topic.ACTIONS], worker=first, log=logs[0])
