@@ -103,13 +103,20 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         console.print(f"[green]✓[/] worker started (pid {worker.pid})")
 
         now = dt.datetime.now(dt.UTC)
-        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        # Traffic up to an hour ago (sessions run on for minutes, and an event
+        # from beyond the allowed clock skew is a future_timestamp dead
+        # letter), in the month that hour belongs to, a day of it at least.
+        until = now - dt.timedelta(hours=1)
+        month_start = (until - dt.timedelta(days=1)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
         month = month_start.strftime("%Y-%m")
+        month_end = (month_start + dt.timedelta(days=32)).replace(day=1)
         shape = WorkloadShape(
             customers=options.customers,
             sessions_per_customer=options.sessions,
             month_start=month_start,
-            days=max(1.0, (now - month_start).total_seconds() / 86400),
+            days=(min(until, month_end) - month_start).total_seconds() / 86400 - 0.1,
         )
         with console.status("simulated app servers publishing..."):
             sent = asyncio.run(_publish(broker.bootstrap, shape))
