@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -96,6 +96,10 @@ def billing(
         ORDER BY customer_id
         """
     )
+    return _usage_of(rows)
+
+
+def _usage_of(rows: Sequence[Mapping[str, Any]]) -> list[CustomerUsage]:
     return [
         CustomerUsage(
             customer_id=int(row["customer_id"]),
@@ -295,15 +299,7 @@ def closed_totals(
         ORDER BY customer_id
         """
     )
-    return [
-        CustomerUsage(
-            customer_id=int(row["customer_id"]),
-            bytes_in=int(row["bytes_in"]),
-            bytes_out=int(row["bytes_out"]),
-            actions=int(row["actions"]),
-        )
-        for row in rows
-    ]
+    return _usage_of(rows)
 
 
 def _period_columns(
