@@ -1,7 +1,7 @@
 """``make bench``: every benchmark in one run, one JSON summary with the targets.
 
-Each benchmark runs in its own process (chdb allows one store directory per
-process) and prints JSON; this collects them, adds the ratios the issue's
+Each benchmark runs in its own process, with a broker and a local ClickHouse
+server of its own, and prints JSON; this collects them, adds the ratios the issue's
 targets are stated in (the shuffled backfill's rate against the live rate
 of the same run, for one).
 """
@@ -59,7 +59,7 @@ def main() -> None:
     shuffled = results["worker_backfill_shuffled"]
     shuffled["ratio_to_live"] = round(shuffled["worker_per_second"] / live["worker_per_second"], 3)
     summary = {
-        "machine": "2 cores, real local Kafka 3.9.2 broker, embedded ClickHouse (chdb)",
+        "machine": "2 cores, local Kafka 3.9.2 broker, local ClickHouse 26.9 server (chdb engine)",
         "results": results,
         "targets": {
             "end_to_end_events_per_second >= 50000": live["worker_per_second"],
@@ -71,7 +71,7 @@ def main() -> None:
             "shuffled_backfill_ratio_to_live >= 0.5": shuffled["ratio_to_live"],
             "bytes_per_actions_row <= 20": results["store"]["bytes_per_action_row"],
             "worker_peak_rss_mb <= 600": live["worker_peak_rss_mb"],
-            "worker_peak_anonymous_rss_mb (heap, without chdb's library pages)": live[
+            "worker_peak_anonymous_rss_mb (heap, without shared library pages)": live[
                 "worker_peak_anonymous_rss_mb"
             ],
             "p99_ms_at_5000_per_second <= 1000": results["latency"]["p99_ms"],
