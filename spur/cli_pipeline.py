@@ -108,7 +108,8 @@ def store_command(port: int) -> None:
     """
     from spur.dev.store import serve
 
-    serve(settings_from_env().local_store_dir, port=port)
+    settings = settings_from_env()
+    serve(settings.local_store_dir, port=port, limits=settings.read_limits)
 
 
 @main.command()

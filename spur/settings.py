@@ -89,6 +89,24 @@ def parse_store_url(url: str) -> StoreURL:
     )
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one read-only query may take, so that no query starves the pipeline."""
+
+    max_memory_bytes: int = 1024**3
+    max_execution_seconds: int = 60
+    max_result_rows: int = 1_000_000
+
+    def as_query_settings(self) -> dict[str, int | str]:
+        """The limits as ClickHouse settings (a profile's or a query's)."""
+        return {
+            "max_memory_usage": self.max_memory_bytes,
+            "max_execution_time": self.max_execution_seconds,
+            "max_result_rows": self.max_result_rows,
+            "result_overflow_mode": "throw",
+        }
+
+
 class Settings(BaseSettings):
     """Everything a spur process can be told, with the contract's defaults."""
 
@@ -167,6 +185,15 @@ class Settings(BaseSettings):
     # Billing.
     billing_timezone: str = "UTC"
 
+    # What one read (spur query, billing, trace, ...) may take, so that no
+    # query starves the pipeline: the local store's read-only profile is
+    # generated with these at `spur store` start; reads as the writer's
+    # account (SPUR_CLICKHOUSE_URL without SPUR_CLICKHOUSE_READ_URL) send
+    # them with each query.
+    query_max_memory_bytes: int = Field(default=1024**3, ge=16 * 1024**2)
+    query_max_seconds: int = Field(default=60, ge=1, le=3600)
+    query_max_rows: int = Field(default=1_000_000, ge=1)
+
     @model_validator(mode="after")
     def _credentials_with_sasl(self) -> Settings:
         if self.kafka_security_protocol == "SASL_SSL" and not (
@@ -235,6 +262,10 @@ class Settings(BaseSettings):
             clock_skew=dt.timedelta(seconds=self.allowed_clock_skew_seconds),
             retention=dt.timedelta(days=days) if days is not None else None,
         )
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(self.query_max_memory_bytes, self.query_max_seconds, self.query_max_rows)
 
     @property
     def faust_dir(self) -> Path:

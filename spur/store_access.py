@@ -64,9 +64,10 @@ def open_reader(settings: Settings, user: Reader = "engineer") -> Store:
         # The writer's account: the session itself refuses writes.
         writer = parse_store_url(settings.clickhouse_url)
         store = open_store(writer, settings.insert_timeout_seconds, in_database=True)
-        store.read_only()
+        store.read_only(settings.read_limits)  # the limits go with each query
         return store
-    # A read-only account: its profile refuses writes (and setting changes).
+    # A read-only account: its profile refuses writes and setting changes and
+    # sets the limits (the local store's: generated from SPUR_QUERY_*).
     return open_store(url, settings.insert_timeout_seconds, in_database=True)
 
 

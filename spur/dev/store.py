@@ -48,6 +48,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from spur.devbroker import free_port, pid_alive, stop_pid
+from spur.settings import ReadLimits
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ DATABASE = "spur"
 
 # Grants of the read-only users, as in deploy/clickhouse/roles.sql.
 _READ_GRANTS: dict[str, tuple[str, ...]] = {
-    "billing": ("usage_hourly", "billing_closes"),
+    "billing": ("usage_hourly", "billing_periods"),
     "ops": ("usage_hourly", "capacity_minutely", "dead_letters"),
     "engineer": (
         "actions", "web_requests", "form_submissions", "usage_hourly",
@@ -173,25 +174,14 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
         ),
         *readers,
     ]
+    # readonly=1: a reader can change no setting at all, so the limits of the
+    # profile are final (readonly=2 would let a query loosen them).
+    limit_xml = "".join(f"<{k}>{v}</{k}>" for k, v in limits.as_query_settings().items())
     return (
         "<clickhouse><profiles><default/>"
-        f"<readonly><readonly>1</readonly>"
-        f"<max_memory_usage>{limits.max_memory_bytes}</max_memory_usage>"
-        f"<max_execution_time>{limits.max_execution_seconds}</max_execution_time>"
-        f"<max_result_rows>{limits.max_result_rows}</max_result_rows>"
-        "<result_overflow_mode>throw</result_overflow_mode>"
-        "</readonly></profiles>"
+        f"<readonly><readonly>1</readonly>{limit_xml}</readonly></profiles>"
         f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"
     )
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """What one read-only query may take, so that no query starves the pipeline."""
-
-    max_memory_bytes: int = 2 * 1024**3
-    max_execution_seconds: int = 60
-    max_result_rows: int = 1_000_000
 
 
 def config_xml(port: int) -> str:
@@ -336,9 +326,16 @@ def _end_serving_query(port: int, creds: Credentials) -> None:
 class LocalStore:
     """A local store server in a child process (``spur dev up``, demo, tests)."""
 
-    def __init__(self, directory: Path, databases: Sequence[str] = (DATABASE,)) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        databases: Sequence[str] = (DATABASE,),
+        limits: ReadLimits | None = None,
+    ) -> None:
+        """``limits``: the readers' limits; unset, the SPUR_QUERY_* environment's."""
         self.directory = directory.resolve()
         self.databases = tuple(databases)
+        self.limits = limits
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -356,6 +353,7 @@ class LocalStore:
                 stdin=subprocess.DEVNULL,
                 start_new_session=detach,
                 cwd=self.directory,
+                env=self._environment(),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -370,6 +368,16 @@ class LocalStore:
             f"the local ClickHouse store in {self.directory} did not start; "
             f"last lines of {self.log_path}:\n{self.log_tail()}"
         )
+
+    def _environment(self) -> dict[str, str]:
+        if self.limits is None:
+            return dict(os.environ)
+        return {
+            **os.environ,
+            "SPUR_QUERY_MAX_MEMORY_BYTES": str(self.limits.max_memory_bytes),
+            "SPUR_QUERY_MAX_SECONDS": str(self.limits.max_execution_seconds),
+            "SPUR_QUERY_MAX_ROWS": str(self.limits.max_result_rows),
+        }
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
@@ -402,8 +410,14 @@ def store_down(directory: Path) -> RunningStore | None:
 
 
 if __name__ == "__main__":
+    from spur.settings import SettingsError, load_settings
+
+    os.umask(0o077)  # everything the engine writes is private to the user
     try:
-        serve(Path(sys.argv[1]), sys.argv[2:] or (DATABASE,))
-    except LocalStoreError as exc:
+        # Only paths and database names on the command line; the limits come
+        # from the environment (SPUR_QUERY_*), like every other setting.
+        limits = load_settings().read_limits
+        serve(Path(sys.argv[1]), sys.argv[2:] or (DATABASE,), limits=limits)
+    except (LocalStoreError, SettingsError) as exc:
         print(f"spur store: {exc}", file=sys.stderr)
         sys.exit(1)
