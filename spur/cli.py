@@ -87,6 +87,12 @@ def main() -> None:
     SPUR_KAFKA_BOOTSTRAP, SPUR_CLICKHOUSE_URL); `spur dev up` starts a local
     broker that commands run in this directory use by default.
     """
+    import os
+
+    from spur.private import PRIVATE_UMASK
+
+    # What spur and its children (broker, store, Faust) write is private.
+    os.umask(PRIVATE_UMASK)
 
 
 FORMATS = click.Choice(["table", "csv", "json"])

@@ -126,10 +126,11 @@ class Settings(BaseSettings):
 
     # Storage, and how long it keeps customer data (privacy policy 3.4).
     # Unset: the local store (`spur dev up` / `spur store`) in state_dir/store.
-    clickhouse_url: str | None = None
+    # Secret: the URLs carry passwords; a repr of the settings shows '**********'.
+    clickhouse_url: SecretStr | None = None
     # Reads (billing, query, trace, export, ...) as a read-only user; unset:
     # clickhouse_url with writes refused, or the local store's read-only users.
-    clickhouse_read_url: str | None = None
+    clickhouse_read_url: SecretStr | None = None
     # A ClickHouse cluster name: DDL gets ON CLUSTER and Replicated engines.
     clickhouse_cluster: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
     actions_retention_days: int = Field(default=365, ge=1)
@@ -237,9 +238,9 @@ class Settings(BaseSettings):
 
     @field_validator("clickhouse_url", "clickhouse_read_url")
     @classmethod
-    def _store_url_parses(cls, url: str | None) -> str | None:
+    def _store_url_parses(cls, url: SecretStr | None) -> SecretStr | None:
         if url is not None:
-            parse_store_url(url)
+            parse_store_url(url.get_secret_value())
         return url
 
     @property

@@ -48,6 +48,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from spur.devbroker import free_port, pid_alive, stop_pid
+from spur.private import private_dir, write_private
 from spur.settings import ReadLimits
 
 log = logging.getLogger(__name__)
@@ -103,19 +104,6 @@ class RunningStore:
         return self.credentials.url(user, self.port, database)
 
 
-def _write_private(path: Path, text: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)
-    path.chmod(0o600)
-
-
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
-
-
 def credentials(directory: Path) -> Credentials:
     """The store's passwords, generated on first use and kept (mode 0600)."""
     path = directory / "credentials.json"
@@ -123,9 +111,9 @@ def credentials(directory: Path) -> Credentials:
         passwords = json.loads(path.read_text())["passwords"]
         if set(passwords) >= {WRITER, ADMIN, *READERS}:
             return Credentials(passwords)
-    _private_dir(directory)
+    private_dir(directory)
     made = {user: secrets.token_urlsafe(24) for user in (WRITER, ADMIN, *READERS)}
-    _write_private(path, json.dumps({"passwords": made}, indent=2))
+    write_private(path, json.dumps({"passwords": made}, indent=2))
     return Credentials(made)
 
 
@@ -249,7 +237,7 @@ def serve(
     is imported and when it serves: it is imported here first (before the
     directory has a config), then the process moves into the directory.
     """
-    directory = _private_dir(directory.resolve())
+    directory = private_dir(directory.resolve())
     with _directory_lock(directory):
         # chdb's low-level call (the full clickhouse-local path, the only one
         # that can start listeners); the import opens a session: before chdir.
@@ -257,9 +245,9 @@ def serve(
 
         creds = credentials(directory)
         port = port or free_port()
-        _write_private(directory / "users.xml", users_xml(creds, limits or ReadLimits(), databases))
-        _write_private(directory / "config.xml", config_xml(port))
-        _private_dir(directory / "data")
+        write_private(directory / "users.xml", users_xml(creds, limits or ReadLimits(), databases))
+        write_private(directory / "config.xml", config_xml(port))
+        private_dir(directory / "data")
         os.chdir(directory)
         failure: list[BaseException] = []
         stopped = threading.Event()
@@ -278,7 +266,7 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         _wait_ready(port, creds, stopped)
-        _write_private(_server_file(directory), json.dumps({"pid": os.getpid(), "port": port}))
+        write_private(_server_file(directory), json.dumps({"pid": os.getpid(), "port": port}))
         print(f"spur store serving {directory} on 127.0.0.1:{port}", flush=True)
         while not stop.wait(0.5):
             if stopped.is_set():
@@ -344,7 +332,7 @@ class LocalStore:
 
     def start(self, *, timeout: float = 60.0, detach: bool = False) -> RunningStore:
         """Start the server and wait until it answers; raise with the log tail if not."""
-        _private_dir(self.directory)
+        private_dir(self.directory)
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "spur.dev.store", str(self.directory), *self.databases],
