@@ -158,24 +158,21 @@ class Catalog:
 
     @classmethod
     def of(cls, store: Store) -> Catalog:
-        rows = store.query(
-            "SELECT name, is_aggregate, case_insensitive, alias_to FROM system.functions "
-            "WHERE origin = 'System'"
+        # One row each: the readers' max_result_rows applies to these too.
+        (row,) = store.query(
+            "SELECT groupArray((name, is_aggregate, case_insensitive, alias_to)) AS functions, "
+            "(SELECT groupArray(name) FROM system.aggregate_function_combinators) AS combinators, "
+            "(SELECT groupArray(name) FROM system.table_functions) AS tables "
+            "FROM system.functions WHERE origin = 'System'"
         )
         functions: dict[str, str] = {}
-        for row in rows:
-            canonical = row["alias_to"] or row["name"]
-            functions[row["name"]] = canonical
-            if row["case_insensitive"]:
-                functions[row["name"].lower()] = canonical
-        aggregates = frozenset(r["name"] for r in rows if r["is_aggregate"])
-        combinators = tuple(
-            r["name"] for r in store.query("SELECT name FROM system.aggregate_function_combinators")
-        )
-        tables = frozenset(
-            r["name"].lower() for r in store.query("SELECT name FROM system.table_functions")
-        )
-        return cls(functions, aggregates, combinators, tables)
+        for name, _aggregate, case_insensitive, alias_to in row["functions"]:
+            functions[name] = alias_to or name
+            if case_insensitive:
+                functions[name.lower()] = alias_to or name
+        aggregates = frozenset(name for name, aggregate, *_ in row["functions"] if aggregate)
+        tables = frozenset(name.lower() for name in row["tables"])
+        return cls(functions, aggregates, tuple(row["combinators"]), tables)
 
     def resolve(self, name: str) -> str | None:
         """The canonical name of a built-in function, or None."""
@@ -298,6 +295,10 @@ class Guard:
 def _refusal(exc: StoreError) -> QueryRefusedError:
     """ClickHouse's reason for not parsing the query, as a refusal."""
     text = str(exc).split(". Stack trace", 1)[0]
+    if exc.code == 396:  # TOO_MANY_ROWS_OR_BYTES: of the parse itself
+        return QueryRefusedError(
+            "refused: the query's parse has more lines than SPUR_QUERY_MAX_ROWS allows"
+        )
     if "Multi-statements" in text:
         return QueryRefusedError("refused: several statements; spur query runs exactly one")
     if exc.code == 164:  # READONLY: a SETTINGS clause, refused by the profile

@@ -193,7 +193,8 @@ class Settings(BaseSettings):
     # them with each query.
     query_max_memory_bytes: int = Field(default=1024**3, ge=16 * 1024**2)
     query_max_seconds: int = Field(default=60, ge=1, le=3600)
-    query_max_rows: int = Field(default=1_000_000, ge=1)
+    # At least 1,000: the guard reads a query's parse (one row a node) within it.
+    query_max_rows: int = Field(default=1_000_000, ge=1_000)
 
     @model_validator(mode="after")
     def _credentials_with_sasl(self) -> Settings:
