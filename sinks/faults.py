@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sinks.store import Columns, Store, StoreError
+from spur.settings import ReadLimits
 
 
 class FaultyStore:
@@ -37,8 +38,8 @@ class FaultyStore:
         self._check()
         self._inner.insert(table, columns, dedup_token=dedup_token)
 
-    def read_only(self) -> None:
-        self._inner.read_only()
+    def read_only(self, limits: ReadLimits | None = None) -> None:
+        self._inner.read_only(limits)
 
     def close(self) -> None:
         self._inner.close()

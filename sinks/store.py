@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from spur.settings import StoreURL
+from spur.settings import ReadLimits, StoreURL
 
 # Codes of errors that are about the request, not the moment: retrying the
 # same statement cannot succeed (syntax, unknown table/column, type, readonly).
@@ -53,7 +53,13 @@ class StoreError(RuntimeError):
         text = str(exc)
         match = _CODE.search(text)
         code = getattr(exc, "code", None) or (int(match.group(1)) if match else None)
-        first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        # clickhouse-driver puts "Code: N." on a line of its own, then the
+        # server's message, then a stack trace: keep code and message.
+        lines = [line.strip() for line in text.split("Stack trace:", 1)[0].splitlines()]
+        lines = [line for line in lines if line]
+        if len(lines) > 1 and _CODE.fullmatch(lines[0].rstrip(".")):
+            lines = [f"{lines[0]} {lines[1]}"]
+        first_line = lines[0].removesuffix(".").rstrip() if lines else type(exc).__name__
         if code == _UNKNOWN_DATABASE:
             first_line += " (a `spur worker` creates spur's database and tables when it starts)"
         return cls(f"{what}: {first_line}", code)
@@ -79,8 +85,12 @@ class Store(Protocol):
         without megabytes of SQL text to parse.
         """
 
-    def read_only(self) -> None:
-        """From now on refuse every write (ad-hoc SQL); unqualified tables are spur's."""
+    def read_only(self, limits: ReadLimits | None = None) -> None:
+        """From now on refuse every write; unqualified tables are spur's.
+
+        ``limits`` go with every later query where the account may still
+        change settings (a read-only account's profile fixes its own).
+        """
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         """Insert equally long columns into ``table`` in one block.
@@ -152,17 +162,20 @@ class ServerStore:
         names = [name for name, _type in types]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def read_only(self) -> None:
+    def read_only(self, limits: ReadLimits | None = None) -> None:
         """Refuse writes from now on (on every connection, also the open ones).
 
         For the writer's account used to read; a read-only account is refused
-        by its profile already, and may not even restate the setting."""
+        by its profile already (with the profile's limits), and may not even
+        restate a setting."""
         if int(self.query("SELECT getSetting('readonly') AS readonly")[0]["readonly"]):
             return
-        self._settings["readonly"] = 2  # 2: reads may still set limits per query
+        # 2: the session may still send settings: the limits, with every query.
+        wanted: dict[str, Any] = {"readonly": 2, **(limits.as_query_settings() if limits else {})}
+        self._settings.update(wanted)
         with self._clients_lock:
             for client in self._clients:
-                client.settings["readonly"] = 2
+                client.settings.update(wanted)
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}

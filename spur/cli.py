@@ -22,6 +22,7 @@ from spur.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from sinks.store import Store
+    from spur.store_access import Reader
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
@@ -57,11 +58,11 @@ def friendly_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]  # same signature as `command`
 
 
-def reader_for(settings: Settings) -> Store:
+def reader_for(settings: Settings, user: Reader = "engineer") -> Store:
     """The store as a read-only user (workers may run meanwhile)."""
     from spur.store_access import open_reader
 
-    return open_reader(settings)
+    return open_reader(settings, user)
 
 
 def writer_for(settings: Settings) -> Store:
@@ -86,6 +87,12 @@ def main() -> None:
     SPUR_KAFKA_BOOTSTRAP, SPUR_CLICKHOUSE_URL); `spur dev up` starts a local
     broker that commands run in this directory use by default.
     """
+    import os
+
+    from spur.private import PRIVATE_UMASK
+
+    # What spur and its children (broker, store, Faust) write is private.
+    os.umask(PRIVATE_UMASK)
 
 
 FORMATS = click.Choice(["table", "csv", "json"])

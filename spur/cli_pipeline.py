@@ -51,8 +51,10 @@ def dev_up() -> None:
     """
     from spur.dev.store import store_up
     from spur.devbroker import dev_up as start
+    from spur.private import private_dir
 
     settings = settings_from_env()
+    private_dir(settings.state_dir)
     with err.status("starting Kafka broker (the first run downloads its jars)..."):
         state, started = start(settings.dev_broker_dir, settings.kafka_version, settings.cache_dir)
     verb = "started" if started else "already running"
@@ -108,7 +110,8 @@ def store_command(port: int) -> None:
     """
     from spur.dev.store import serve
 
-    serve(settings_from_env().local_store_dir, port=port)
+    settings = settings_from_env()
+    serve(settings.local_store_dir, port=port, limits=settings.read_limits)
 
 
 @main.command()

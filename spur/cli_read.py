@@ -78,7 +78,7 @@ def billing(
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
-    store = reader_for(settings)
+    store = reader_for(settings, "billing")  # aggregates only
     try:
         shown = period(store, month, timezone, customer)
     finally:
@@ -185,18 +185,23 @@ def print_period(shown: Period) -> None:
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @friendly_errors
 def query(name_or_sql: str, fmt: str) -> None:
-    """Run a saved query by NAME, or read-only SQL.
+    """Run a saved query by NAME, or one read-only SELECT.
 
     Saved queries: top_customers, error_rate_by_action, slowest_actions,
     busy_client_ips, sessions_with_errors (schemas/queries/*.sql). Tables
-    need no database prefix. Writes are refused. JSON output: a list of rows.
+    need no database prefix. One SELECT (WITH ... SELECT, EXPLAIN) over
+    spur's tables and system.one/numbers/tables/columns/parts/functions/
+    time_zones runs, within SPUR_QUERY_MAX_* limits; anything else (writes,
+    DDL, SET/SETTINGS, KILL, SYSTEM, INTO OUTFILE, FORMAT, several
+    statements, functions reaching files, network, processes or other
+    databases) is refused with exit 2, naming what. JSON output: a list of rows.
     """
     from spur.query import run_query
 
     settings = settings_from_env()
     store = reader_for(settings)
     try:
-        rows = run_query(store, name_or_sql)
+        rows = run_query(store, name_or_sql, settings.read_limits)
     finally:
         store.close()
     emit_rows(rows, fmt, title=name_or_sql if " " not in name_or_sql else "query")

@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from spur.private import private_dir, write_private
+
 POM = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "pom.xml"
 READY_LINE = "Kafka Server started"
 LOG_TAIL_LINES = 40
@@ -199,7 +201,7 @@ class LocalBroker:
         caller (``spur dev up``); otherwise it shares the caller's session.
         """
         libs = kafka_jars(self.version, self.cache_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         properties = self.data_dir / "server.properties"
         properties.write_text(self._properties())
         (self.data_dir / "log4j.properties").write_text(_LOG4J.format(log=self.log_path))
@@ -400,7 +402,7 @@ def dev_up(
         data_dir=str(broker.data_dir),
         version=version,
     )
-    _state_file(dev_dir).write_text(json.dumps(asdict(state)))
+    write_private(_state_file(dev_dir), json.dumps(asdict(state)))
     return state, True
 
 

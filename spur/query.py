@@ -1,7 +1,11 @@
-"""``spur query``: saved queries (``schemas/queries/*.sql``) or read-only SQL.
+"""``spur query``: saved queries (``schemas/queries/*.sql``) or ad-hoc SQL, confined.
 
-The store is switched to read-only before the statement runs, so a write is
-refused by the engine itself, not by parsing the SQL here.
+A statement runs only when :mod:`spur.query_guard` passes it on the server's
+own parse: one SELECT over spur's tables and harmless system metadata. It
+runs as the reading account (spur.store_access: read-only, granted only
+spur's database, with the limits of SPUR_QUERY_*), so the engine refuses
+writes and setting changes on its own as well. Saved queries pass the same
+guard.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from importlib import resources
 from typing import Any
 
 from sinks.store import Store, StoreError
+from spur.query_guard import Guard, QueryRefusedError
+from spur.settings import ReadLimits
+
+__all__ = ["QueryRefusedError", "resolve", "run_query", "saved_queries"]
 
 _NAME = re.compile(r"^[a-z0-9_]+$")
-
-
-class QueryRefusedError(ValueError):
-    """The statement tried to write, or names no saved query; the message says which."""
 
 
 def saved_queries() -> dict[str, str]:
@@ -40,13 +44,17 @@ def resolve(name_or_sql: str) -> str:
     return name_or_sql
 
 
-def run_query(store: Store, name_or_sql: str) -> list[dict[str, Any]]:
-    sql = resolve(name_or_sql).strip().rstrip(";")
-    store.read_only()
+def run_query(
+    store: Store, name_or_sql: str, limits: ReadLimits | None = None
+) -> list[dict[str, Any]]:
+    """Rows of one guarded read; raise :class:`QueryRefusedError` naming what was refused."""
+    sql = resolve(name_or_sql).strip().rstrip(";").strip()
+    store.read_only(limits)
+    Guard(store, store.database).check(sql)
     try:
         return store.query(sql)
     except StoreError as exc:
-        if exc.code == 164:  # READONLY
+        if exc.code == 164:  # READONLY: the engine refused what the guard let through
             raise QueryRefusedError(
                 "spur query is read-only: writes, DDL and settings changes are refused "
                 "(use spur erase for deletions)"

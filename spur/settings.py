@@ -89,6 +89,24 @@ def parse_store_url(url: str) -> StoreURL:
     )
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one read-only query may take, so that no query starves the pipeline."""
+
+    max_memory_bytes: int = 1024**3
+    max_execution_seconds: int = 60
+    max_result_rows: int = 1_000_000
+
+    def as_query_settings(self) -> dict[str, int | str]:
+        """The limits as ClickHouse settings (a profile's or a query's)."""
+        return {
+            "max_memory_usage": self.max_memory_bytes,
+            "max_execution_time": self.max_execution_seconds,
+            "max_result_rows": self.max_result_rows,
+            "result_overflow_mode": "throw",
+        }
+
+
 class Settings(BaseSettings):
     """Everything a spur process can be told, with the contract's defaults."""
 
@@ -108,10 +126,11 @@ class Settings(BaseSettings):
 
     # Storage, and how long it keeps customer data (privacy policy 3.4).
     # Unset: the local store (`spur dev up` / `spur store`) in state_dir/store.
-    clickhouse_url: str | None = None
+    # Secret: the URLs carry passwords; a repr of the settings shows '**********'.
+    clickhouse_url: SecretStr | None = None
     # Reads (billing, query, trace, export, ...) as a read-only user; unset:
     # clickhouse_url with writes refused, or the local store's read-only users.
-    clickhouse_read_url: str | None = None
+    clickhouse_read_url: SecretStr | None = None
     # A ClickHouse cluster name: DDL gets ON CLUSTER and Replicated engines.
     clickhouse_cluster: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
     actions_retention_days: int = Field(default=365, ge=1)
@@ -167,6 +186,16 @@ class Settings(BaseSettings):
     # Billing.
     billing_timezone: str = "UTC"
 
+    # What one read (spur query, billing, trace, ...) may take, so that no
+    # query starves the pipeline: the local store's read-only profile is
+    # generated with these at `spur store` start; reads as the writer's
+    # account (SPUR_CLICKHOUSE_URL without SPUR_CLICKHOUSE_READ_URL) send
+    # them with each query.
+    query_max_memory_bytes: int = Field(default=1024**3, ge=16 * 1024**2)
+    query_max_seconds: int = Field(default=60, ge=1, le=3600)
+    # At least 1,000: the guard reads a query's parse (one row a node) within it.
+    query_max_rows: int = Field(default=1_000_000, ge=1_000)
+
     @model_validator(mode="after")
     def _credentials_with_sasl(self) -> Settings:
         if self.kafka_security_protocol == "SASL_SSL" and not (
@@ -210,9 +239,9 @@ class Settings(BaseSettings):
 
     @field_validator("clickhouse_url", "clickhouse_read_url")
     @classmethod
-    def _store_url_parses(cls, url: str | None) -> str | None:
+    def _store_url_parses(cls, url: SecretStr | None) -> SecretStr | None:
         if url is not None:
-            parse_store_url(url)
+            parse_store_url(url.get_secret_value())
         return url
 
     @property
@@ -235,6 +264,10 @@ class Settings(BaseSettings):
             clock_skew=dt.timedelta(seconds=self.allowed_clock_skew_seconds),
             retention=dt.timedelta(days=days) if days is not None else None,
         )
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(self.query_max_memory_bytes, self.query_max_seconds, self.query_max_rows)
 
     @property
     def faust_dir(self) -> Path:

@@ -43,7 +43,7 @@ def _local_url(settings: Settings, user: str) -> StoreURL:
 
 def writer_url(settings: Settings) -> StoreURL:
     if settings.clickhouse_url is not None:
-        return parse_store_url(settings.clickhouse_url)
+        return parse_store_url(settings.clickhouse_url.get_secret_value())
     from spur.dev.store import WRITER
 
     return _local_url(settings, WRITER)
@@ -57,23 +57,24 @@ def open_writer(settings: Settings) -> Store:
 def open_reader(settings: Settings, user: Reader = "engineer") -> Store:
     """The store as a read-only user (``user`` for the local store)."""
     if settings.clickhouse_read_url is not None:
-        url = parse_store_url(settings.clickhouse_read_url)
+        url = parse_store_url(settings.clickhouse_read_url.get_secret_value())
     elif settings.clickhouse_url is None:
         url = _local_url(settings, user)
     else:
         # The writer's account: the session itself refuses writes.
-        writer = parse_store_url(settings.clickhouse_url)
+        writer = parse_store_url(settings.clickhouse_url.get_secret_value())
         store = open_store(writer, settings.insert_timeout_seconds, in_database=True)
-        store.read_only()
+        store.read_only(settings.read_limits)  # the limits go with each query
         return store
-    # A read-only account: its profile refuses writes (and setting changes).
+    # A read-only account: its profile refuses writes and setting changes and
+    # sets the limits (the local store's: generated from SPUR_QUERY_*).
     return open_store(url, settings.insert_timeout_seconds, in_database=True)
 
 
 def describe(settings: Settings) -> str:
     """Where the store is, for messages and `spur status` (never a password)."""
     if settings.clickhouse_url is not None:
-        return parse_store_url(settings.clickhouse_url).redacted()
+        return parse_store_url(settings.clickhouse_url.get_secret_value()).redacted()
     try:
         return replace(_local_url(settings, "engineer"), user="*").redacted() + " (local store)"
     except NoStoreError:

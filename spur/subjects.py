@@ -24,6 +24,7 @@ from typing import Any
 from sinks import erasure
 from sinks.erasure import SubjectKind
 from sinks.store import Store
+from spur.private import private_dir, write_private
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,6 @@ def load_salt(configured: str | None, state_dir: Path) -> bytes:
         return configured.encode()
     path = state_dir / "erasure.salt"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        private_dir(path.parent)
+        write_private(path, secrets.token_hex(32))
     return path.read_text().strip().encode()

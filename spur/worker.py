@@ -17,6 +17,7 @@ from pathlib import Path
 from sinks.faults import FaultyStore
 from sinks.migrate import apply_migrations
 from spur.broker import kafka_target
+from spur.private import private_dir
 from spur.settings import Settings
 from spur.store_access import open_writer
 from spur.topics import ensure_topics, topic_specs
@@ -42,6 +43,7 @@ def run_worker(settings: Settings) -> None:
 
     from streams.app import create_app
 
+    private_dir(settings.state_dir)  # Faust tables, worker.json
     bootstrap = kafka_target(settings)
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
         if change.action != "unchanged":

@@ -2,7 +2,10 @@
 
 Binds 127.0.0.1 unless ``SPUR_WORKER_API_HOST`` says otherwise (a
 Prometheus on another host). Reads no request body: any method but GET/HEAD
-is answered 405, any other path 404, without a traceback. The endpoint's
+is answered 405 (the connection closed, the body unread, whatever its
+Content-Length), any other path 404, a malformed request 400, an oversized
+one 414/431, a silent client dropped after 10 s; never with a traceback.
+The endpoint's
 address is written to ``<state_dir>/worker.json`` (mode 0600) for tools on
 this machine (the demo, benchmarks).
 
@@ -20,8 +23,18 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from spur.private import private_dir, write_private
+
 
 class _Handler(BaseHTTPRequestHandler):
+    # A client that sends nothing holds a thread at most this long. The
+    # stdlib bounds the rest: a request line or header line over 64 KiB is
+    # answered 414/431, more than 100 headers 431, a malformed line 400.
+    timeout = 10
+    error_content_type = "text/plain"
+    default_request_version = "HTTP/1.0"  # errors get a status line, even to garbage
+    error_message_format = "%(code)d %(message)s\n"
+
     def log_message(self, format: str, *args: Any) -> None:  # stdlib name
         return  # requests are not worth a log line each
 
@@ -70,10 +83,10 @@ class WorkerAPI:
 
     def start(self, state_file: Path) -> None:
         self._thread.start()
-        state_file.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            json.dump({"pid": os.getpid(), "metrics": f"{self.url}/metrics"}, out)
+        private_dir(state_file.parent)
+        write_private(
+            state_file, json.dumps({"pid": os.getpid(), "metrics": f"{self.url}/metrics"})
+        )
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import msgspec
 
+from spur.private import private_dir, touch_private, write_private
+
 
 class SpoolRecord(msgspec.Struct, frozen=True):
     t: str
@@ -33,10 +35,10 @@ class Pending:
 
 class Spool:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # unsent events hold personal data
         self.path = directory / "events.jsonl"
         self._cursor_path = directory / "events.cursor"
-        self.path.touch()
+        touch_private(self.path)
         self._file = self.path.open("ab")
         self._decoder = msgspec.json.Decoder(SpoolRecord)
 
@@ -69,10 +71,10 @@ class Spool:
         """Mark everything before ``end`` as sent; empty the file once all is sent."""
         if end >= self.path.stat().st_size:
             self._file.truncate(0)
-            self._cursor_path.write_text("0")
+            write_private(self._cursor_path, "0")
         else:
             tmp = self._cursor_path.with_suffix(".tmp")
-            tmp.write_text(str(end))
+            write_private(tmp, str(end))
             tmp.replace(self._cursor_path)
 
     def close(self) -> None:

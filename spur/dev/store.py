@@ -48,6 +48,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from spur.devbroker import free_port, pid_alive, stop_pid
+from spur.private import private_dir, write_private
+from spur.settings import ReadLimits
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ DATABASE = "spur"
 
 # Grants of the read-only users, as in deploy/clickhouse/roles.sql.
 _READ_GRANTS: dict[str, tuple[str, ...]] = {
-    "billing": ("usage_hourly", "billing_closes"),
+    "billing": ("usage_hourly", "billing_periods"),
     "ops": ("usage_hourly", "capacity_minutely", "dead_letters"),
     "engineer": (
         "actions", "web_requests", "form_submissions", "usage_hourly",
@@ -108,19 +110,6 @@ class RunningStore:
         return self.credentials.url(user, self.port, database)
 
 
-def _write_private(path: Path, text: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)
-    path.chmod(0o600)
-
-
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
-
-
 def credentials(directory: Path) -> Credentials:
     """The store's passwords, generated on first use and kept (mode 0600)."""
     path = directory / "credentials.json"
@@ -128,9 +117,9 @@ def credentials(directory: Path) -> Credentials:
         passwords = json.loads(path.read_text())["passwords"]
         if set(passwords) >= {WRITER, ADMIN, *READERS}:
             return Credentials(passwords)
-    _private_dir(directory)
+    private_dir(directory)
     made = {user: secrets.token_urlsafe(24) for user in (WRITER, ADMIN, *READERS)}
-    _write_private(path, json.dumps({"passwords": made}, indent=2))
+    write_private(path, json.dumps({"passwords": made}, indent=2))
     return Credentials(made)
 
 
@@ -183,25 +172,14 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
         ),
         *readers,
     ]
+    # readonly=1: a reader can change no setting at all, so the limits of the
+    # profile are final (readonly=2 would let a query loosen them).
+    limit_xml = "".join(f"<{k}>{v}</{k}>" for k, v in limits.as_query_settings().items())
     return (
         "<clickhouse><profiles><default/>"
-        f"<readonly><readonly>1</readonly>"
-        f"<max_memory_usage>{limits.max_memory_bytes}</max_memory_usage>"
-        f"<max_execution_time>{limits.max_execution_seconds}</max_execution_time>"
-        f"<max_result_rows>{limits.max_result_rows}</max_result_rows>"
-        "<result_overflow_mode>throw</result_overflow_mode>"
-        "</readonly></profiles>"
+        f"<readonly><readonly>1</readonly>{limit_xml}</readonly></profiles>"
         f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"
     )
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """What one read-only query may take, so that no query starves the pipeline."""
-
-    max_memory_bytes: int = 2 * 1024**3
-    max_execution_seconds: int = 60
-    max_result_rows: int = 1_000_000
 
 
 def config_xml(port: int) -> str:
@@ -269,7 +247,7 @@ def serve(
     is imported and when it serves: it is imported here first (before the
     directory has a config), then the process moves into the directory.
     """
-    directory = _private_dir(directory.resolve())
+    directory = private_dir(directory.resolve())
     with _directory_lock(directory):
         # chdb's low-level call (the full clickhouse-local path, the only one
         # that can start listeners); the import opens a session: before chdir.
@@ -277,9 +255,9 @@ def serve(
 
         creds = credentials(directory)
         port = port or free_port()
-        _write_private(directory / "users.xml", users_xml(creds, limits or ReadLimits(), databases))
-        _write_private(directory / "config.xml", config_xml(port))
-        _private_dir(directory / "data")
+        write_private(directory / "users.xml", users_xml(creds, limits or ReadLimits(), databases))
+        write_private(directory / "config.xml", config_xml(port))
+        private_dir(directory / "data")
         os.chdir(directory)
         failure: list[BaseException] = []
         stopped = threading.Event()
@@ -298,7 +276,7 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         _wait_ready(port, creds, stopped)
-        _write_private(_server_file(directory), json.dumps({"pid": os.getpid(), "port": port}))
+        write_private(_server_file(directory), json.dumps({"pid": os.getpid(), "port": port}))
         print(f"spur store serving {directory} on 127.0.0.1:{port}", flush=True)
         while not stop.wait(0.5):
             if stopped.is_set():
@@ -346,9 +324,16 @@ def _end_serving_query(port: int, creds: Credentials) -> None:
 class LocalStore:
     """A local store server in a child process (``spur dev up``, demo, tests)."""
 
-    def __init__(self, directory: Path, databases: Sequence[str] = (DATABASE,)) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        databases: Sequence[str] = (DATABASE,),
+        limits: ReadLimits | None = None,
+    ) -> None:
+        """``limits``: the readers' limits; unset, the SPUR_QUERY_* environment's."""
         self.directory = directory.resolve()
         self.databases = tuple(databases)
+        self.limits = limits
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -357,7 +342,7 @@ class LocalStore:
 
     def start(self, *, timeout: float = 60.0, detach: bool = False) -> RunningStore:
         """Start the server and wait until it answers; raise with the log tail if not."""
-        _private_dir(self.directory)
+        private_dir(self.directory)
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "spur.dev.store", str(self.directory), *self.databases],
@@ -366,6 +351,7 @@ class LocalStore:
                 stdin=subprocess.DEVNULL,
                 start_new_session=detach,
                 cwd=self.directory,
+                env=self._environment(),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -380,6 +366,16 @@ class LocalStore:
             f"the local ClickHouse store in {self.directory} did not start; "
             f"last lines of {self.log_path}:\n{self.log_tail()}"
         )
+
+    def _environment(self) -> dict[str, str]:
+        if self.limits is None:
+            return dict(os.environ)
+        return {
+            **os.environ,
+            "SPUR_QUERY_MAX_MEMORY_BYTES": str(self.limits.max_memory_bytes),
+            "SPUR_QUERY_MAX_SECONDS": str(self.limits.max_execution_seconds),
+            "SPUR_QUERY_MAX_ROWS": str(self.limits.max_result_rows),
+        }
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
@@ -412,8 +408,14 @@ def store_down(directory: Path) -> RunningStore | None:
 
 
 if __name__ == "__main__":
+    from spur.settings import SettingsError, load_settings
+
+    os.umask(0o077)  # everything the engine writes is private to the user
     try:
-        serve(Path(sys.argv[1]), sys.argv[2:] or (DATABASE,))
-    except LocalStoreError as exc:
+        # Only paths and database names on the command line; the limits come
+        # from the environment (SPUR_QUERY_*), like every other setting.
+        limits = load_settings().read_limits
+        serve(Path(sys.argv[1]), sys.argv[2:] or (DATABASE,), limits=limits)
+    except (LocalStoreError, SettingsError) as exc:
         print(f"spur store: {exc}", file=sys.stderr)
         sys.exit(1)

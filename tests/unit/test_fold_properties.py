@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Columns, Store
-from spur.settings import Settings
+from spur.settings import ReadLimits, Settings
 from spur.simulate import WorkloadShape, simulate_actions
 from streams.batch import Message
 from streams.capacity import CapacityMessage, refresh_capacity
@@ -71,8 +71,8 @@ class CrashingStore:
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         self._call(lambda: self.inner.insert(table, columns, dedup_token=dedup_token), table)
 
-    def read_only(self) -> None:
-        self.inner.read_only()
+    def read_only(self, limits: ReadLimits | None = None) -> None:
+        self.inner.read_only(limits)
 
     def close(self) -> None:
         self.inner.close()

@@ -1,0 +1,309 @@
+"""The guard of ad-hoc SQL: one read-only query over spur's tables, decided on
+ClickHouse's own parse of it.
+
+The server parses the query (``EXPLAIN AST``, which runs nothing) as the
+reading account; the guard walks the printed tree. A query passes when:
+
+- it is exactly one statement whose root is a SELECT (``SelectWithUnionQuery``:
+  also WITH ... SELECT, UNION, INTERSECT/EXCEPT) or an ``EXPLAIN`` of one,
+  with no INTO OUTFILE, FORMAT or SETTINGS clause;
+- every node is of a kind a SELECT is made of (an allow-list: no SET, no query
+  parameters, no ``APPLY(name)``, whose function is only text);
+- every function is one the server lists in ``system.functions`` as built in
+  (``origin = 'System'``; aggregate combinators such as ``sumIf`` resolve to
+  their aggregate), or ``lambda``/``exists``/``grouping``/``untuple``; none is
+  a table function's name (``file()`` is both) and none is in
+  :data:`DENIED_FUNCTIONS` (files, dictionaries and joins of other tables,
+  host and server internals, sleeping);
+- every table source (FROM, JOIN, the right side of IN, any name starting
+  with ``system.``) is an unqualified name (spur's database, the session's,
+  or a WITH name), ``<spur's database>.<table>``, or one of
+  :data:`SYSTEM_TABLES`; table functions only :data:`TABLE_FUNCTIONS`, which
+  compute rows and read nothing.
+
+Names with line breaks would print as several lines: a tree whose lines do
+not add up to the children ClickHouse counted is refused as unreadable.
+The reading account is read-only with limits (spur.store_access), so what
+the guard misses the server still refuses; the guard is what keeps scalar
+functions such as ``file()`` from the host (the local store does not confine
+them, shared/notes/chdb.md).
+
+Blocking: two or three small queries through the store. Raises
+:class:`QueryRefusedError` naming what was refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sinks.store import Store, StoreError
+
+
+class QueryRefusedError(ValueError):
+    """The statement is not one confined read, or names no saved query; the message says why."""
+
+
+# Functions that read files, other tables or dictionaries (whose sources may
+# be anything), reveal the host or server, or only hold a thread. Every name
+# starting with "dict" (dictGet, dictHas, ...) is denied too.
+DENIED_FUNCTIONS = frozenset(
+    name.lower()
+    for name in (
+        "file", "joinGet", "joinGetOrNull", "hasColumnInTable",
+        "getMaxTableNameLengthForDatabase", "naiveBayesClassifier",
+        "naiveBayesClassifierWithProb", "naiveBayesClassifierWithAllProbs",
+        "catboostEvaluate", "modelEvaluate", "generateSerialID", "showCertificate",
+        "getMacro", "getServerSetting", "getMergeTreeSetting", "getClientHTTPHeader",
+        "currentRequestURL", "zookeeperSessionUptime", "filesystemAvailable",
+        "filesystemCapacity", "filesystemUnreserved", "addressToLine",
+        "addressToLineWithInlines", "addressToSymbol", "demangle", "sleep", "sleepEachRow",
+    )
+)  # fmt: skip
+# Functions the parser makes that system.functions does not list.
+STRUCTURAL_FUNCTIONS = frozenset({"lambda", "exists", "grouping", "untuple"})
+# Table functions that only compute rows.
+TABLE_FUNCTIONS = frozenset({"numbers", "generate_series", "generateseries", "values"})
+# Harmless metadata (the server shows only what the account may see).
+SYSTEM_TABLES = frozenset(
+    {"one", "numbers", "tables", "columns", "parts", "functions", "time_zones"}
+)
+# The node kinds a SELECT is made of.
+NODE_KINDS = frozenset(
+    {
+        "SelectWithUnionQuery", "SelectIntersectExceptQuery", "SelectQuery", "ExpressionList",
+        "TablesInSelectQuery", "TablesInSelectQueryElement", "TableExpression",
+        "TableIdentifier", "TableJoin", "ArrayJoin", "Subquery", "WithElement", "Function",
+        "Identifier", "Literal", "Asterisk", "QualifiedAsterisk", "ColumnsRegexpMatcher",
+        "ColumnsListMatcher", "QualifiedColumnsRegexpMatcher", "QualifiedColumnsListMatcher",
+        "ColumnsTransformerList", "ColumnsExceptTransformer", "ColumnsReplaceTransformer",
+        "ColumnsReplaceTransformer::Replacement", "OrderByElement", "WindowDefinition",
+        "WindowListElement", "SampleRatio", "InterpolateElement",
+    }
+)  # fmt: skip
+_IN_FUNCTIONS = frozenset(
+    {"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin",
+     "globalnotnullin"}
+)  # fmt: skip
+# Statement kinds as the user wrote them, for the message.
+_STATEMENTS = {
+    "InsertQuery": "INSERT (a write)", "KillQueryQuery": "KILL", "SYSTEM": "SYSTEM",
+    "Set": "SET", "CreateQuery": "CREATE (DDL)", "AlterQuery": "ALTER (DDL or a write)",
+    "DropQuery": "DROP (DDL)", "RenameQuery": "RENAME (DDL)", "OptimizeQuery": "OPTIMIZE",
+    "DeleteQuery": "DELETE (a write)", "UseQuery": "USE", "GRANT": "GRANT",
+}  # fmt: skip
+_REFUSED_NODES = {
+    "Set": "a SETTINGS clause (the reader's limits are fixed)",
+    "QueryParameter": "query parameters ({name:Type})",
+    "ColumnsApplyTransformer": "APPLY(function) (name the function in a call instead)",
+}
+_LINE = re.compile(r"^(?P<depth> *)(?P<kind>\S+)(?P<text>.*?)(?: \(children (?P<n>\d+)\))?$")
+_ALIAS = re.compile(r" \(alias .*\)$")
+_PREFIX = "EXPLAIN AST "
+_POSITION = re.compile(r"position (\d+)")  # in the EXPLAIN, not the user's query
+
+
+@dataclass
+class Node:
+    kind: str
+    text: str  # the name (Function, Identifier, ...) or value (Literal)
+    declared: int  # children as ClickHouse counted them
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
+
+
+def parse_tree(lines: list[str]) -> Node:
+    """The tree of ``EXPLAIN AST`` output; refused when lines and counts disagree."""
+    stack: list[Node] = []
+    root: Node | None = None
+    for line in lines:
+        match = _LINE.match(line)
+        depth = len(match.group("depth")) if match else -1
+        if match is None or depth > len(stack) or (root is not None and depth == 0):
+            raise QueryRefusedError(
+                "refused: the parsed query is unreadable (a name with a line break?)"
+            )
+        del stack[depth:]
+        text = _ALIAS.sub("", match.group("text")).strip()
+        node = Node(match.group("kind"), text, int(match.group("n") or 0))
+        if stack:
+            node.parent = stack[-1]
+            stack[-1].children.append(node)
+        root = root or node
+        stack.append(node)
+    if root is None:
+        raise QueryRefusedError("refused: an empty query")
+    _check_counts(root)
+    return root
+
+
+def _check_counts(node: Node) -> None:
+    if len(node.children) != node.declared:
+        raise QueryRefusedError(
+            "refused: the parsed query is unreadable (a name with a line break?)"
+        )
+    for child in node.children:
+        _check_counts(child)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the server says exists: its functions, aggregates, table functions."""
+
+    functions: dict[str, str]  # name (lower-cased if case-insensitive) -> canonical
+    aggregates: frozenset[str]
+    combinators: tuple[str, ...]
+    table_functions: frozenset[str]  # lower-cased
+
+    @classmethod
+    def of(cls, store: Store) -> Catalog:
+        # One row each: the readers' max_result_rows applies to these too.
+        (row,) = store.query(
+            "SELECT groupArray((name, is_aggregate, case_insensitive, alias_to)) AS functions, "
+            "(SELECT groupArray(name) FROM system.aggregate_function_combinators) AS combinators, "
+            "(SELECT groupArray(name) FROM system.table_functions) AS tables "
+            "FROM system.functions WHERE origin = 'System'"
+        )
+        functions: dict[str, str] = {}
+        for name, _aggregate, case_insensitive, alias_to in row["functions"]:
+            functions[name] = alias_to or name
+            if case_insensitive:
+                functions[name.lower()] = alias_to or name
+        aggregates = frozenset(name for name, aggregate, *_ in row["functions"] if aggregate)
+        tables = frozenset(name.lower() for name in row["tables"])
+        return cls(functions, aggregates, tuple(row["combinators"]), tables)
+
+    def resolve(self, name: str) -> str | None:
+        """The canonical name of a built-in function, or None."""
+        found = self.functions.get(name) or self.functions.get(name.lower())
+        if found is not None:
+            return found
+        for suffix in self.combinators:  # sumIf, uniqMerge, quantilesStateIf, ...
+            if name.endswith(suffix) and len(name) > len(suffix):
+                base = self.resolve(name[: -len(suffix)])
+                if base is not None and base in self.aggregates:
+                    return base
+        return None
+
+
+@dataclass
+class Guard:
+    """Checks parsed queries against spur's database ``database``."""
+
+    store: Store
+    database: str
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog.of(self.store)
+
+    def check(self, sql: str) -> None:
+        """Raise :class:`QueryRefusedError` unless ``sql`` is one confined read."""
+        try:
+            lines = [row["explain"] for row in self.store.query(_PREFIX + sql)]
+        except StoreError as exc:
+            raise _refusal(exc) from exc
+        root = parse_tree(lines)
+        if root.kind == "Explain":
+            if len(root.children) != 1:
+                raise QueryRefusedError("refused: EXPLAIN with options or clauses")
+            root = root.children[0]
+        if root.kind != "SelectWithUnionQuery":
+            what = _STATEMENTS.get(root.kind, root.kind)
+            raise QueryRefusedError(
+                f"refused: {what}; spur query runs one SELECT (or WITH ... SELECT, EXPLAIN)"
+            )
+        if len(root.children) > 1:
+            extra = root.children[1].kind
+            clause = {"Literal": "INTO OUTFILE", "Identifier": "a FORMAT clause"}.get(extra)
+            raise QueryRefusedError(
+                f"refused: {clause or _REFUSED_NODES.get(extra, extra)}; "
+                "spur query prints rows itself (--format table|csv|json)"
+            )
+        self._walk(root)
+
+    def _walk(self, node: Node) -> None:
+        if node.kind in _REFUSED_NODES:
+            raise QueryRefusedError(f"refused: {_REFUSED_NODES[node.kind]}")
+        if node.kind not in NODE_KINDS:
+            raise QueryRefusedError(f"refused: {node.kind} is no part of a plain SELECT")
+        if node.kind == "Function":
+            self._function(node)
+        elif node.kind == "TableIdentifier":
+            self._source(node.text)
+        elif node.kind == "Identifier":
+            self._identifier(node)
+        for child in node.children:
+            self._walk(child)
+
+    def _function(self, node: Node) -> None:
+        name = node.text
+        if not name or any(c.isspace() for c in name):
+            raise QueryRefusedError(f"refused: the function name {name!r}")
+        if node.parent is not None and node.parent.kind == "TableExpression":
+            if name.lower() not in TABLE_FUNCTIONS:
+                raise QueryRefusedError(
+                    f"refused: the table function {name}(): spur query reads spur's tables "
+                    f"(and {', '.join(sorted(TABLE_FUNCTIONS))}), nothing outside them"
+                )
+            return
+        if name.lower() in STRUCTURAL_FUNCTIONS:
+            return
+        canonical = self.catalog.resolve(name)
+        if canonical is None:
+            raise QueryRefusedError(f"refused: {name}() is no built-in function of the server")
+        for candidate in {name.lower(), canonical.lower()}:
+            if (
+                candidate in DENIED_FUNCTIONS
+                or candidate.startswith("dict")
+                or (candidate in self.catalog.table_functions and candidate != "format")
+            ):
+                raise QueryRefusedError(
+                    f"refused: the function {name}() reaches outside spur's tables "
+                    "(files, dictionaries, other tables, the host)"
+                )
+
+    def _identifier(self, node: Node) -> None:
+        parts = node.text.split(".")
+        if parts[0].lower() in ("system", "information_schema"):
+            self._source(".".join(parts[:2]))
+        parent = node.parent
+        call = parent.parent if parent is not None else None
+        if (
+            call is not None
+            and call.kind == "Function"
+            and call.text.lower() in _IN_FUNCTIONS
+            and parent is not None
+            and parent.children.index(node) == 1
+        ):
+            self._source(node.text)  # `x IN db.table` reads the table
+
+    def _source(self, name: str) -> None:
+        parts = name.split(".")
+        if len(parts) == 1 or (len(parts) == 2 and parts[0] == self.database):
+            return
+        if len(parts) == 2 and parts[0].lower() == "system" and parts[1] in SYSTEM_TABLES:
+            return
+        allowed = ", ".join(f"system.{t}" for t in sorted(SYSTEM_TABLES))
+        raise QueryRefusedError(
+            f"refused: the table {name}: spur query reads the tables of {self.database} "
+            f"and {allowed}"
+        )
+
+
+def _refusal(exc: StoreError) -> QueryRefusedError:
+    """ClickHouse's reason for not parsing the query, as a refusal."""
+    text = str(exc).split(". Stack trace", 1)[0]
+    if exc.code == 396:  # TOO_MANY_ROWS_OR_BYTES: of the parse itself
+        return QueryRefusedError(
+            "refused: the query's parse has more lines than SPUR_QUERY_MAX_ROWS allows"
+        )
+    if "Multi-statements" in text:
+        return QueryRefusedError("refused: several statements; spur query runs exactly one")
+    if exc.code == 164:  # READONLY: a SETTINGS clause, refused by the profile
+        return QueryRefusedError(
+            "refused: a SETTINGS clause (the reader's limits are fixed): " + text.split(": ", 1)[-1]
+        )
+    reason = _POSITION.sub(lambda m: f"position {int(m.group(1)) - len(_PREFIX)}", text)
+    return QueryRefusedError(f"refused: not one valid SELECT: {reason.split(': ', 1)[-1]}")
