@@ -65,6 +65,13 @@ def reader_for(settings: Settings, user: Reader = "engineer") -> Store:
     return open_reader(settings, user)
 
 
+def privileged_reader_for(settings: Settings) -> Store:
+    """Reads of every table (export, retention, reconcile) as the writer, writes refused."""
+    from spur.store_access import open_privileged_reader
+
+    return open_privileged_reader(settings)
+
+
 def writer_for(settings: Settings) -> Store:
     """The store as its writer, for commands that change data (workers may run meanwhile)."""
     from spur.store_access import open_writer

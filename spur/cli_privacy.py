@@ -16,7 +16,7 @@ from spur.cli import (
     emit_rows,
     friendly_errors,
     main,
-    reader_for,
+    privileged_reader_for,
     settings_from_env,
     writer_for,
 )
@@ -131,7 +131,7 @@ def export(customer: int | None, login: str | None, out: Path | None) -> None:
 
     subject = subject_from(customer, login)
     settings = settings_from_env()
-    store = reader_for(settings)
+    store = privileged_reader_for(settings)  # every table: no read-only role has them all
     written = 0
     try:
         with out.open("w") if out else contextlib.nullcontext(sys.stdout) as sink:

@@ -17,6 +17,7 @@ from spur.cli import (
     emit_rows,
     friendly_errors,
     main,
+    privileged_reader_for,
     reader_for,
     settings_from_env,
     to_csv,
@@ -236,7 +237,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
-    store = writer_for(settings) if repair else reader_for(settings)
+    store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:
         before = compare(store, month, timezone)
         capacity = reconcile_capacity(store, month, timezone)
@@ -352,7 +353,7 @@ def retention(fmt: str) -> None:
     from spur.ops import retention_report
 
     settings = settings_from_env()
-    store = reader_for(settings)
+    store = privileged_reader_for(settings)  # every table's oldest row
     try:
         report = retention_report(store, settings)
     finally:

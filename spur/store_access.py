@@ -54,6 +54,15 @@ def open_writer(settings: Settings) -> Store:
     return open_store(writer_url(settings), settings.insert_timeout_seconds)
 
 
+def open_privileged_reader(settings: Settings) -> Store:
+    """The writer's account with writes refused by the session: for reads that
+    need every table (export of a subject, retention, reconcile), which no
+    read-only role is granted."""
+    store = open_store(writer_url(settings), settings.insert_timeout_seconds, in_database=True)
+    store.read_only(settings.read_limits)  # the limits go with each query
+    return store
+
+
 def open_reader(settings: Settings, user: Reader = "engineer") -> Store:
     """The store as a read-only user (``user`` for the local store)."""
     if settings.clickhouse_read_url is not None:
@@ -61,11 +70,7 @@ def open_reader(settings: Settings, user: Reader = "engineer") -> Store:
     elif settings.clickhouse_url is None:
         url = _local_url(settings, user)
     else:
-        # The writer's account: the session itself refuses writes.
-        writer = parse_store_url(settings.clickhouse_url.get_secret_value())
-        store = open_store(writer, settings.insert_timeout_seconds, in_database=True)
-        store.read_only(settings.read_limits)  # the limits go with each query
-        return store
+        return open_privileged_reader(settings)
     # A read-only account: its profile refuses writes and setting changes and
     # sets the limits (the local store's: generated from SPUR_QUERY_*).
     return open_store(url, settings.insert_timeout_seconds, in_database=True)
