@@ -16,10 +16,13 @@ trying again may help.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+
+import msgspec
 
 from spur.settings import ReadLimits, StoreURL
 
@@ -178,15 +181,29 @@ class ServerStore:
                 client.settings.update(wanted)
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
+        """One block, sent as JSON columns that the server parses (see :func:`json_columns`);
+        values JSON cannot carry (integers beyond 64 bits) go through the driver's encoder."""
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}
         names = ", ".join(columns)
         try:
-            self._client().execute(
-                f"INSERT INTO {self.database}.{table} ({names}) VALUES",
-                [list(values) for values in columns.values()],
-                columnar=True,
-                settings=settings,
+            body = json_columns(columns)
+        except (OverflowError, TypeError):
+            statement, data = f"INSERT INTO {self.database}.{table} ({names}) VALUES", True
+        else:
+            statement, data = (
+                f"INSERT INTO {self.database}.{table} ({names}) FORMAT JSONCompactColumns {body}",
+                False,
             )
+        try:
+            if data:
+                self._client().execute(
+                    statement,
+                    [list(values) for values in columns.values()],
+                    columnar=True,
+                    settings=settings,
+                )
+            else:
+                self._client().execute(statement, settings=settings)
         except Exception as exc:
             raise StoreError.wrap(exc, f"insert into {table} failed") from exc
 
@@ -196,6 +213,32 @@ class ServerStore:
         for client in clients:
             client.disconnect()
         self._local = threading.local()
+
+
+def json_columns(columns: Columns) -> str:
+    """The columns as one ``JSONCompactColumns`` document, encoded in C by msgspec.
+
+    Why not the driver's own encoder: it converts every value in Python
+    (~23 µs per 19-column action row, measured), a third of the batch step;
+    the server parses JSON columns at ~250k rows/s. Timestamps travel as
+    epoch seconds (whole, or with milliseconds), which DateTime and
+    DateTime64 columns both parse exactly. Raises OverflowError for integers
+    JSON numbers cannot carry exactly here (beyond 64 bits).
+    """
+    encoded = []
+    for values in columns.values():
+        first = values[0] if len(values) else None
+        if isinstance(first, dt.datetime):
+            encoded.append([_epoch(value) for value in values])
+        else:
+            encoded.append(values if isinstance(values, list) else list(values))
+    return msgspec.json.encode(encoded).decode()
+
+
+def _epoch(instant: dt.datetime) -> int | float:
+    if instant.microsecond:
+        return round(instant.timestamp(), 3)
+    return int(instant.timestamp())
 
 
 def open_store(url: StoreURL, timeout_seconds: float = 30.0, *, in_database: bool = False) -> Store:
