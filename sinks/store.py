@@ -235,10 +235,17 @@ def json_columns(columns: Columns) -> str:
     return msgspec.json.encode(encoded).decode()
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MILLISECOND = dt.timedelta(milliseconds=1)
+
+
 def _epoch(instant: dt.datetime) -> int | float:
+    """Whole seconds, or seconds with milliseconds, truncated like the store's DateTime64(3)
+    (rounding could carry 10:59:59.9996 into the next hour, away from its window)."""
     if instant.microsecond:
-        return round(instant.timestamp(), 3)
-    return int(instant.timestamp())
+        # Exact integer milliseconds; their float quotient prints as the exact decimal.
+        return ((instant - _EPOCH) // _MILLISECOND) / 1000
+    return (instant - _EPOCH) // dt.timedelta(seconds=1)
 
 
 def open_store(url: StoreURL, timeout_seconds: float = 30.0, *, in_database: bool = False) -> Store:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
+from sinks.store import Store
 from spur.dev.store import ADMIN, WRITER, LocalStore, LocalStoreError, RunningStore
 
 
@@ -86,3 +87,30 @@ def test_files_are_private_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
         assert client(running, ADMIN).execute("SELECT n FROM spur.kept") == [(7,)]
     finally:
         again.stop()
+
+
+def test_inserted_timestamps_keep_their_millisecond_and_never_round_up(store: Store) -> None:
+    import datetime as dt
+
+    store.execute(f"CREATE DATABASE IF NOT EXISTS {store.database}")
+    store.execute(
+        f"CREATE TABLE {store.database}.times (n UInt8, at DateTime64(3, 'UTC'), "
+        "whole DateTime('UTC')) ENGINE = MergeTree ORDER BY n"
+    )
+    instants = [
+        dt.datetime(2026, 11, 30, 10, 59, 59, 999_600, tzinfo=dt.UTC),  # stays in hour 10
+        dt.datetime(2026, 11, 1, 0, 0, 0, 123_000, tzinfo=dt.UTC),
+        dt.datetime(1999, 12, 31, 23, 59, 59, 1_000, tzinfo=dt.UTC),
+    ]
+    whole = dt.datetime(2026, 11, 30, 11, 0, tzinfo=dt.UTC)
+    store.insert("times", {"n": [0, 1, 2], "at": instants, "whole": [whole, whole, whole]})
+    rows = store.query(
+        f"SELECT toString(at) AS at, toString(whole) AS whole FROM {store.database}.times "
+        "ORDER BY n"
+    )
+    assert [r["at"] for r in rows] == [
+        "2026-11-30 10:59:59.999",
+        "2026-11-01 00:00:00.123",
+        "1999-12-31 23:59:59.001",
+    ]
+    assert {r["whole"] for r in rows} == {"2026-11-30 11:00:00"}
