@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sinks.store import Store, StoreError
+from sinks.store import Store, StoreError, sql_string
 from spur.kafka_access import KafkaTarget
 from spur.settings import Settings
 
@@ -91,7 +91,7 @@ def dead_letter_report(
 ) -> dict[str, Any]:
     conditions = ["1"]
     if reason:
-        conditions.append("reason = '" + reason.replace("'", "") + "'")
+        conditions.append(f"reason = {sql_string(reason)}")
     if since:
         conditions.append(f"at >= toDateTime64({int(since.timestamp())}, 3, 'UTC')")
     where = " AND ".join(conditions)
@@ -100,13 +100,14 @@ def dead_letter_report(
         f"SELECT reason, count() AS n FROM {table} WHERE {where} GROUP BY reason ORDER BY n DESC"
     )
     recent = store.query(
-        f"SELECT toString(at) AS at, topic, partition, offset, reason, detail, field "
-        f"FROM {table} WHERE {where} ORDER BY at DESC LIMIT {int(limit)}"
+        # Not `toString(at) AS at`: the alias would shadow the column in WHERE.
+        f"SELECT toString(dead_letters.at) AS at_text, topic, partition, offset, reason, detail, "
+        f"field FROM {table} WHERE {where} ORDER BY dead_letters.at DESC LIMIT {int(limit)}"
     )
     return {
         "counts": {row["reason"]: int(row["n"]) for row in counts},
         "total": sum(int(row["n"]) for row in counts),
-        "recent": recent,
+        "recent": [{"at": row.pop("at_text"), **row} for row in recent],
     }
 
 

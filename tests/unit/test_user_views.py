@@ -113,3 +113,16 @@ def test_retention_report_and_dead_letters(store: Store) -> None:
     assert letters["counts"] == {"unknown_field": 1}
     assert letters["recent"][0]["field"] == "document_title"
     assert dead_letter_report(store, reason="not_json", since=None)["total"] == 0
+
+
+def test_dead_letters_since_a_day_and_a_reason_with_a_quote(store: Store) -> None:
+    import datetime as dt
+
+    filled(store)
+    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    since = dead_letter_report(store, reason=None, since=long_ago)
+    assert since["total"] == 1
+    assert since["recent"][0]["at"].startswith(str(dt.datetime.now(dt.UTC).year))
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert dead_letter_report(store, reason=None, since=future)["total"] == 0
+    assert dead_letter_report(store, reason="abc' OR 1=1 --", since=None)["total"] == 0
