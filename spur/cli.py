@@ -103,6 +103,8 @@ def main() -> None:
 
 
 FORMATS = click.Choice(["table", "csv", "json"])
+# One rule for customer ids everywhere (DESIGN §3: 1 to 2^32 - 1); out of range exits 2.
+CUSTOMER_ID = click.IntRange(1, 2**32 - 1)
 TABLE_OR_JSON = click.Choice(["table", "json"])
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from spur.cli import (
+    CUSTOMER_ID,
     TABLE_OR_JSON,
     emit_rows,
     friendly_errors,
@@ -32,15 +33,13 @@ def subject_from(customer: int | None, login: str | None) -> Subject:
     if (customer is None) == (login is None):
         raise click.UsageError("name exactly one subject: --customer N or --login NAME")
     if customer is not None:
-        if not 1 <= customer <= 2**32 - 1:
-            raise click.UsageError(f"--customer {customer}: customer ids are 1 … 4294967295")
         return Subject("customer", str(customer))
     assert login is not None
     return Subject("login", login)
 
 
 @main.command()
-@click.option("--customer", type=int, default=None, help="Erase this customer's data.")
+@click.option("--customer", type=CUSTOMER_ID, default=None, help="Erase this customer's data.")
 @click.option("--login", default=None, help="Erase this login's data.")
 @click.option("--yes", is_flag=True, help="Confirm: the deletion cannot be undone.")
 @click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
@@ -116,7 +115,7 @@ def tombstone_consent(settings: Settings, logins: list[str]) -> str:
 
 
 @main.command()
-@click.option("--customer", type=int, default=None, help="Export this customer's data.")
+@click.option("--customer", type=CUSTOMER_ID, default=None, help="Export this customer's data.")
 @click.option("--login", default=None, help="Export this login's data.")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File [stdout]."

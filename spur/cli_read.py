@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from spur.cli import (
+    CUSTOMER_ID,
     FORMATS,
     TABLE_OR_JSON,
     CommandFailed,
@@ -33,7 +34,7 @@ BILLING_COLUMNS = ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actio
 
 @main.group(invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]")
 @click.option("--month", default=None, help="Billing month, YYYY-MM (required).")
-@click.option("--customer", type=int, default=None, help="Only this customer id.")
+@click.option("--customer", type=CUSTOMER_ID, default=None, help="Only this customer id.")
 @click.option(
     "--tz",
     default=None,
