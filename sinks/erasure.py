@@ -42,6 +42,7 @@ PREDICATES: dict[SubjectKind, dict[str, str]] = {
         "action_ids": "customer_id = {v}",
         "usage_hourly": "customer_id = {v}",
         "usage_sums": "customer_id = {v}",
+        "usage_quarters": "customer_id = {v}",
         "consent_log": "customer_id = {v}",
         "dead_letters": "JSONExtractUInt(original, 'customer_id') = {v}",
         # Closed invoice totals: immutable for spur's commands, not for the subject.

@@ -75,28 +75,65 @@ def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
 def billing(
     store: Store, month: str, timezone: str = "UTC", customer_id: int | None = None
 ) -> list[CustomerUsage]:
-    """Usage per customer for the month, from the hourly aggregates.
+    """Usage per customer for the month, exact in every time zone in use.
 
-    Exact for any time zone whose offsets are whole hours (UTC, Europe/Berlin
-    and its DST changes); the month's bounds fall on hour boundaries there.
+    The month's whole UTC hours come from the hourly aggregates; where the
+    zone's offset is not a whole hour (Asia/Kolkata, Asia/Kathmandu, ...),
+    the month begins and ends inside an hour, and those two partial hours
+    come from the quarter-hour sums (every zone's offset is a multiple of 15
+    minutes). Raises :class:`BillingInputError` for a month whose bounds fall
+    off the quarter hours (historical local mean times).
     """
     start, end = month_bounds(month, timezone)
+    first_hour, last_hour = _ceil_hour(start), _floor_hour(end)
+    if any(instant.timestamp() % QUARTER_SECONDS for instant in (start, end)):
+        raise BillingInputError(
+            f"--tz {timezone}: {month} does not begin and end on a quarter hour in UTC; "
+            "billing is kept per quarter hour"
+        )
     only = f"AND customer_id = {int(customer_id)}" if customer_id is not None else ""
     rows = store.query(
         f"""
         SELECT customer_id,
-               sum(toUInt128(bytes_in)) AS bytes_in,
-               sum(toUInt128(bytes_out)) AS bytes_out,
+               sum(bytes_in) AS bytes_in,
+               sum(bytes_out) AS bytes_out,
                sum(actions) AS actions
-        FROM {store.database}.usage_hourly FINAL
-        WHERE hour >= toDateTime({int(start.timestamp())}, 'UTC')
-          AND hour < toDateTime({int(end.timestamp())}, 'UTC')
-          {only}
+        FROM (
+            -- One type per column in both parts (sums may pass 2^64).
+            SELECT customer_id, toInt128(bytes_in) AS bytes_in,
+                   toInt128(bytes_out) AS bytes_out, toInt64(actions) AS actions
+            FROM {store.database}.usage_hourly FINAL
+            WHERE hour >= {_sql_time(first_hour)} AND hour < {_sql_time(last_hour)} {only}
+            UNION ALL
+            SELECT customer_id, toInt128(bytes_in), toInt128(bytes_out), toInt64(actions)
+            FROM {store.database}.usage_quarters
+            WHERE ((quarter >= {_sql_time(start)} AND quarter < {_sql_time(first_hour)})
+                OR (quarter >= {_sql_time(max(last_hour, first_hour))}
+                    AND quarter < {_sql_time(end)}))
+              {only}
+        )
         GROUP BY customer_id
+        HAVING actions != 0
         ORDER BY customer_id
         """
     )
     return _usage_of(rows)
+
+
+QUARTER_SECONDS = 900
+
+
+def _floor_hour(instant: dt.datetime) -> dt.datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(instant: dt.datetime) -> dt.datetime:
+    floor = _floor_hour(instant)
+    return floor if floor == instant else floor + dt.timedelta(hours=1)
+
+
+def _sql_time(instant: dt.datetime) -> str:
+    return f"toDateTime({int(instant.timestamp())}, 'UTC')"
 
 
 def _usage_of(rows: Sequence[Mapping[str, Any]]) -> list[CustomerUsage]:

@@ -36,6 +36,7 @@ def retention_rules(settings: Settings) -> list[RetentionRule]:
         ),
         RetentionRule("action_ids", "started_at", settings.actions_retention_days, "clause 3.4"),
         RetentionRule("usage_sums", "hour", settings.actions_retention_days, "clause 3.4"),
+        RetentionRule("usage_quarters", "quarter", settings.actions_retention_days, "clause 3.4"),
         RetentionRule(
             "erased_subjects",
             "erased_at",

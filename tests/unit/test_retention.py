@@ -81,6 +81,7 @@ def test_every_table_with_personal_data_has_a_ttl_within_policy(store: Store) ->
     }
     limits = {
         "actions": 365, "action_ids": 365, "usage_hourly": 365, "usage_sums": 365,
+        "usage_quarters": 365,
         "web_requests": 92, "form_submissions": 92, "dead_letters": 14, "billing_periods": 365,
         "erased_subjects": 365,
     }  # fmt: skip
