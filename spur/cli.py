@@ -47,12 +47,20 @@ def friendly_errors(command: F) -> F:
         from spur.devbroker import BrokerError
         from spur.produce import UnknownTopicError
         from spur.query import QueryRefusedError
+        from spur.topics import TopicError
 
         try:
             return command(*args, **kwargs)
         except (SettingsError, BillingInputError, UnknownTopicError, QueryRefusedError) as exc:
             raise click.UsageError(str(exc)) from exc
-        except (NoBrokerError, BrokerError, StoreError, DemoError, LocalStoreError) as exc:
+        except (
+            NoBrokerError,
+            BrokerError,
+            StoreError,
+            DemoError,
+            LocalStoreError,
+            TopicError,
+        ) as exc:
             raise CommandFailed(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]  # same signature as `command`
