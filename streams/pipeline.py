@@ -43,6 +43,7 @@ Raises nothing for bad input.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import threading
@@ -188,6 +189,7 @@ class Pipeline:
         outcome.capacity = {
             CapacityKey(item.event.action, minute_of(item.event.started_at)) for item in accepted
         }
+        outcome.dead_letters = self._without_erased_letters(outcome.dead_letters, erased)
         self.store_dead_letters(outcome.dead_letters)
         self._delete_what_raced_an_erasure(erased, accepted)
 
@@ -217,6 +219,17 @@ class Pipeline:
             if not erased.customer_erased_before(item.event.customer_id, item.event.started_at)
         ]
         metrics.ERASED_DROPPED.inc(len(items) - len(kept))
+        return kept
+
+    def _without_erased_letters(
+        self, letters: list[DeadLetter], erased: Tombstones
+    ) -> list[DeadLetter]:
+        """Drop (and count) rejects of erased subjects: their originals hold the
+        subject's data, which a replay or re-send must not bring back either."""
+        if not (erased.customers or erased.logins) or not letters:
+            return letters
+        kept = [letter for letter in letters if not _of_erased_subject(letter, erased)]
+        metrics.ERASED_DROPPED.inc(len(letters) - len(kept))
         return kept
 
     def _delete_what_raced_an_erasure(
@@ -390,9 +403,41 @@ class Pipeline:
             and not erased.login_erased_before(item.event.login, item.event.ts)
         ]
         self._insert("consent_log", consent_columns(kept))
-        self.store_dead_letters(valid.rejected)
+        letters = self._without_erased_letters(valid.rejected, erased)
+        self.store_dead_letters(letters)
         metrics.EVENTS_IN.labels(Topic.CONSENT).inc(len(messages))
-        return valid.rejected
+        return letters
+
+
+def _of_erased_subject(letter: DeadLetter, erased: Tombstones) -> bool:
+    """Whether a reject's original names an erased customer or login (from before
+    the erasure, or of unknown time: an unparseable time cannot prove it later)."""
+    try:
+        original = msgspec.json.decode(base64.b64decode(letter.original_b64))
+    except Exception:  # not JSON at all: it names no subject
+        return False
+    if not isinstance(original, dict):
+        return False
+    when = _event_time(original)
+    customer = original.get("customer_id")
+    if isinstance(customer, int) and customer in erased.customers:
+        return when is None or when < erased.customers[customer]
+    login = original.get("login")
+    if isinstance(login, str) and erased.logins:
+        at = erased.logins.get(login_key(erased.key, login))
+        return at is not None and (when is None or when < at)
+    return False
+
+
+def _event_time(original: dict[str, Any]) -> dt.datetime | None:
+    value = original.get("started_at", original.get("ts"))
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
 
 
 def _raw_kept(new: Sequence[Located[Action]], erased: Tombstones) -> Columns:

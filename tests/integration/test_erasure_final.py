@@ -5,6 +5,7 @@ a client re-sending its spool, a late action never seen before, an offset reset
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -65,12 +66,18 @@ def test_an_erased_customer_stays_erased_while_workers_run(
     actions = simulate_actions(WorkloadShape(customers=6, sessions_per_customer=8, seed=41))
     victim = actions[0].customer_id
     others = [a for a in actions if a.customer_id != victim]
+    # One of the victim's events is bad: its dead letter holds the victim's data too.
+    broken = msgspec.structs.replace(
+        actions[0], action_id=uuid.uuid4(), ended_at=actions[0].started_at - dt.timedelta(seconds=1)
+    )
+    actions = [*actions, broken]
     env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="erase")
     log = tmp_path / "worker.log"
     with running_worker(env, log) as worker:
         asyncio.run(publish(fresh_topics, list(actions)))
         wait_until_committed(fresh_topics, "erase", TOPICS, worker=worker, log=log)
         assert billed(env)[victim][2] > 0
+        assert dead_letters(env) == 1
 
         erased = spur(env, "erase", "--customer", str(victim), "--yes", "--format", "json")
         assert erased.returncode == 0, erased.stderr
