@@ -73,11 +73,19 @@ def parse_store_url(url: str) -> StoreURL:
     if parts.scheme in ("clickhouse", "clickhouses"):
         if not parts.hostname:
             raise SettingsError(f"SPUR_CLICKHOUSE_URL: {parts.scheme}:// needs a host")
+        try:
+            port = parts.port
+        except ValueError:
+            # urllib's message would quote the text after ':', often the password.
+            raise SettingsError(
+                "SPUR_CLICKHOUSE_URL: the port is not a number (a password with '/', '?' "
+                "or '#' must be percent-encoded: %2F, %3F, %23)"
+            ) from None
         database = parts.path.strip("/") or "spur"
         return StoreURL(
             scheme=parts.scheme,  # type: ignore[arg-type]  # narrowed by the `in` above
             host=parts.hostname,
-            port=parts.port or (9440 if parts.scheme == "clickhouses" else 9000),
+            port=port or (9440 if parts.scheme == "clickhouses" else 9000),
             user=unquote(parts.username or "default"),
             password=SecretStr(unquote(parts.password or "")),
             database=database,

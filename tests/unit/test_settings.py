@@ -59,3 +59,11 @@ def test_a_retired_dedup_horizon_is_refused_not_silently_ignored(
     monkeypatch.setenv("SPUR_DEDUP_HORIZON_DAYS", "7")
     with pytest.raises(SettingsError, match="SPUR_ACTIONS_RETENTION_DAYS"):
         load_settings()
+
+
+@pytest.mark.parametrize("separator", ["/", "?", "#"])
+def test_a_password_never_appears_in_a_bad_url_message(separator: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        parse_store_url(f"clickhouse://spur_writer:SECRET{separator}PW@127.0.0.1:1/spur")
+    assert "SECRET" not in str(refused.value)
+    assert "PW" not in str(refused.value)
