@@ -109,6 +109,10 @@ class ReadLimits:
         """The limits as ClickHouse settings (a profile's or a query's)."""
         return {
             "max_memory_usage": self.max_memory_bytes,
+            # All of one account's queries together, and how many at once: a
+            # few concurrent queries must not add up to starving the pipeline.
+            "max_memory_usage_for_user": 2 * self.max_memory_bytes,
+            "max_concurrent_queries_for_user": 4,
             "max_execution_time": self.max_execution_seconds,
             "max_result_rows": self.max_result_rows,
             "result_overflow_mode": "throw",
