@@ -227,9 +227,10 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
 
     Every action is folded whatever its arrival order, so there is no
     difference unless a login was erased (its billing stays) or the store
-    lost data. --repair (a disaster tool; stop the workers on this store
-    first) rebuilds each differing window from the raw actions, by content;
-    windows holding erased actions are reported, never rewritten.
+    lost data. --repair (a disaster tool; workers may keep running) rebuilds
+    each differing window from the raw actions, by content, as a correction
+    that also outranks any stale published state; windows holding erased
+    actions are reported, never rewritten.
     Exit code 1 while aggregates miss raw actions or capacity differs, else 0.
     """
     from spur.reconcile import reconcile as compare

@@ -213,7 +213,17 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
         )
     )
     if stale:
-        # One correction row per window: the sums become exactly the raw values.
+        # One correction row per window: the sums become exactly the raw values,
+        # and their update count passes the published version (sums that lost
+        # rows count fewer updates than were published, and a lower version
+        # would lose to the stale state in usage_hourly).
+        published = _published_windows(store, start, end)
+
+        def updates(key: tuple[int, int]) -> int:
+            counted = int(summed.get(key, {}).get("updates", 0))
+            shown = int(published[key]["version"]) if key in published else -1
+            return max(1, shown - counted + 1)
+
         store.insert(
             "usage_sums",
             {
@@ -226,7 +236,7 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
                     ]
                     for f in USAGE_FIELDS
                 },
-                "updates": [1 for _ in stale],
+                "updates": [updates(key) for key in stale],
             },
             dedup_token=f"repair:{dt.datetime.now(dt.UTC).isoformat()}",
         )

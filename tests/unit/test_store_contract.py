@@ -189,6 +189,25 @@ def test_repair_rebuilds_a_lost_fold_by_content_and_leaves_erased_logins_billed(
     assert billed(store) == truth
 
 
+def test_repair_wins_over_a_published_state_when_the_sums_lost_rows(store: Store) -> None:
+    p = pipeline(store)
+    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=6, days=1))
+    first, later = actions[::2], actions[1::2]  # the same windows, twice
+    for n in range(len(first)):  # one by one: many updates per window, high versions
+        process(p, store, messages(first[n : n + 1], first_offset=n))
+    # A disaster: the sums of one customer lost, its published states kept.
+    victim = first[0].customer_id
+    store.execute(
+        f"DELETE FROM {store.database}.usage_sums WHERE customer_id = {victim} "
+        "SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
+    )
+    process(p, store, messages(later, first_offset=len(first)))
+    assert billed(store) != expected_billing(actions)
+    assert repair(store, "2026-11") > 0
+    assert billed(store) == expected_billing(actions)
+    assert reconcile(store, "2026-11") == []
+
+
 def test_a_replay_republishes_window_states_that_may_have_been_lost(store: Store) -> None:
     first = pipeline(store)
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=3))
