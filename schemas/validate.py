@@ -63,6 +63,8 @@ _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
 }
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _QUOTED = re.compile(r"`(?P<name>[^`]+)`")
+# msgspec quotes the offending value; a detail names fields, never their content.
+_ENUM_VALUE = re.compile(r"^Invalid enum value .*", re.DOTALL)
 
 
 def decode(raw: bytes, kind: type[E]) -> E | Rejection:
@@ -90,6 +92,7 @@ def classify(message: str) -> Rejection:
     match = _AT.search(message)
     path = match.group("path") if match else ""
     text = message[: match.start()] if match else message
+    text = _ENUM_VALUE.sub("Invalid enum value", text)
     field = path or None
     if text.startswith("Expected `object`") and not path:
         return Rejection("not_object", text)

@@ -1,7 +1,13 @@
-"""The pure first step of every input path: raw messages in, events and dead letters out."""
+"""The pure first step of every input path: raw messages in, events and dead letters out.
+
+Total: nothing here raises for any message, so one bad message can never stop
+a partition (its offset would never be committed and every restart would
+stop on it again).
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,7 +17,7 @@ import msgspec
 
 from schemas.located import E_co, Located
 from schemas.validate import Rejection, TimeLimits, validate
-from streams.deadletter import DeadLetter, dead_letter
+from streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +45,23 @@ def reject(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
-        allowed_fields=frozenset(kind.__struct_fields__),
+        kind=kind,
         now=now,
+    )
+
+
+def _unexpected(message: Message, exc: Exception, now: dt.datetime) -> DeadLetter:
+    """The dead letter of a message whose validation or letter raised (a bug, never content)."""
+    return DeadLetter(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        reason="not_json",
+        detail=f"could not be decoded: {type(exc).__name__}",
+        field=None,
+        at=now,
+        original_b64=base64.b64encode(UNPARSEABLE).decode(),
+        original_truncated=False,
     )
 
 
@@ -52,12 +73,19 @@ def split(
     ``now`` is the messages' arrival. The time guards (``limits``) run here,
     before anything reads an event's time: a rejected event moves no
     watermark, opens no window and is never stored.
+
+    Never raises: a message whose validation or dead letter raises anyway is
+    dead-lettered as ``not_json`` with its original redacted whole and the
+    exception's type in the detail.
     """
     result: Split[E_co] = Split()
     for message in messages:
-        decoded = validate(message.value, kind, now, limits)
-        if isinstance(decoded, Rejection):
-            result.rejected.append(reject(message, decoded, kind, now))
-        else:
-            result.accepted.append(Located(decoded, message.partition, message.offset))
+        try:
+            decoded = validate(message.value, kind, now, limits)
+            if isinstance(decoded, Rejection):
+                result.rejected.append(reject(message, decoded, kind, now))
+            else:
+                result.accepted.append(Located(decoded, message.partition, message.offset))
+        except Exception as exc:
+            result.rejected.append(_unexpected(message, exc, now))
     return result
