@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from spur.client import Publisher
 from spur.devbroker import LocalBroker, SecureListener
 from spur.kafka_access import KafkaTarget
-from spur.settings import Settings
+from spur.settings import Settings, parse_store_url
 from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import Topic, ensure_topics, topic_specs
 from tests.certs import make_certificates
@@ -70,7 +70,12 @@ def test_client_and_worker_work_over_sasl_ssl(
         wait_until_committed(secure, "secure", [Topic.ACTIONS], worker=worker, log=log)
     result = spur(env, "billing", "--month", "2026-11", "--format", "json")
     assert billed_by_cli(result.stdout) == expected_billing(actions)
-    assert PASSWORD not in log.read_text()
+    # Neither the Kafka nor the store password, anywhere the worker or a command wrote.
+    store_password = parse_store_url(store_url).password.get_secret_value()
+    status = spur(env, "status", "--format", "json")
+    for text in (log.read_text(), result.stdout, result.stderr, status.stdout, status.stderr):
+        assert PASSWORD not in text
+        assert store_password not in text
 
 
 def test_a_wrong_password_is_refused_without_echoing_it(
