@@ -29,6 +29,7 @@ from spur.topics import Topic
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, publish_all, stored_rows_and_ids
 from tests.oracle import expected_billing, expected_capacity, expected_windows
+from tests.stored import stored_capacity, stored_usage
 
 pytestmark = pytest.mark.integration
 
@@ -94,34 +95,6 @@ def scrape(workdir: Path) -> dict[str, float]:
     return samples
 
 
-def stored_windows(store: Store) -> dict[tuple[int, int], tuple[int, ...]]:
-    rows = store.query(
-        f"SELECT customer_id, toUnixTimestamp(hour) AS hour, bytes_in, bytes_out, actions, "
-        f"error_actions FROM {store.database}.usage_hourly FINAL"
-    )
-    return {
-        (int(r["customer_id"]), int(r["hour"])): (
-            int(r["bytes_in"]), int(r["bytes_out"]), int(r["actions"]), int(r["error_actions"]),
-        )
-        for r in rows
-    }  # fmt: skip
-
-
-def stored_capacity(store: Store) -> dict[tuple[str, int], tuple[float, ...]]:
-    rows = store.query(
-        f"SELECT action, toUnixTimestamp(minute) AS minute, actions, error_actions, bytes_in, "
-        f"bytes_out, duration_p50_ms, duration_p95_ms, duration_p99_ms "
-        f"FROM {store.database}.capacity_minutely FINAL"
-    )
-    return {
-        (r["action"], int(r["minute"])): (
-            int(r["actions"]), int(r["error_actions"]), int(r["bytes_in"]), int(r["bytes_out"]),
-            float(r["duration_p50_ms"]), float(r["duration_p95_ms"]), float(r["duration_p99_ms"]),
-        )
-        for r in rows
-    }  # fmt: skip
-
-
 def test_a_month_published_in_shuffled_order_is_billed_exactly(
     fresh_topics: str, tmp_path: Path, store_url: str, store: Store
 ) -> None:
@@ -150,7 +123,7 @@ def test_a_month_published_in_shuffled_order_is_billed_exactly(
 
     assert billed(env) == expected_billing(actions)
     assert_reconciled(env)
-    assert stored_windows(store) == expected_windows(actions)
+    assert stored_usage(store) == expected_windows(actions)
     assert stored_capacity(store) == expected_capacity(actions)
     # The order really was hostile: most actions arrived late, all were billed.
     assert samples["spur_late_events_total"] > len(actions) / 2
