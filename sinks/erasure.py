@@ -25,10 +25,11 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sinks.store import Store, sql_string
+from sinks.store import Store, as_utc, sql_string
 
 SubjectKind = Literal["customer", "login"]
 
@@ -76,10 +77,12 @@ def count_rows(store: Store, kind: SubjectKind, value: str) -> dict[str, int]:
     return counts
 
 
-def delete_rows(store: Store, kind: SubjectKind, value: str, tables: dict[str, int]) -> None:
-    """Delete the subject's rows from ``tables`` that have any (synchronously)."""
+def delete_rows(
+    store: Store, kind: SubjectKind, value: str, tables: Collection[str] | None = None
+) -> None:
+    """Delete the subject's rows (synchronously), from ``tables`` only if given."""
     for table, where in predicates(kind, value).items():
-        if tables.get(table):
+        if tables is None or table in tables:
             store.execute(f"DELETE FROM {store.database}.{table} WHERE {where}{_DELETE_SETTINGS}")
 
 
@@ -137,7 +140,7 @@ def read_tombstones(store: Store) -> Tombstones:
     customers: dict[int, dt.datetime] = {}
     logins: dict[str, dt.datetime] = {}
     for row in rows:
-        at = _utc(row["erased_at"])
+        at = as_utc(row["erased_at"])
         if row["kind"] == "customer":
             customer = int(row["customer_id"])
             customers[customer] = max(at, customers.get(customer, at))
@@ -149,10 +152,4 @@ def read_tombstones(store: Store) -> Tombstones:
 
 def delete_again(store: Store, kind: SubjectKind, value: str) -> None:
     """Delete a subject's rows once more: a batch raced its erasure (see the module)."""
-    delete_rows(store, kind, value, dict.fromkeys(PREDICATES[kind], 1))
-
-
-def _utc(value: object) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+    delete_rows(store, kind, value)

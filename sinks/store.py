@@ -182,28 +182,23 @@ class ServerStore:
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         """One block, sent as JSON columns that the server parses (see :func:`json_columns`);
-        values JSON cannot carry (integers beyond 64 bits) go through the driver's encoder."""
+        values msgspec cannot encode (e.g. ``ipaddress`` objects) go through the driver's."""
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}
-        names = ", ".join(columns)
+        into = f"INSERT INTO {self.database}.{table} ({', '.join(columns)})"
         try:
-            body = json_columns(columns)
-        except (OverflowError, TypeError):
-            statement, data = f"INSERT INTO {self.database}.{table} ({names}) VALUES", True
-        else:
-            statement, data = (
-                f"INSERT INTO {self.database}.{table} ({names}) FORMAT JSONCompactColumns {body}",
-                False,
-            )
-        try:
-            if data:
+            try:
+                body = json_columns(columns)
+            except (OverflowError, TypeError):
                 self._client().execute(
-                    statement,
+                    f"{into} VALUES",
                     [list(values) for values in columns.values()],
                     columnar=True,
                     settings=settings,
                 )
             else:
-                self._client().execute(statement, settings=settings)
+                self._client().execute(
+                    f"{into} FORMAT JSONCompactColumns {body}", settings=settings
+                )
         except Exception as exc:
             raise StoreError.wrap(exc, f"insert into {table} failed") from exc
 
@@ -215,6 +210,13 @@ class ServerStore:
         self._local = threading.local()
 
 
+def as_utc(value: object) -> dt.datetime:
+    """A timestamp read from the store (a datetime, or its text) as an aware UTC datetime."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
 def json_columns(columns: Columns) -> str:
     """The columns as one ``JSONCompactColumns`` document, encoded in C by msgspec.
 
@@ -222,8 +224,8 @@ def json_columns(columns: Columns) -> str:
     (~23 µs per 19-column action row, measured), a third of the batch step;
     the server parses JSON columns at ~250k rows/s. Timestamps travel as
     epoch seconds (whole, or with milliseconds), which DateTime and
-    DateTime64 columns both parse exactly. Raises OverflowError for integers
-    JSON numbers cannot carry exactly here (beyond 64 bits).
+    DateTime64 columns both parse exactly; 128-bit integers travel as exact
+    JSON numbers (measured). Raises TypeError for values msgspec cannot encode.
     """
     encoded = []
     for values in columns.values():

@@ -77,7 +77,7 @@ def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int
     erasure_id = uuid.uuid4()
     erasure.record_tombstone(store, subject.kind, subject.value, erasure_id, now)
     removed = count_rows(store, subject)
-    erasure.delete_rows(store, subject.kind, subject.value, removed)
+    erasure.delete_rows(store, subject.kind, subject.value, [t for t, n in removed.items() if n])
     done = Erasure(
         erasure_id=erasure_id,
         rows_removed=removed,

@@ -63,7 +63,7 @@ from sinks import erasure
 from sinks.actions import action_columns
 from sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
 from sinks.erasure import Tombstones, login_key, read_tombstones
-from sinks.store import PROBE, Columns, Store, sql_string
+from sinks.store import PROBE, Columns, Store, as_utc, sql_string
 from sinks.writer import retrying
 from spur import metrics
 from spur.settings import Settings
@@ -325,7 +325,7 @@ class Pipeline:
         decisions: dict[str, list[ConsentDecision]] = {}
         for row in rows:
             decisions.setdefault(row["login"], []).append(
-                ConsentDecision(_parse_ts(row["ts"]), bool(row["granted"]))
+                ConsentDecision(as_utc(row["ts"]), bool(row["granted"]))
             )
         return ConsentLedger(decisions)
 
@@ -446,12 +446,6 @@ def _raw_kept(new: Sequence[Located[Action]], erased: Tombstones) -> Columns:
     return action_columns(
         [i for i in new if not erased.login_erased_before(i.event.login, i.event.started_at)]
     )
-
-
-def _parse_ts(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
 
 _FOLDED = (
