@@ -25,10 +25,11 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from schemas.topics import Topic
 from spur.client import Telemetry
-from spur.devbroker import LocalBroker
+from spur.dev.broker import LocalBroker
 from spur.settings import Settings
-from spur.topics import Topic, ensure_topics, topic_specs
+from spur.topics import ensure_topics, topic_specs
 
 WHO = {"customer_id": 42, "login": "ann", "session_id": "s-1", "client_ip": "10.0.0.1"}
 

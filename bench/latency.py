@@ -21,12 +21,12 @@ from pathlib import Path
 from bench.local import local_store
 from sinks.store import ServerStore
 from spur.client import Publisher
+from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.dev.store import RunningStore
-from spur.devbroker import LocalBroker, stop_pid
 from spur.settings import Settings, parse_store_url
-from spur.simulate import WorkloadShape, simulate_actions
 from spur.topics import ensure_topics, topic_specs
-from spur.worker import worker_env
+from spur.worker.launch import worker_env
 
 SAMPLE_EVERY = 100
 

@@ -26,8 +26,8 @@ from schemas.located import Located
 from schemas.validate import encode
 from sinks.actions import action_columns
 from sinks.migrate import apply_migrations
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
-from spur.simulate import WorkloadShape, simulate_actions
 from streams.batch import Message
 from streams.pipeline import Pipeline
 

@@ -38,13 +38,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import faust_null
 from bench.local import local_store
+from schemas.topics import Topic
 from spur.broker import consumer_lag, topic_partitions
 from spur.client import Publisher
-from spur.devbroker import LocalBroker, stop_pid
+from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
-from spur.simulate import WorkloadShape, simulate_actions
-from spur.topics import Topic, ensure_topics, topic_specs
-from spur.worker import worker_env
+from spur.topics import ensure_topics, topic_specs
+from spur.worker.launch import worker_env
 
 
 async def publish(bootstrap: str, count: int, span_hours: float, *, shuffle: bool) -> int:

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from schemas.metrics import NO_METRICS, STORE_ERRORS, Metrics
 from sinks.store import StoreError
-from spur import metrics
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def retrying(
     *args: object,
     max_backoff: float = 10.0,
     stop: threading.Event | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> T:
     """``operation(*args)``, repeated until it does not raise :class:`StoreError`.
 
@@ -50,7 +51,7 @@ def retrying(
             return operation(*args)
         except StoreError as exc:
             kind = "retriable" if exc.retriable else "permanent"
-            metrics.STORE_ERRORS.labels(kind).inc()
+            metrics.inc(STORE_ERRORS, kind=kind)
             level = logging.WARNING if exc.retriable else logging.ERROR
             log.log(
                 level, "store call failed (attempt %d, %s, retrying in %.1f s): %s",

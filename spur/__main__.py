@@ -1,3 +1,3 @@
-from spur.cli import main
+from spur.cli.main import main
 
 main()

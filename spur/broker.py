@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from spur.devbroker import running_dev_broker
-from spur.kafka_access import KafkaTarget, as_target
+from schemas.topics import consumer_group_of
+from spur.client.kafka import KafkaTarget, as_target
+from spur.dev.broker import running_dev_broker
 from spur.settings import Settings
-from spur.topics import consumer_group_of
 
 
 class NoBrokerError(RuntimeError):

@@ -10,8 +10,8 @@ from collections import Counter
 
 import msgspec
 
+from schemas.topics import Topic
 from spur.broker import read_topic
-from spur.topics import Topic
 from streams.deadletter import DeadLetter
 
 

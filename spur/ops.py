@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sinks.store import Store, StoreError, sql_string
-from spur.kafka_access import KafkaTarget
+from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
 
 # One day of grace: TTL merges run hourly, and parts merge when they can.

@@ -24,10 +24,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from schemas.topics import Topic
 from schemas.validate import Rejection, TimeLimits, validate
 from spur.client import Publisher, topic_and_key
-from spur.kafka_access import KafkaTarget
-from spur.topics import Topic
+from spur.client.kafka import KafkaTarget
 
 EVENT_TYPE_OF_TOPIC: dict[str, type[Event]] = {
     Topic.ACTIONS.value: Action,

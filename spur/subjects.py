@@ -24,7 +24,7 @@ from typing import Any
 from sinks import erasure
 from sinks.erasure import SubjectKind
 from sinks.store import Store
-from spur.private import private_dir, write_private
+from spur.client.private import private_dir, write_private
 
 
 @dataclass(frozen=True)

@@ -15,38 +15,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from spur.kafka_access import KafkaTarget, as_target
+from schemas.topics import Topic
+from spur.client.kafka import KafkaTarget, as_target
 from spur.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
-
-
-class Topic(StrEnum):
-    ACTIONS = "spur.actions.v1"
-    WEB = "spur.web.v1"
-    FORMS = "spur.forms.v1"
-    CONSENT = "spur.consent.v1"
-    USAGE = "spur.usage.v1"
-    CAPACITY = "spur.capacity.v1"
-    DEADLETTER = "spur.deadletter.v1"
-
-
-INPUT_TOPICS = (Topic.ACTIONS, Topic.WEB, Topic.FORMS, Topic.CONSENT)
-
-
-def consumer_group_of(topic: str, consumer_group: str) -> str:
-    """The consumer group that reads ``topic`` under spur's ``consumer_group`` setting.
-
-    Actions are read by the batch consumer (streams.consume) under the
-    setting itself; the other inputs by Faust agents, whose assignment
-    protocol cannot share a group with a plain consumer's.
-    """
-    return consumer_group if topic == Topic.ACTIONS else f"{consumer_group}.agents"
 
 
 class TopicError(RuntimeError):

@@ -36,7 +36,7 @@ crash before the statement is retried; ``spur reconcile`` reports such a
 window and ``--repair`` rebuilds it from the raw actions.
 
 Blocking: every method blocks on the store; the worker calls them in a
-thread (streams.consume for actions, the Faust agents for the rest). Store
+thread (spur.worker.consume for actions, the Faust agents for the rest). Store
 failures are retried inside (sinks.writer semantics) and never skip a step.
 Raises nothing for bad input.
 """
@@ -58,6 +58,20 @@ import xxhash
 
 from schemas.events import Action, Consent, FormSubmission, WebRequest
 from schemas.located import Located
+from schemas.metrics import (
+    BATCH_SECONDS,
+    DROPPED_PROFILES,
+    DUPLICATES,
+    ERASED_DROPPED,
+    EVENT_TIME_LAG,
+    EVENTS_IN,
+    LATE_EVENTS,
+    NO_METRICS,
+    REJECTED,
+    WINDOW_UPDATES,
+    Metrics,
+)
+from schemas.topics import Topic
 from schemas.validate import Rejection
 from sinks import erasure
 from sinks.actions import action_columns
@@ -65,9 +79,7 @@ from sinks.columns import consent_columns, dead_letter_columns, form_columns, we
 from sinks.erasure import Tombstones, login_key, read_tombstones
 from sinks.store import PROBE, Columns, Store, as_utc, sql_string
 from sinks.writer import retrying
-from spur import metrics
 from spur.settings import Settings
-from spur.topics import Topic
 from streams.batch import Message, reject, split
 from streams.capacity import CapacityKey
 from streams.deadletter import DeadLetter
@@ -104,8 +116,9 @@ class ActionsOutcome:
 class Pipeline:
     """The stateful parts of processing: the store, and each partition's newest event time."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, metrics: Metrics = NO_METRICS) -> None:
         self.store = store
+        self.metrics = metrics
         self.settings = settings
         # partition -> newest started_at among its new actions: the lateness
         # metric only (never a reason to fold or not; kept in memory).
@@ -130,6 +143,7 @@ class Pipeline:
             keys,
             max_backoff=self.settings.insert_retry_max_seconds,
             stop=self.stopping,
+            metrics=self.metrics,
         )
         return rows
 
@@ -139,11 +153,12 @@ class Pipeline:
             retrying(
                 insert, table, columns,
                 max_backoff=self.settings.insert_retry_max_seconds, stop=self.stopping,
+                metrics=self.metrics,
             )  # fmt: skip
 
     def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
-            metrics.REJECTED.labels(letter.topic, letter.reason).inc()
+            self.metrics.inc(REJECTED, topic=letter.topic, reason=letter.reason)
         self._insert("dead_letters", dead_letter_columns(letters))
 
     # -- actions --------------------------------------------------------------------
@@ -166,7 +181,7 @@ class Pipeline:
             )
             message = by_position[(item.partition, item.offset)]
             outcome.dead_letters.append(reject(message, rejection, Action, now))
-        metrics.DUPLICATES.inc(len(dedup.duplicates))
+        self.metrics.inc(DUPLICATES, len(dedup.duplicates))
         self._measure_lateness(dedup.new)
 
         new = self._with_privacy(dedup.new)
@@ -193,9 +208,9 @@ class Pipeline:
         self.store_dead_letters(outcome.dead_letters)
         self._delete_what_raced_an_erasure(erased, accepted)
 
-        metrics.EVENTS_IN.labels(Topic.ACTIONS).inc(len(messages))
-        metrics.WINDOW_UPDATES.inc(len(states))
-        metrics.BATCH_SECONDS.labels(Topic.ACTIONS).observe(time.perf_counter() - started)
+        self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.ACTIONS)
+        self.metrics.inc(WINDOW_UPDATES, len(states))
+        self.metrics.observe(BATCH_SECONDS, time.perf_counter() - started, topic=Topic.ACTIONS)
         return outcome
 
     # -- erasure is final (sinks.erasure) ----------------------------------------------
@@ -204,6 +219,7 @@ class Pipeline:
         return retrying(
             read_tombstones, self.store,
             max_backoff=self.settings.insert_retry_max_seconds, stop=self.stopping,
+            metrics=self.metrics,
         )  # fmt: skip
 
     def _without_erased_customers(
@@ -218,7 +234,7 @@ class Pipeline:
             for item in items
             if not erased.customer_erased_before(item.event.customer_id, item.event.started_at)
         ]
-        metrics.ERASED_DROPPED.inc(len(items) - len(kept))
+        self.metrics.inc(ERASED_DROPPED, len(items) - len(kept))
         return kept
 
     def _without_erased_letters(
@@ -229,7 +245,7 @@ class Pipeline:
         if not (erased.customers or erased.logins) or not letters:
             return letters
         kept = [letter for letter in letters if not _of_erased_subject(letter, erased)]
-        metrics.ERASED_DROPPED.inc(len(letters) - len(kept))
+        self.metrics.inc(ERASED_DROPPED, len(letters) - len(kept))
         return kept
 
     def _delete_what_raced_an_erasure(
@@ -285,10 +301,12 @@ class Pipeline:
                 if newest is None or started > newest:
                     self._newest[item.partition] = started
             marks = list(self._newest.items())
-        metrics.LATE_EVENTS.inc(late)
+        self.metrics.inc(LATE_EVENTS, late)
         wall = dt.datetime.now(dt.UTC)
         for partition, newest in marks:
-            metrics.EVENT_TIME_LAG.labels(str(partition)).set((wall - newest).total_seconds())
+            self.metrics.set(
+                EVENT_TIME_LAG, (wall - newest).total_seconds(), partition=str(partition)
+            )
 
     def _with_privacy(self, items: list[Located[Action]]) -> list[Located[Action]]:
         policy = self.settings.actions_ip_policy
@@ -311,7 +329,7 @@ class Pipeline:
                 kept.append(Located(event, item.partition, item.offset))
             else:
                 kept.append(item)
-        metrics.DROPPED_PROFILES.inc(dropped_profiles)
+        self.metrics.inc(DROPPED_PROFILES, dropped_profiles)
         return kept
 
     def _consent_ledger(self, logins: set[str]) -> ConsentLedger:
@@ -373,7 +391,7 @@ class Pipeline:
         ]
         self._insert("web_requests", web_columns(events))
         self.store_dead_letters(valid.rejected)
-        metrics.EVENTS_IN.labels(Topic.WEB).inc(len(messages))
+        self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.WEB)
         return valid.rejected
 
     def process_forms(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
@@ -387,7 +405,7 @@ class Pipeline:
         ]
         self._insert("form_submissions", form_columns(events))
         self.store_dead_letters(valid.rejected)
-        metrics.EVENTS_IN.labels(Topic.FORMS).inc(len(messages))
+        self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.FORMS)
         return valid.rejected
 
     def process_consent(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
@@ -405,7 +423,7 @@ class Pipeline:
         self._insert("consent_log", consent_columns(kept))
         letters = self._without_erased_letters(valid.rejected, erased)
         self.store_dead_letters(letters)
-        metrics.EVENTS_IN.labels(Topic.CONSENT).inc(len(messages))
+        self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.CONSENT)
         return letters
 
 

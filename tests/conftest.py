@@ -1,6 +1,6 @@
 """Shared fixtures: one real Kafka broker and one local ClickHouse server per session.
 
-The broker is started from Maven Central jars (spur.devbroker) on free ports,
+The broker is started from Maven Central jars (spur.dev.broker) on free ports,
 the store is the chdb engine serving ClickHouse's native protocol
 (spur.dev.store); both are stopped at the end of the session, also when
 tests fail. Tests isolate themselves by database name (``store_url``,
@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 
 from sinks.store import ServerStore, Store
+from spur.dev.broker import LocalBroker
 from spur.dev.store import WRITER, LocalStore, RunningStore
-from spur.devbroker import LocalBroker
 from spur.settings import parse_store_url
 
 _brokers_started: list[str] = []
@@ -56,8 +56,9 @@ def recreate_topics(bootstrap: str) -> None:
     """Delete spur's topics and create them anew (their offsets start at 0 again)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from schemas.topics import Topic
     from spur.settings import Settings
-    from spur.topics import Topic, ensure_topics, topic_specs
+    from spur.topics import ensure_topics, topic_specs
 
     async def recreate() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

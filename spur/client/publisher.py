@@ -17,9 +17,9 @@ from types import TracebackType
 from aiokafka import AIOKafkaProducer
 
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from schemas.topics import Topic
 from schemas.validate import encode
-from spur.kafka_access import KafkaTarget, as_target
-from spur.topics import Topic
+from spur.client.kafka import KafkaTarget, as_target
 
 
 def topic_and_key(event: Event) -> tuple[str, bytes | None]:

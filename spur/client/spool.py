@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from spur.private import private_dir, touch_private, write_private
+from spur.client.private import private_dir, touch_private, write_private
 
 
 class SpoolRecord(msgspec.Struct, frozen=True):

@@ -35,12 +35,21 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
+from schemas.metrics import (
+    CLIENT_BUFFERED,
+    CLIENT_EMITTED,
+    CLIENT_SEND_ERRORS,
+    CLIENT_SENT,
+    CLIENT_SPOOL_PENDING_BYTES,
+    CLIENT_SPOOLED,
+    Metrics,
+)
 from schemas.validate import E, Rejection, encode
-from spur import metrics
+from spur.client.ids import uuid7
+from spur.client.kafka import KafkaTarget
 from spur.client.publisher import new_producer, topic_and_key
 from spur.client.spool import Spool
-from spur.ids import uuid7
-from spur.kafka_access import KafkaTarget
+from spur.metrics import PROMETHEUS
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +209,9 @@ class Telemetry(Recording):
         server: str | None = None,
         request_timeout_ms: int = 5_000,
         retry_seconds: float = 1.0,
+        metrics: Metrics = PROMETHEUS,
     ) -> None:
+        self._metrics = metrics
         self._bootstrap = bootstrap
         self._spool = Spool(spool_dir)
         self._buffer: asyncio.Queue[Item] = asyncio.Queue(maxsize=buffer_size)
@@ -217,7 +228,7 @@ class Telemetry(Recording):
     def emit(self, event: Event) -> None:
         """Hand one event over; never blocks on the network, never drops it."""
         topic, key = topic_and_key(event)
-        metrics.CLIENT_EMITTED.labels(topic).inc()
+        self._metrics.inc(CLIENT_EMITTED, topic=topic)
         item = (topic, key, encode(event))
         if not self._healthy:
             self._to_spool(item)
@@ -227,7 +238,7 @@ class Telemetry(Recording):
         except asyncio.QueueFull:
             self._to_spool(item)
         else:
-            metrics.CLIENT_BUFFERED.inc()
+            self._metrics.inc(CLIENT_BUFFERED)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -251,7 +262,7 @@ class Telemetry(Recording):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         while not self._buffer.empty():  # undelivered memory goes to disk, not away
             self._to_spool(self._buffer.get_nowait())
-            metrics.CLIENT_BUFFERED.dec()
+            self._metrics.inc(CLIENT_BUFFERED, -1)
         if self._producer is not None:
             await self._producer.stop()
         self._spool.close()
@@ -272,10 +283,10 @@ class Telemetry(Recording):
 
     def _to_spool(self, item: Item) -> None:
         self._spool.append(*item)
-        metrics.CLIENT_SPOOLED.labels(item[0]).inc()
+        self._metrics.inc(CLIENT_SPOOLED, topic=item[0])
 
     def _failed(self, item: Item, exc: BaseException) -> None:
-        metrics.CLIENT_SEND_ERRORS.labels(item[0]).inc()
+        self._metrics.inc(CLIENT_SEND_ERRORS, topic=item[0])
         self._to_spool(item)
         if not self._healthy:
             return
@@ -285,7 +296,7 @@ class Telemetry(Recording):
         # emitted from here on, so the spool keeps the emission order.
         while not self._buffer.empty():
             self._to_spool(self._buffer.get_nowait())
-            metrics.CLIENT_BUFFERED.dec()
+            self._metrics.inc(CLIENT_BUFFERED, -1)
         if self._sender is not None and self._sender is not asyncio.current_task():
             self._sender.cancel()
         self._sender = None
@@ -296,7 +307,7 @@ class Telemetry(Recording):
         assert self._producer is not None
         while self._healthy:
             item = await self._buffer.get()
-            metrics.CLIENT_BUFFERED.dec()
+            self._metrics.inc(CLIENT_BUFFERED, -1)
             topic, key, value = item
             try:
                 future = await self._producer.send(topic, value, key=key)
@@ -318,7 +329,7 @@ class Telemetry(Recording):
         elif (exc := future.exception()) is not None:
             self._failed(item, exc)
         else:
-            metrics.CLIENT_SENT.labels(item[0]).inc()
+            self._metrics.inc(CLIENT_SENT, topic=item[0])
 
     async def _recover(self) -> None:
         """Connect, re-send the spool in order, then resume sending from memory."""
@@ -352,7 +363,7 @@ class Telemetry(Recording):
     async def _drain_spool(self, producer: AIOKafkaProducer, batch: int = 5_000) -> None:
         while True:
             records = list(self._spool.read_pending(batch))
-            metrics.CLIENT_SPOOL_PENDING_BYTES.set(self._spool.pending_bytes())
+            self._metrics.set(CLIENT_SPOOL_PENDING_BYTES, self._spool.pending_bytes())
             if not records:
                 return
             futures = [
@@ -365,5 +376,5 @@ class Telemetry(Recording):
             ]
             await asyncio.gather(*futures)  # raises the first KafkaError: retry from cursor
             for p in records:
-                metrics.CLIENT_SENT.labels(p.record.t).inc()
+                self._metrics.inc(CLIENT_SENT, topic=p.record.t)
             self._spool.advance(records[-1].end)

@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from spur.devbroker import free_port, pid_alive, stop_pid
-from spur.private import private_dir, write_private
+from spur.client.private import private_dir, write_private
+from spur.dev.broker import free_port, pid_alive, stop_pid
 from spur.settings import ReadLimits
 
 log = logging.getLogger(__name__)

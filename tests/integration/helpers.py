@@ -13,9 +13,9 @@ from pathlib import Path
 from aiokafka.errors import KafkaError
 
 from spur.broker import consumer_lag
-from spur.devbroker import stop_pid
-from spur.kafka_access import KafkaTarget
-from spur.worker import worker_env
+from spur.client.kafka import KafkaTarget
+from spur.dev.broker import stop_pid
+from spur.worker.launch import worker_env
 
 spur_env = worker_env  # the name the tests know it by
 

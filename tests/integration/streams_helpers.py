@@ -7,9 +7,9 @@ import json
 
 import msgspec
 
+from schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import Publisher
-from spur.topics import Topic
 from streams.pipeline import UsageMessage
 from tests.integration.helpers import spur
 

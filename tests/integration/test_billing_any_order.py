@@ -21,11 +21,11 @@ import msgspec
 import pytest
 
 from schemas.events import Action
+from schemas.topics import Topic
 from schemas.validate import encode
 from sinks.store import Store
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
-from spur.simulate import WorkloadShape, simulate_actions
-from spur.topics import Topic
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, publish_all, stored_rows_and_ids
 from tests.oracle import expected_billing, expected_capacity, expected_windows

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spur.devbroker import BrokerError, LocalBroker, pid_alive
+from spur.dev.broker import BrokerError, LocalBroker, pid_alive
 
 pytestmark = pytest.mark.integration
 

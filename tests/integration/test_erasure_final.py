@@ -14,12 +14,12 @@ import msgspec
 import pytest
 
 from schemas.events import Action, Consent
+from schemas.topics import Topic
 from sinks.erasure import count_rows
 from sinks.store import ServerStore
 from spur.client import Publisher
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import parse_store_url
-from spur.simulate import WorkloadShape, simulate_actions
-from spur.topics import Topic
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli
 from tests.oracle import expected_billing

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from schemas.topics import Topic
 from spur.broker import read_topic
-from spur.topics import Topic
 from tests.integration.helpers import spur, spur_env
-from tests.unit.test_validate import GOOD
+from tests.schemas.test_validate import GOOD
 
 pytestmark = pytest.mark.integration
 

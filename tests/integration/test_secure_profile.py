@@ -10,12 +10,13 @@ import pytest
 from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
+from schemas.topics import Topic
 from spur.client import Publisher
-from spur.devbroker import LocalBroker, SecureListener
-from spur.kafka_access import KafkaTarget
+from spur.client.kafka import KafkaTarget
+from spur.dev.broker import LocalBroker, SecureListener
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings, parse_store_url
-from spur.simulate import WorkloadShape, simulate_actions
-from spur.topics import Topic, ensure_topics, topic_specs
+from spur.topics import ensure_topics, topic_specs
 from tests.certs import make_certificates
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli

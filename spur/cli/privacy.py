@@ -1,0 +1,145 @@
+"""Data-subject commands: erase and export (privacy policy clauses 3.4 and 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from spur.cli.common import (
+    CUSTOMER_ID,
+    TABLE_OR_JSON,
+    friendly_errors,
+    privileged_reader_for,
+    settings_from_env,
+    writer_for,
+)
+from spur.render import emit_rows
+from spur.settings import Settings
+
+if TYPE_CHECKING:
+    from spur.subjects import Subject
+
+
+def subject_from(customer: int | None, login: str | None) -> Subject:
+    from spur.subjects import Subject
+
+    if (customer is None) == (login is None):
+        raise click.UsageError("name exactly one subject: --customer N or --login NAME")
+    if customer is not None:
+        return Subject("customer", str(customer))
+    assert login is not None
+    return Subject("login", login)
+
+
+@click.command()
+@click.option("--customer", type=CUSTOMER_ID, default=None, help="Erase this customer's data.")
+@click.option("--login", default=None, help="Erase this login's data.")
+@click.option("--yes", is_flag=True, help="Confirm: the deletion cannot be undone.")
+@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
+@friendly_errors
+def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
+    """Delete everything stored about a customer or a login (clause 3.4).
+
+    Removes their rows from every table (raw events, aggregates when a
+    customer is erased, consent log, dead letters), writes an audit record
+    with a salted hash instead of the subject, tombstones their consent
+    ledger entries in Kafka, and says when the copies still held in Kafka's
+    input topics expire.
+    """
+    from spur.subjects import erase as delete_subject
+    from spur.subjects import load_salt, logins_of
+
+    subject = subject_from(customer, login)
+    if not yes:
+        raise click.UsageError("erasure cannot be undone: add --yes to confirm")
+    settings = settings_from_env()
+    salt_value = settings.erasure_salt.get_secret_value() if settings.erasure_salt else None
+    store = writer_for(settings)
+    try:
+        logins = logins_of(store, subject)
+        erasure = delete_subject(
+            store, subject, load_salt(salt_value, settings.state_dir), settings.input_retention_days
+        )
+    finally:
+        store.close()
+    tombstones = tombstone_consent(settings, logins)
+    expires = erasure.kafka_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if fmt == "json":
+        document = {
+            "erasure_id": str(erasure.erasure_id),
+            "rows_removed": erasure.rows_removed,
+            "kafka_input_copies_expire_by": erasure.kafka_expires_at.isoformat(),
+            "consent_tombstones": tombstones,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    emit_rows(
+        [{"table": t, "rows_removed": n} for t, n in erasure.rows_removed.items()],
+        "table",
+        title=f"erased {subject.kind} (audit id {erasure.erasure_id})",
+    )
+    click.echo(
+        f"Kafka: copies in the input topics expire by {expires} "
+        f"(retention {settings.input_retention_days} days); consent ledger: {tombstones}"
+    )
+
+
+def tombstone_consent(settings: Settings, logins: list[str]) -> str:
+    """Tombstone the logins' keys on the compacted consent topic; say what happened."""
+    from aiokafka.errors import KafkaError
+
+    from schemas.topics import Topic
+    from spur.broker import NoBrokerError, kafka_target
+    from spur.client import Publisher
+
+    if not logins:
+        return "no entries"
+
+    async def send() -> None:
+        async with Publisher(kafka_target(settings)) as publisher:
+            for login in logins:
+                await publisher.publish_tombstone(Topic.CONSENT, login.encode())
+
+    try:
+        asyncio.run(asyncio.wait_for(send(), 30))
+    except (NoBrokerError, KafkaError, TimeoutError, OSError) as exc:
+        return f"NOT tombstoned ({exc or type(exc).__name__}); rerun erase when the broker is up"
+    return f"{len(logins)} login(s) tombstoned, removed at the next compaction"
+
+
+@click.command()
+@click.option("--customer", type=CUSTOMER_ID, default=None, help="Export this customer's data.")
+@click.option("--login", default=None, help="Export this login's data.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File [stdout]."
+)
+@friendly_errors
+def export(customer: int | None, login: str | None, out: Path | None) -> None:
+    """Every stored row about a customer or login, as JSON lines (clause 2).
+
+    Each line is {"table": ..., "row": {...}}. For information requests.
+    """
+    from spur.subjects import export as rows_of
+
+    subject = subject_from(customer, login)
+    settings = settings_from_env()
+    store = privileged_reader_for(settings)  # every table: no read-only role has them all
+    written = 0
+    try:
+        with out.open("w") if out else contextlib.nullcontext(sys.stdout) as sink:
+            for line in rows_of(store, subject):
+                sink.write(json.dumps(line, default=str) + "\n")
+                written += 1
+    finally:
+        store.close()
+    if out:
+        click.echo(f"wrote {written} rows about the {subject.kind} to {out}")
+
+
+COMMANDS = (erase, export)

@@ -1,0 +1,273 @@
+"""``spur demo``: the whole pipeline on one machine, then everything stopped.
+
+Starts a real Kafka broker, a local ClickHouse store (spur.dev.store) and a
+``spur worker`` subprocess in a temporary directory; simulated app servers publish a month of
+sessions (chains of triggered actions, some re-sent, a few malformed
+events) and web traffic. Once every message is committed (offsets are
+committed only after the store accepted them), it reads billing, one
+session's trace and the dead letters from the store while the worker runs,
+as a read-only user, shows the worker's own figures from ``/metrics``, and
+stops everything it started, also when it fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka.errors import KafkaError
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from schemas.events import WebRequest
+from schemas.topics import INPUT_TOPICS, Topic
+from sinks.store import ServerStore
+from spur.billing import billing
+from spur.broker import consumer_lag
+from spur.client import Publisher
+from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.dev.store import LocalStore, RunningStore
+from spur.ops import dead_letter_report
+from spur.render import billing_table
+from spur.settings import Settings, parse_store_url
+from spur.topics import ensure_topics, topic_specs
+from spur.trace import Node, trace
+from spur.worker.launch import worker_env
+
+BAD_EVENTS = (
+    b"{not json",
+    b"[1, 2, 3]",
+    b'{"action_id": "0b4f6c1e-0000-4000-8000-000000000001", "document_title": "Q3 salaries"}',
+)
+FIGURES = (
+    ("spur_events_in_total", "messages read"),
+    ("spur_duplicates_total", "duplicates dropped"),
+    ("spur_events_rejected_total", "rejected to dead letters"),
+    ("spur_window_updates_total", "usage window states written"),
+    ("spur_capacity_updates_total", "capacity window states written"),
+    ("spur_batch_seconds_count", "batches"),
+    ("spur_batch_seconds_sum", "seconds spent in batches"),
+)
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    customers: int = 8
+    sessions: int = 40
+    keep: bool = False
+    timeout_seconds: float = 150.0
+
+
+@dataclass(frozen=True)
+class Published:
+    actions: int
+    resent: int
+    web: int
+    session: str
+
+
+def run_demo(settings: Settings, options: DemoOptions) -> None:
+    console = Console()
+    workdir = Path(tempfile.mkdtemp(prefix="spur-demo-"))
+    broker = LocalBroker(
+        data_dir=workdir / "broker", version=settings.kafka_version, cache_dir=settings.cache_dir
+    )
+    local_store = LocalStore(workdir / "store")
+    worker: subprocess.Popen[bytes] | None = None
+    succeeded = False
+    started = time.monotonic()
+    try:
+        with console.status("starting Kafka broker (the first run downloads its jars)..."):
+            broker.start()
+        console.print(f"[green]✓[/] Kafka {broker.version} at {broker.bootstrap}")
+        with console.status("starting the local ClickHouse store..."):
+            store = local_store.start()
+        console.print(f"[green]✓[/] ClickHouse store at 127.0.0.1:{store.port} ({workdir})")
+        asyncio.run(ensure_topics(broker.bootstrap, topic_specs(settings)))
+        worker = _start_worker(workdir, broker.bootstrap, store.url())
+        console.print(f"[green]✓[/] worker started (pid {worker.pid})")
+
+        now = dt.datetime.now(dt.UTC)
+        # Traffic up to an hour ago (sessions run on for minutes, and an event
+        # from beyond the allowed clock skew is a future_timestamp dead
+        # letter), in the month that hour belongs to, a day of it at least.
+        until = now - dt.timedelta(hours=1)
+        month_start = (until - dt.timedelta(days=1)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        month = month_start.strftime("%Y-%m")
+        month_end = (month_start + dt.timedelta(days=32)).replace(day=1)
+        shape = WorkloadShape(
+            customers=options.customers,
+            sessions_per_customer=options.sessions,
+            month_start=month_start,
+            days=(min(until, month_end) - month_start).total_seconds() / 86400 - 0.1,
+        )
+        with console.status("simulated app servers publishing..."):
+            sent = asyncio.run(_publish(broker.bootstrap, shape))
+        console.print(
+            f"[green]✓[/] app servers published {sent.actions:,} actions "
+            f"({sent.resent} of them twice), {sent.web} web requests and "
+            f"{len(BAD_EVENTS)} malformed events"
+        )
+        _wait_until_processed(
+            console,
+            broker.bootstrap,
+            settings.consumer_group,
+            worker=worker,
+            worker_log=workdir / "worker.log",
+            timeout=options.timeout_seconds,
+        )
+        _report(console, workdir / "state", store, month, sent)
+        stop_pid(worker.pid, timeout=30, wait=worker.wait)
+        worker = None
+        succeeded = True
+    finally:
+        if worker is not None:
+            stop_pid(worker.pid, timeout=30, wait=worker.wait)
+        broker.stop()
+        local_store.stop()
+        if options.keep or not succeeded:
+            console.print(f"demo files kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+        console.print(
+            f"[green]✓[/] stopped the worker, the store and the broker "
+            f"({time.monotonic() - started:.0f} s in all)"
+        )
+
+
+def _report(
+    console: Console, state_dir: Path, local: RunningStore, month: str, sent: Published
+) -> None:
+    """Billing, a trace, dead letters (as read-only users) and the worker's figures."""
+    try:
+        state = json.loads((state_dir / "worker.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DemoError(f"the worker's endpoint is gone: {exc}") from exc
+    store = ServerStore(parse_store_url(local.url("engineer")), 30.0)
+    usage = billing(store, month)
+    console.print(billing_table([u.as_dict() for u in usage], month, "UTC"))
+    billed = sum(u.actions for u in usage)
+    console.print(f"billed actions: {billed:,} = published {sent.actions:,}, re-sent ones once")
+
+    roots = trace(store, session_id=sent.session)
+    tree = Tree(f"trace of session {sent.session}")
+    for root in roots:
+        _add(tree, root)
+    console.print(tree)
+
+    letters = dead_letter_report(store, reason=None, since=None)
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(letters["counts"].items()))
+    console.print(f"dead letters: {letters['total']} ({reasons or 'none'})")
+
+    with urllib.request.urlopen(state["metrics"], timeout=10) as response:  # noqa: S310  # loopback
+        exposed = response.read().decode()
+    figures = Table(title="pipeline figures (worker /metrics)")
+    figures.add_column("figure")
+    figures.add_column("value", justify="right")
+    for name, label in FIGURES:
+        total = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in exposed.splitlines()
+            if line.startswith(name) and (line[len(name)] in " {")
+        )
+        figures.add_row(label, f"{total:,.2f}" if "seconds" in label else f"{total:,.0f}")
+    console.print(figures)
+    store.close()
+
+
+def _add(tree: Tree, node: Node) -> None:
+    row = node.row
+    status = f" [red]{row['error_code']}[/]" if row["status"] == "error" else ""
+    branch = tree.add(
+        f"[bold]{row['action']}[/] {row['started_at']} {row['duration_ms']} ms, "
+        f"{int(row['bytes_in']) + int(row['bytes_out']):,} B{status}"
+    )
+    for child in node.children:
+        _add(branch, child)
+
+
+def _start_worker(workdir: Path, bootstrap: str, store_url: str) -> subprocess.Popen[bytes]:
+    env = worker_env(bootstrap, workdir, store_url)
+    with (workdir / "worker.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "spur", "worker"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+async def _publish(bootstrap: str, shape: WorkloadShape) -> Published:
+    actions = simulate_actions(shape)
+    resent = actions[::50]  # an app server re-sending after a timeout: same ids
+    async with Publisher(bootstrap) as publisher:
+        for action in actions + resent:
+            await publisher.publish(action)
+        for n, action in enumerate(actions[::3]):
+            await publisher.publish(
+                WebRequest(
+                    request_id=uuid.uuid4(),
+                    ts=action.started_at,
+                    path=f"/app/{action.action.replace('.', '/')}?session={action.session_id}",
+                    bytes_sent=action.bytes_out,
+                    user_agent="Mozilla/5.0 (demo)",
+                    client_ip=action.client_ip,
+                    status=500 if action.status == "error" else 200,
+                    host=f"app-{n % 3 + 1}.example",
+                )
+            )
+        for raw in BAD_EVENTS:
+            await publisher.publish_raw(Topic.ACTIONS.value, raw, key=b"0")
+    chained = next(a for a in actions if a.parent_action_id is not None)
+    return Published(len(actions), len(resent), len(actions[::3]), chained.session_id)
+
+
+def _wait_until_processed(
+    console: Console,
+    bootstrap: str,
+    group: str,
+    *,
+    worker: subprocess.Popen[bytes],
+    worker_log: Path,
+    timeout: float,
+) -> None:
+    """Wait until ``group`` committed every input message, i.e. the store has them all."""
+    deadline = time.monotonic() + timeout
+    topics = [t.value for t in INPUT_TOPICS]
+    with console.status("pipeline storing events...") as status:
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                tail = worker_log.read_text(errors="replace")[-3000:]
+                raise DemoError(f"the worker exited with code {worker.returncode}:\n{tail}")
+            try:
+                lag = asyncio.run(consumer_lag(bootstrap, group, topics))
+            except KafkaError as exc:
+                if not exc.retriable:  # e.g. the group coordinator is still being elected
+                    raise
+                lag = {}
+            remaining = sum(lag.values())
+            if lag and remaining == 0:
+                console.print("[green]✓[/] pipeline caught up: every message stored and committed")
+                return
+            status.update(f"pipeline storing events... {remaining:,} messages to go")
+            time.sleep(0.5)
+    raise DemoError(f"the pipeline did not catch up within {timeout:.0f} s; see {worker_log}")
+
+
+__all__ = ["DemoError", "DemoOptions", "run_demo"]

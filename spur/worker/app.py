@@ -1,0 +1,182 @@
+"""The Faust app: topics, thin agents and the actions consumer wired to the pipeline.
+
+Actions (the volume) are read in batches by :mod:`spur.worker.consume`, a task
+of this app. Each agent (web, forms, consent) takes batches with ``take_events`` and hands them to
+:class:`streams.pipeline.Pipeline` in a worker thread (store calls block);
+then it publishes what the batch produced (window states, dead letters) and
+waits for the broker to acknowledge them.
+
+Offsets: ``take_events`` acknowledges a batch's messages only when the agent
+asks for the next batch, i.e. after the batch's rows are stored and its
+outputs delivered; Faust commits acknowledged offsets every
+``commit_interval_seconds``. A crash before that replays the batch, which is
+harmless: every step of the pipeline is idempotent (see streams.pipeline).
+
+Blocking: a batch blocks its agent until the store accepted it (retrying);
+that stalls consumption of the agent's partitions: the backpressure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, cast
+
+import faust
+import msgspec
+from aiokafka.helpers import create_ssl_context
+
+from schemas.metrics import CAPACITY_UPDATES
+from schemas.topics import Topic, consumer_group_of
+from sinks.store import Store
+from spur.client.kafka import SASL_MECHANISM, KafkaTarget
+from spur.metrics import PROMETHEUS
+from spur.settings import Settings
+from spur.worker.consume import actions_consumer, consume_actions
+from spur.worker.observe import observe
+from streams.batch import Message
+from streams.capacity import refresh_capacity
+from streams.deadletter import DeadLetter
+from streams.pipeline import ActionsOutcome, Pipeline
+
+log = logging.getLogger(__name__)
+
+Processor = Callable[[Sequence[Message], dt.datetime], list[DeadLetter]]
+
+
+def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faust.App:
+    """A Faust app consuming spur's input topics into ``store``."""
+    settings.faust_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        consumer_group_of(Topic.WEB, settings.consumer_group),
+        broker=";".join(f"kafka://{host}" for host in bootstrap.bootstrap.split(",")),
+        broker_credentials=faust_credentials(bootstrap),
+        datadir=str(settings.faust_dir),
+        value_serializer="raw",
+        key_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=settings.stream_buffer_maxsize,
+        broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        producer_compression_type="lz4",
+        producer_linger_ms=10,
+        web_enabled=False,
+    )
+    pipeline = Pipeline(store, settings, PROMETHEUS)
+
+    @app.on_before_shutdown.connect
+    async def stop_retrying(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        pipeline.stopping.set()
+
+    topics = {topic: app.topic(topic.value, key_type=bytes, value_type=bytes) for topic in Topic}
+
+    async def publish(topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        # The producer directly: Topic.send builds several objects per message.
+        producer = app.producer
+        sent = [
+            await producer.send(
+                topic.value, key, value, partition=None, timestamp=None, headers=None
+            )
+            for key, value in messages
+        ]
+        await asyncio.gather(*sent)
+
+    async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            await publish(
+                Topic.DEADLETTER,
+                [(letter.reason.encode(), msgspec.json.encode(letter)) for letter in letters],
+            )
+
+    def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[Any]]:
+        # Agents receive a concrete Stream; take_events is not on the StreamT protocol.
+        concrete = cast(faust.Stream[bytes], stream)
+        return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
+
+    async def process_actions(messages: Sequence[Message]) -> ActionsOutcome:
+        return await asyncio.to_thread(pipeline.process_actions, messages, _now())
+
+    async def complete_actions(outcome: ActionsOutcome) -> None:
+        # Capacity windows of the batch's minutes are refreshed before its
+        # offsets are committed, so a crash cannot leave them stale.
+        windows = await asyncio.to_thread(
+            refresh_capacity, store, outcome.capacity, pipeline.stopping
+        )
+        PROMETHEUS.inc(CAPACITY_UPDATES, len(windows))
+        await publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in outcome.usage])
+        await publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in windows])
+        await publish_dead_letters(outcome.dead_letters)
+
+    async def actions() -> None:
+        consumer = actions_consumer(settings, bootstrap)
+        await consume_actions(
+            consumer, settings, process_actions, complete_actions, pipeline.forget_partitions
+        )
+
+    # Faust's task decorator carries no type hints; registered explicitly.
+    as_task: Any = app.task
+    as_task(actions)
+
+    def simple_agent(topic: Topic, process: Processor) -> None:
+        async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for events in batches(stream):
+                with acknowledged_only_if_done(events):
+                    messages = [_message(e) for e in events]
+                    letters = await asyncio.to_thread(process, messages, _now())
+                    await publish_dead_letters(letters)
+                yield None
+
+        app.agent(topics[topic], name=f"spur.{topic.name.lower()}")(agent)
+
+    simple_agent(Topic.WEB, pipeline.process_web)
+    simple_agent(Topic.FORMS, pipeline.process_forms)
+    simple_agent(Topic.CONSENT, pipeline.process_consent)
+
+    async def observe_now() -> None:
+        await observe(bootstrap, settings, store)
+
+    # Faust's timer decorator carries no type hints; registered explicitly.
+    every: Any = app.timer(settings.observe_interval_seconds)
+    every(observe_now)
+    return app
+
+
+@contextlib.contextmanager
+def acknowledged_only_if_done(events: Sequence[Any]) -> Iterator[None]:
+    """Hold a reference on every message of the batch until the block completes.
+
+    ``take_events`` acknowledges a batch in a ``finally``, i.e. also when the
+    agent is cancelled (a SIGTERM while the store is down), and Faust commits
+    acknowledged offsets at shutdown: rows never stored would be skipped for
+    good. The extra reference keeps such messages unacknowledged; it is
+    released only when the whole batch was stored and published.
+    """
+    for event in events:
+        event.message.incref()
+    yield
+    for event in events:
+        event.message.decref()
+
+
+def faust_credentials(target: KafkaTarget) -> faust.SASLCredentials | None:
+    if target.security_protocol != "SASL_SSL":
+        return None
+    return faust.SASLCredentials(
+        username=target.username,
+        password=target.password.get_secret_value() if target.password else None,
+        ssl_context=create_ssl_context(cafile=str(target.cafile) if target.cafile else None),
+        mechanism=SASL_MECHANISM,
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _message(event: Any) -> Message:
+    message = event.message
+    return Message(message.topic, message.partition, message.offset, message.value or b"")

@@ -1,0 +1,18 @@
+"""How the demo, the benchmarks and the tests start a ``spur worker`` subprocess."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def worker_env(bootstrap: str, workdir: Path, store_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `spur worker` subprocess writing to ``store_url``
+    and keeping its state under ``workdir`` (the demo, the benchmarks, the tests)."""
+    return {
+        **os.environ,
+        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
+        "SPUR_CLICKHOUSE_URL": store_url,
+        "SPUR_STATE_DIR": str(workdir / "state"),
+        **extra,
+    }

@@ -1,0 +1,58 @@
+"""The broker restarts under a running worker: it reconnects, and totals stay exact."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas.topics import Topic
+from spur.dev.broker import LocalBroker
+from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
+from spur.settings import Settings
+from spur.topics import ensure_topics, topic_specs
+from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
+from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
+from tests.oracle import expected_billing, expected_windows
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+
+def test_the_worker_survives_a_broker_restart(tmp_path: Path, store_url: str) -> None:
+    actions = simulate_actions(WorkloadShape(customers=30, sessions_per_customer=30, days=10))
+    delivery = deliver(actions, Disorder(seed=12))
+    half = len(delivery.messages) // 2
+    broker = LocalBroker(data_dir=tmp_path / "kafka")
+    broker.start()
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
+        env = spur_env(broker.bootstrap, tmp_path, store_url, SPUR_CONSUMER_GROUP="restart")
+        log = tmp_path / "worker.log"
+
+        def committed(worker: subprocess.Popen[bytes]) -> None:
+            wait_until_committed(
+                broker.bootstrap, "restart", [Topic.ACTIONS], worker=worker, log=log
+            )
+
+        with running_worker(env, log) as worker:
+            asyncio.run(publish_all(broker.bootstrap, delivery.messages[:half]))
+            wait_until_committed(
+                broker.bootstrap, "restart", [Topic.ACTIONS], worker=worker, log=log
+            )
+            broker.stop()
+            time.sleep(5)  # the worker runs on without a broker
+            assert worker.poll() is None, log.read_text()[-3000:]
+            broker.start()
+            asyncio.run(publish_all(broker.bootstrap, delivery.messages[half:]))
+            wait_until_committed(
+                broker.bootstrap, "restart", [Topic.ACTIONS], worker=worker, log=log
+            )
+        windows = latest_windows(broker.bootstrap)
+        result = spur(env, "billing", "--month", "2026-11", "--format", "json")
+    finally:
+        broker.stop()
+    assert windows == expected_windows(actions)
+    assert billed_by_cli(result.stdout) == expected_billing(actions)

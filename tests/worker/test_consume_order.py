@@ -1,0 +1,229 @@
+"""The actions consumer's loop: what it commits, and when (unit test, no broker).
+
+A scripted stand-in for the aiokafka consumer hands out fixed batches; the
+real consumer against a real broker is exercised by the fault suite
+(tests/integration). Here the ordering rules are pinned down exactly:
+a batch's offsets are committed only after its tail completed, in order,
+and never when its processing or its tail failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.topics import Topic
+from spur.settings import Settings
+from spur.worker.consume import consume_actions
+from streams.batch import Message
+
+TP = TopicPartition(Topic.ACTIONS.value, 0)
+
+
+@dataclass
+class Record:
+    offset: int
+    value: bytes
+
+
+@dataclass
+class ScriptedConsumer:
+    """Hands out ``batches`` one per ``getmany``, then nothing; logs every commit."""
+
+    batches: list[list[int]]
+    log: list[str] = field(default_factory=list)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    handed_out: asyncio.Event = field(default_factory=asyncio.Event)  # every batch fetched
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        self.listener = listener
+
+    async def start(self) -> None:
+        self.log.append("start")
+        self.started.set()
+
+    async def getmany(
+        self, timeout_ms: int, max_records: int
+    ) -> dict[TopicPartition, list[Record]]:
+        if self.batches:
+            offsets = self.batches.pop(0)
+            if not self.batches:
+                self.handed_out.set()
+            return {TP: [Record(offset, b"{}") for offset in offsets]}
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.log.append(f"commit {offsets[TP]}")
+
+    async def stop(self) -> None:
+        self.log.append("stop")
+
+
+async def run(
+    consumer: ScriptedConsumer,
+    process: Any,
+    complete: Any,
+    until: Any,
+    forget: Any = None,
+) -> None:
+    """Run the loop until ``until()`` holds (or it fails), then cancel it."""
+    task = asyncio.create_task(
+        consume_actions(
+            cast(AIOKafkaConsumer, consumer),
+            Settings(batch_seconds=0.01),
+            process,
+            complete,
+            forget or (lambda partitions: None),
+        )
+    )
+    for _ in range(500):
+        if until() or task.done():
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def first_offset(messages: Sequence[Message]) -> int:
+    return messages[0].offset
+
+
+async def test_offsets_are_committed_after_each_tail_in_order_and_tails_overlap() -> None:
+    consumer = ScriptedConsumer([[0, 1], [2, 3], [4]])
+    log = consumer.log
+
+    async def process(messages: Sequence[Message]) -> int:
+        log.append(f"process {first_offset(messages)}")
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        log.append(f"tail {batch} begins")
+        await asyncio.sleep(0.05)  # the store and the broker take a while
+        log.append(f"tail {batch} ends")
+
+    await run(consumer, process, complete, until=lambda: "commit 5" in log)
+
+    assert [line for line in log if line.startswith("commit")] == [
+        "commit 2", "commit 4", "commit 5",
+    ]  # fmt: skip
+    for batch, committed in ((0, "commit 2"), (2, "commit 4"), (4, "commit 5")):
+        assert log.index(f"tail {batch} ends") < log.index(committed)
+    # The next batch was processed while the previous tail was still running.
+    assert log.index("process 2") < log.index("tail 0 ends")
+    assert log[-1] == "stop"
+
+
+async def test_a_failing_tail_commits_nothing_of_its_batch() -> None:
+    consumer = ScriptedConsumer([[0, 1], [2]])
+
+    async def process(messages: Sequence[Message]) -> int:
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        if batch == 2:
+            raise RuntimeError("the broker refused the window states")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        await consume_actions(
+            cast(AIOKafkaConsumer, consumer),
+            Settings(batch_seconds=0.01),
+            process,
+            complete,
+            lambda partitions: None,
+        )
+    assert consumer.log == ["start", "commit 2", "stop"]
+
+
+async def test_a_batch_cancelled_in_processing_is_not_committed_but_the_one_before_is() -> None:
+    consumer = ScriptedConsumer([[0], [1]])
+    started = asyncio.Event()
+
+    async def process(messages: Sequence[Message]) -> int:
+        if first_offset(messages) == 1:
+            started.set()
+            await asyncio.sleep(60)  # a store outage: the worker is stopped meanwhile
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        return None
+
+    await run(consumer, process, complete, until=started.is_set)
+    assert consumer.log == ["start", "commit 1", "stop"]
+
+
+async def test_reassigned_partitions_are_forgotten() -> None:
+    consumer = ScriptedConsumer([])
+    forgotten: list[int] = []
+
+    def forget(partitions: Iterable[int]) -> None:
+        forgotten.extend(partitions)
+
+    async def nothing(value: Any) -> None:
+        return None
+
+    await run(consumer, nothing, nothing, until=lambda: "start" in consumer.log, forget=forget)
+    await consumer.listener.on_partitions_assigned([TP, TopicPartition(Topic.ACTIONS.value, 3)])
+    assert forgotten == [0, 3]
+
+
+async def test_a_revocation_waits_until_the_batch_in_flight_is_committed() -> None:
+    consumer = ScriptedConsumer([[0, 1]])
+    log = consumer.log
+    release = asyncio.Event()
+    processing = asyncio.Event()
+
+    async def process(messages: Sequence[Message]) -> int:
+        processing.set()
+        await release.wait()  # a slow store
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        log.append("tail")
+
+    async def revoke_midway() -> None:
+        await processing.wait()
+        revoking = asyncio.create_task(consumer.listener.on_partitions_revoked([TP]))
+        await asyncio.sleep(0.1)
+        assert not revoking.done(), "the partition moved while its batch was running"
+        release.set()
+        await asyncio.wait_for(revoking, 5)
+        log.append("revoked")
+
+    revoker = asyncio.create_task(revoke_midway())
+    await run(consumer, process, complete, until=lambda: "revoked" in log or revoker.done())
+    await revoker
+    assert log.index("commit 2") < log.index("revoked")
+
+
+async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -> None:
+    consumer = ScriptedConsumer([])
+    processed: list[int] = []
+
+    async def process(messages: Sequence[Message]) -> int:
+        processed.extend(m.offset for m in messages)
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        return None
+
+    async def rebalance_then_assign() -> None:
+        await consumer.started.wait()
+        await consumer.listener.on_partitions_revoked([TP])  # nothing in flight: at once
+        consumer.batches.append([5, 6])
+        await consumer.handed_out.wait()
+        await asyncio.sleep(0.05)  # time enough to process them, were they not dropped
+        assert processed == []
+        await consumer.listener.on_partitions_assigned([TP])
+        consumer.batches.append([5, 6])
+
+    driver = asyncio.create_task(rebalance_then_assign())
+    await run(consumer, process, complete, until=lambda: "commit 7" in consumer.log)
+    await driver
+    assert processed == [5, 6]
+    assert [line for line in consumer.log if line.startswith("commit")] == ["commit 7"]
