@@ -30,7 +30,7 @@ from types import TracebackType
 
 from spur.client.private import private_dir, write_private
 
-POM = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "pom.xml"
+POM = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "pom.xml"
 READY_LINE = "Kafka Server started"
 LOG_TAIL_LINES = 40
 
