@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any, cast
 
 import click
@@ -183,12 +184,22 @@ def _links_of_text(text: str, tmp_path: Path) -> list[tuple[int, str]]:
 
 
 def spur_command() -> click.Command:
-    """The ``spur`` command: ``spur.cli.main`` today, else whatever the console script names."""
-    try:
-        return cast(click.Command, importlib.import_module("spur.cli").main)
-    except (ImportError, AttributeError):
-        (script,) = metadata.entry_points(group="console_scripts", name="spur")
-        return cast(click.Command, script.load())
+    """The ``spur`` click command, wherever it lives now.
+
+    ``main`` of ``spur.cli.main`` (a module of the ``spur.cli`` package) or
+    of ``spur.cli`` (a module); else whatever the ``spur`` console script names.
+    """
+    for name in ("spur.cli.main", "spur.cli"):
+        try:
+            found = importlib.import_module(name).main
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(found, ModuleType):  # `spur.cli.main` the module, not the command
+            found = getattr(found, "main", None)
+        if isinstance(found, click.Command):
+            return found
+    (script,) = metadata.entry_points(group="console_scripts", name="spur")
+    return cast(click.Command, script.load())
 
 
 def command_paths(command: click.Command, prefix: tuple[str, ...] = ()) -> list[str]:
