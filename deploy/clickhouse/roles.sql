@@ -7,6 +7,8 @@ GRANT CREATE DATABASE, CREATE TABLE, ALTER, SELECT, INSERT, DELETE, OPTIMIZE ON 
 
 CREATE ROLE IF NOT EXISTS billing_role;
 GRANT SELECT ON spur.usage_hourly TO billing_role;
+-- The month edges of zones whose offset is not a whole hour (Asia/Kolkata) come from here.
+GRANT SELECT ON spur.usage_quarters TO billing_role;
 -- `spur billing close` appends a period's totals; no ALTER or DELETE: closed
 -- totals are immutable for billing (only the writer's erasure removes rows).
 GRANT SELECT ON spur.billing_periods TO billing_role;

@@ -60,7 +60,7 @@ DATABASE = "spur"
 
 # Grants of the read-only users, as in deploy/clickhouse/roles.sql.
 _READ_GRANTS: dict[str, tuple[str, ...]] = {
-    "billing": ("usage_hourly", "billing_periods"),
+    "billing": ("usage_hourly", "usage_quarters", "billing_periods"),
     "ops": ("usage_hourly", "capacity_minutely", "dead_letters"),
     "engineer": (
         "actions", "web_requests", "form_submissions", "usage_hourly",

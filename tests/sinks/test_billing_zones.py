@@ -16,9 +16,10 @@ import pytest
 from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
-from sinks.store import Store
+from sinks.store import ServerStore, Store
 from spur.billing import billing
-from spur.settings import Settings
+from spur.dev.store import RunningStore
+from spur.settings import Settings, parse_store_url
 from streams.batch import Message
 from streams.pipeline import Pipeline
 
@@ -70,3 +71,22 @@ def test_both_month_edges_are_exact(store: Store, zone: str, month: str) -> None
     )
     got = {u.customer_id: (u.bytes_in, u.bytes_out, u.actions) for u in billing(store, month, zone)}
     assert got == expected(actions, month, zone)
+
+
+def test_the_billing_account_bills_the_edges(
+    store: Store, local_store: RunningStore, database: str
+) -> None:
+    """`spur billing` reads as the `billing` account, which must see every table it sums."""
+    actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
+    apply_migrations(store, Settings())
+    Pipeline(store, Settings()).process_actions(
+        [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)],
+        dt.datetime(2026, 12, 2, tzinfo=UTC),
+    )
+    as_billing = ServerStore(parse_store_url(local_store.url("billing", database)), 30.0)
+    try:
+        got = {u.customer_id: (u.bytes_in, u.bytes_out, u.actions)
+               for u in billing(as_billing, "2026-12", "Asia/Kolkata")}  # fmt: skip
+    finally:
+        as_billing.close()
+    assert got == expected(actions, "2026-12", "Asia/Kolkata")
