@@ -9,6 +9,7 @@ import asyncio
 import re
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -30,7 +31,7 @@ from tests.deploy.grafana_plugin import (
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 
 
-def scrape_jobs() -> dict[str, dict[str, object]]:
+def scrape_jobs() -> dict[str, dict[str, Any]]:
     config = yaml.safe_load(PROMETHEUS.read_text())
     return {job["job_name"]: job for job in config["scrape_configs"]}
 
@@ -71,9 +72,9 @@ def test_the_oldest_row_age_is_plotted_next_to_its_policy() -> None:
 
 def client_counters() -> dict[str, Counter]:
     """The counters spur/client/telemetry.py increments, by exposed name."""
-    used = set(re.findall(r"\bmetrics\.(CLIENT_\w+)", Path(spur.client.telemetry.__file__).read_text()))
+    source = Path(spur.client.telemetry.__file__).read_text()
     found = {}
-    for attribute in used:
+    for attribute in set(re.findall(r"\bmetrics\.(CLIENT_\w+)", source)):
         metric = getattr(metrics, attribute)
         if isinstance(metric, Counter):
             found[f"{metric._name}_total"] = metric
@@ -90,7 +91,8 @@ def test_the_client_panel_reads_what_the_client_counts_from_a_scraped_job() -> N
         # rate() drops __name__: a `by (__name__)` makes the three one line.
         assert "__name__" not in expr, expr
         names = set(re.findall(r"\b(spur_client_\w+)\b", expr))
-        assert names and names <= set(counters), f"{expr}: the client counts {sorted(counters)}"
+        assert names, expr
+        assert names <= set(counters), f"{expr}: the client counts {sorted(counters)}"
         (job,) = re.findall(r'job="([^"]+)"', expr)
         assert job in jobs, f"{expr}: no scrape job {job!r} in {PROMETHEUS.name}"
         shown |= names
@@ -102,8 +104,8 @@ def test_the_client_panel_reads_what_the_client_counts_from_a_scraped_job() -> N
 
 
 def test_the_app_server_job_reads_its_targets_from_files_compose_mounts() -> None:
-    job = scrape_jobs()["spur-app"]
-    (discovery,) = job["file_sd_configs"]  # type: ignore[misc]  # YAML: a list of one
+    job: dict[str, Any] = scrape_jobs()["spur-app"]
+    (discovery,) = job["file_sd_configs"]
     (pattern,) = discovery["files"]
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     mounts = {
