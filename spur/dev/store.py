@@ -16,7 +16,7 @@ A store directory holds (all private to the user, 0700/0600):
 
 Users, mirroring deploy/clickhouse: ``spur_writer`` (workers and commands
 that change data), ``billing`` / ``ops`` / ``engineer`` (read-only, with the
-grants of deploy/clickhouse/roles.sql), ``spur_admin`` (used only by the
+grants of deploy/clickhouse/users.d), ``spur_admin`` (used only by the
 server itself to end its serving query). The engine's own serving call runs
 as the password-less ``default``: it is reachable on loopback, so it is
 granted nothing but starting listeners.
@@ -58,7 +58,7 @@ ADMIN = "spur_admin"
 READERS = ("billing", "ops", "engineer")
 DATABASE = "spur"
 
-# Grants of the read-only users, as in deploy/clickhouse/roles.sql.
+# Grants of the read-only users, as in the roles of deploy/clickhouse/users.d.
 _READ_GRANTS: dict[str, tuple[str, ...]] = {
     "billing": ("usage_hourly", "billing_periods"),
     "ops": ("usage_hourly", "capacity_minutely", "dead_letters"),
