@@ -28,9 +28,11 @@ log = logging.getLogger("spur.worker")
 
 def worker_env(bootstrap: str, workdir: Path, store_url: str, **extra: str) -> dict[str, str]:
     """The environment of a `spur worker` subprocess writing to ``store_url``
-    and keeping its state under ``workdir`` (the demo, the benchmarks, the tests)."""
+    and keeping its state under ``workdir`` (the demo, the benchmarks, the tests);
+    its metrics on a free port (worker.json says which), so several run side by side."""
     return {
         **os.environ,
+        "SPUR_METRICS_PORT": "0",
         "SPUR_KAFKA_BOOTSTRAP": bootstrap,
         "SPUR_CLICKHOUSE_URL": store_url,
         "SPUR_STATE_DIR": str(workdir / "state"),
@@ -43,6 +45,8 @@ def run_worker(settings: Settings) -> None:
 
     from streams.app import create_app
 
+    # First, so that a second worker on this host stops before touching anything.
+    api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
     private_dir(settings.state_dir)  # Faust tables, worker.json
     bootstrap = kafka_target(settings)
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
@@ -54,7 +58,6 @@ def run_worker(settings: Settings) -> None:
     if settings.store_fault_file is not None:
         store = FaultyStore(store, settings.store_fault_file)
     app = create_app(settings, bootstrap, store)
-    api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
     api.start(settings.state_dir / "worker.json")
     log.warning("worker metrics at %s/metrics", api.url)
     tune_garbage_collector()

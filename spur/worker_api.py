@@ -14,6 +14,7 @@ Blocking: serves in a daemon thread; each request in its own thread.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from spur.private import private_dir, write_private
+from spur.settings import SettingsError
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -71,7 +73,18 @@ class _Server(ThreadingHTTPServer):
 
 class WorkerAPI:
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self._server = _Server((host, port), _Handler)
+        """Bind ``host:port`` (0: a free port); a port in use is a :class:`SettingsError`."""
+        try:
+            self._server = _Server((host, port), _Handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise SettingsError(
+                f"SPUR_METRICS_PORT: port {port} ({host}) is in use, perhaps by another spur "
+                "worker on this host. Give each worker on a host its own port (e.g. "
+                f"SPUR_METRICS_PORT={port + 1}) and Prometheus a target for it, or 0 for a "
+                "free one (logged and written to worker.json; Prometheus cannot follow it)"
+            ) from None
         self._server.timeout = 10
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
