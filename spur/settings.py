@@ -188,7 +188,8 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=DEFAULT_METRICS_PORT, ge=0, le=65535)
     # Loopback unless a scraper on another host needs /metrics (compose).
     worker_api_host: str = "127.0.0.1"
-    observe_interval_seconds: float = Field(default=30.0, gt=0)  # lag and retention gauges
+    # Retention gauges; consumer lag is measured at each scrape of /metrics.
+    observe_interval_seconds: float = Field(default=30.0, gt=0)
 
     # Store writes.
     insert_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -44,6 +44,7 @@ def run_worker(settings: Settings) -> None:
     from faust.worker import Worker
 
     from streams.app import create_app
+    from streams.observe import LagAtScrape
 
     # First, so that a second worker on this host stops before touching anything.
     api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
@@ -58,6 +59,7 @@ def run_worker(settings: Settings) -> None:
     if settings.store_fault_file is not None:
         store = FaultyStore(store, settings.store_fault_file)
     app = create_app(settings, bootstrap, store)
+    api.measure_on_scrape(LagAtScrape(bootstrap, settings))
     api.start(settings.state_dir / "worker.json")
     log.warning("worker metrics at %s/metrics", api.url)
     tune_garbage_collector()
