@@ -33,6 +33,9 @@ class Metrics(Protocol):
 
     def observe(self, metric: Metric, value: float, **labels: str) -> None: ...
 
+    def declare(self, metrics: tuple[Metric, ...]) -> None:
+        """Expose ``metrics`` before their first measurement (a scrape lists them at 0)."""
+
 
 class _NoMetrics:
     def inc(self, metric: Metric, amount: float = 1, **labels: str) -> None:
@@ -42,6 +45,9 @@ class _NoMetrics:
         return
 
     def observe(self, metric: Metric, value: float, **labels: str) -> None:
+        return
+
+    def declare(self, metrics: tuple[Metric, ...]) -> None:
         return
 
 

@@ -48,9 +48,9 @@ class PrometheusMetrics:
     def observe(self, metric: Metric, value: float, **labels: str) -> None:
         self._child(metric, labels).observe(value)
 
-    def declare_all(self) -> None:
-        """Create every declared collector, so /metrics lists them before their first event."""
-        for metric in ALL_METRICS:
+    def declare(self, metrics: tuple[Metric, ...] = ALL_METRICS) -> None:
+        """Create the collectors of ``metrics``, so /metrics lists them before their first event."""
+        for metric in metrics:
             self._collector(metric)
 
 

@@ -32,6 +32,10 @@ MAX_WEB_LOG_DAYS = 92
 
 DEFAULT_STATE_DIR = Path(".spur")
 
+# The worker's /metrics port: the same after every restart, so Prometheus
+# finds a restarted worker where it was (deploy/prometheus/prometheus.yml).
+DEFAULT_METRICS_PORT = 9464
+
 
 class SettingsError(ValueError):
     """A setting has a value spur refuses; the message names the variable."""
@@ -179,10 +183,13 @@ class Settings(BaseSettings):
     actions_ip_policy: Literal["full", "truncate", "drop"] = "full"  # misuse investigation
     web_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
     forms_ip_policy: Literal["full", "truncate", "drop"] = "truncate"
-    metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: a free port, logged
+    # A second worker on the same host needs a port of its own (and a scrape
+    # target); 0: a free port, logged and in <state_dir>/worker.json.
+    metrics_port: int = Field(default=DEFAULT_METRICS_PORT, ge=0, le=65535)
     # Loopback unless a scraper on another host needs /metrics (compose).
     worker_api_host: str = "127.0.0.1"
-    observe_interval_seconds: float = Field(default=30.0, gt=0)  # lag and retention gauges
+    # Retention gauges; consumer lag is measured at each scrape of /metrics.
+    observe_interval_seconds: float = Field(default=30.0, gt=0)
 
     # Store writes.
     insert_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -38,6 +38,7 @@ from schemas.events import Action, Consent, Event, FormSubmission, Profile, WebR
 from schemas.metrics import (
     CLIENT_BUFFERED,
     CLIENT_EMITTED,
+    CLIENT_METRICS,
     CLIENT_SEND_ERRORS,
     CLIENT_SENT,
     CLIENT_SPOOL_PENDING_BYTES,
@@ -212,6 +213,7 @@ class Telemetry(Recording):
         metrics: Metrics = PROMETHEUS,
     ) -> None:
         self._metrics = metrics
+        metrics.declare(CLIENT_METRICS)
         self._bootstrap = bootstrap
         self._spool = Spool(spool_dir)
         self._buffer: asyncio.Queue[Item] = asyncio.Queue(maxsize=buffer_size)

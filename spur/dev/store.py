@@ -16,7 +16,7 @@ A store directory holds (all private to the user, 0700/0600):
 
 Users, mirroring deploy/clickhouse: ``spur_writer`` (workers and commands
 that change data), ``billing`` / ``ops`` / ``engineer`` (read-only, with the
-grants of deploy/clickhouse/roles.sql), ``spur_admin`` (used only by the
+grants of deploy/clickhouse/users.d), ``spur_admin`` (used only by the
 server itself to end its serving query). The engine's own serving call runs
 as the password-less ``default``: it is reachable on loopback, so it is
 granted nothing but starting listeners.
@@ -58,7 +58,7 @@ ADMIN = "spur_admin"
 READERS = ("billing", "ops", "engineer")
 DATABASE = "spur"
 
-# Grants of the read-only users, as in deploy/clickhouse/roles.sql.
+# Grants of the read-only users, as in the roles of deploy/clickhouse/users.d.
 _READ_GRANTS: dict[str, tuple[str, ...]] = {
     "billing": ("usage_hourly", "usage_quarters", "billing_periods"),
     "ops": ("usage_hourly", "capacity_minutely", "dead_letters"),
@@ -172,12 +172,19 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
         ),
         *readers,
     ]
-    # readonly=1: a reader can change no setting at all, so the limits of the
-    # profile are final (readonly=2 would let a query loosen them).
+    # readonly=1: a reader can change no setting, so the limits of the profile
+    # are final (readonly=2 would let a query loosen them). One exception, as
+    # in deploy/clickhouse: max_execution_time may be lowered, never raised,
+    # because the Grafana ClickHouse plugin sends it with every query.
     limit_xml = "".join(f"<{k}>{v}</{k}>" for k, v in limits.as_query_settings().items())
+    constraints = (
+        "<constraints><max_execution_time><min>1</min>"
+        f"<max>{limits.max_execution_seconds}</max><changeable_in_readonly/>"
+        "</max_execution_time></constraints>"
+    )
     return (
         "<clickhouse><profiles><default/>"
-        f"<readonly><readonly>1</readonly>{limit_xml}</readonly></profiles>"
+        f"<readonly><readonly>1</readonly>{limit_xml}{constraints}</readonly></profiles>"
         f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"
     )
 
@@ -187,6 +194,9 @@ def config_xml(port: int) -> str:
         "<clickhouse><listen_host>127.0.0.1</listen_host>"
         f"<tcp_port>{port}</tcp_port><users_config>users.xml</users_config>"
         "<logger><level>warning</level><console>1</console></logger>"
+        # Needed by the readers' changeable_in_readonly constraint (users.xml).
+        "<access_control_improvements><settings_constraints_replace_previous>true"
+        "</settings_constraints_replace_previous></access_control_improvements>"
         "</clickhouse>"
     )
 
@@ -251,6 +261,10 @@ def serve(
     with _directory_lock(directory):
         # chdb's low-level call (the full clickhouse-local path, the only one
         # that can start listeners); the import opens a session: before chdir.
+        # That session reads ./config.xml (LocalStore starts us in the
+        # directory) and cannot parse the readers' constraints: a previous
+        # run's config must not be there (it is written anew below).
+        (directory / "config.xml").unlink(missing_ok=True)
         engine: Any = importlib.import_module("chdb._chdb")
 
         creds = credentials(directory)

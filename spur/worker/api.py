@@ -9,14 +9,19 @@ The endpoint's
 address is written to ``<state_dir>/worker.json`` (mode 0600) for tools on
 this machine (the demo, benchmarks).
 
-Blocking: serves in a daemon thread; each request in its own thread.
+Blocking: serves in a daemon thread; each request in its own thread. A
+scrape first runs what :meth:`WorkerAPI.measure_on_scrape` was given (the
+worker's consumer lag: one round trip to the broker).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,9 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from spur.client.private import private_dir, write_private
+from spur.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -42,6 +50,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != "/metrics":
             self._reply(404, b"not found: the worker serves /metrics\n", "text/plain")
             return
+        server = self.server
+        if isinstance(server, _Server) and server.before_scrape is not None:
+            try:
+                server.before_scrape()
+            except Exception:  # a failed measurement must not fail the scrape
+                log.exception("measuring before a scrape failed")
         self._reply(200, generate_latest(), CONTENT_TYPE_LATEST)
 
     def do_HEAD(self) -> None:
@@ -64,6 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    before_scrape: Callable[[], None] | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return  # a client that hangs up mid-request is no error of ours
@@ -71,10 +86,25 @@ class _Server(ThreadingHTTPServer):
 
 class WorkerAPI:
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self._server = _Server((host, port), _Handler)
+        """Bind ``host:port`` (0: a free port); a port in use is a :class:`SettingsError`."""
+        try:
+            self._server = _Server((host, port), _Handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise SettingsError(
+                f"SPUR_METRICS_PORT: port {port} ({host}) is in use, perhaps by another spur "
+                "worker on this host. Give each worker on a host its own port (e.g. "
+                f"SPUR_METRICS_PORT={port + 1}) and Prometheus a target for it, or 0 for a "
+                "free one (logged and written to worker.json; Prometheus cannot follow it)"
+            ) from None
         self._server.timeout = 10
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def measure_on_scrape(self, measure: Callable[[], None]) -> None:
+        """Call ``measure`` before each ``/metrics`` answer (gauges that must be current)."""
+        self._server.before_scrape = measure
 
     @property
     def url(self) -> str:

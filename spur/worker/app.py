@@ -137,7 +137,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     simple_agent(Topic.CONSENT, pipeline.process_consent)
 
     async def observe_now() -> None:
-        await observe(bootstrap, settings, store)
+        await observe(store, settings)
 
     # Faust's timer decorator carries no type hints; registered explicitly.
     every: Any = app.timer(settings.observe_interval_seconds)

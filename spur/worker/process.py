@@ -29,7 +29,10 @@ def run_worker(settings: Settings) -> None:
     from faust.worker import Worker
 
     from spur.worker.app import create_app
+    from spur.worker.observe import LagAtScrape
 
+    # First, so that a second worker on this host stops before touching anything.
+    api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
     private_dir(settings.state_dir)  # Faust tables, worker.json
     bootstrap = kafka_target(settings)
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
@@ -41,8 +44,8 @@ def run_worker(settings: Settings) -> None:
     if settings.store_fault_file is not None:
         store = FaultyStore(store, settings.store_fault_file)
     app = create_app(settings, bootstrap, store)
-    PROMETHEUS.declare_all()
-    api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
+    PROMETHEUS.declare()
+    api.measure_on_scrape(LagAtScrape(bootstrap, settings))
     api.start(settings.state_dir / "worker.json")
     log.warning("worker metrics at %s/metrics", api.url)
     tune_garbage_collector()

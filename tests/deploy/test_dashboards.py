@@ -67,7 +67,7 @@ def test_every_clickhouse_panel_runs_and_returns_rows(store: Store, panel: dict[
 
 
 def test_pipeline_health_panels_use_metrics_spur_exposes() -> None:
-    PROMETHEUS.declare_all()
+    PROMETHEUS.declare()
     families = list(REGISTRY.collect())
     declared = {f.name for f in families}
     declared |= {

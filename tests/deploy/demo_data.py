@@ -1,0 +1,31 @@
+"""A small store of demo data, written as the pipeline writes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from schemas.validate import encode
+from sinks.migrate import apply_migrations
+from sinks.store import Store
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
+from streams.batch import Message
+from streams.capacity import refresh_capacity
+from streams.pipeline import Pipeline
+
+
+def load_demo_data(store: Store) -> None:
+    """Two days of four customers' actions, their aggregates and one dead letter."""
+    apply_migrations(store, Settings())
+    now = dt.datetime.now(dt.UTC)
+    shape = WorkloadShape(
+        customers=4, sessions_per_customer=10, month_start=now - dt.timedelta(days=2), days=2
+    )
+    actions = simulate_actions(shape)
+    messages = [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)]
+    broken = {**msgspec.json.decode(encode(actions[0])), "bytes_in": -1}
+    messages.append(Message("spur.actions.v1", 0, len(messages), msgspec.json.encode(broken)))
+    outcome = Pipeline(store, Settings()).process_actions(messages, now)
+    refresh_capacity(store, outcome.capacity)

@@ -1,0 +1,97 @@
+"""The read-only accounts accept the settings the Grafana ClickHouse plugin sends
+(max_execution_time with every query) and nothing that loosens their limits:
+on the local store (spur.dev.store) and in deploy/clickhouse alike."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import pytest
+from clickhouse_driver import Client
+from clickhouse_driver.errors import ServerException
+
+from spur.dev.store import READERS, RunningStore
+from spur.settings import Settings
+from tests.deploy.grafana_plugin import ROOT, query_settings
+
+USERS_XML = ROOT / "deploy" / "clickhouse" / "users.d" / "spur.xml"
+CONFIG_XML = ROOT / "deploy" / "clickhouse" / "config.d" / "spur.xml"
+READONLY = 164  # ClickHouse: a setting changed in readonly mode
+SETTING_CONSTRAINT_VIOLATION = 452
+
+
+@pytest.fixture(params=READERS)
+def reader(request: pytest.FixtureRequest, local_store: RunningStore) -> Iterator[Client]:
+    user: str = request.param
+    client = Client(
+        host="127.0.0.1", port=local_store.port, user=user,
+        password=local_store.credentials.passwords[user],
+    )  # fmt: skip
+    try:
+        yield client
+    finally:
+        client.disconnect()
+
+
+def code_of(client: Client, **settings: object) -> int | None:
+    try:
+        client.execute("SELECT getSetting('max_execution_time')", settings=settings)
+    except ServerException as exc:
+        return int(exc.code)
+    return None
+
+
+def test_a_reader_may_lower_its_time_limit_but_never_raise_it(reader: Client) -> None:
+    limit = Settings().query_max_seconds
+    assert reader.execute(
+        "SELECT getSetting('max_execution_time')", settings={"max_execution_time": limit}
+    ) == [(limit,)]
+    assert code_of(reader, max_execution_time=5) is None
+    assert code_of(reader, max_execution_time=limit + 1) == SETTING_CONSTRAINT_VIOLATION
+    assert code_of(reader, max_execution_time=0) == SETTING_CONSTRAINT_VIOLATION  # 0: none
+
+
+@pytest.mark.parametrize(
+    "loosened",
+    [
+        {"readonly": 0},
+        {"readonly": 2},
+        {"max_memory_usage": 10 * 1024**3},
+        {"max_result_rows": 0},
+        {"max_concurrent_queries_for_user": 0},
+        {"result_overflow_mode": "break"},
+    ],
+    ids=lambda s: next(iter(s)),
+)
+def test_a_reader_can_change_no_other_setting(reader: Client, loosened: dict[str, object]) -> None:
+    assert code_of(reader, **loosened) == READONLY
+
+
+def test_the_local_store_accepts_what_the_grafana_plugin_sends(reader: Client) -> None:
+    assert code_of(reader, **query_settings()) is None
+
+
+def deploy_profile() -> ET.Element:
+    profile = ET.parse(USERS_XML).getroot().find("profiles/readonly")
+    assert profile is not None
+    return profile
+
+
+def test_the_server_profile_lets_grafana_set_its_time_limit_within_the_maximum() -> None:
+    profile = deploy_profile()
+    assert profile.findtext("readonly") == "1"
+    maximum = int(profile.findtext("max_execution_time") or 0)
+    constraint = profile.find("constraints/max_execution_time")
+    assert constraint is not None, "readonly=1 refuses the max_execution_time Grafana sends"
+    assert constraint.find("changeable_in_readonly") is not None
+    assert int(constraint.findtext("max") or 0) == maximum
+    assert int(constraint.findtext("min") or 0) >= 1  # 0 would mean no limit at all
+    # Nothing else may change: every other constraint would loosen a limit.
+    assert [c.tag for c in profile.iterfind("constraints/*")] == ["max_execution_time"]
+    sent = query_settings()
+    assert set(sent) == {"max_execution_time"}, f"the profile refuses {sorted(sent)}"
+    assert sent["max_execution_time"] <= maximum, "raise nothing: lower queryTimeout instead"
+    config = ET.parse(CONFIG_XML).getroot()
+    replace = "access_control_improvements/settings_constraints_replace_previous"
+    assert config.findtext(replace) == "true", "changeable_in_readonly needs it"
