@@ -18,7 +18,8 @@ from dataclasses import replace
 from typing import Literal
 
 from sinks.store import Store, StoreError, open_store
-from spur.settings import Settings, StoreURL, parse_store_url
+from sinks.url import StoreURL
+from spur.settings import Settings, parse_store_url
 
 Reader = Literal["engineer", "billing", "ops"]
 

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from sinks.url import ReadLimits
 from spur.client.private import private_dir, write_private
 from spur.dev.broker import free_port, pid_alive, stop_pid
-from spur.settings import ReadLimits
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ def expected(actions: list[Action], month: str, zone: str) -> dict[int, tuple[in
 @pytest.mark.parametrize("month", ["2026-10", "2026-11", "2026-12"])
 def test_both_month_edges_are_exact(store: Store, zone: str, month: str) -> None:
     actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     now = dt.datetime(2026, 12, 2, tzinfo=UTC)
     Pipeline(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)], now

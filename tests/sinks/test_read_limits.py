@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from sinks.store import ServerStore, Store, StoreError
+from sinks.url import ReadLimits
 from spur.client.spool import Spool
 from spur.dev.store import Credentials, users_xml
 from spur.query import run_query
-from spur.settings import ReadLimits, Settings, parse_store_url
+from spur.settings import Settings, parse_store_url
 from spur.subjects import load_salt
 
 
