@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.local import local_store, writer
 from sinks.migrate import apply_migrations
-from spur.billing import billing
+from spur.read.billing import billing
 from spur.settings import Settings
 
 HOURS = 30 * 24

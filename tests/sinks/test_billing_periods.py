@@ -16,7 +16,8 @@ from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Store
-from spur.billing import (
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.read.billing import (
     BillingInputError,
     CustomerUsage,
     close_month,
@@ -24,9 +25,8 @@ from spur.billing import (
     month_bounds,
     period,
 )
-from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.read.subjects import Subject, count_rows, erase, export
 from spur.settings import Settings
-from spur.subjects import Subject, count_rows, erase, export
 from streams.batch import Message
 from streams.pipeline import Pipeline
 from tests.oracle import expected_billing

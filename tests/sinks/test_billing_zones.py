@@ -17,7 +17,7 @@ from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Store
-from spur.billing import billing
+from spur.read.billing import billing
 from spur.settings import Settings
 from streams.batch import Message
 from streams.pipeline import Pipeline

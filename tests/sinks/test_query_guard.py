@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from sinks.migrate import apply_migrations
+from sinks.query_guard import QueryRefusedError, parse_tree
 from sinks.store import ServerStore, Store
 from spur.dev.store import WRITER, RunningStore
-from spur.query import saved_queries
-from spur.query_guard import QueryRefusedError, parse_tree
+from spur.read.query import saved_queries
 from spur.settings import Settings, parse_store_url
 from tests.conftest import TEST_DATABASES
 

@@ -65,7 +65,7 @@ _TABLE_IN_TEXT = re.compile(
 def _text(node: ast.JoinedStr) -> str:
     """An f-string's text, each replacement field as ``{}``."""
     return "".join(
-        part.value if isinstance(part, ast.Constant) else "{}"
+        str(part.value) if isinstance(part, ast.Constant) else "{}"
         for part in node.values
         if isinstance(part, ast.Constant | ast.FormattedValue)
     )

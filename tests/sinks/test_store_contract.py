@@ -10,9 +10,9 @@ from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
 from sinks.store import PROBE, Store, sql_string
-from spur.billing import billing
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.reconcile import reconcile, reconcile_capacity, repair
+from spur.read.billing import billing
+from spur.read.reconcile import reconcile, reconcile_capacity, repair
 from spur.settings import Settings
 from streams.batch import Message
 from streams.capacity import refresh_capacity

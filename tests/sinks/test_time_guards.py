@@ -14,9 +14,9 @@ from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from schemas.validate import REASONS, Rejection, TimeLimits, check_times, validate
 from sinks.migrate import apply_migrations
 from sinks.store import Store
-from spur.billing import billing
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.read.billing import billing
 from spur.settings import Settings, load_settings
 from streams.batch import Message, split
 from streams.pipeline import Pipeline

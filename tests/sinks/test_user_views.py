@@ -13,10 +13,11 @@ from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.ops import dead_letter_report, retention_report
+from spur.read.deadletters import dead_letter_report
+from spur.read.retention import retention_report
+from spur.read.subjects import Subject, count_rows, erase, export, subject_hash
+from spur.read.trace import trace
 from spur.settings import Settings
-from spur.subjects import Subject, count_rows, erase, export, subject_hash
-from spur.trace import trace
 from streams.batch import Message
 from streams.pipeline import Pipeline
 
