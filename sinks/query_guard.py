@@ -23,7 +23,7 @@ reading account; the guard walks the printed tree. A query passes when:
 
 Names with line breaks would print as several lines: a tree whose lines do
 not add up to the children ClickHouse counted is refused as unreadable.
-The reading account is read-only with limits (spur.store_access), so what
+The reading account is read-only with limits, so what
 the guard misses the server still refuses; the guard is what keeps scalar
 functions such as ``file()`` from the host (the local store does not confine
 them, shared/notes/chdb.md).

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 SubjectKind = Literal["customer", "login"]
+# The read-only roles (deploy/clickhouse/roles.sql; the local store's users).
+Reader = Literal["billing", "ops", "engineer"]
 # Whose retention days a TTL uses; the DDL's variable is ``$<policy>_retention_days``.
 Policy = Literal["actions", "web", "forms", "dead_letter", "capacity"]
 POLICIES: tuple[Policy, ...] = ("actions", "web", "forms", "dead_letter", "capacity")
@@ -67,9 +69,12 @@ class Table:
     subject_rows: Mapping[SubjectKind, str] = field(default_factory=dict)
     # Plain MergeTree (append-only, every row distinct): FINAL is refused on it.
     append_only: bool = False
+    # The read-only roles granted SELECT on it (least privilege).
+    readers: frozenset[Reader] = frozenset()
 
 
 _THE_YEAR = "clause 3.4"
+_ALL_READERS: frozenset[Reader] = frozenset({"billing", "ops", "engineer"})
 
 # In the order `spur retention` lists them.
 TABLES: tuple[Table, ...] = (
@@ -77,14 +82,21 @@ TABLES: tuple[Table, ...] = (
         "actions",
         Kept("started_at", "actions", _THE_YEAR),
         {"customer": _CUSTOMER, "login": _LOGIN},
+        readers=frozenset({"engineer"}),
     ),
-    Table("usage_hourly", Kept("hour", "actions", _THE_YEAR), {"customer": _CUSTOMER}),
+    Table(
+        "usage_hourly",
+        Kept("hour", "actions", _THE_YEAR),
+        {"customer": _CUSTOMER},
+        readers=_ALL_READERS,
+    ),
     # Closed invoice totals: immutable for spur's commands, not for the subject.
     Table(
         "billing_periods",
         Kept("period_start", "actions", _THE_YEAR),
         {"customer": _CUSTOMER},
         append_only=True,
+        readers=frozenset({"billing"}),
     ),
     # A login's erasure keeps its action ids (no personal data): a re-sent copy
     # of an erased action is then a duplicate, and billing stays unchanged.
@@ -97,8 +109,8 @@ TABLES: tuple[Table, ...] = (
             "erased_at", "actions", "erasure tombstones, as long as earlier data could be accepted"
         ),
     ),
-    Table("web_requests", Kept("ts", "web", "clause 3.1")),
-    Table("form_submissions", Kept("ts", "forms", "clause 3.3")),
+    Table("web_requests", Kept("ts", "web", "clause 3.1"), readers=frozenset({"engineer"})),
+    Table("form_submissions", Kept("ts", "forms", "clause 3.3"), readers=frozenset({"engineer"})),
     # Dead letters hold raw (redacted) originals, so the subject is found in them.
     Table(
         "dead_letters",
@@ -107,8 +119,13 @@ TABLES: tuple[Table, ...] = (
             "customer": "JSONExtractUInt(original, 'customer_id') = {v}",
             "login": "JSONExtractString(original, 'login') = {v}",
         },
+        readers=frozenset({"ops", "engineer"}),
     ),
-    Table("capacity_minutely", Kept("minute", "capacity", "no personal data")),
+    Table(
+        "capacity_minutely",
+        Kept("minute", "capacity", "no personal data"),
+        readers=frozenset({"ops", "engineer"}),
+    ),
     Table("capacity_states", Kept("minute", "capacity", "no personal data")),
     Table(
         "consent_log",
@@ -143,6 +160,11 @@ def table(name: str) -> Table:
 def kept_tables() -> list[Table]:
     """The tables whose rows age (``spur retention``), in the registry's order."""
     return [t for t in TABLES if t.kept is not None]
+
+
+def readable_by(reader: Reader) -> tuple[str, ...]:
+    """The tables the read-only role ``reader`` may SELECT from."""
+    return tuple(t.name for t in TABLES if reader in t.readers)
 
 
 def subject_tables(kind: SubjectKind) -> list[Table]:

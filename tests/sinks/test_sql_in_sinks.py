@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 
 from sinks.migrate import BOOTSTRAP, migrations, render
-from sinks.tables import BY_NAME, TABLES, Retention
+from sinks.tables import BY_NAME, TABLES, Reader, Retention, readable_by
+from spur.dev import store as local_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("schemas", "streams", "spur")
@@ -193,3 +194,31 @@ def test_every_ttl_of_the_registry_is_the_ddls() -> None:
             continue
         assert table.kept.column in ttl[table.name], table.name
         assert f"INTERVAL {days.days(table.kept.policy)} DAY" in ttl[table.name], table.name
+
+
+def test_roles_are_the_registrys() -> None:
+    """The readers' grants: the server's roles and the local store's users."""
+    roles = (ROOT / "deploy" / "clickhouse" / "roles.sql").read_text()
+    granted: dict[str, set[str]] = {}
+    for name, role in re.findall(r"GRANT SELECT ON spur\.(\w+) TO (\w+)_role", roles):
+        granted.setdefault(role, set()).add(name)
+    readers: tuple[Reader, ...] = ("billing", "ops", "engineer")
+    assert set(readers) == set(granted) == set(local_store.READERS)
+    for reader in readers:
+        assert set(readable_by(reader)) == granted[reader], reader
+        assert set(readable_by(reader)) == set(local_store._READ_GRANTS[reader]), reader
+
+
+def test_sinks_sql_names_only_the_registrys_tables() -> None:
+    """A table named in sinks' SQL (``{database}.name``) is one the registry knows."""
+    qualified = re.compile(r"\{\}\.(\w+)")
+    unknown = []
+    for path in sorted((ROOT / "sinks").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.JoinedStr):
+                unknown += [
+                    f"{path.name}:{node.lineno} {name}"
+                    for name in qualified.findall(_text(node))
+                    if name not in BY_NAME and name != "spur_probe"
+                ]
+    assert unknown == []
