@@ -12,7 +12,8 @@ import ast
 import re
 from pathlib import Path
 
-from sinks.migrate import BOOTSTRAP, migrations, render
+from sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
+from sinks.store import Store
 from sinks.tables import BY_NAME, TABLES, Reader, Retention, readable_by
 from spur.dev import store as local_store
 
@@ -177,6 +178,12 @@ def test_the_registry_lists_exactly_the_tables_the_ddl_creates() -> None:
     statements = [*BOOTSTRAP, *(s for m in migrations() for s in render(m, Retention(), "spur"))]
     created = [m.group(1) for s in statements if (m := _CREATED.match(s.replace("{db}", "spur")))]
     assert sorted(created) == sorted(t.name for t in TABLES)
+
+
+def test_a_migrated_store_has_exactly_the_registrys_tables(store: Store) -> None:
+    apply_migrations(store, Retention())
+    rows = store.query(f"SELECT name FROM system.tables WHERE database = '{store.database}'")
+    assert sorted(row["name"] for row in rows) == sorted(t.name for t in TABLES)
 
 
 def test_every_ttl_of_the_registry_is_the_ddls() -> None:
