@@ -229,3 +229,13 @@ def test_sinks_sql_names_only_the_registrys_tables() -> None:
                     if name not in BY_NAME and name != "spur_probe"
                 ]
     assert unknown == []
+
+
+def test_the_append_only_tables_are_the_plain_merge_trees() -> None:
+    """FINAL is left out exactly where the engine refuses it."""
+    plain = {
+        m.group(1)
+        for s in (s for m in migrations() for s in render(m, Retention(), "spur"))
+        if (m := _CREATED.match(s)) and re.search(r"ENGINE = MergeTree\b", s)
+    }
+    assert plain == {t.name for t in TABLES if t.append_only}
