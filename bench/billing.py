@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.local import local_store, writer
 from sinks.migrate import apply_migrations
-from spur.billing import billing
+from spur.read.billing import billing
 from spur.settings import Settings
 
 HOURS = 30 * 24
@@ -37,7 +37,7 @@ def main() -> None:
         local_store(Path(tmp), "bench") as running,
     ):
         store = writer(running, "bench")
-        apply_migrations(store, Settings())
+        apply_migrations(store, Settings().retention)
         for first in range(1, args.customers + 1, 200):
             customers = range(first, min(first + 200, args.customers + 1))
             keys = [(c, h) for c in customers for h in range(HOURS)]

@@ -1,9 +1,9 @@
 """Erasure in the store: which rows reference a subject, their deletion, and tombstones.
 
-Clause 3.4: authorised users may demand deletion of all their data. One
-table of predicates says, per table, which rows reference a subject; erase
-deletes exactly those and export reads exactly those, so the two never
-disagree about what "all their data" is.
+Clause 3.4: authorised users may demand deletion of all their data. The
+table registry (sinks.tables) says, per table, which rows reference a
+subject; erase deletes exactly those and export (sinks.export) reads exactly
+those, so the two never disagree about what "all their data" is.
 
 Finality (DESIGN §4): ``spur erase`` first writes a tombstone
 (``erased_subjects``), then deletes. A worker reads the tombstones at the
@@ -27,34 +27,10 @@ import hmac
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
 from sinks.store import Store, as_utc, sql_string
-
-SubjectKind = Literal["customer", "login"]
-
-# Per table: the condition selecting a subject's rows. `{v}` is the SQL value.
-# Dead letters hold raw (redacted) originals, so the subject is found in them.
-# A login's erasure keeps its action ids (no personal data): a re-sent copy
-# of an erased action is then a duplicate, and billing stays unchanged.
-PREDICATES: dict[SubjectKind, dict[str, str]] = {
-    "customer": {
-        "actions": "customer_id = {v}",
-        "action_ids": "customer_id = {v}",
-        "usage_hourly": "customer_id = {v}",
-        "usage_sums": "customer_id = {v}",
-        "usage_quarters": "customer_id = {v}",
-        "consent_log": "customer_id = {v}",
-        "dead_letters": "JSONExtractUInt(original, 'customer_id') = {v}",
-        # Closed invoice totals: immutable for spur's commands, not for the subject.
-        "billing_periods": "customer_id = {v}",
-    },
-    "login": {
-        "actions": "login = {v}",
-        "consent_log": "login = {v}",
-        "dead_letters": "JSONExtractString(original, 'login') = {v}",
-    },
-}
+from sinks.tables import SubjectKind, subject_tables
 
 _DELETE_SETTINGS = " SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
 
@@ -64,8 +40,9 @@ def sql_value(kind: SubjectKind, value: str) -> str:
 
 
 def predicates(kind: SubjectKind, value: str) -> dict[str, str]:
+    """Per table (the registry's order), the condition selecting the subject's rows."""
     literal = sql_value(kind, value)
-    return {table: where.format(v=literal) for table, where in PREDICATES[kind].items()}
+    return {t.name: t.subject_rows[kind].format(v=literal) for t in subject_tables(kind)}
 
 
 def count_rows(store: Store, kind: SubjectKind, value: str) -> dict[str, int]:
@@ -84,6 +61,20 @@ def delete_rows(
     for table, where in predicates(kind, value).items():
         if tables is None or table in tables:
             store.execute(f"DELETE FROM {store.database}.{table} WHERE {where}{_DELETE_SETTINGS}")
+
+
+def logins_of_customer(store: Store, customer_id: int) -> list[str]:
+    """The logins whose consent ledger entries belong to the customer."""
+    rows = store.query(
+        f"SELECT DISTINCT login FROM {store.database}.consent_log "
+        f"WHERE {predicates('customer', str(customer_id))['consent_log']}"
+    )
+    return [str(row["login"]) for row in rows]
+
+
+def record_erasure(store: Store, audit: dict[str, Any]) -> None:
+    """Append one audit record (``erasure_log``: salted hashes only, never the subject)."""
+    store.insert("erasure_log", {column: [value] for column, value in audit.items()})
 
 
 def erasure_key(store: Store) -> bytes:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sinks.store import Columns, Store, StoreError
-from spur.settings import ReadLimits
+from sinks.url import ReadLimits
 
 
 class FaultyStore:

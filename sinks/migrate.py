@@ -3,8 +3,9 @@
 Migrations are the files ``schemas/ddl/NNNN_name.sql``, applied in order;
 each applied version is recorded in ``schema_migrations``, and every
 statement is itself idempotent (``IF NOT EXISTS``), so a crash between a
-statement and its record is harmless. Retention comes from the settings and
-is compiled into the TTLs here, declared once.
+statement and its record is harmless. Retention days (sinks.tables.Retention,
+from the settings) are compiled into the TTLs here, declared once; the
+tables the DDL creates are the registry's (sinks.tables, checked by a test).
 
 Blocking. Raises :class:`sinks.store.StoreError` when a statement fails.
 """
@@ -17,7 +18,7 @@ from importlib import resources
 from string import Template
 
 from sinks.store import Store
-from spur.settings import Settings
+from sinks.tables import Retention
 
 # Migration 0002 indexed action ids for this many days after they were seen;
 # 0006 keeps them as long as their actions. Only 0002's text still names it.
@@ -67,15 +68,14 @@ def for_cluster(statement: str, cluster: str) -> str:
     return _ENGINE.sub(replicated, statement, count=1)
 
 
-def render(migration: Migration, settings: Settings, database: str) -> list[str]:
-    """The migration's statements with database name and retention filled in."""
+def render(
+    migration: Migration, retention: Retention, database: str, cluster: str | None = None
+) -> list[str]:
+    """The migration's statements with database name and retention filled in;
+    for a ClickHouse ``cluster``, with ON CLUSTER and Replicated engines."""
     values = {
         "database": database,
-        "actions_retention_days": settings.actions_retention_days,
-        "web_retention_days": settings.web_retention_days,
-        "forms_retention_days": settings.forms_retention_days,
-        "dead_letter_retention_days": settings.dead_letter_retention_days,
-        "capacity_retention_days": settings.capacity_retention_days,
+        **retention.template_values(),
         "dedup_horizon_days": HISTORICAL_DEDUP_HORIZON_DAYS,
         "ttl_merge_seconds": TTL_MERGE_SECONDS,
     }
@@ -87,29 +87,34 @@ def render(migration: Migration, settings: Settings, database: str) -> list[str]
         ).strip()
         if body:
             statements.append(body.rstrip(";"))
-    if settings.clickhouse_cluster:
-        return [for_cluster(s, settings.clickhouse_cluster) for s in statements]
+    if cluster:
+        return [for_cluster(s, cluster) for s in statements]
     return statements
 
 
-def apply_migrations(store: Store, settings: Settings) -> list[Migration]:
+# Before any migration: the database and the record of applied versions.
+BOOTSTRAP = (
+    "CREATE DATABASE IF NOT EXISTS {db}",
+    "CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+    "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
+    "ENGINE = ReplacingMergeTree ORDER BY version",
+)
+
+
+def apply_migrations(
+    store: Store, retention: Retention, *, cluster: str | None = None
+) -> list[Migration]:
     """Apply what is not applied yet; return the migrations applied now."""
     db = store.database
-    bootstrap = [
-        f"CREATE DATABASE IF NOT EXISTS {db}",
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
-        "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = ReplacingMergeTree ORDER BY version",
-    ]
-    for statement in bootstrap:
-        cluster = settings.clickhouse_cluster
+    for template in BOOTSTRAP:
+        statement = template.format(db=db)
         store.execute(for_cluster(statement, cluster) if cluster else statement)
     done = {row["version"] for row in store.query(f"SELECT version FROM {db}.schema_migrations")}
     applied = []
     for migration in migrations():
         if migration.version in done:
             continue
-        for statement in render(migration, settings, db):
+        for statement in render(migration, retention, db, cluster):
             store.execute(statement)
         store.insert(
             "schema_migrations", {"version": [migration.version], "name": [migration.name]}

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from spur.settings import ReadLimits, StoreURL
+from sinks.url import ReadLimits, StoreURL
 
 # Codes of errors that are about the request, not the moment: retrying the
 # same statement cannot succeed (syntax, unknown table/column, type, readonly).

@@ -15,12 +15,16 @@ store is configured and no local store runs.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
 
 from sinks.store import Store, StoreError, open_store
-from spur.settings import Settings, StoreURL, parse_store_url
+from sinks.tables import Reader  # the read-only roles, with their grants
+from sinks.url import StoreURL
+from spur.settings import Settings, parse_store_url
 
-Reader = Literal["engineer", "billing", "ops"]
+__all__ = [
+    "NoStoreError", "Reader", "describe", "open_privileged_reader", "open_reader",
+    "open_writer", "writer_url",
+]  # fmt: skip
 
 
 class NoStoreError(StoreError):

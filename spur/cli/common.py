@@ -31,13 +31,13 @@ def friendly_errors(command: F) -> F:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sinks.store import StoreError
-        from spur.billing import BillingInputError
         from spur.broker import NoBrokerError
         from spur.dev.broker import BrokerError
         from spur.dev.demo import DemoError
         from spur.dev.store import LocalStoreError
         from spur.produce import UnknownTopicError
-        from spur.query import QueryRefusedError
+        from spur.read.billing import BillingInputError
+        from spur.read.query import QueryRefusedError
         from spur.topics import TopicError
 
         try:

@@ -23,7 +23,7 @@ from spur.cli.common import (
 from spur.render import billing_table, emit_rows, to_csv
 
 if TYPE_CHECKING:
-    from spur.billing import Period
+    from spur.read.billing import Period
 
 
 BILLING_COLUMNS = ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]
@@ -73,7 +73,7 @@ def billing(
         return
     if month is None:
         raise click.UsageError("Missing option '--month' (YYYY-MM).")
-    from spur.billing import period
+    from spur.read.billing import period
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
@@ -111,7 +111,7 @@ def billing_close(month: str, tz: str | None) -> None:
     """
     import datetime as dt
 
-    from spur.billing import close_month
+    from spur.read.billing import close_month
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
@@ -195,7 +195,7 @@ def query(name_or_sql: str, fmt: str) -> None:
     statements, functions reaching files, network, processes or other
     databases) is refused with exit 2, naming what. JSON output: a list of rows.
     """
-    from spur.query import run_query
+    from spur.read.query import run_query
 
     settings = settings_from_env()
     store = reader_for(settings)
@@ -230,9 +230,9 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     actions are reported, never rewritten.
     Exit code 1 while aggregates miss raw actions or capacity differs, else 0.
     """
-    from spur.reconcile import reconcile as compare
-    from spur.reconcile import reconcile_capacity
-    from spur.reconcile import repair as rewrite
+    from spur.read.reconcile import reconcile as compare
+    from spur.read.reconcile import reconcile_capacity
+    from spur.read.reconcile import repair as rewrite
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
@@ -294,8 +294,8 @@ def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
 
     from rich.tree import Tree
 
-    from spur.trace import Node
-    from spur.trace import trace as build
+    from spur.read.trace import Node
+    from spur.read.trace import trace as build
 
     if (session_id is None) == (action_id is None):
         raise click.UsageError("name exactly one of --session ID or --action UUID")
@@ -349,7 +349,7 @@ def retention(fmt: str) -> None:
 
     Exit code 1 when a table keeps rows longer than its policy allows.
     """
-    from spur.ops import retention_report
+    from spur.read.retention import retention_report
 
     settings = settings_from_env()
     store = privileged_reader_for(settings)  # every table's oldest row
@@ -371,7 +371,7 @@ def deadletters(reason: str | None, since: str | None, fmt: str) -> None:
     """Rejected events: counts per reason and the most recent ones."""
     import datetime as dt
 
-    from spur.ops import dead_letter_report
+    from spur.read.deadletters import dead_letter_report
 
     start = None
     if since:
@@ -404,7 +404,7 @@ def status(fmt: str) -> None:
     from schemas.topics import INPUT_TOPICS
     from spur.broker import NoBrokerError, kafka_target
     from spur.client.kafka import KafkaTarget
-    from spur.ops import broker_status, store_status
+    from spur.read.status import broker_status, store_status
     from spur.store_access import describe
 
     settings = settings_from_env()

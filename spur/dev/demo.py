@@ -33,17 +33,17 @@ from rich.tree import Tree
 from schemas.events import WebRequest
 from schemas.topics import INPUT_TOPICS, Topic
 from sinks.store import ServerStore
-from spur.billing import billing
 from spur.broker import consumer_lag
 from spur.client import Publisher
 from spur.dev.broker import LocalBroker, stop_pid
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.dev.store import LocalStore, RunningStore
-from spur.ops import dead_letter_report
+from spur.read.billing import billing
+from spur.read.deadletters import dead_letter_report
+from spur.read.trace import Node, trace
 from spur.render import billing_table
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
-from spur.trace import Node, trace
 from spur.worker.launch import worker_env
 
 BAD_EVENTS = (

@@ -47,26 +47,20 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from sinks.tables import Reader, readable_by
+from sinks.url import ReadLimits
 from spur.client.private import private_dir, write_private
 from spur.dev.broker import free_port, pid_alive, stop_pid
-from spur.settings import ReadLimits
 
 log = logging.getLogger(__name__)
 
 WRITER = "spur_writer"
 ADMIN = "spur_admin"
-READERS = ("billing", "ops", "engineer")
+READERS: tuple[Reader, ...] = ("billing", "ops", "engineer")
 DATABASE = "spur"
 
-# Grants of the read-only users, as in the roles of deploy/clickhouse/users.d.
-_READ_GRANTS: dict[str, tuple[str, ...]] = {
-    "billing": ("usage_hourly", "usage_quarters", "billing_periods"),
-    "ops": ("usage_hourly", "capacity_minutely", "dead_letters"),
-    "engineer": (
-        "actions", "web_requests", "form_submissions", "usage_hourly",
-        "capacity_minutely", "dead_letters",
-    ),
-}  # fmt: skip
+# Grants of the read-only users: the registry's, as in deploy/clickhouse/users.d's roles.
+_READ_GRANTS: dict[str, tuple[str, ...]] = {reader: readable_by(reader) for reader in READERS}
 
 # What `spur status`, retention and the benchmarks read about spur's tables
 # (ClickHouse shows each user only the rows of tables it may read).

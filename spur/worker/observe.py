@@ -26,7 +26,7 @@ from sinks.store import Store, StoreError
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.metrics import PROMETHEUS
-from spur.ops import retention_report
+from spur.read.retention import retention_report
 from spur.settings import Settings
 
 log = logging.getLogger(__name__)

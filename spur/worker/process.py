@@ -39,7 +39,9 @@ def run_worker(settings: Settings) -> None:
         if change.action != "unchanged":
             log.warning("topic %s %s", change.topic, change.action)
     store = open_writer(settings)
-    for migration in apply_migrations(store, settings):
+    for migration in apply_migrations(
+        store, settings.retention, cluster=settings.clickhouse_cluster
+    ):
         log.warning("applied migration %04d %s", migration.version, migration.name)
     if settings.store_fault_file is not None:
         store = FaultyStore(store, settings.store_fault_file)

@@ -17,7 +17,7 @@ from sinks.migrate import apply_migrations
 from sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.metrics import PROMETHEUS
-from spur.query import saved_queries
+from spur.read.query import saved_queries
 from spur.settings import Settings
 from streams.batch import Message
 from streams.capacity import refresh_capacity
@@ -44,7 +44,7 @@ def grafana_macros(sql: str, database: str) -> str:
 
 
 def demo_data(store: Store) -> None:
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     pipeline = Pipeline(store, Settings())
     now = dt.datetime.now(dt.UTC)
     shape = WorkloadShape(

@@ -15,8 +15,8 @@ import pytest
 from schemas.events import Action, FormSubmission, WebRequest
 from schemas.topics import INPUT_TOPICS, Topic
 from spur.client import Publisher
-from spur.deadletters import count_by_reason, read_dead_letters
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.read.deadletters import count_by_reason, read_dead_letters
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.oracle import expected_billing
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import Topic
-from spur.deadletters import count_by_reason, read_dead_letters
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
+from spur.read.deadletters import count_by_reason, read_dead_letters
 from tests.conftest import recreate_topics
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all

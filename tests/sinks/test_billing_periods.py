@@ -16,7 +16,8 @@ from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Store
-from spur.billing import (
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.read.billing import (
     BillingInputError,
     CustomerUsage,
     close_month,
@@ -24,9 +25,8 @@ from spur.billing import (
     month_bounds,
     period,
 )
-from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.read.subjects import Subject, count_rows, erase, export
 from spur.settings import Settings
-from spur.subjects import Subject, count_rows, erase, export
 from streams.batch import Message
 from streams.pipeline import Pipeline
 from tests.oracle import expected_billing
@@ -78,7 +78,7 @@ class Filled:
     """A store with last month's actions, fed through the pipeline batch by batch."""
 
     def __init__(self, store: Store) -> None:
-        apply_migrations(store, Settings())
+        apply_migrations(store, Settings().retention)
         self.store = store
         self.pipeline = Pipeline(store, Settings())
         self.offset = 0
@@ -230,7 +230,7 @@ def test_erasing_a_customer_removes_its_closed_totals_and_export_shows_them(
 
 
 def test_the_closed_record_expires_with_the_actions_retention(store: Store) -> None:
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     (row,) = store.query(
         "SELECT create_table_query FROM system.tables "
         f"WHERE database = '{store.database}' AND name = 'billing_periods'"

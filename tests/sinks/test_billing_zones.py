@@ -17,8 +17,8 @@ from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import ServerStore, Store
-from spur.billing import billing
 from spur.dev.store import RunningStore
+from spur.read.billing import billing
 from spur.settings import Settings, parse_store_url
 from streams.batch import Message
 from streams.pipeline import Pipeline
@@ -64,7 +64,7 @@ def expected(actions: list[Action], month: str, zone: str) -> dict[int, tuple[in
 @pytest.mark.parametrize("month", ["2026-10", "2026-11", "2026-12"])
 def test_both_month_edges_are_exact(store: Store, zone: str, month: str) -> None:
     actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     now = dt.datetime(2026, 12, 2, tzinfo=UTC)
     Pipeline(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)], now
@@ -78,7 +78,7 @@ def test_the_billing_account_bills_the_edges(
 ) -> None:
     """`spur billing` reads as the `billing` account, which must see every table it sums."""
     actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     Pipeline(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)],
         dt.datetime(2026, 12, 2, tzinfo=UTC),

@@ -14,7 +14,11 @@ REPLICA_PATH = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
 
 
 def all_statements(settings: Settings) -> list[str]:
-    return [s for m in migrations() for s in render(m, settings, "spur")]
+    return [
+        s
+        for m in migrations()
+        for s in render(m, settings.retention, "spur", settings.clickhouse_cluster)
+    ]
 
 
 def test_every_statement_runs_on_the_cluster_with_a_replicated_engine() -> None:

@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Columns, Store
+from sinks.url import ReadLimits
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.settings import ReadLimits, Settings
+from spur.settings import Settings
 from streams.batch import Message
 from streams.capacity import CapacityMessage, refresh_capacity
 from streams.pipeline import Pipeline, UsageMessage
@@ -106,7 +107,7 @@ def deliveries(draw: st.DrawFn) -> Delivery:
 
 def fresh(store: Store) -> None:
     store.execute(f"DROP DATABASE IF EXISTS {store.database}")
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
 
 
 def run(store: Store, delivery: Delivery) -> tuple[list[UsageMessage], list[CapacityMessage]]:

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from sinks.migrate import apply_migrations
+from sinks.query_guard import QueryRefusedError, parse_tree
 from sinks.store import ServerStore, Store
 from spur.dev.store import WRITER, RunningStore
-from spur.query import saved_queries
-from spur.query_guard import QueryRefusedError, parse_tree
+from spur.read.query import saved_queries
 from spur.settings import Settings, parse_store_url
 from tests.conftest import TEST_DATABASES
 
@@ -189,7 +189,7 @@ def target(local_store: RunningStore, tmp_path_factory: pytest.TempPathFactory) 
     database = TEST_DATABASES[-1]  # the module's own; no other test takes the last one
     store_url = local_store.url(WRITER, database)
     store = ServerStore(parse_store_url(store_url), 30.0)
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     fill(store)
     workdir = tmp_path_factory.mktemp("query")
     marker = workdir / "marker.txt"

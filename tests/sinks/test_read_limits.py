@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from sinks.store import ServerStore, Store, StoreError
+from sinks.url import ReadLimits
 from spur.client.spool import Spool
 from spur.dev.store import Credentials, users_xml
-from spur.query import run_query
-from spur.settings import ReadLimits, Settings, parse_store_url
-from spur.subjects import load_salt
+from spur.read.query import run_query
+from spur.read.subjects import load_salt
+from spur.settings import Settings, parse_store_url
 
 
 def test_the_readers_profile_carries_the_limits_and_refuses_changes() -> None:

@@ -10,9 +10,9 @@ from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations, migrations, render
 from sinks.store import PROBE, Store, sql_string
-from spur.billing import billing
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.reconcile import reconcile, reconcile_capacity, repair
+from spur.read.billing import billing
+from spur.read.reconcile import reconcile, reconcile_capacity, repair
 from spur.settings import Settings
 from streams.batch import Message
 from streams.capacity import refresh_capacity
@@ -23,9 +23,9 @@ NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 
 
 def test_migrations_apply_once(store: Store) -> None:
-    first = apply_migrations(store, Settings())
+    first = apply_migrations(store, Settings().retention)
     assert [m.version for m in first] == [m.version for m in migrations()]
-    assert apply_migrations(store, Settings()) == []
+    assert apply_migrations(store, Settings().retention) == []
     tables = {r["name"] for r in store.query(
         f"SELECT name FROM system.tables WHERE database = '{store.database}'"
     )}  # fmt: skip
@@ -33,7 +33,7 @@ def test_migrations_apply_once(store: Store) -> None:
 
 
 def test_retention_is_compiled_into_the_ttl() -> None:
-    (statement,) = render(migrations()[0], Settings(actions_retention_days=90), "spur")
+    (statement,) = render(migrations()[0], Settings(actions_retention_days=90).retention, "spur")
     assert "INTERVAL 90 DAY" in statement
 
 
@@ -44,7 +44,7 @@ def messages(actions: list[Action], first_offset: int = 0) -> list[Message]:
 
 
 def pipeline(store: Store) -> Pipeline:
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     return Pipeline(store, Settings())
 
 

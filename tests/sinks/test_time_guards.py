@@ -14,9 +14,9 @@ from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from schemas.validate import REASONS, Rejection, TimeLimits, check_times, validate
 from sinks.migrate import apply_migrations
 from sinks.store import Store
-from spur.billing import billing
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.read.billing import billing
 from spur.settings import Settings, load_settings
 from streams.batch import Message, split
 from streams.pipeline import Pipeline
@@ -180,7 +180,7 @@ def test_split_dead_letters_bad_clocks_and_keeps_the_rest() -> None:
 def test_a_future_dated_action_first_on_its_partition_changes_nothing_else(
     store: Store,
 ) -> None:
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=3))
     now = max(a.ended_at for a in actions) + dt.timedelta(hours=1)
     ahead = msgspec.structs.replace(

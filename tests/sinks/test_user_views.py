@@ -13,10 +13,11 @@ from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.ops import dead_letter_report, retention_report
+from spur.read.deadletters import dead_letter_report
+from spur.read.retention import retention_report
+from spur.read.subjects import Subject, count_rows, erase, export, subject_hash
+from spur.read.trace import trace
 from spur.settings import Settings
-from spur.subjects import Subject, count_rows, erase, export, subject_hash
-from spur.trace import trace
 from streams.batch import Message
 from streams.pipeline import Pipeline
 
@@ -25,7 +26,7 @@ SALT = b"test-salt"
 
 
 def filled(store: Store) -> list[Action]:
-    apply_migrations(store, Settings())
+    apply_migrations(store, Settings().retention)
     pipeline = Pipeline(store, Settings())
     actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4))
     messages = [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)]

@@ -23,26 +23,25 @@ reading account; the guard walks the printed tree. A query passes when:
 
 Names with line breaks would print as several lines: a tree whose lines do
 not add up to the children ClickHouse counted is refused as unreadable.
-The reading account is read-only with limits (spur.store_access), so what
+The reading account is read-only with limits, so what
 the guard misses the server still refuses; the guard is what keeps scalar
 functions such as ``file()`` from the host (the local store does not confine
 them, shared/notes/chdb.md).
 
-Blocking: two or three small queries through the store. Raises
+The parse's tree: sinks.query_tree. Blocking: two or three small queries through the store. Raises
 :class:`QueryRefusedError` naming what was refused.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
+from sinks.query_tree import Node, QueryRefusedError, parse_tree
 from sinks.store import Store, StoreError
 
-
-class QueryRefusedError(ValueError):
-    """The statement is not one confined read, or names no saved query; the message says why."""
+__all__ = ["Catalog", "Guard", "Node", "QueryRefusedError", "parse_tree"]
 
 
 # Functions that read files, other tables or dictionaries (whose sources may
@@ -98,53 +97,8 @@ _REFUSED_NODES = {
     "QueryParameter": "query parameters ({name:Type})",
     "ColumnsApplyTransformer": "APPLY(function) (name the function in a call instead)",
 }
-_LINE = re.compile(r"^(?P<depth> *)(?P<kind>\S+)(?P<text>.*?)(?: \(children (?P<n>\d+)\))?$")
-_ALIAS = re.compile(r" \(alias .*\)$")
 _PREFIX = "EXPLAIN AST "
 _POSITION = re.compile(r"position (\d+)")  # in the EXPLAIN, not the user's query
-
-
-@dataclass
-class Node:
-    kind: str
-    text: str  # the name (Function, Identifier, ...) or value (Literal)
-    declared: int  # children as ClickHouse counted them
-    parent: Node | None = None
-    children: list[Node] = field(default_factory=list)
-
-
-def parse_tree(lines: list[str]) -> Node:
-    """The tree of ``EXPLAIN AST`` output; refused when lines and counts disagree."""
-    stack: list[Node] = []
-    root: Node | None = None
-    for line in lines:
-        match = _LINE.match(line)
-        depth = len(match.group("depth")) if match else -1
-        if match is None or depth > len(stack) or (root is not None and depth == 0):
-            raise QueryRefusedError(
-                "refused: the parsed query is unreadable (a name with a line break?)"
-            )
-        del stack[depth:]
-        text = _ALIAS.sub("", match.group("text")).strip()
-        node = Node(match.group("kind"), text, int(match.group("n") or 0))
-        if stack:
-            node.parent = stack[-1]
-            stack[-1].children.append(node)
-        root = root or node
-        stack.append(node)
-    if root is None:
-        raise QueryRefusedError("refused: an empty query")
-    _check_counts(root)
-    return root
-
-
-def _check_counts(node: Node) -> None:
-    if len(node.children) != node.declared:
-        raise QueryRefusedError(
-            "refused: the parsed query is unreadable (a name with a line break?)"
-        )
-    for child in node.children:
-        _check_counts(child)
 
 
 @dataclass(frozen=True)

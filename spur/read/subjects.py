@@ -1,9 +1,9 @@
 """Data subjects: where a customer's or a login's rows are, erasure and export.
 
 Clause 3.4: authorised users may demand deletion of all their data; clause 2:
-information requests. One table of predicates says, per table, which rows
-reference a subject; erase deletes exactly those and export reads exactly
-those, so the two can never disagree about what "all their data" is.
+information requests. The table registry (sinks.tables) says, per table,
+which rows reference a subject; erase deletes exactly those and export reads
+exactly those, so the two can never disagree about what "all their data" is.
 
 Blocking. ``erase`` writes as the store's writer, ``export`` reads; both
 while workers run.
@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sinks import erasure
-from sinks.erasure import SubjectKind
+from sinks.export import export_rows
 from sinks.store import Store
+from sinks.tables import SubjectKind
 from spur.client.private import private_dir, write_private
 
 
@@ -46,11 +47,7 @@ def logins_of(store: Store, subject: Subject) -> list[str]:
     """The logins whose consent ledger entries belong to the subject (for Kafka tombstones)."""
     if subject.kind == "login":
         return [subject.value]
-    rows = store.query(
-        f"SELECT DISTINCT login FROM {store.database}.consent_log "
-        f"WHERE {predicates(subject)['consent_log']}"
-    )
-    return [str(row["login"]) for row in rows]
+    return erasure.logins_of_customer(store, int(subject.value))
 
 
 @dataclass(frozen=True)
@@ -83,30 +80,24 @@ def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int
         rows_removed=removed,
         kafka_expires_at=now + dt.timedelta(days=input_retention_days),
     )
-    store.insert(
-        "erasure_log",
+    erasure.record_erasure(
+        store,
         {
-            "erased_at": [now],
-            "erasure_id": [str(done.erasure_id)],
-            "subject_kind": [subject.kind],
-            "subject_hash": [subject_hash(subject, salt)],
-            "rows_removed": [removed],
-            "kafka_expires_at": [done.kafka_expires_at.replace(microsecond=0)],
+            "erased_at": now,
+            "erasure_id": str(done.erasure_id),
+            "subject_kind": subject.kind,
+            "subject_hash": subject_hash(subject, salt),
+            "rows_removed": removed,
+            "kafka_expires_at": done.kafka_expires_at.replace(microsecond=0),
         },
     )
     return done
 
 
-# Append-only tables (plain MergeTree): every row is distinct, and FINAL is refused.
-_APPEND_ONLY = frozenset({"billing_periods"})
-
-
 def export(store: Store, subject: Subject) -> Iterator[dict[str, Any]]:
     """Every stored row about the subject, one ``{"table", "row"}`` per row."""
-    for table, where in predicates(subject).items():
-        final = "" if table in _APPEND_ONLY else " FINAL"
-        for row in store.query(f"SELECT * FROM {store.database}.{table}{final} WHERE {where}"):
-            yield {"table": table, "row": row}
+    for table, row in export_rows(store, subject.kind, subject.value):
+        yield {"table": table, "row": row}
 
 
 def load_salt(configured: str | None, state_dir: Path) -> bytes:

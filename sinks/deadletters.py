@@ -1,0 +1,42 @@
+"""Stored dead letters, counted by reason and the latest few, for ``spur deadletters``.
+
+Blocking: two queries. Raises :class:`sinks.store.StoreError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sinks.store import Store, sql_string
+
+
+def _where(reason: str | None, since: dt.datetime | None) -> str:
+    conditions = ["1"]
+    if reason:
+        conditions.append(f"reason = {sql_string(reason)}")
+    if since:
+        conditions.append(f"at >= toDateTime64({int(since.timestamp())}, 3, 'UTC')")
+    return " AND ".join(conditions)
+
+
+def counts_by_reason(store: Store, reason: str | None, since: dt.datetime | None) -> dict[str, int]:
+    """Dead letters per reason, most frequent first."""
+    rows = store.query(
+        f"SELECT reason, count() AS n FROM {store.database}.dead_letters FINAL "
+        f"WHERE {_where(reason, since)} GROUP BY reason ORDER BY n DESC"
+    )
+    return {row["reason"]: int(row["n"]) for row in rows}
+
+
+def latest(
+    store: Store, reason: str | None, since: dt.datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """The ``limit`` latest dead letters (``at`` as text), without their originals."""
+    rows = store.query(
+        # Not `toString(at) AS at`: the alias would shadow the column in WHERE.
+        f"SELECT toString(dead_letters.at) AS at_text, topic, partition, offset, reason, "
+        f"detail, field FROM {store.database}.dead_letters FINAL "
+        f"WHERE {_where(reason, since)} ORDER BY dead_letters.at DESC LIMIT {int(limit)}"
+    )
+    return [{"at": row.pop("at_text"), **row} for row in rows]

@@ -1,0 +1,27 @@
+"""Every stored row about a subject (clause 2: information requests).
+
+The rows are those that erasure deletes: the registry's (sinks.tables), so
+export and erase never disagree about what "all their data" is.
+
+Blocking: one query per table that may hold the subject's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sinks.erasure import predicates
+from sinks.store import Store
+from sinks.tables import SubjectKind, table
+
+
+def export_rows(
+    store: Store, kind: SubjectKind, value: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(table, row)`` for every row about the subject, table by table."""
+    for name, where in predicates(kind, value).items():
+        # Append-only tables (plain MergeTree): every row is distinct, and FINAL is refused.
+        final = "" if table(name).append_only else " FINAL"
+        for row in store.query(f"SELECT * FROM {store.database}.{name}{final} WHERE {where}"):
+            yield name, row

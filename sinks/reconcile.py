@@ -1,0 +1,202 @@
+"""Reconciliation's reads and writes: windows recomputed from the raw actions,
+the stored ones, and their repair.
+
+What differs and what to rewrite is decided in spur.read.reconcile; this
+module only reads windows (keyed by customer and hour, or by action type
+and minute, as epoch seconds) and writes the corrections it is given.
+
+Blocking. Raises :class:`sinks.store.StoreError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sinks.store import PROBE, Store
+from streams.capacity import CapacityKey, refresh_capacity
+
+USAGE_FIELDS = ("bytes_in", "bytes_out", "actions", "error_actions", "duration_ms")
+CAPACITY_FIELDS = (
+    "actions", "error_actions", "bytes_in", "bytes_out",
+    "duration_p50_ms", "duration_p95_ms", "duration_p99_ms",
+)  # fmt: skip
+
+Window = tuple[int, int]  # customer id, hour (epoch seconds)
+Minute = tuple[str, int]  # action type, minute (epoch seconds)
+
+
+def _range(start: dt.datetime, end: dt.datetime, column: str, precision: int = 3) -> str:
+    a, b = int(start.timestamp()), int(end.timestamp())
+    if precision:
+        return f"{column} >= toDateTime64({a}, 3, 'UTC') AND {column} < toDateTime64({b}, 3, 'UTC')"
+    return f"{column} >= toDateTime({a}, 'UTC') AND {column} < toDateTime({b}, 'UTC')"
+
+
+def _by_window(rows: list[dict[str, Any]]) -> dict[Window, Any]:
+    return {(int(r["customer_id"]), int(r["hour"])): r for r in rows}
+
+
+def raw_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Window, Any]:
+    """Usage per (customer, hour) recomputed from the raw actions."""
+    return _by_window(
+        store.query(f"""
+        SELECT customer_id, toUnixTimestamp(toStartOfHour(started_at)) AS hour,
+               sum(toInt128(bytes_in)) AS bytes_in, sum(toInt128(bytes_out)) AS bytes_out,
+               count() AS actions, countIf(status = 'error') AS error_actions,
+               sum(greatest(0, dateDiff('millisecond', started_at, ended_at))) AS duration_ms
+        FROM {store.database}.actions FINAL
+        WHERE {_range(start, end, "started_at")}
+        GROUP BY customer_id, hour""")
+    )
+
+
+def published_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Window, Any]:
+    """The published window states (what billing reads), with their versions."""
+    return _by_window(
+        store.query(f"""
+        SELECT customer_id, toUnixTimestamp(hour) AS hour, bytes_in, bytes_out, actions,
+               error_actions, duration_ms, version
+        FROM {store.database}.usage_hourly FINAL
+        WHERE {_range(start, end, "hour", 0)}""")
+    )
+
+
+def summed_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Window, Any]:
+    """The folded sums per window, with how many updates they count."""
+    return _by_window(
+        store.query(f"""
+        SELECT customer_id, toUnixTimestamp(hour) AS hour, sum(bytes_in) AS bytes_in,
+               sum(bytes_out) AS bytes_out, sum(actions) AS actions,
+               sum(error_actions) AS error_actions, sum(duration_ms) AS duration_ms,
+               sum(updates) AS updates
+        FROM {store.database}.usage_sums
+        WHERE {_range(start, end, "hour", 0)}
+        GROUP BY customer_id, hour""")
+    )
+
+
+def ids_without_rows(
+    store: Store, start: dt.datetime, end: dt.datetime, unit: str = "Hour"
+) -> dict[Window, int]:
+    """Per (customer, hour or minute): indexed ids whose raw row is gone (erased)."""
+    rows = store.query(f"""
+        SELECT customer_id, toUnixTimestamp(toStartOf{unit}(started_at)) AS hour, count() AS n
+        FROM (SELECT DISTINCT action_id, customer_id, started_at
+              FROM {store.database}.action_ids WHERE {_range(start, end, "started_at")})
+        WHERE action_id NOT IN (
+            SELECT action_id FROM {store.database}.actions
+            WHERE {_range(start, end, "started_at")})
+        GROUP BY customer_id, hour""")
+    return {(int(r["customer_id"]), int(r["hour"])): int(r["n"]) for r in rows}
+
+
+def _capacity_values(row: dict[str, Any]) -> tuple[float, ...]:
+    return (
+        int(row["actions"]), int(row["error_actions"]), int(row["bytes_in"]),
+        int(row["bytes_out"]), *(float(q) for q in row["q"]),
+    )  # fmt: skip
+
+
+def stored_capacity(
+    store: Store, start: dt.datetime, end: dt.datetime
+) -> dict[Minute, tuple[float, ...]]:
+    """The stored capacity windows (CAPACITY_FIELDS) per (action, minute)."""
+    rows = store.query(f"""
+        SELECT action, toUnixTimestamp(minute) AS minute, actions, error_actions,
+               bytes_in, bytes_out, [duration_p50_ms, duration_p95_ms, duration_p99_ms] AS q
+        FROM {store.database}.capacity_minutely FINAL
+        WHERE {_range(start, end, "minute", 0)}""")
+    return {(r["action"], int(r["minute"])): _capacity_values(r) for r in rows}
+
+
+def raw_capacity(
+    store: Store, start: dt.datetime, end: dt.datetime
+) -> dict[Minute, tuple[float, ...]]:
+    """Capacity windows (CAPACITY_FIELDS) per (action, minute) from the raw actions."""
+    rows = store.query(f"""
+        SELECT action, toUnixTimestamp(toStartOfMinute(started_at)) AS minute,
+               count() AS actions, countIf(status = 'error') AS error_actions,
+               sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out,
+               quantilesExact(0.5, 0.95, 0.99)(
+                   toFloat64(dateDiff('millisecond', started_at, ended_at))) AS q
+        FROM {store.database}.actions FINAL
+        WHERE {_range(start, end, "started_at")}
+        GROUP BY action, minute""")
+    return {(r["action"], int(r["minute"])): _capacity_values(r) for r in rows}
+
+
+def _at(epoch: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def add_to_sums(
+    store: Store, changes: dict[Window, dict[str, int]], updates: dict[Window, int]
+) -> None:
+    """One correction row per window (USAGE_FIELDS added to its sums), one insert."""
+    keys = sorted(changes)
+    store.insert(
+        "usage_sums",
+        {
+            "customer_id": [key[0] for key in keys],
+            "hour": [_at(key[1]) for key in keys],
+            **{f: [changes[key][f] for key in keys] for f in USAGE_FIELDS},
+            "updates": [updates[key] for key in keys],
+        },
+        dedup_token=f"repair:{dt.datetime.now(dt.UTC).isoformat()}",
+    )
+
+
+def publish(store: Store, states: dict[Window, Any]) -> None:
+    """Publish window states (USAGE_FIELDS and ``updates`` as the version)."""
+    keys = sorted(states)
+    store.insert(
+        "usage_hourly",
+        {
+            "customer_id": [key[0] for key in keys],
+            "hour": [_at(key[1]) for key in keys],
+            **{f: [int(states[key][f]) for key in keys] for f in USAGE_FIELDS},
+            "version": [int(states[key]["updates"]) for key in keys],
+            "updated_at": [dt.datetime.now(dt.UTC) for _ in keys],
+        },
+    )
+
+
+def rebuild_capacity(
+    store: Store, start: dt.datetime, end: dt.datetime, minutes: Sequence[Minute]
+) -> None:
+    """Rebuild the state of each (action, minute) from the raw actions, and publish it."""
+    keys = [CapacityKey(action, _at(minute)) for action, minute in minutes]
+    probe = [f"{int(k.minute.timestamp())}|{k.action}" for k in keys]
+    condition = (
+        "(minute, action) IN (SELECT toDateTime(toUInt32(splitByChar('|', key)[1]), 'UTC'), "
+        f"splitByChar('|', key)[2] FROM {PROBE})"
+    )
+    (previous,) = store.query(
+        f"SELECT toUInt64(max(updates)) AS n FROM {store.database}.capacity_states "
+        f"WHERE {condition}",
+        probe,
+    )
+    updates = int(previous["n"]) + 1  # above every version published for these minutes
+    wanted = ", ".join(f"'{key}'" for key in probe)  # digits, '|' and [a-z0-9_.:-] only
+    store.execute(
+        f"DELETE FROM {store.database}.capacity_states WHERE (minute, action) IN ("
+        f"SELECT toDateTime(toUInt32(splitByChar('|', key)[1]), 'UTC'), "
+        f"splitByChar('|', key)[2] FROM (SELECT arrayJoin([{wanted}]) AS key)) "
+        "SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
+    )
+    store.execute(f"""
+        INSERT INTO {store.database}.capacity_states
+        SELECT toStartOfMinute(toDateTime(started_at, 'UTC')) AS minute, action,
+               count(), countIf(status = 'error'), sum(bytes_in), sum(bytes_out),
+               quantilesExactState(0.5, 0.95, 0.99)(
+                   toFloat64(dateDiff('millisecond', started_at, ended_at))),
+               toUInt64({updates})
+        FROM {store.database}.actions FINAL
+        WHERE {_range(start, end, "started_at")}
+          AND (toUnixTimestamp(minute), action) IN (
+              SELECT toUInt32(splitByChar('|', key)[1]), splitByChar('|', key)[2]
+              FROM (SELECT arrayJoin([{wanted}]) AS key))
+        GROUP BY minute, action""")
+    refresh_capacity(store, keys)

@@ -1,0 +1,63 @@
+"""Billing months: their bounds in a time zone, as UTC instants (pure).
+
+A billing month is [first instant of the month, first instant of the next)
+in the billing time zone, computed with zoneinfo so that DST changes (e.g.
+Europe/Berlin) move the UTC boundaries correctly. An action belongs to the
+month of its ``started_at`` (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+QUARTER_SECONDS = 900
+
+
+class BillingInputError(ValueError):
+    """A bad --month or --tz; the message says what is accepted."""
+
+
+def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The month's [start, end) as UTC instants."""
+    match = _MONTH.match(month)
+    if not match:
+        raise BillingInputError(f"--month {month!r}: expected YYYY-MM, e.g. 2026-11")
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BillingInputError(
+            f"--tz {timezone!r}: not an IANA time zone (e.g. UTC, Europe/Berlin)"
+        ) from exc
+    year, number = int(match.group(1)), int(match.group(2))
+    start = dt.datetime(year, number, 1, tzinfo=zone)
+    end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def floor_hour(instant: dt.datetime) -> dt.datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(instant: dt.datetime) -> dt.datetime:
+    floor = floor_hour(instant)
+    return floor if floor == instant else floor + dt.timedelta(hours=1)
+
+
+def check_closable(month: str, timezone: str, now: dt.datetime, retention_days: int) -> None:
+    """Raise :class:`BillingInputError` unless the month is over at ``now`` and
+    began within ``retention_days`` (the TTL of its windows and of its record)."""
+    start, end = month_bounds(month, timezone)
+    if end > now:
+        raise BillingInputError(
+            f"--month {month}: not over yet in {timezone} (it ends {end.isoformat()}); "
+            "close it afterwards, later actions are billed as corrections"
+        )
+    if start + dt.timedelta(days=retention_days) <= now:
+        raise BillingInputError(
+            f"--month {month}: began more than {retention_days} days ago; its actions "
+            "and its record would be beyond retention"
+        )

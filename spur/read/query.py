@@ -1,0 +1,39 @@
+"""``spur query``: a saved query by name, or ad-hoc SQL, confined (sinks.query).
+
+It runs as the reading account (spur.store_access: read-only, granted only
+spur's database, with the limits of SPUR_QUERY_*); saved queries pass the
+same guard as ad-hoc SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sinks.query import run_guarded, saved_queries
+from sinks.query_guard import QueryRefusedError
+from sinks.store import Store
+from sinks.url import ReadLimits
+
+__all__ = ["QueryRefusedError", "resolve", "run_query", "saved_queries"]
+
+_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def resolve(name_or_sql: str) -> str:
+    """The SQL of a saved query by name, or the argument itself as SQL."""
+    if _NAME.match(name_or_sql):
+        queries = saved_queries()
+        if name_or_sql not in queries:
+            raise QueryRefusedError(
+                f"no saved query {name_or_sql!r}; saved: {', '.join(sorted(queries))} (or pass SQL)"
+            )
+        return queries[name_or_sql]
+    return name_or_sql
+
+
+def run_query(
+    store: Store, name_or_sql: str, limits: ReadLimits | None = None
+) -> list[dict[str, Any]]:
+    """Rows of one guarded read; raise :class:`QueryRefusedError` naming what was refused."""
+    return run_guarded(store, resolve(name_or_sql), limits)

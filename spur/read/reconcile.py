@@ -1,0 +1,179 @@
+"""``spur reconcile``: aggregates against the raw actions, and repair after a disaster.
+
+Every accepted action is folded into its hour and its minute whatever its
+arrival order (streams.pipeline), so after any delivery the aggregates equal
+what the raw actions give: ``reconcile`` reports no difference, for usage
+(per customer) and for capacity (per action type and minute, every field).
+Differences mean either an erasure of a login (its raw actions are gone,
+the customer's billing stays, by design) or a disaster (a store that lost
+or doubled a fold, restored backups).
+
+``--repair`` decides by content, window by window: it recomputes each
+window from the raw actions and compares every field with the stored sums.
+A differing window is rewritten, unless some of its indexed action ids have
+no raw row any more (an erased login): the raw rows cannot say what such a
+window held, so it is reported and left alone (for capacity: the minute).
+Usage is corrected by adding the difference to the sums (so folds that
+follow build on it); capacity minutes get their state rebuilt from the raw
+actions. The windows are read and written by sinks.reconcile.
+
+Blocking. Repair must not run while workers fold into the same months (stop
+them first): a fold between its reads and its writes would be lost or doubled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sinks import reconcile as windows
+from sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
+from sinks.store import Store
+from spur.read.periods import month_bounds
+
+__all__ = [
+    "CAPACITY_FIELDS", "USAGE_FIELDS", "CapacityDifference", "Difference", "reconcile",
+    "reconcile_capacity", "repair",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Difference:
+    customer_id: int
+    aggregated: tuple[int, int, int]  # bytes_in, bytes_out, actions
+    raw: tuple[int, int, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "aggregated": dict(
+                zip(("bytes_in", "bytes_out", "actions"), self.aggregated, strict=True)
+            ),
+            "raw": dict(zip(("bytes_in", "bytes_out", "actions"), self.raw, strict=True)),
+            "missing_actions": self.raw[2] - self.aggregated[2],
+        }
+
+
+@dataclass(frozen=True)
+class CapacityDifference:
+    action: str
+    minute: dt.datetime
+    aggregated: tuple[float, ...]  # CAPACITY_FIELDS
+    raw: tuple[float, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "minute": self.minute.isoformat(),
+            "aggregated": dict(zip(CAPACITY_FIELDS, self.aggregated, strict=True)),
+            "raw": dict(zip(CAPACITY_FIELDS, self.raw, strict=True)),
+        }
+
+
+def _totals(by_window: dict[Window, Any]) -> dict[int, tuple[int, int, int]]:
+    totals: dict[int, tuple[int, int, int]] = {}
+    for (customer, _hour), row in by_window.items():
+        b_in, b_out, n = totals.get(customer, (0, 0, 0))
+        totals[customer] = (
+            b_in + int(row["bytes_in"]),
+            b_out + int(row["bytes_out"]),
+            n + int(row["actions"]),
+        )
+    return totals
+
+
+def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Difference]:
+    """Customers whose billed month (the published windows) differs from their raw actions."""
+    start, end = month_bounds(month, timezone)
+    aggregated = _totals(windows.published_windows(store, start, end))
+    raw = _totals(windows.raw_windows(store, start, end))
+    return [
+        Difference(customer, aggregated.get(customer, (0, 0, 0)), raw.get(customer, (0, 0, 0)))
+        for customer in sorted(set(aggregated) | set(raw))
+        if aggregated.get(customer, (0, 0, 0)) != raw.get(customer, (0, 0, 0))
+    ]
+
+
+def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[CapacityDifference]:
+    """Capacity minutes of the month whose stored window differs from the raw actions."""
+    start, end = month_bounds(month, timezone)
+    stored = windows.stored_capacity(store, start, end)
+    raw = windows.raw_capacity(store, start, end)
+    missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)
+    return [
+        CapacityDifference(
+            key[0],
+            dt.datetime.fromtimestamp(key[1], dt.UTC),
+            stored.get(key, missing),
+            raw.get(key, missing),
+        )
+        for key in sorted(set(stored) | set(raw))
+        if stored.get(key, missing) != raw.get(key, missing)
+    ]
+
+
+def repair(store: Store, month: str, timezone: str = "UTC") -> int:
+    """Rewrite, by content, every window of the month that differs from raw; return how many."""
+    start, end = month_bounds(month, timezone)
+    raw = windows.raw_windows(store, start, end)
+    summed = windows.summed_windows(store, start, end)
+    erased = windows.ids_without_rows(store, start, end)
+    stale = sorted(
+        key
+        for key in set(raw) | set(summed)
+        if key not in erased
+        and any(
+            int(raw.get(key, {}).get(f, 0)) != int(summed.get(key, {}).get(f, 0))
+            for f in USAGE_FIELDS
+        )
+    )
+    if stale:
+        # One correction row per window: the sums become exactly the raw values,
+        # and their update count passes the published version (sums that lost
+        # rows count fewer updates than were published, and a lower version
+        # would lose to the stale state in the published windows).
+        published = windows.published_windows(store, start, end)
+
+        def updates(key: Window) -> int:
+            counted = int(summed.get(key, {}).get("updates", 0))
+            shown = int(published[key]["version"]) if key in published else -1
+            return max(1, shown - counted + 1)
+
+        changes = {
+            key: {
+                f: int(raw.get(key, {}).get(f, 0)) - int(summed.get(key, {}).get(f, 0))
+                for f in USAGE_FIELDS
+            }
+            for key in stale
+        }
+        windows.add_to_sums(store, changes, {key: updates(key) for key in stale})
+    # Published states from the sums, for every window whose published state lags them.
+    _republish(store, start, end)
+    return len(stale) + _repair_capacity(store, month, timezone)
+
+
+def _republish(store: Store, start: dt.datetime, end: dt.datetime) -> None:
+    summed = windows.summed_windows(store, start, end)
+    published = windows.published_windows(store, start, end)
+    behind = {
+        key: row
+        for key, row in summed.items()
+        if key not in published or any(int(row[f]) != int(published[key][f]) for f in USAGE_FIELDS)
+    }
+    if behind:
+        windows.publish(store, behind)
+
+
+def _repair_capacity(store: Store, month: str, timezone: str) -> int:
+    start, end = month_bounds(month, timezone)
+    # The ids index has no action type: a minute with any erased action is left alone.
+    erased = {minute for _customer, minute in windows.ids_without_rows(store, start, end, "Minute")}
+    differing = [
+        (d.action, int(d.minute.timestamp()))
+        for d in reconcile_capacity(store, month, timezone)
+        if int(d.minute.timestamp()) not in erased
+    ]
+    if differing:
+        windows.rebuild_capacity(store, start, end, differing)
+    return len(differing)
