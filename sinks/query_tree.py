@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from schemas.errors import InputError
 
-class QueryRefusedError(ValueError):
+
+class QueryRefusedError(InputError, ValueError):
     """The statement is not one confined read, or names no saved query; the message says why."""
 
 

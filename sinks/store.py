@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from schemas.errors import UnavailableError
 from sinks.url import ReadLimits, StoreURL
 
 # Codes of errors that are about the request, not the moment: retrying the
@@ -40,7 +41,7 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class StoreError(RuntimeError):
+class StoreError(UnavailableError, RuntimeError):
     """A ClickHouse statement failed. ``code`` is ClickHouse's error code, if any."""
 
     def __init__(self, message: str, code: int | None = None) -> None:

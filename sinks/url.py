@@ -14,8 +14,10 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
+from schemas.errors import InputError
 
-class StoreURLError(ValueError):
+
+class StoreURLError(InputError, ValueError):
     """A store URL spur cannot use; the message names the variable, never the password."""
 
 

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from schemas.errors import UnavailableError
 from schemas.topics import consumer_group_of
 from spur.client.kafka import KafkaTarget, as_target
 from spur.dev.broker import running_dev_broker
 from spur.settings import Settings
 
 
-class NoBrokerError(RuntimeError):
+class NoBrokerError(UnavailableError, RuntimeError):
     """No broker is configured and no dev broker runs here."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
+from schemas.errors import InputError
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from schemas.topics import Topic
 from schemas.validate import Rejection, TimeLimits, validate
@@ -37,7 +38,7 @@ EVENT_TYPE_OF_TOPIC: dict[str, type[Event]] = {
 }
 
 
-class UnknownTopicError(ValueError):
+class UnknownTopicError(InputError, ValueError):
     pass
 
 

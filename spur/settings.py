@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.errors import InputError
 from schemas.events import Action, Event, FormSubmission, WebRequest
 from schemas.validate import TimeLimits
 from sinks.tables import Retention
@@ -38,7 +39,7 @@ DEFAULT_STATE_DIR = Path(".spur")
 DEFAULT_METRICS_PORT = 9464
 
 
-class SettingsError(ValueError):
+class SettingsError(InputError, ValueError):
     """A setting has a value spur refuses; the message names the variable."""
 
 

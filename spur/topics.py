@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from schemas.errors import SpurError
 from schemas.topics import Topic
 from spur.client.kafka import KafkaTarget, as_target
 from spur.settings import Settings
@@ -26,7 +27,7 @@ from spur.settings import Settings
 DAY_MS = 24 * 3600 * 1000
 
 
-class TopicError(RuntimeError):
+class TopicError(SpurError, RuntimeError):
     """A topic exists in a shape spur cannot adopt; the message says how to fix it."""
 
 

@@ -1,60 +1,24 @@
-"""What every command shares: settings, the store's accounts, option types, error handling."""
+"""What every command shares: settings, the store's accounts, option types, one failure type."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
-from spur.settings import Settings, SettingsError, load_settings
+from schemas.errors import SpurError
+from spur.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from sinks.store import Store
     from spur.store_access import Reader
 
-F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
 
 
-class CommandFailed(click.ClickException):
-    """A failure the user can act on; printed without a traceback, exit 1."""
-
-    exit_code = 1
-
-
-def friendly_errors(command: F) -> F:
-    """Turn spur's known error types into a one-line message and an exit code."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sinks.store import StoreError
-        from spur.broker import NoBrokerError
-        from spur.dev.broker import BrokerError
-        from spur.dev.demo import DemoError
-        from spur.dev.store import LocalStoreError
-        from spur.produce import UnknownTopicError
-        from spur.read.billing import BillingInputError
-        from spur.read.query import QueryRefusedError
-        from spur.topics import TopicError
-
-        try:
-            return command(*args, **kwargs)
-        except (SettingsError, BillingInputError, UnknownTopicError, QueryRefusedError) as exc:
-            raise click.UsageError(str(exc)) from exc
-        except (
-            NoBrokerError,
-            BrokerError,
-            StoreError,
-            DemoError,
-            LocalStoreError,
-            TopicError,
-        ) as exc:
-            raise CommandFailed(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]  # same signature as `command`
+class CommandFailed(SpurError):
+    """A failure of a command the user can act on (not bad input): exit 1."""
 
 
 def reader_for(settings: Settings, user: Reader = "engineer") -> Store:
@@ -79,10 +43,8 @@ def writer_for(settings: Settings) -> Store:
 
 
 def settings_from_env() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
+    """The settings; a bad ``SPUR_*`` variable raises SettingsError (exit 2)."""
+    return load_settings()
 
 
 FORMATS = click.Choice(["table", "csv", "json"])

@@ -1,18 +1,36 @@
 """The ``spur`` command line (DESIGN §5): the root group and its commands.
 
 Exit codes: 0 success, 1 the command failed (broker or store unreachable,
-worker died), 2 bad input (options, file lines); every failure prints what
-went wrong and what to do on stderr.
+worker died), 2 bad input (options, settings, file lines). Every failure
+spur knows is a ``SpurError`` (schemas.errors), caught here and nowhere
+else: ``Error: <message>`` and ``Hint: <hint>`` on stderr, its exit code,
+no traceback.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from spur.cli import pipeline, privacy, read
+from schemas.errors import SpurError
+from spur.cli import billing, deadletters, pipeline, privacy, query, status, trace
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class SpurGroup(click.Group):
+    """The root group: turns every ``SpurError`` of a command into its message and exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SpurError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            if exc.hint:
+                click.echo(f"Hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=SpurGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """spur: telemetry of a SaaS operator's app servers, from Kafka to ClickHouse.
 
@@ -28,7 +46,7 @@ def main() -> None:
     os.umask(PRIVATE_UMASK)
 
 
-for _module in (pipeline, privacy, read):
+for _module in (pipeline, billing, query, trace, deadletters, status, privacy):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -10,7 +10,6 @@ import click
 
 from spur.cli.common import (
     err,
-    friendly_errors,
     settings_from_env,
 )
 
@@ -19,7 +18,6 @@ from spur.cli.common import (
 @click.option("--customers", default=8, show_default=True, help="Simulated customers.")
 @click.option("--sessions", default=40, show_default=True, help="Sessions per customer.")
 @click.option("--keep", is_flag=True, help="Keep the demo's directory (logs, data) afterwards.")
-@friendly_errors
 def demo(customers: int, sessions: int, keep: bool) -> None:
     """Run everything locally: broker, worker, simulated app servers, billing.
 
@@ -39,7 +37,6 @@ def dev() -> None:
 
 
 @dev.command("up")
-@friendly_errors
 def dev_up() -> None:
     """Start the local broker and store in the background (idempotent).
 
@@ -71,7 +68,6 @@ def dev_up() -> None:
 
 
 @dev.command("down")
-@friendly_errors
 def dev_down() -> None:
     """Stop the local broker and store that `spur dev up` started in this directory."""
     from spur.dev.broker import dev_down as stop
@@ -95,7 +91,6 @@ def dev_down() -> None:
     default=0,
     help="Native-protocol port [default: a free one].",
 )
-@friendly_errors
 def store_command(port: int) -> None:
     """Run the local ClickHouse server in the foreground, until Ctrl-C or SIGTERM.
 
@@ -114,7 +109,6 @@ def store_command(port: int) -> None:
 
 
 @click.command()
-@friendly_errors
 def worker() -> None:
     """Run the pipeline: Faust agents and sinks, until SIGTERM or Ctrl-C.
 
@@ -134,7 +128,6 @@ def worker() -> None:
     show_default=True,
     help="Input topic; the file's lines must be events of its type.",
 )
-@friendly_errors
 def produce(file: Path, topic: str) -> None:
     """Publish events from a JSON-lines FILE (backfills, tests).
 

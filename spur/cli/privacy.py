@@ -14,7 +14,6 @@ import click
 from spur.cli.common import (
     CUSTOMER_ID,
     TABLE_OR_JSON,
-    friendly_errors,
     privileged_reader_for,
     settings_from_env,
     writer_for,
@@ -42,7 +41,6 @@ def subject_from(customer: int | None, login: str | None) -> Subject:
 @click.option("--login", default=None, help="Erase this login's data.")
 @click.option("--yes", is_flag=True, help="Confirm: the deletion cannot be undone.")
 @click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
-@friendly_errors
 def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
     """Delete everything stored about a customer or a login (clause 3.4).
 
@@ -119,7 +117,6 @@ def tombstone_consent(settings: Settings, logins: list[str]) -> str:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File [stdout]."
 )
-@friendly_errors
 def export(customer: int | None, login: str | None, out: Path | None) -> None:
     """Every stored row about a customer or login, as JSON lines (clause 2).
 

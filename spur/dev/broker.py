@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from schemas.errors import SpurError
 from spur.client.private import private_dir, write_private
 
 POM = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "pom.xml"
@@ -35,7 +36,7 @@ READY_LINE = "Kafka Server started"
 LOG_TAIL_LINES = 40
 
 
-class BrokerError(RuntimeError):
+class BrokerError(SpurError, RuntimeError):
     """The broker could not be fetched, started or stopped; the message says why."""
 
 

@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from schemas.errors import SpurError
 from schemas.events import WebRequest
 from schemas.topics import INPUT_TOPICS, Topic
 from sinks.store import ServerStore
@@ -62,7 +63,7 @@ FIGURES = (
 )
 
 
-class DemoError(RuntimeError):
+class DemoError(SpurError, RuntimeError):
     pass
 
 

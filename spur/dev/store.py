@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from schemas.errors import SpurError
 from sinks.tables import Reader, readable_by
 from sinks.url import ReadLimits
 from spur.client.private import private_dir, write_private
@@ -78,7 +79,7 @@ _SERVING_QUERY = (
 LOG_TAIL_LINES = 30
 
 
-class LocalStoreError(RuntimeError):
+class LocalStoreError(SpurError, RuntimeError):
     """The local store could not be started, found or stopped; the message says why."""
 
 

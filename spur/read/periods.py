@@ -12,12 +12,14 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from schemas.errors import InputError
+
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 QUARTER_SECONDS = 900
 
 
-class BillingInputError(ValueError):
+class BillingInputError(InputError, ValueError):
     """A bad --month or --tz; the message says what is accepted."""
 
 

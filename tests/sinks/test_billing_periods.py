@@ -245,10 +245,10 @@ def test_the_closed_record_expires_with_the_actions_retention(store: Store) -> N
 @pytest.fixture
 def cli(filled: Filled, store_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """The commands against the test's own database, through the store's native protocol."""
-    import spur.cli.read
+    import spur.cli.billing
 
     monkeypatch.setenv("SPUR_CLICKHOUSE_URL", store_url)
-    monkeypatch.setattr(spur.cli.read, "os_user", lambda: "ann")
+    monkeypatch.setattr(spur.cli.billing, "os_user", lambda: "ann")
     monkeypatch.delenv("SPUR_BILLING_TIMEZONE", raising=False)
     return CliRunner()
 

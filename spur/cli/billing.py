@@ -1,4 +1,4 @@
-"""Commands that read: billing, query, reconcile, trace, retention, dead letters, status."""
+"""Commands about a month's usage: billing (and closing a month), reconcile."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from spur.cli.common import (
     CUSTOMER_ID,
     FORMATS,
     TABLE_OR_JSON,
-    CommandFailed,
-    friendly_errors,
     privileged_reader_for,
     reader_for,
     settings_from_env,
@@ -39,7 +37,6 @@ BILLING_COLUMNS = ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actio
 )
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_context
-@friendly_errors
 def billing(
     ctx: click.Context, month: str | None, customer: int | None, tz: str | None, fmt: str
 ) -> None:
@@ -97,7 +94,6 @@ def billing(
     default=None,
     help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE or UTC].",
 )
-@friendly_errors
 def billing_close(month: str, tz: str | None) -> None:
     """Close a month: record its invoice totals per customer, immutably.
 
@@ -180,33 +176,6 @@ def print_period(shown: Period) -> None:
 
 
 @click.command()
-@click.argument("name_or_sql")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@friendly_errors
-def query(name_or_sql: str, fmt: str) -> None:
-    """Run a saved query by NAME, or one read-only SELECT.
-
-    Saved queries: top_customers, error_rate_by_action, slowest_actions,
-    busy_client_ips, sessions_with_errors (schemas/queries/*.sql). Tables
-    need no database prefix. One SELECT (WITH ... SELECT, EXPLAIN) over
-    spur's tables and system.one/numbers/tables/columns/parts/functions/
-    time_zones runs, within SPUR_QUERY_MAX_* limits; anything else (writes,
-    DDL, SET/SETTINGS, KILL, SYSTEM, INTO OUTFILE, FORMAT, several
-    statements, functions reaching files, network, processes or other
-    databases) is refused with exit 2, naming what. JSON output: a list of rows.
-    """
-    from spur.read.query import run_query
-
-    settings = settings_from_env()
-    store = reader_for(settings)
-    try:
-        rows = run_query(store, name_or_sql, settings.read_limits)
-    finally:
-        store.close()
-    emit_rows(rows, fmt, title=name_or_sql if " " not in name_or_sql else "query")
-
-
-@click.command()
 @click.option("--month", required=True, help="Month, YYYY-MM.")
 @click.option(
     "--tz", default=None, help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE]."
@@ -217,7 +186,6 @@ def query(name_or_sql: str, fmt: str) -> None:
     help="After a disaster: rebuild differing windows from the raw actions.",
 )
 @click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
-@friendly_errors
 def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     """Compare a month's usage (per customer) and capacity (per action and minute)
     with the raw actions.
@@ -278,166 +246,4 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         sys.exit(1)
 
 
-@click.command()
-@click.option("--session", "session_id", default=None, help="A session id.")
-@click.option("--action", "action_id", default=None, help="An action id (UUID).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True
-)
-@friendly_errors
-def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
-    """A session's chain of actions: what triggered what, with times, bytes, status.
-
-    Orphans (their triggering action is not stored) are shown and marked.
-    """
-    import uuid
-
-    from rich.tree import Tree
-
-    from spur.read.trace import Node
-    from spur.read.trace import trace as build
-
-    if (session_id is None) == (action_id is None):
-        raise click.UsageError("name exactly one of --session ID or --action UUID")
-    if action_id is not None:
-        try:
-            uuid.UUID(action_id)
-        except ValueError as exc:
-            raise click.UsageError(f"--action {action_id!r}: not a UUID") from exc
-    settings = settings_from_env()
-    store = reader_for(settings)
-    try:
-        roots = build(store, session_id=session_id, action_id=action_id)
-    finally:
-        store.close()
-    if not roots:
-        what = f"session {session_id}" if session_id else f"action {action_id}"
-        raise CommandFailed(f"no stored actions for {what}")
-    if fmt == "json":
-        click.echo(json.dumps([root.as_dict() for root in roots], indent=2, default=str))
-        return
-
-    def label(node: Node) -> str:
-        r = node.row
-        mark = " [red]ERROR " + str(r["error_code"]) + "[/]" if r["status"] == "error" else ""
-        orphan = " [yellow](orphan: trigger not stored)[/]" if node.orphan else ""
-        return (
-            f"[bold]{r['action']}[/] {r['started_at']} {r['duration_ms']} ms "
-            f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
-            f"{mark}{orphan} [dim]{r['action_id']}[/]"
-        )
-
-    def add(tree: Tree, node: Node) -> None:
-        branch = tree.add(label(node))
-        for child in node.children:
-            add(branch, child)
-
-    first = roots[0].row
-    tree = Tree(
-        f"session {first['session_id']} (customer {first['customer_id']}, {first['login']})"
-    )
-    for root in roots:
-        add(tree, root)
-    Console().print(tree)
-
-
-@click.command()
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@friendly_errors
-def retention(fmt: str) -> None:
-    """Per table: the retention policy, the oldest row, and whether it conforms.
-
-    Exit code 1 when a table keeps rows longer than its policy allows.
-    """
-    from spur.read.retention import retention_report
-
-    settings = settings_from_env()
-    store = privileged_reader_for(settings)  # every table's oldest row
-    try:
-        report = retention_report(store, settings)
-    finally:
-        store.close()
-    emit_rows(report, fmt, title="retention")
-    if not all(row["conforms"] for row in report):
-        sys.exit(1)
-
-
-@click.command()
-@click.option("--reason", default=None, help="Only this reason code (e.g. unknown_field).")
-@click.option("--since", default=None, help="Only since this date (YYYY-MM-DD, UTC).")
-@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
-@friendly_errors
-def deadletters(reason: str | None, since: str | None, fmt: str) -> None:
-    """Rejected events: counts per reason and the most recent ones."""
-    import datetime as dt
-
-    from spur.read.deadletters import dead_letter_report
-
-    start = None
-    if since:
-        try:
-            start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC)
-        except ValueError as exc:
-            raise click.UsageError(f"--since {since!r}: expected YYYY-MM-DD") from exc
-    settings = settings_from_env()
-    store = reader_for(settings)
-    try:
-        report = dead_letter_report(store, reason, start)
-    finally:
-        store.close()
-    if fmt == "json":
-        click.echo(json.dumps(report, indent=2, default=str))
-        return
-    emit_rows(
-        [{"reason": r, "count": n} for r, n in report["counts"].items()], "table", "dead letters"
-    )
-    emit_rows(report["recent"], "table", "most recent")
-
-
-@click.command()
-@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
-def status(fmt: str) -> None:
-    """Broker reachable, consumer lag per topic, rows and last insert per table.
-
-    Exit code 1 when the broker or the store cannot be reached.
-    """
-    from schemas.topics import INPUT_TOPICS
-    from spur.broker import NoBrokerError, kafka_target
-    from spur.client.kafka import KafkaTarget
-    from spur.read.status import broker_status, store_status
-    from spur.store_access import describe
-
-    settings = settings_from_env()
-    try:
-        bootstrap: KafkaTarget | None = kafka_target(settings)
-    except NoBrokerError:
-        bootstrap = None
-    broker = broker_status(bootstrap, settings.consumer_group, [t.value for t in INPUT_TOPICS])
-    try:
-        store = reader_for(settings)
-    except Exception as exc:  # any failure to open is reported, not raised
-        stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
-    else:
-        try:
-            stored = store_status(store)
-        finally:
-            store.close()
-    document = {"broker": broker, "store": {"url": describe(settings), **stored}}
-    if fmt == "json":
-        click.echo(json.dumps(document, indent=2, default=str))
-    else:
-        state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
-        click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")
-        for topic, lag in broker.get("consumer_lag", {}).items():
-            click.echo(f"  {topic}: lag {lag:,}")
-        health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
-        click.echo(f"store {describe(settings)}: {health}")
-        if stored.get("note"):
-            click.echo(f"  {stored['note']}")
-        if stored.get("tables"):
-            emit_rows(stored["tables"], "table", "tables")
-    if not (broker["reachable"] and stored["reachable"]):
-        sys.exit(1)
-
-
-COMMANDS = (billing, query, reconcile, trace, retention, deadletters, status)
+COMMANDS = (billing, reconcile)

@@ -1,0 +1,41 @@
+"""``spur query``: saved queries and one confined read-only SELECT."""
+
+from __future__ import annotations
+
+import click
+
+from spur.cli.common import (
+    FORMATS,
+    reader_for,
+    settings_from_env,
+)
+from spur.render import emit_rows
+
+
+@click.command()
+@click.argument("name_or_sql")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def query(name_or_sql: str, fmt: str) -> None:
+    """Run a saved query by NAME, or one read-only SELECT.
+
+    Saved queries: top_customers, error_rate_by_action, slowest_actions,
+    busy_client_ips, sessions_with_errors (schemas/queries/*.sql). Tables
+    need no database prefix. One SELECT (WITH ... SELECT, EXPLAIN) over
+    spur's tables and system.one/numbers/tables/columns/parts/functions/
+    time_zones runs, within SPUR_QUERY_MAX_* limits; anything else (writes,
+    DDL, SET/SETTINGS, KILL, SYSTEM, INTO OUTFILE, FORMAT, several
+    statements, functions reaching files, network, processes or other
+    databases) is refused with exit 2, naming what. JSON output: a list of rows.
+    """
+    from spur.read.query import run_query
+
+    settings = settings_from_env()
+    store = reader_for(settings)
+    try:
+        rows = run_query(store, name_or_sql, settings.read_limits)
+    finally:
+        store.close()
+    emit_rows(rows, fmt, title=name_or_sql if " " not in name_or_sql else "query")
+
+
+COMMANDS = (query,)
