@@ -81,10 +81,22 @@ def _decode_struct(raw: bytes, kind: type[E]) -> E | Rejection:
     except msgspec.ValidationError as exc:
         return classify(str(exc))
     except msgspec.DecodeError as exc:
-        return Rejection("not_json", str(exc))
+        return Rejection("not_json", _not_utf8(raw) or str(exc))
     except UnicodeDecodeError as exc:  # invalid UTF-8 inside a string (found by fuzzing)
         return Rejection("not_json", f"not UTF-8: {exc.reason} at byte {exc.start}")
     return event
+
+
+def _not_utf8(raw: bytes) -> str | None:
+    """Why ``raw`` is not UTF-8, or None: the likelier cause of a line that is no JSON.
+
+    Checked only after decoding failed: valid messages pay nothing.
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8: {exc.reason} at byte {exc.start}"
+    return None
 
 
 def classify(message: str) -> Rejection:

@@ -19,7 +19,7 @@ def _rows(store: Store, where: str) -> list[dict[str, Any]]:
     rows = store.query(
         f"SELECT toString(action_id) AS id, toString(parent_action_id) AS parent, "
         f"action, customer_id, login, session_id, "
-        f"formatDateTime(started_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC') AS started, "
+        f"started_at AS started, "  # a datetime (UTC): the reader formats it
         f"dateDiff('millisecond', started_at, ended_at) AS duration_ms, "
         f"bytes_in, bytes_out, toString(status) AS state, error_code "
         f"FROM {store.database}.actions FINAL WHERE {where} ORDER BY started_at, action_id"
@@ -28,7 +28,8 @@ def _rows(store: Store, where: str) -> list[dict[str, Any]]:
 
 
 def session_actions(store: Store, session_id: str) -> list[dict[str, Any]]:
-    """The session's actions in time order (ids as text, the nil UUID for no parent)."""
+    """The session's actions in time order (ids as text, the nil UUID for no parent,
+    ``started_at`` an aware UTC datetime)."""
     return _rows(store, f"session_id = {sql_string(session_id)}")
 
 

@@ -1,41 +1,141 @@
-"""How spur prints rows and invoices: shared by the CLI and the demo."""
+"""How spur prints rows, invoices and traces: the output conventions, in one place.
+
+Shared by the CLI and the demo. Values are shown the same way in tables, CSV
+and JSON: timestamps in UTC with milliseconds and ``Z``
+(``2026-11-24T10:15:31.000Z``), IPv4 addresses as IPv4 (the store keeps them
+IPv4-mapped in IPv6 columns), UUIDs as text, and an optional event field
+that was absent as null (the store keeps ``""``, ``0`` or the nil UUID).
+Tables are never cut to the terminal's width when written to a file or a
+pipe, and an empty result says so in a line.
+"""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import ipaddress
 import json
-from typing import Any
+import sys
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from spur.read.trace import Node
+
+NIL_UUID = uuid.UUID(int=0)
+
+# Optional fields of the event contract (schemas.events), as the store keeps
+# them when the event had none: shown as null.
+ABSENT: dict[str, object] = {
+    "parent_action_id": NIL_UUID,
+    "data_kind": "",
+    "error_code": "",
+    "server": "",
+    "profile": {},
+    "isp": "",
+}
+
+
+def console() -> Console:
+    """A console for stdout: the terminal's width on a terminal, unlimited otherwise."""
+    if sys.stdout.isatty():
+        return Console()
+    # A file or a pipe: no width to fit, and a cut value would be lost data.
+    return Console(width=1_000_000, soft_wrap=True)
+
+
+def timestamp(value: dt.datetime) -> str:
+    """UTC, milliseconds, ``Z`` (a naive value is UTC, as the store returns it)."""
+    utc = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def value_of(value: Any) -> Any:
+    """A stored value as spur shows it (JSON-ready)."""
+    if isinstance(value, dict):
+        return {str(k): value_of(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [value_of(v) for v in value]
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> Any:
+    shown: Any = value
+    if isinstance(value, dt.datetime):
+        shown = timestamp(value)
+    elif isinstance(value, dt.date):
+        shown = value.isoformat()
+    elif isinstance(value, uuid.UUID):
+        shown = None if value == NIL_UUID else str(value)
+    elif isinstance(value, ipaddress.IPv6Address):
+        shown = str(value.ipv4_mapped or value)
+    elif isinstance(value, ipaddress.IPv4Address | Decimal):
+        shown = str(value)
+    return shown
+
+
+def row_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as spur shows it: :func:`value_of` of each value, absent fields null."""
+    shown: dict[str, Any] = {}
+    for key, value in row.items():
+        absent = key in ABSENT and (value == ABSENT[key] or value == str(ABSENT[key]))
+        shown[key] = None if absent else value_of(value)
+    if "data_count" in shown and "data_kind" in shown and shown["data_kind"] is None:
+        shown["data_count"] = None  # a count of nothing named: the field was absent
+    return shown
+
+
+def dumps(document: Any, indent: int | None = 2) -> str:
+    """JSON of a document of stored values, in spur's conventions."""
+    return json.dumps(value_of(document), indent=indent, default=str)
+
+
+def _cell(value: Any) -> str:
+    shown = value_of(value)
+    return "" if shown is None else str(shown)
+
 
 def emit_rows(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
-    """Print rows as a table, CSV or JSON (a list of objects)."""
+    """Print rows as a table, CSV or JSON (a list of objects).
+
+    No rows: JSON ``[]``; CSV nothing on stdout; a table a line ``TITLE: no rows``.
+    """
+    shown = [row_of(row) for row in rows]
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
+        click.echo(dumps(shown))
         return
-    columns = list(rows[0]) if rows else []
+    if not rows:
+        if fmt == "csv":
+            click.echo(f"{title}: no rows", err=True)
+        else:
+            click.echo(f"{title}: no rows")
+        return
+    columns = list(rows[0])
     if fmt == "csv":
-        click.echo(to_csv(rows, columns))
+        click.echo(to_csv(shown, columns))
         return
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(row[c]) for c in columns))
-    if not rows:
-        table.caption = "no rows"
-    Console().print(table)
+    for row in shown:
+        table.add_row(*(_cell(row[c]) for c in columns))
+    console().print(table)
 
 
-def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def to_csv(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue().rstrip("\n")
 
 
@@ -54,3 +154,41 @@ def billing_table(rows: list[dict[str, int]], month: str, timezone: str) -> Tabl
     if not rows:
         table.caption = f"no actions stored for {month}"
     return table
+
+
+def trace_tree(title: str, roots: list[Node]) -> Tree:
+    """A forest of actions (spur.read.trace) as one tree: the CLI's and the demo's."""
+    from rich.tree import Tree
+
+    def label(node: Node) -> str:
+        r = node.row
+        mark = f" [red]ERROR {r['error_code']}[/]" if r["status"] == "error" else ""
+        orphan = " [yellow](orphan: trigger not stored)[/]" if node.orphan else ""
+        return (
+            f"[bold]{r['action']}[/] {value_of(r['started_at'])} {r['duration_ms']} ms "
+            f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
+            f"{mark}{orphan} [dim]{r['action_id']}[/]"
+        )
+
+    def add(tree: Tree, node: Node) -> None:
+        branch = tree.add(label(node))
+        for child in node.children:
+            add(branch, child)
+
+    tree = Tree(title)
+    for root in roots:
+        add(tree, root)
+    return tree
+
+
+def trace_json(roots: list[Node]) -> str:
+    """The forest as JSON: each action's row in spur's conventions, its children nested."""
+
+    def document(node: Node) -> dict[str, Any]:
+        return {
+            **row_of(node.row),
+            "orphan": node.orphan,
+            "children": [document(child) for child in node.children],
+        }
+
+    return json.dumps([document(root) for root in roots], indent=2, default=str)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -244,6 +245,31 @@ RETIRED = {
 }
 
 
+# SPUR_CH_*: the deployment's ClickHouse passwords (deploy/), read by the
+# ClickHouse server and Grafana, not by spur; an operator's shell may hold them.
+_NOT_SETTINGS_PREFIX = "SPUR_CH_"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """Each ``SPUR_*`` variable that names no setting, with the closest valid name (if any).
+
+    A misspelt variable (SPUR_CLICKHOUSE_ULR) would otherwise be silently
+    ignored and its default used.
+    """
+    import difflib
+
+    valid = [f"SPUR_{name.upper()}" for name in Settings.model_fields]
+    unknown: dict[str, str | None] = {}
+    for name in sorted(environ):
+        if not name.startswith("SPUR_") or name in valid or name in RETIRED:
+            continue
+        if name.startswith(_NOT_SETTINGS_PREFIX):
+            continue
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.8)
+        unknown[name] = close[0] if close else None
+    return unknown
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise :class:`SettingsError` on bad values."""
     from pydantic import ValidationError
@@ -252,6 +278,16 @@ def load_settings(**overrides: object) -> Settings:
     if retired:
         raise SettingsError(
             "; ".join(f"{name} is no longer used: {RETIRED[name]}; unset it" for name in retired)
+        )
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise SettingsError(
+            "; ".join(f"{name} is not a spur setting" for name in unknown),
+            hint="; ".join(
+                f"did you mean {close}?" if close else f"unset {name}"
+                for name, close in unknown.items()
+            )
+            + " (docs/cli.md#environment-variables lists them all)",
         )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates the types

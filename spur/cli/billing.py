@@ -7,7 +7,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from spur.cli.common import (
     CUSTOMER_ID,
@@ -18,7 +17,7 @@ from spur.cli.common import (
     settings_from_env,
     writer_for,
 )
-from spur.render import billing_table, emit_rows, to_csv
+from spur.render import billing_table, console, emit_rows, to_csv
 
 if TYPE_CHECKING:
     from spur.read.billing import Period
@@ -158,21 +157,21 @@ def billing_csv(shown: Period) -> str:
 
 
 def print_period(shown: Period) -> None:
-    console = Console()
+    out = console()
     table = billing_table([u.as_dict() for u in shown.customers], shown.month, shown.timezone)
     if shown.closed is None:
-        console.print(table)
+        out.print(table)
         return
     at = shown.closed.at.isoformat(timespec="milliseconds")
     table.title = f"Billing {shown.month} ({shown.timezone}), closed at {at} by {shown.closed.by}"
     if not shown.customers:
         table.caption = "no customer had actions of the month when it was closed"
-    console.print(table)
+    out.print(table)
     later = billing_table([u.as_dict() for u in shown.corrections], shown.month, shown.timezone)
     later.title = f"Corrections to {shown.month} ({shown.timezone}): arrived after closing"
     if not shown.corrections:
         later.caption = "none: no action of the month arrived after closing"
-    console.print(later)
+    out.print(later)
 
 
 @click.command()

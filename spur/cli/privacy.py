@@ -7,10 +7,11 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from schemas.errors import InputError
 from spur.cli.common import (
     CUSTOMER_ID,
     TABLE_OR_JSON,
@@ -18,7 +19,7 @@ from spur.cli.common import (
     settings_from_env,
     writer_for,
 )
-from spur.render import emit_rows
+from spur.render import emit_rows, row_of
 from spur.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,11 +78,17 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
         }
         click.echo(json.dumps(document, indent=2))
         return
-    emit_rows(
-        [{"table": t, "rows_removed": n} for t, n in erasure.rows_removed.items()],
-        "table",
-        title=f"erased {subject.kind} (audit id {erasure.erasure_id})",
-    )
+    if not any(erasure.rows_removed.values()):
+        click.echo(
+            f"nothing was stored about the {subject.kind} {subject.value}: no rows removed "
+            f"(audit id {erasure.erasure_id})"
+        )
+    else:
+        emit_rows(
+            [{"table": t, "rows_removed": n} for t, n in erasure.rows_removed.items()],
+            "table",
+            title=f"erased {subject.kind} (audit id {erasure.erasure_id})",
+        )
     click.echo(
         f"Kafka: copies in the input topics expire by {expires} "
         f"(retention {settings.input_retention_days} days); consent ledger: {tombstones}"
@@ -126,17 +133,34 @@ def export(customer: int | None, login: str | None, out: Path | None) -> None:
 
     subject = subject_from(customer, login)
     settings = settings_from_env()
-    store = privileged_reader_for(settings)  # every table: no read-only role has them all
+    sink = open_out(out) if out else contextlib.nullcontext(sys.stdout)
     written = 0
-    try:
-        with out.open("w") if out else contextlib.nullcontext(sys.stdout) as sink:
+    with sink as lines:
+        store = privileged_reader_for(settings)  # every table: no read-only role has them all
+        try:
             for line in rows_of(store, subject):
-                sink.write(json.dumps(line, default=str) + "\n")
+                shown = {"table": line["table"], "row": row_of(line["row"])}
+                lines.write(json.dumps(shown, default=str) + "\n")
                 written += 1
-    finally:
-        store.close()
-    if out:
-        click.echo(f"wrote {written} rows about the {subject.kind} to {out}")
+        finally:
+            store.close()
+    about = f"{subject.kind} {subject.value}"
+    if not written:
+        # On stderr: stdout stays the (empty) JSON lines.
+        click.echo(f"nothing is stored about the {about}: no rows exported", err=True)
+    elif out:
+        click.echo(f"wrote {written} rows about the {about} to {out}")
+
+
+def open_out(path: Path) -> TextIO:
+    """The --out file, opened for writing; a path that cannot be written is bad input."""
+    try:
+        return path.open("w")
+    except OSError as exc:
+        raise InputError(
+            f"--out {path}: {exc.strerror or exc}",
+            hint="name a file in an existing directory you may write to",
+        ) from exc
 
 
 COMMANDS = (erase, export)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import click
-from rich.console import Console
 
 from spur.cli.common import (
     CommandFailed,
     reader_for,
     settings_from_env,
 )
+from spur.render import console, trace_json, trace_tree
 
 
 @click.command()
@@ -27,9 +25,6 @@ def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
     """
     import uuid
 
-    from rich.tree import Tree
-
-    from spur.read.trace import Node
     from spur.read.trace import trace as build
 
     if (session_id is None) == (action_id is None):
@@ -49,31 +44,11 @@ def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
         what = f"session {session_id}" if session_id else f"action {action_id}"
         raise CommandFailed(f"no stored actions for {what}")
     if fmt == "json":
-        click.echo(json.dumps([root.as_dict() for root in roots], indent=2, default=str))
+        click.echo(trace_json(roots))
         return
-
-    def label(node: Node) -> str:
-        r = node.row
-        mark = " [red]ERROR " + str(r["error_code"]) + "[/]" if r["status"] == "error" else ""
-        orphan = " [yellow](orphan: trigger not stored)[/]" if node.orphan else ""
-        return (
-            f"[bold]{r['action']}[/] {r['started_at']} {r['duration_ms']} ms "
-            f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
-            f"{mark}{orphan} [dim]{r['action_id']}[/]"
-        )
-
-    def add(tree: Tree, node: Node) -> None:
-        branch = tree.add(label(node))
-        for child in node.children:
-            add(branch, child)
-
     first = roots[0].row
-    tree = Tree(
-        f"session {first['session_id']} (customer {first['customer_id']}, {first['login']})"
-    )
-    for root in roots:
-        add(tree, root)
-    Console().print(tree)
+    title = f"session {first['session_id']} (customer {first['customer_id']}, {first['login']})"
+    console().print(trace_tree(title, roots))
 
 
 COMMANDS = (trace,)

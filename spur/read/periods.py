@@ -19,6 +19,10 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUARTER_SECONDS = 900
 
 
+# Months spur accepts: within what the store's DateTime64 and Python's datetime hold.
+FIRST_YEAR, LAST_YEAR = 1900, 2299
+
+
 class BillingInputError(InputError, ValueError):
     """A bad --month or --tz; the message says what is accepted."""
 
@@ -35,6 +39,10 @@ def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
             f"--tz {timezone!r}: not an IANA time zone (e.g. UTC, Europe/Berlin)"
         ) from exc
     year, number = int(match.group(1)), int(match.group(2))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BillingInputError(
+            f"--month {month!r}: the year must be {FIRST_YEAR} to {LAST_YEAR}, e.g. 2026-11"
+        )
     start = dt.datetime(year, number, 1, tzinfo=zone)
     end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)

@@ -22,6 +22,11 @@ _NAME = re.compile(r"^[a-z0-9_]+$")
 
 def resolve(name_or_sql: str) -> str:
     """The SQL of a saved query by name, or the argument itself as SQL."""
+    if not name_or_sql.strip():
+        raise QueryRefusedError(
+            "no query given: name a saved query "
+            f"({', '.join(sorted(saved_queries()))}) or pass one SELECT"
+        )
     if _NAME.match(name_or_sql):
         queries = saved_queries()
         if name_or_sql not in queries:

@@ -1,0 +1,64 @@
+"""Commands run where no store runs, and with a misspelt SPUR_ variable (issue 15).
+
+Run as the user would: the console entry point in a fresh directory, with
+no SPUR_* variable but those the test sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def spur(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SPUR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "spur", *args],
+        cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["billing", "--month", "2026-11"],
+        ["query", "top_customers"],
+        ["trace", "--session", "s1"],
+        ["deadletters"],
+        ["export", "--customer", "5"],
+    ],
+)
+def test_a_read_without_a_store_says_how_to_start_one(tmp_path: Path, command: list[str]) -> None:
+    result = spur(tmp_path, *command)
+    assert result.returncode == 1, result.stderr
+    assert "no local store runs" in result.stderr
+    assert "spur dev up" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".spur").exists()  # no empty store made here
+
+
+def test_status_does_not_call_a_missing_store_reachable(tmp_path: Path) -> None:
+    result = spur(tmp_path, "status", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["store"]["reachable"] is False
+    assert "no local store runs" in document["store"]["error"]
+    assert not (tmp_path / ".spur").exists()
+
+
+def test_a_misspelt_variable_exits_2_naming_it_and_the_closest_name(tmp_path: Path) -> None:
+    result = spur(tmp_path, "status", SPUR_CLICKHOUSE_ULR="clickhouse://a:b@h:9000/spur")
+    assert result.returncode == 2, result.stderr
+    assert "Error: SPUR_CLICKHOUSE_ULR is not a spur setting" in result.stderr
+    assert "Hint: did you mean SPUR_CLICKHOUSE_URL?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_deployments_clickhouse_passwords_are_not_settings_but_allowed(tmp_path: Path) -> None:
+    result = spur(tmp_path, "status", SPUR_CH_OPS_PASSWORD="x")
+    assert "not a spur setting" not in result.stderr
