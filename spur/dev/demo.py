@@ -28,7 +28,6 @@ from pathlib import Path
 from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
-from rich.tree import Tree
 
 from schemas.errors import SpurError
 from schemas.events import WebRequest
@@ -41,8 +40,8 @@ from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.dev.store import LocalStore, RunningStore
 from spur.read.billing import billing
 from spur.read.deadletters import dead_letter_report
-from spur.read.trace import Node, trace
-from spur.render import billing_table
+from spur.read.trace import trace
+from spur.render import billing_table, trace_tree
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
 from spur.worker.launch import worker_env
@@ -169,10 +168,7 @@ def _report(
     console.print(f"billed actions: {billed:,} = published {sent.actions:,}, re-sent ones once")
 
     roots = trace(store, session_id=sent.session)
-    tree = Tree(f"trace of session {sent.session}")
-    for root in roots:
-        _add(tree, root)
-    console.print(tree)
+    console.print(trace_tree(f"trace of session {sent.session}", roots))
 
     letters = dead_letter_report(store, reason=None, since=None)
     reasons = ", ".join(f"{r} {n}" for r, n in sorted(letters["counts"].items()))
@@ -192,17 +188,6 @@ def _report(
         figures.add_row(label, f"{total:,.2f}" if "seconds" in label else f"{total:,.0f}")
     console.print(figures)
     store.close()
-
-
-def _add(tree: Tree, node: Node) -> None:
-    row = node.row
-    status = f" [red]{row['error_code']}[/]" if row["status"] == "error" else ""
-    branch = tree.add(
-        f"[bold]{row['action']}[/] {row['started_at']} {row['duration_ms']} ms, "
-        f"{int(row['bytes_in']) + int(row['bytes_out']):,} B{status}"
-    )
-    for child in node.children:
-        _add(branch, child)
 
 
 def _start_worker(workdir: Path, bootstrap: str, store_url: str) -> subprocess.Popen[bytes]:
