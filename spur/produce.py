@@ -76,6 +76,8 @@ async def produce_file(
         TransferSpeedColumn(),
         console=console,
         transient=True,
+        # Not on a file or a pipe: there a progress bar is only a stray blank line.
+        disable=not console.is_terminal,
     )
     async with Publisher(bootstrap) as publisher:
         with progress, path.open("rb") as lines:
