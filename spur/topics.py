@@ -121,6 +121,40 @@ async def _wait_for_leaders(
     )
 
 
+async def wait_for_coordinators(
+    bootstrap: str | KafkaTarget, groups: list[str], within_seconds: float = 60.0
+) -> None:
+    """Block until every consumer group has a coordinator.
+
+    On a broker's first start, the group coordinator exists only once the
+    offsets topic is created (on the first FindCoordinator request) and has
+    leaders; a consumer that joins before then logs ``[ERROR] Group
+    Coordinator Request failed`` and retries, though nothing is wrong.
+    Raises :class:`TopicError` when a group has no coordinator in time.
+    """
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(**as_target(bootstrap).client_kwargs(), request_timeout_ms=15_000)
+    await admin.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_seconds
+    try:
+        for group in groups:
+            while True:
+                try:
+                    await admin.find_coordinator(group)
+                    break
+                except KafkaError as exc:
+                    if not exc.retriable or loop.time() > deadline:
+                        raise TopicError(
+                            f"consumer group {group} has no coordinator: {exc}",
+                            hint="check the broker's log; is the offsets topic replicable?",
+                        ) from exc
+                    await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
 async def _reconcile(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[TopicChange]:
     described = await admin.describe_topics([s.name for s in specs])
     partitions = {t["topic"]: len(t["partitions"]) for t in described}

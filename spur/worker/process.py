@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 
+from schemas.topics import INPUT_TOPICS, consumer_group_of
 from sinks.faults import FaultyStore
 from sinks.migrate import apply_migrations
 from spur.broker import kafka_target
@@ -19,7 +20,7 @@ from spur.client.private import private_dir
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
 from spur.store_access import open_writer
-from spur.topics import ensure_topics, topic_specs
+from spur.topics import ensure_topics, topic_specs, wait_for_coordinators
 from spur.worker.api import WorkerAPI
 
 log = logging.getLogger("spur.worker")
@@ -38,6 +39,9 @@ def run_worker(settings: Settings) -> None:
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
         if change.action != "unchanged":
             log.warning("topic %s %s", change.topic, change.action)
+    # On a broker's first start: no consumer joins before its coordinator exists.
+    groups = sorted({consumer_group_of(t, settings.consumer_group) for t in INPUT_TOPICS})
+    asyncio.run(wait_for_coordinators(bootstrap, groups))
     store = open_writer(settings)
     for migration in apply_migrations(
         store, settings.retention, cluster=settings.clickhouse_cluster

@@ -1,0 +1,40 @@
+"""A healthy first start logs no error (issue 15): the worker waits for its coordinators.
+
+On a broker's first start the group coordinator appears only once the offsets
+topic exists; a worker that joined before then logged ``[ERROR] Group
+Coordinator Request failed``. This test starts a broker of its own (the
+session's broker has long had its offsets topic).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from spur.dev.broker import LocalBroker
+from tests.integration.helpers import running_worker, spur_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_first_start_on_a_new_broker_logs_no_error(tmp_path: Path, store_url: str) -> None:
+    broker = LocalBroker(data_dir=tmp_path / "kafka")
+    broker.start()
+    try:
+        log = tmp_path / "worker.log"
+        with running_worker(spur_env(broker.bootstrap, tmp_path, store_url), log) as worker:
+            deadline = time.monotonic() + 90
+            while "worker metrics at" not in log.read_text() and time.monotonic() < deadline:
+                assert worker.poll() is None, log.read_text()
+                time.sleep(0.2)
+            time.sleep(8)  # both groups join meanwhile
+            assert worker.poll() is None, log.read_text()
+    finally:
+        broker.stop()
+    text = log.read_text()
+    assert "worker metrics at" in text, text
+    assert "Group Coordinator Request failed" not in text, text
+    assert "NotLeaderForPartition" not in text, text
+    assert "[ERROR]" not in text, text
