@@ -161,8 +161,14 @@ def _report(
         state = json.loads((state_dir / "worker.json").read_text())
     except (OSError, ValueError) as exc:
         raise DemoError(f"the worker's endpoint is gone: {exc}") from exc
+    # Billing as `spur billing` reads it: the billing account (the edge quarters
+    # of a month are granted to it alone); the rest as the engineer.
+    as_billing = ServerStore(parse_store_url(local.url("billing")), 30.0)
+    try:
+        usage = billing(as_billing, month)
+    finally:
+        as_billing.close()
     store = ServerStore(parse_store_url(local.url("engineer")), 30.0)
-    usage = billing(store, month)
     console.print(billing_table([u.as_dict() for u in usage], month, "UTC"))
     billed = sum(u.actions for u in usage)
     console.print(f"billed actions: {billed:,} = published {sent.actions:,}, re-sent ones once")
