@@ -18,9 +18,9 @@ import ipaddress
 import json
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 from rich.console import Console
@@ -29,7 +29,17 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.tree import Tree
 
-    from spur.read.trace import Node
+
+class Node(Protocol):
+    """An action of a trace (spur.read.trace.Node), as the renderers need it."""
+
+    @property
+    def row(self) -> dict[str, Any]: ...
+    @property
+    def orphan(self) -> bool: ...
+    @property
+    def children(self) -> Sequence[Node]: ...
+
 
 NIL_UUID = uuid.UUID(int=0)
 
@@ -156,7 +166,7 @@ def billing_table(rows: list[dict[str, int]], month: str, timezone: str) -> Tabl
     return table
 
 
-def trace_tree(title: str, roots: list[Node]) -> Tree:
+def trace_tree(title: str, roots: Sequence[Node]) -> Tree:
     """A forest of actions (spur.read.trace) as one tree: the CLI's and the demo's."""
     from rich.tree import Tree
 
@@ -181,7 +191,7 @@ def trace_tree(title: str, roots: list[Node]) -> Tree:
     return tree
 
 
-def trace_json(roots: list[Node]) -> str:
+def trace_json(roots: Sequence[Node]) -> str:
     """The forest as JSON: each action's row in spur's conventions, its children nested."""
 
     def document(node: Node) -> dict[str, Any]:
