@@ -21,9 +21,10 @@ from pathlib import Path
 from bench.local import local_store
 from sinks.store import ServerStore
 from spur.client import Publisher
-from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.dev.store import RunningStore
+from spur.local_state import RunningStore
+from spur.processes import stop_pid
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
 from spur.worker.launch import worker_env

@@ -41,8 +41,9 @@ from bench.local import local_store
 from schemas.topics import Topic
 from spur.broker import consumer_lag, topic_partitions
 from spur.client import Publisher
-from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.processes import stop_pid
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
 from spur.worker.launch import worker_env

@@ -35,9 +35,11 @@ from schemas.topics import INPUT_TOPICS, Topic
 from sinks.store import ServerStore
 from spur.broker import consumer_lag
 from spur.client import Publisher
-from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.dev.store import LocalStore, RunningStore
+from spur.dev.store import LocalStore
+from spur.local_state import RunningStore
+from spur.processes import stop_pid
 from spur.read.billing import billing
 from spur.read.deadletters import dead_letter_report
 from spur.read.trace import Node, trace

@@ -21,8 +21,8 @@ from schemas.topics import INPUT_TOPICS, Topic
 from schemas.validate import encode
 from spur.broker import consumer_lag
 from spur.client.publisher import Publisher
-from spur.dev.broker import stop_pid
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.processes import stop_pid
 from spur.worker.launch import worker_env
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
-from spur.dev.broker import stop_pid
+from spur.processes import stop_pid
 from spur.worker.launch import worker_env
 
 spur_env = worker_env  # the name the tests know it by
