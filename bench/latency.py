@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +22,9 @@ from spur.client import Publisher
 from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.local_state import RunningStore
-from spur.processes import stop_pid
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
-from spur.worker.launch import worker_env
+from spur.worker.launch import start_worker, worker_env
 
 SAMPLE_EVERY = 100
 
@@ -108,16 +105,13 @@ def main() -> None:
                 env = worker_env(
                     broker.bootstrap, workdir, running.url(), SPUR_CONSUMER_GROUP="latency"
                 )
-                with (workdir / "worker.log").open("wb") as log:
-                    worker = subprocess.Popen(
-                        [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
-                    )
+                worker = start_worker(env, workdir / "worker.log")
                 figures = asyncio.run(run(broker.bootstrap, running, args.rate, args.seconds))
-                stop_pid(worker.pid, timeout=30, wait=worker.wait)
+                worker.stop()
                 worker = None
         finally:
             if worker is not None:
-                stop_pid(worker.pid, timeout=30, wait=worker.wait)
+                worker.stop()
             broker.stop()
     print(json.dumps(figures, indent=2))
 
