@@ -7,7 +7,7 @@ COPY schemas schemas
 COPY streams streams
 COPY sinks sinks
 COPY spur spur
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir '.[worker]'
 USER nobody
 ENV SPUR_STATE_DIR=/tmp/spur
 ENTRYPOINT ["spur"]

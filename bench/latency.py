@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,12 +19,12 @@ from pathlib import Path
 from bench.local import local_store
 from sinks.store import ServerStore
 from spur.client import Publisher
-from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.dev.store import RunningStore
+from spur.local_state import RunningStore
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
-from spur.worker.launch import worker_env
+from spur.worker.launch import start_worker, worker_env
 
 SAMPLE_EVERY = 100
 
@@ -107,16 +105,13 @@ def main() -> None:
                 env = worker_env(
                     broker.bootstrap, workdir, running.url(), SPUR_CONSUMER_GROUP="latency"
                 )
-                with (workdir / "worker.log").open("wb") as log:
-                    worker = subprocess.Popen(
-                        [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
-                    )
+                worker = start_worker(env, workdir / "worker.log")
                 figures = asyncio.run(run(broker.bootstrap, running, args.rate, args.seconds))
-                stop_pid(worker.pid, timeout=30, wait=worker.wait)
+                worker.stop()
                 worker = None
         finally:
             if worker is not None:
-                stop_pid(worker.pid, timeout=30, wait=worker.wait)
+                worker.stop()
             broker.stop()
     print(json.dumps(figures, indent=2))
 

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sinks.store import ServerStore
-from spur.dev.store import LocalStore, RunningStore
+from spur.dev.store import LocalStore
+from spur.local_state import RunningStore
 from spur.settings import parse_store_url
 
 

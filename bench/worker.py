@@ -41,11 +41,12 @@ from bench.local import local_store
 from schemas.topics import Topic
 from spur.broker import consumer_lag, topic_partitions
 from spur.client import Publisher
-from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.processes import stop_pid
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
-from spur.worker.launch import worker_env
+from spur.worker.launch import start_worker, worker_env
 
 
 async def publish(bootstrap: str, count: int, span_hours: float, *, shuffle: bool) -> int:
@@ -158,11 +159,7 @@ def run_worker(bootstrap: str, workdir: Path, total: int) -> Drained:
 
 def _drain_worker(env: dict[str, str], bootstrap: str, workdir: Path, total: int) -> Drained:
     log_path = workdir / "worker.log"
-    with log_path.open("wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "spur", "worker"], env=env, stdout=log, stderr=log
-        )
-    return drained_rate(worker, bootstrap, "bench", total, log_path)
+    return drained_rate(start_worker(env, log_path), bootstrap, "bench", total, log_path)
 
 
 def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:

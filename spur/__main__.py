@@ -1,3 +1,3 @@
-from spur.cli.main import main
+from spur.console import main
 
 main()

@@ -10,7 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.errors import UnavailableError
 from schemas.topics import consumer_group_of
 from spur.client.kafka import KafkaTarget, as_target
-from spur.dev.broker import running_dev_broker
+from spur.local_state import running_dev_broker
 from spur.settings import Settings
 
 

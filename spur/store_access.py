@@ -2,8 +2,9 @@
 
 ``SPUR_CLICKHOUSE_URL`` names a server (or cluster node); unset, it is the
 local store that ``spur dev up`` or ``spur store`` runs in
-``<state_dir>/store`` (spur.dev.store), whose generated credentials spur
-reads from that directory. Writers (workers, erase, billing close, repair)
+``<state_dir>/store`` (spur.dev.store), whose port and generated
+credentials spur reads from that directory (spur.local_state: no dev tool
+is imported here). Writers (workers, erase, billing close, repair)
 connect as the writer; reads connect as a read-only user:
 ``SPUR_CLICKHOUSE_READ_URL``, or the local store's ``engineer``/``billing``,
 or else the writer's URL with writes refused by the session.
@@ -19,6 +20,7 @@ from dataclasses import replace
 from sinks.store import Store, StoreError, open_store
 from sinks.tables import Reader  # the read-only roles, with their grants
 from sinks.url import StoreURL
+from spur.local_state import WRITER, running_store
 from spur.settings import Settings, parse_store_url
 
 __all__ = [
@@ -32,8 +34,6 @@ class NoStoreError(StoreError):
 
 
 def _local_url(settings: Settings, user: str) -> StoreURL:
-    from spur.dev.store import running_store
-
     running = running_store(settings.local_store_dir)
     if running is None:
         raise NoStoreError(
@@ -48,8 +48,6 @@ def _local_url(settings: Settings, user: str) -> StoreURL:
 def writer_url(settings: Settings) -> StoreURL:
     if settings.clickhouse_url is not None:
         return parse_store_url(settings.clickhouse_url.get_secret_value())
-    from spur.dev.store import WRITER
-
     return _local_url(settings, WRITER)
 
 

@@ -19,7 +19,8 @@ import pytest
 
 from sinks.store import ServerStore, Store
 from spur.dev.broker import LocalBroker
-from spur.dev.store import WRITER, LocalStore, RunningStore
+from spur.dev.store import LocalStore
+from spur.local_state import WRITER, RunningStore
 from spur.settings import parse_store_url
 
 _brokers_started: list[str] = []

@@ -4,21 +4,44 @@ Clause 4 of the privacy policy: encrypted transport and unique credentials.
 With ``SPUR_KAFKA_SECURITY_PROTOCOL=SASL_SSL`` every spur client (producer,
 consumer, admin, the Faust worker) authenticates with SCRAM-SHA-512 over TLS,
 verifying the broker against ``SPUR_KAFKA_SSL_CAFILE``. The password stays a
-SecretStr until the moment a client is built, and is never part of a
-message or ``repr``.
+secret (:class:`Secret`, or the worker settings' pydantic ``SecretStr``: both
+answer ``get_secret_value()``) until the moment a client is built, and is
+never part of a message or ``repr``. No pydantic here: an app server installs
+the client without the worker's dependencies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from aiokafka.helpers import create_ssl_context
-from pydantic import SecretStr
 
 SecurityProtocol = Literal["PLAINTEXT", "SASL_SSL"]
 SASL_MECHANISM = "SCRAM-SHA-512"
+
+
+class SecretValue(Protocol):
+    """A credential that shows itself only when asked (pydantic's SecretStr is one)."""
+
+    def get_secret_value(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A password for :class:`KafkaTarget` that never appears in a ``repr`` or ``str``."""
+
+    value: str = field(repr=False)
+
+    def get_secret_value(self) -> str:
+        return self.value
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
 
 
 @dataclass(frozen=True)
@@ -26,7 +49,7 @@ class KafkaTarget:
     bootstrap: str
     security_protocol: SecurityProtocol = "PLAINTEXT"
     username: str | None = None
-    password: SecretStr | None = None
+    password: SecretValue | None = None
     cafile: Path | None = None
 
     def __str__(self) -> str:

@@ -14,7 +14,8 @@ from types import TracebackType
 from typing import Any
 
 from schemas.events import Event
-from spur.client.telemetry import Recording, Telemetry
+from spur.client.recording import Recording
+from spur.client.telemetry import Telemetry
 
 
 class SyncTelemetry(Recording):

@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -35,16 +34,17 @@ from schemas.topics import INPUT_TOPICS, Topic
 from sinks.store import ServerStore
 from spur.broker import consumer_lag
 from spur.client import Publisher
-from spur.dev.broker import LocalBroker, stop_pid
+from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.dev.store import LocalStore, RunningStore
+from spur.dev.store import LocalStore
+from spur.local_state import RunningStore
 from spur.read.billing import billing
 from spur.read.deadletters import dead_letter_report
 from spur.read.trace import trace
 from spur.render import billing_table, trace_tree
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
-from spur.worker.launch import worker_env
+from spur.worker.launch import WorkerProcess, start_worker, worker_env
 
 BAD_EVENTS = (
     b"{not json",
@@ -89,7 +89,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         data_dir=workdir / "broker", version=settings.kafka_version, cache_dir=settings.cache_dir
     )
     local_store = LocalStore(workdir / "store")
-    worker: subprocess.Popen[bytes] | None = None
+    worker: WorkerProcess | None = None
     succeeded = False
     started = time.monotonic()
     try:
@@ -100,7 +100,9 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             store = local_store.start()
         console.print(f"[green]✓[/] ClickHouse store at 127.0.0.1:{store.port} ({workdir})")
         asyncio.run(ensure_topics(broker.bootstrap, topic_specs(settings)))
-        worker = _start_worker(workdir, broker.bootstrap, store.url())
+        worker = start_worker(
+            worker_env(broker.bootstrap, workdir, store.url()), workdir / "worker.log"
+        )
         console.print(f"[green]✓[/] worker started (pid {worker.pid})")
 
         now = dt.datetime.now(dt.UTC)
@@ -135,12 +137,12 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             timeout=options.timeout_seconds,
         )
         _report(console, workdir / "state", store, month, sent)
-        stop_pid(worker.pid, timeout=30, wait=worker.wait)
+        worker.stop()
         worker = None
         succeeded = True
     finally:
         if worker is not None:
-            stop_pid(worker.pid, timeout=30, wait=worker.wait)
+            worker.stop()
         broker.stop()
         local_store.stop()
         if options.keep or not succeeded:
@@ -194,15 +196,6 @@ def _report(
         figures.add_row(label, f"{total:,.2f}" if "seconds" in label else f"{total:,.0f}")
     console.print(figures)
     store.close()
-
-
-def _start_worker(workdir: Path, bootstrap: str, store_url: str) -> subprocess.Popen[bytes]:
-    env = worker_env(bootstrap, workdir, store_url)
-    with (workdir / "worker.log").open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "spur", "worker"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
 
 
 async def _publish(bootstrap: str, shape: WorkloadShape) -> Published:

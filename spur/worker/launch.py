@@ -1,9 +1,24 @@
-"""How the demo, the benchmarks and the tests start a ``spur worker`` subprocess."""
+"""How the demo, the benchmarks and the tests start ``spur worker`` subprocesses.
+
+One place for the environment a launched worker gets and for starting and
+stopping it, so that every launcher runs the worker the same way a user
+does (``python -m spur worker``, its output in a log file, stopped with
+SIGTERM and then SIGKILL), and none of them leaves a worker behind.
+
+Blocking: :func:`start_worker` returns at once (it does not wait for the
+worker to be ready); :meth:`WorkerProcess.stop` waits up to its timeout.
+Raises OSError when the log cannot be opened or the interpreter not run.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
+from types import TracebackType
+
+from spur.processes import stop_pid
 
 
 def worker_env(bootstrap: str, workdir: Path, store_url: str, **extra: str) -> dict[str, str]:
@@ -18,3 +33,43 @@ def worker_env(bootstrap: str, workdir: Path, store_url: str, **extra: str) -> d
         "SPUR_STATE_DIR": str(workdir / "state"),
         **extra,
     }
+
+
+class WorkerProcess(subprocess.Popen[bytes]):
+    """A running `spur worker`: a Popen that knows its log and stops itself.
+
+    As a context manager it stops the worker on exit (SIGTERM, then SIGKILL),
+    where a plain Popen would wait for it forever.
+    """
+
+    def __init__(self, env: dict[str, str], log: Path, cwd: Path | None = None) -> None:
+        self.log = log
+        with log.open("ab") as out:
+            super().__init__(
+                [sys.executable, "-m", "spur", "worker"],
+                env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL. Safe to call twice."""
+        if self.returncode is None:
+            stop_pid(self.pid, timeout, wait=self.wait)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_worker(env: dict[str, str], log: Path, *, cwd: Path | None = None) -> WorkerProcess:
+    """Start `spur worker` with ``env`` (:func:`worker_env`), its output appended to ``log``."""
+    return WorkerProcess(env, log, cwd)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from schemas.events import Action, Consent, Event, WebRequest
-from spur.client.telemetry import ContractError, Recording
+from spur.client.recording import ContractError, Recording
 
 WHO: dict[str, Any] = {
     "customer_id": 7, "login": "ann", "session_id": "s-1", "client_ip": "10.1.2.3",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -21,9 +19,8 @@ from schemas.topics import INPUT_TOPICS, Topic
 from schemas.validate import encode
 from spur.broker import consumer_lag
 from spur.client.publisher import Publisher
-from spur.dev.broker import stop_pid
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.worker.launch import worker_env
+from spur.worker.launch import start_worker, worker_env
 
 pytestmark = pytest.mark.integration
 GROUP = "lag-gauge"
@@ -61,11 +58,7 @@ def test_each_scrape_shows_the_lag_of_that_moment(
     )  # fmt: skip
     log = tmp_path / "worker.log"
     state = tmp_path / "state" / "worker.json"
-    with log.open("ab") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "spur", "worker"], env=env, stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path,
-        )  # fmt: skip
+    worker = start_worker(env, log, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120
         while not state.exists():
@@ -86,4 +79,4 @@ def test_each_scrape_shows_the_lag_of_that_moment(
         assert time.monotonic() - started < 25
         assert worker.poll() is None, log.read_text()[-3000:]
     finally:
-        stop_pid(worker.pid, timeout=30, wait=worker.wait)
+        worker.stop()

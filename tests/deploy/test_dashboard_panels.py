@@ -19,7 +19,7 @@ import schemas.metrics as metric_definitions
 import spur.client.telemetry
 from schemas.metrics import Metric
 from spur.client.telemetry import Telemetry
-from spur.dev.broker import free_port
+from spur.processes import free_port
 from tests.deploy.grafana_plugin import (
     CLICKHOUSE_PLUGIN,
     FORMAT_TABLE,

@@ -17,7 +17,7 @@ import pytest
 from clickhouse_driver import Client
 
 from sinks.store import Store
-from spur.dev.store import RunningStore
+from spur.local_state import RunningStore
 from tests.deploy.demo_data import load_demo_data
 from tests.deploy.grafana_plugin import (
     CLICKHOUSE_PLUGIN,

@@ -11,7 +11,7 @@ import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 
-from spur.dev.store import READERS, RunningStore
+from spur.local_state import READERS, RunningStore
 from spur.settings import Settings
 from tests.deploy.grafana_plugin import ROOT, query_settings
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spur.dev.broker import free_port
+from spur.processes import free_port
 from spur.settings import Settings, SettingsError
 from spur.worker.api import WorkerAPI
 from spur.worker.launch import worker_env

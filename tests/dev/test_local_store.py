@@ -14,7 +14,8 @@ import pytest
 from clickhouse_driver import Client
 
 from sinks.store import Store
-from spur.dev.store import ADMIN, WRITER, LocalStore, LocalStoreError, RunningStore
+from spur.dev.store import LocalStore, LocalStoreError
+from spur.local_state import ADMIN, WRITER, RunningStore
 
 
 def client(running: RunningStore, user: str) -> Client:

@@ -14,7 +14,8 @@ from prometheus_client import REGISTRY
 from schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import SyncTelemetry, Telemetry
-from spur.dev.broker import LocalBroker, free_port
+from spur.dev.broker import LocalBroker
+from spur.processes import free_port
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
 

@@ -6,16 +6,13 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
-from spur.dev.broker import stop_pid
-from spur.worker.launch import worker_env
+from spur.worker.launch import WorkerProcess, start_worker, worker_env
 
 spur_env = worker_env  # the name the tests know it by
 
@@ -27,18 +24,9 @@ def spur(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@contextmanager
-def running_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A `spur worker` subprocess, stopped (SIGTERM, then SIGKILL) on exit."""
-    with log.open("ab") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "spur", "worker"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        yield worker
-    finally:
-        stop_pid(worker.pid, timeout=30, wait=worker.wait)
+def running_worker(env: dict[str, str], log: Path) -> WorkerProcess:
+    """A `spur worker` subprocess, stopped (SIGTERM, then SIGKILL) on exit of its ``with``."""
+    return start_worker(env, log)
 
 
 def wait_until_committed(

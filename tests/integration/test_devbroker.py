@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from spur.dev.broker import BrokerError, LocalBroker, pid_alive
+from spur.dev.broker import BrokerError, LocalBroker
+from spur.processes import pid_alive
 
 pytestmark = pytest.mark.integration
 

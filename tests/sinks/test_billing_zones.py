@@ -17,7 +17,7 @@ from schemas.events import Action
 from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import ServerStore, Store
-from spur.dev.store import RunningStore
+from spur.local_state import RunningStore
 from spur.read.billing import billing
 from spur.settings import Settings, parse_store_url
 from streams.batch import Message

@@ -22,7 +22,7 @@ import pytest
 from sinks.migrate import apply_migrations
 from sinks.query_guard import QueryRefusedError, parse_tree
 from sinks.store import ServerStore, Store
-from spur.dev.store import WRITER, RunningStore
+from spur.local_state import WRITER, RunningStore
 from spur.read.query import saved_queries
 from spur.settings import Settings, parse_store_url
 from tests.conftest import TEST_DATABASES

@@ -12,7 +12,8 @@ import pytest
 from sinks.store import ServerStore, Store, StoreError
 from sinks.url import ReadLimits
 from spur.client.spool import Spool
-from spur.dev.store import Credentials, users_xml
+from spur.dev.store_config import users_xml
+from spur.local_state import Credentials
 from spur.read.query import run_query
 from spur.read.subjects import load_salt
 from spur.settings import Settings, parse_store_url

@@ -16,7 +16,8 @@ from pathlib import Path
 from sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
 from sinks.store import Store
 from sinks.tables import BY_NAME, TABLES, Reader, Retention, readable_by
-from spur.dev import store as local_store
+from spur import local_state
+from spur.dev import store_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("schemas", "streams", "spur")
@@ -39,7 +40,7 @@ EXPECTED_ELSEWHERE = frozenset(
         ),
         # The local store's own server: its grant statements and serving query
         # (the readers' tables come from the registry, sinks.tables.readable_by).
-        ("spur/dev/store.py", "SQL"),
+        ("spur/dev/store_config.py", "SQL"),
     }
 )  # fmt: skip
 
@@ -203,10 +204,10 @@ def test_roles_are_the_registrys() -> None:
                 granted.setdefault(role.tag.removesuffix("_role"), set()).add(found[1])
     granted.pop("spur_writer", None)
     readers: tuple[Reader, ...] = ("billing", "ops", "engineer")
-    assert set(readers) == set(granted) == set(local_store.READERS)
+    assert set(readers) == set(granted) == set(local_state.READERS)
     for reader in readers:
         assert set(readable_by(reader)) == granted[reader], reader
-        assert set(readable_by(reader)) == set(local_store._READ_GRANTS[reader]), reader
+        assert set(readable_by(reader)) == set(store_config._READ_GRANTS[reader]), reader
 
 
 def test_sinks_sql_names_only_the_registrys_tables() -> None:

@@ -1,0 +1,127 @@
+"""What the local store's server is told: config.xml, users.xml, its own queries.
+
+Pure text, kept apart from running the server (spur.dev.store_server), so
+that the store's access rules read in one place.
+
+Users (their names in spur.local_state), mirroring deploy/clickhouse:
+``spur_writer`` (workers and commands that change data), ``billing`` /
+``ops`` / ``engineer`` (read-only, with the grants of
+deploy/clickhouse/users.d), ``spur_admin`` (used only by the server itself
+to end its serving query). The engine's own serving call runs
+as the password-less ``default``: it is reachable on loopback, so it is
+granted nothing but starting listeners.
+
+Blocking: nothing. Raises nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from xml.sax.saxutils import escape
+
+from sinks.tables import readable_by
+from sinks.url import ReadLimits
+from spur.local_state import ADMIN, READERS, WRITER, Credentials
+
+# Grants of the read-only users: the registry's, as in deploy/clickhouse/users.d's roles.
+_READ_GRANTS: dict[str, tuple[str, ...]] = {reader: readable_by(reader) for reader in READERS}
+
+# What `spur status`, retention and the benchmarks read about spur's tables
+# (ClickHouse shows each user only the rows of tables it may read).
+_METADATA_GRANTS = tuple(
+    f"GRANT SELECT ON system.{table}" for table in ("parts", "tables", "columns")
+)
+
+# The query that keeps the listeners open: one row per second, forever,
+# discarded (without FORMAT Null the planner drops the sleep and spins).
+SERVING_QUERY = (
+    "SYSTEM START LISTEN TCP; "
+    "SELECT sleepEachRow(1) FROM numbers(1000000000000) "
+    "SETTINGS max_block_size = 1 FORMAT Null"
+)
+
+# Answered once the listeners are open.
+READY_QUERY = "SELECT 1"
+
+# Ends the serving query, and with it the listeners; the serving call runs
+# with an empty user name (measured).
+END_SERVING_QUERY = "KILL QUERY WHERE user = '' AND query LIKE '%sleepEachRow%' SYNC"
+
+
+def _user(name: str, password: str, profile: str, grants: list[str]) -> str:
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    grant_xml = "".join(f"<query>{escape(g)}</query>" for g in grants)
+    return (
+        f"<{name}><password_sha256_hex>{digest}</password_sha256_hex>"
+        "<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
+        f"<profile>{profile}</profile><quota>default</quota>"
+        f"<grants>{grant_xml}</grants></{name}>"
+    )
+
+
+def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) -> str:
+    """Users, profiles and grants of the local store (see the module docstring).
+
+    ClickHouse's wildcard grants cover whole databases only, so the readers'
+    table grants name each database they may read (``databases``).
+    """
+    readers = [
+        _user(
+            name,
+            creds.passwords[name],
+            "readonly",
+            [
+                *(f"GRANT SELECT ON {db}.{table}" for db in databases for table in tables),
+                *_METADATA_GRANTS,
+            ],
+        )
+        for name, tables in _READ_GRANTS.items()
+    ]
+    users = [
+        # The engine's own serving call; nothing else may be done as it.
+        "<default><password></password><networks><ip>127.0.0.1</ip></networks>"
+        "<profile>default</profile><quota>default</quota><grants>"
+        "<query>GRANT SYSTEM LISTEN ON *.*</query>"
+        "<query>GRANT CREATE TEMPORARY TABLE ON *.*</query></grants></default>",
+        _user(ADMIN, creds.passwords[ADMIN], "default", ["GRANT ALL ON *.* WITH GRANT OPTION"]),
+        _user(
+            WRITER,
+            creds.passwords[WRITER],
+            "default",
+            # External tables (key lookups) need temporary tables.
+            [
+                *(f"GRANT ALL ON {db}.*" for db in databases),
+                "GRANT CREATE TEMPORARY TABLE, TABLE ENGINE ON *.*",
+                *_METADATA_GRANTS,
+            ],
+        ),
+        *readers,
+    ]
+    # readonly=1: a reader can change no setting, so the limits of the profile
+    # are final (readonly=2 would let a query loosen them). One exception, as
+    # in deploy/clickhouse: max_execution_time may be lowered, never raised,
+    # because the Grafana ClickHouse plugin sends it with every query.
+    limit_xml = "".join(f"<{k}>{v}</{k}>" for k, v in limits.as_query_settings().items())
+    constraints = (
+        "<constraints><max_execution_time><min>1</min>"
+        f"<max>{limits.max_execution_seconds}</max><changeable_in_readonly/>"
+        "</max_execution_time></constraints>"
+    )
+    return (
+        "<clickhouse><profiles><default/>"
+        f"<readonly><readonly>1</readonly>{limit_xml}{constraints}</readonly></profiles>"
+        f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"
+    )
+
+
+def config_xml(port: int) -> str:
+    return (
+        "<clickhouse><listen_host>127.0.0.1</listen_host>"
+        f"<tcp_port>{port}</tcp_port><users_config>users.xml</users_config>"
+        "<logger><level>warning</level><console>1</console></logger>"
+        # Needed by the readers' changeable_in_readonly constraint (users.xml).
+        "<access_control_improvements><settings_constraints_replace_previous>true"
+        "</settings_constraints_replace_previous></access_control_improvements>"
+        "</clickhouse>"
+    )

@@ -1,0 +1,141 @@
+"""What the local broker and store leave in the state directory, and how to find them.
+
+``spur dev up`` (spur.dev) starts a Kafka broker and a ClickHouse store that
+outlive the command; every later spur process in the same directory talks to
+them by default. This module is the contract between the two sides: the
+dev tools write these files, and the commands and workers
+(spur.broker, spur.store_access) read them, without importing the dev
+tools (which need Java, Maven and chdb). Both ends agree here on the file
+names, the store's users and databases, and how a running server is told
+apart from a recycled PID.
+
+Files, all private to the user (0700/0600):
+``<state_dir>/dev-broker/state.json`` (pid, bootstrap, data dir, version);
+``<state_dir>/store/server.json`` (pid and port of the running store) and
+``credentials.json`` (the store users' generated passwords).
+
+Blocking: small file reads (and one write, when the passwords are first
+generated). Raises OSError only from that write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sinks.tables import Reader
+from spur.client.private import private_dir, write_private
+from spur.processes import pid_alive
+
+# --- the dev broker of `spur dev up` ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DevBrokerState:
+    pid: int
+    bootstrap: str
+    data_dir: str
+    version: str
+
+
+def dev_broker_file(dev_dir: Path) -> Path:
+    return dev_dir / "state.json"
+
+
+def running_dev_broker(dev_dir: Path) -> DevBrokerState | None:
+    """The broker `spur dev up` started in this directory, if it still runs."""
+    path = dev_broker_file(dev_dir)
+    if not path.is_file():
+        return None
+    try:
+        state = DevBrokerState(**json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        return None
+    if not pid_alive(state.pid) or not _is_our_broker(state):
+        return None
+    return state
+
+
+def _is_our_broker(state: DevBrokerState) -> bool:
+    # Guard against a recycled PID: only ever signal the java process whose
+    # command line names our data directory.
+    try:
+        cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return b"kafka.Kafka" in cmdline and state.data_dir.encode() in cmdline
+
+
+# --- the local store (`spur store`, `spur dev up`) -----------------------------------
+
+# Users, mirroring deploy/clickhouse (spur.dev.store_config says what each may do).
+WRITER = "spur_writer"
+ADMIN = "spur_admin"
+READERS: tuple[Reader, ...] = ("billing", "ops", "engineer")
+DATABASE = "spur"
+
+# The module the store's server process runs as (`python -m spur.dev.store DIR`).
+STORE_MODULE = "spur.dev.store"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The generated password of each user (``credentials.json``)."""
+
+    passwords: dict[str, str]
+
+    def url(self, user: str, port: int, database: str = DATABASE) -> str:
+        return f"clickhouse://{user}:{self.passwords[user]}@127.0.0.1:{port}/{database}"
+
+
+@dataclass(frozen=True)
+class RunningStore:
+    pid: int
+    port: int
+    directory: Path
+    credentials: Credentials
+
+    def url(self, user: str = WRITER, database: str = DATABASE) -> str:
+        """A ``SPUR_CLICKHOUSE_URL`` for ``user`` (with its password: keep it private)."""
+        return self.credentials.url(user, self.port, database)
+
+
+def credentials(directory: Path) -> Credentials:
+    """The store's passwords, generated on first use and kept (mode 0600)."""
+    path = directory / "credentials.json"
+    with contextlib.suppress(OSError, ValueError):
+        passwords = json.loads(path.read_text())["passwords"]
+        if set(passwords) >= {WRITER, ADMIN, *READERS}:
+            return Credentials(passwords)
+    private_dir(directory)
+    made = {user: secrets.token_urlsafe(24) for user in (WRITER, ADMIN, *READERS)}
+    write_private(path, json.dumps({"passwords": made}, indent=2))
+    return Credentials(made)
+
+
+def store_server_file(directory: Path) -> Path:
+    return directory / "server.json"
+
+
+def running_store(directory: Path) -> RunningStore | None:
+    """The local store serving ``directory``, if one runs."""
+    try:
+        state = json.loads(store_server_file(directory).read_text())
+        pid, port = int(state["pid"]), int(state["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not pid_alive(pid) or not _is_our_server(pid, directory):
+        return None
+    return RunningStore(pid, port, directory, credentials(directory))
+
+
+def _is_our_server(pid: int, directory: Path) -> bool:
+    # Guard against a recycled PID: only a process serving this directory.
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return STORE_MODULE.encode() in cmdline and str(directory.resolve()).encode() in cmdline

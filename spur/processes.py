@@ -1,0 +1,69 @@
+"""Processes spur starts and stops itself: free ports, liveness, stopping by PID.
+
+Shared by the dev broker and store (spur.dev), the state readers that find
+them again (spur.local_state), worker launching (spur.worker.launch), the
+benchmarks and the tests: one definition of "alive" (a zombie is not) and of
+"stop" (SIGTERM, wait, then SIGKILL), so no caller signals a process twice or
+leaves one behind. Only ever called with the PID of a process spur started.
+
+Blocking: :func:`stop_pid` waits up to its timeout. Raises nothing for a
+process that is already gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def accepts_connections(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) counts as gone.
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+            return False
+    return True
+
+
+def stop_pid(pid: int, timeout: float, wait: object = None) -> None:
+    """Stop one process we started: SIGTERM, then SIGKILL after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(wait):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                wait(timeout=0.2)
+                return
+        elif not pid_alive(pid):
+            return
+        else:
+            time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if callable(wait):
+        wait()

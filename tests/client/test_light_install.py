@@ -1,0 +1,128 @@
+"""An app server installs the client alone: none of the worker's dependencies.
+
+A fresh virtualenv (no system site-packages) gets ``pip install`` of the
+project without extras, i.e. exactly the base dependencies pip resolves from
+PyPI. In it, faust, chdb, pandas, clickhouse-driver and pydantic must not be
+importable; a script there imports ``spur.client`` and records an action to
+the session's real broker, and the test reads it back from the topic. If the
+client imported a worker dependency, the script would fail with an
+ImportError in that venv (and it checks ``sys.modules`` as well).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from schemas.topics import Topic
+from spur.broker import read_topic
+from spur.console import NEEDS_WORKER_EXTRA
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_ONLY = ("faust", "chdb", "pandas", "clickhouse_driver", "pydantic", "pydantic_settings")
+
+# What the Dockerfile copies: the package's sources and its metadata.
+SOURCES = ("pyproject.toml", "README.md", "schemas", "streams", "sinks", "spur")
+
+EMIT = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from pathlib import Path
+
+    import spur.client
+    from spur.client import Telemetry
+
+    WORKER_ONLY = {worker_only!r}
+
+    async def main(bootstrap: str, spool: str) -> None:
+        async with Telemetry(bootstrap, Path(spool), server="light-1") as telemetry:
+            with telemetry.action(
+                "document.export", customer_id=4242, login="light", session_id="s-light",
+                client_ip="10.9.8.7",
+            ) as action:
+                action.bytes_out = 1234
+        loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set(WORKER_ONLY))
+        print(json.dumps({{"action_id": str(action.action_id), "loaded": loaded}}))
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    """
+)
+
+
+def _run(*argv: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtualenv with ``pip install <project>``, no extras; its ``bin`` directory."""
+    root = tmp_path_factory.mktemp("light")
+    source = root / "source"
+    source.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    venv = root / "venv"
+    made = _run(sys.executable, "-m", "venv", venv)
+    assert made.returncode == 0, made.stderr
+    installed = _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", source)
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    return venv / "bin"
+
+
+def test_the_base_install_has_none_of_the_worker_dependencies(light_venv: Path) -> None:
+    probe = (
+        "import importlib.util, json; "
+        f"print(json.dumps([m for m in {WORKER_ONLY!r} if importlib.util.find_spec(m)]))"
+    )
+    found = _run(light_venv / "python", "-c", probe, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout) == []
+    # Only the venv's own packages: nothing leaks in from this interpreter.
+    paths = _run(light_venv / "python", "-c", "import sys; print(sys.path)", timeout=60)
+    assert str(ROOT) not in paths.stdout
+
+
+def test_the_spur_command_names_the_worker_extra(light_venv: Path) -> None:
+    done = _run(light_venv / "spur", "--help", timeout=60)
+    assert done.returncode == 1
+    assert NEEDS_WORKER_EXTRA in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_client_alone_delivers_an_action_to_kafka(
+    light_venv: Path, fresh_topics: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "emit.py"
+    script.write_text(EMIT.format(worker_only=WORKER_ONLY))
+    # Run outside the checkout, so the venv's installed spur is the one imported.
+    done = subprocess.run(
+        [str(light_venv / "python"), str(script), fresh_topics, str(tmp_path / "spool")],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    emitted = json.loads(done.stdout.strip().splitlines()[-1])
+    assert emitted["loaded"] == []
+    values = asyncio.run(read_topic(fresh_topics, Topic.ACTIONS.value))
+    arrived = [json.loads(v) for v in values]
+    mine = [a for a in arrived if a["action_id"] == emitted["action_id"]]
+    assert len(mine) == 1, arrived
+    assert uuid.UUID(mine[0]["action_id"])
+    action = mine[0]
+    assert (action["customer_id"], action["bytes_out"], action["server"]) == (4242, 1234, "light-1")
+    assert not (tmp_path / "spool" / "events.jsonl").read_bytes()  # delivered, not spooled
