@@ -60,3 +60,26 @@ def _profile(event: Action) -> dict[str, str]:
     if event.profile is None:
         return {}
     return {k: v for k, v in msgspec.structs.asdict(event.profile).items() if v is not None}
+
+
+class _LastColumns:
+    """:func:`action_columns` of the batch asked for last, built once.
+
+    A batch's raw insert (sinks.raw_events) and its fold (sinks.windows) read
+    the same column lists of the same new actions: the hot path builds them
+    once. Recognised by identity (a strong reference is held), never by value.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[Sequence[Located[Action]], dict[str, list[Any]]] | None = None
+
+    def __call__(self, batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
+        last = self._last
+        if last is not None and last[0] is batch:
+            return last[1]
+        columns = action_columns(batch)
+        self._last = (batch, columns)
+        return columns
+
+
+batch_columns = _LastColumns()

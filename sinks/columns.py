@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.events import Consent, FormSubmission, WebRequest
+from schemas.messages import DeadLetter
 from sinks.actions import ipv6, utc
-from streams.deadletter import DeadLetter
 
 
 def web_columns(events: Sequence[WebRequest]) -> dict[str, list[Any]]:

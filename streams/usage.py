@@ -1,4 +1,4 @@
-"""Per-customer hourly usage windows: keys and states.
+"""Window keys and states: per-customer hourly usage, per-action capacity minutes.
 
 A window is (customer, hour of ``started_at``). Its state is not folded in
 Python: the batch's one ``action_folds`` insert adds each new action to
@@ -26,6 +26,13 @@ class WindowKey(NamedTuple):
     # dataclass's __init__ costs several times a tuple's.
     customer_id: int
     hour: dt.datetime  # UTC, on the hour
+
+
+class CapacityKey(NamedTuple):
+    """A capacity window: (action type, minute), across all customers (sinks.capacity)."""
+
+    action: str
+    minute: dt.datetime  # UTC, on the minute
 
 
 @dataclass(frozen=True, slots=True)
