@@ -37,12 +37,12 @@ class CapacityKey(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class UsageState:
-    bytes_in: int = 0
-    bytes_out: int = 0
-    actions: int = 0
-    error_actions: int = 0
-    duration_ms: int = 0
-    version: int = 0  # inserts folded into the window (usage_sums.updates)
+    bytes_in: int
+    bytes_out: int
+    actions: int
+    error_actions: int
+    duration_ms: int
+    version: int  # inserts folded into the window (usage_sums.updates)
 
 
 class _Truncation(dict[int, dt.datetime]):

@@ -34,6 +34,7 @@ from streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_
 
 ERASURE_KEY = b"fake erasure key"
 R = TypeVar("R")
+EMPTY = UsageState(0, 0, 0, 0, 0, 0)
 
 
 def _ms(instant: dt.datetime) -> int:
@@ -94,7 +95,7 @@ class MemoryStore:
             if self.index.get(action.action_id) != UNKNOWN_HASH:
                 self.index[action.action_id] = digest
             hour = window_of(item)
-            old = self.sums.get(hour, UsageState())
+            old = self.sums.get(hour, EMPTY)
             duration = max(0, _ms(action.ended_at) - _ms(action.started_at))
             self.sums[hour] = UsageState(
                 bytes_in=old.bytes_in + action.bytes_in,
