@@ -28,8 +28,8 @@ from sinks.actions import action_columns
 from sinks.migrate import apply_migrations
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.pipeline import Pipeline
 
 BLOCK = 50_000
 
@@ -71,7 +71,7 @@ def main() -> None:
 
         piped = writer(running, "pipeline")
         apply_migrations(piped, Settings().retention)
-        pipeline = Pipeline(piped, Settings())
+        pipeline = batch_steps(piped, Settings())
         messages = [
             Message("spur.actions.v1", a.customer_id % 4, n, encode(a))
             for n, a in enumerate(actions)

@@ -1,7 +1,9 @@
 """JSON Schema files for producers in other languages, generated from the structs.
 
-``python -m schemas.jsonschema`` rewrites ``schemas/json/*.schema.json``; a
-test fails when the committed files differ from what the structs generate.
+``python -m schemas.jsonschema`` rewrites ``schemas/json/*.schema.json`` (the
+input events) and ``schemas/json/messages/*.schema.json`` (the worker's
+output messages, for consumers); a test fails when the committed files
+differ from what the structs generate.
 What JSON Schema cannot say (``ended_at >= started_at``) is in each schema's
 description and enforced by the pipeline.
 """
@@ -15,38 +17,56 @@ from typing import Any
 import msgspec
 
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
 
 JSON_DIR = Path(__file__).with_name("json")
+MESSAGES_DIR = JSON_DIR / "messages"
 EVENT_TYPES: dict[str, type[Event]] = {
     "action": Action,
     "web_request": WebRequest,
     "form_submission": FormSubmission,
     "consent": Consent,
 }
+MESSAGE_TYPES: dict[str, type[msgspec.Struct]] = {
+    "usage": UsageMessage,
+    "capacity": CapacityMessage,
+    "dead_letter": DeadLetter,
+}
 
 
-def schema_for(name: str, kind: type[Event]) -> dict[str, Any]:
+def schema_for(name: str, kind: type[msgspec.Struct], folder: str = "") -> dict[str, Any]:
     generated = msgspec.json.schema(kind)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://spur.invalid/schemas/{name}.schema.json",
+        "$id": f"https://spur.invalid/schemas/{folder}{name}.schema.json",
         **generated,
+    }
+
+
+def _render(types: dict[str, type[Any]], folder: str = "") -> dict[str, str]:
+    return {
+        f"{name}.schema.json": json.dumps(schema_for(name, kind, folder), indent=2, sort_keys=True)
+        + "\n"
+        for name, kind in types.items()
     }
 
 
 def rendered() -> dict[str, str]:
     """File name -> file text for every event type."""
-    return {
-        f"{name}.schema.json": json.dumps(schema_for(name, kind), indent=2, sort_keys=True) + "\n"
-        for name, kind in EVENT_TYPES.items()
-    }
+    return _render(EVENT_TYPES)
+
+
+def rendered_messages() -> dict[str, str]:
+    """File name -> file text for every output message type."""
+    return _render(MESSAGE_TYPES, "messages/")
 
 
 def main() -> None:
-    JSON_DIR.mkdir(exist_ok=True)
-    for file_name, text in rendered().items():
-        (JSON_DIR / file_name).write_text(text)
-        print(f"wrote {JSON_DIR / file_name}")  # a generator script reports
+    for folder, texts in ((JSON_DIR, rendered()), (MESSAGES_DIR, rendered_messages())):
+        folder.mkdir(exist_ok=True)
+        for file_name, text in texts.items():
+            (folder / file_name).write_text(text)
+            print(f"wrote {folder / file_name}")  # a generator script reports
 
 
 if __name__ == "__main__":

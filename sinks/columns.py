@@ -1,23 +1,31 @@
-"""Column lists for every table but ``actions`` (pure; order matches the DDL)."""
+"""Column lists for every table but ``actions`` (pure; names as in the DDL)."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from schemas.events import Consent, FormSubmission, WebRequest
-from sinks.actions import ipv6, utc
-from streams.deadletter import DeadLetter
+from schemas.messages import DeadLetter
+from sinks.actions import copied, ipv6, utc
+
+
+def _timed(
+    events: Sequence[WebRequest | FormSubmission | Consent], id_name: str, names: tuple[str, ...]
+) -> dict[str, list[Any]]:
+    """The columns every event table has (time, id as text), and ``names`` as they are."""
+    return {
+        **copied(events, names),
+        "ts": [utc(e.ts) for e in events],
+        id_name: list(map(str, map(attrgetter(id_name), events))),
+    }
 
 
 def web_columns(events: Sequence[WebRequest]) -> dict[str, list[Any]]:
     return {
-        "ts": [utc(e.ts) for e in events],
-        "request_id": [str(e.request_id) for e in events],
-        "path": [e.path for e in events],
-        "bytes_sent": [e.bytes_sent for e in events],
-        "user_agent": [e.user_agent for e in events],
+        **_timed(events, "request_id", ("path", "bytes_sent", "user_agent")),
         "client_ip": [ipv6(e.client_ip) for e in events],
         "host": [e.host or "" for e in events],
         "status": [e.status or 0 for e in events],
@@ -26,26 +34,14 @@ def web_columns(events: Sequence[WebRequest]) -> dict[str, list[Any]]:
 
 def form_columns(events: Sequence[FormSubmission]) -> dict[str, list[Any]]:
     return {
-        "ts": [utc(e.ts) for e in events],
-        "submission_id": [str(e.submission_id) for e in events],
-        "form": [e.form for e in events],
+        **_timed(events, "submission_id", ("form", "user_agent", "screen_resolution")),
         "client_ip": [ipv6(e.client_ip) for e in events],
-        "user_agent": [e.user_agent for e in events],
-        "screen_resolution": [e.screen_resolution for e in events],
         "isp": [e.isp or "" for e in events],
     }
 
 
 def consent_columns(events: Sequence[Consent]) -> dict[str, list[Any]]:
-    return {
-        "login": [e.login for e in events],
-        "ts": [utc(e.ts) for e in events],
-        "consent_id": [str(e.consent_id) for e in events],
-        "customer_id": [e.customer_id for e in events],
-        "purpose": [e.purpose for e in events],
-        "granted": [e.granted for e in events],
-        "source": [e.source for e in events],
-    }
+    return _timed(events, "consent_id", ("login", "customer_id", "purpose", "granted", "source"))
 
 
 def dead_letter_columns(letters: Sequence[DeadLetter]) -> dict[str, list[Any]]:

@@ -22,15 +22,13 @@ Blocking: every function runs statements on the store. Raises
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Any
 
 from sinks.store import Store, as_utc, sql_string
 from sinks.tables import SubjectKind, subject_tables
+from streams.steps.erasure import Tombstones, login_key
 
 _DELETE_SETTINGS = " SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
 
@@ -83,10 +81,6 @@ def erasure_key(store: Store) -> bytes:
     return str(rows[0]["key"]).encode()
 
 
-def login_key(key: bytes, login: str) -> str:
-    return hmac.new(key, login.encode(), hashlib.sha256).hexdigest()
-
-
 def record_tombstone(
     store: Store, kind: SubjectKind, value: str, erasure_id: uuid.UUID, at: dt.datetime
 ) -> None:
@@ -100,26 +94,6 @@ def record_tombstone(
             "login_key": [login_key(erasure_key(store), value) if kind == "login" else ""],
         },
     )
-
-
-@dataclass(frozen=True)
-class Tombstones:
-    """Erased subjects: customer id / login key -> when (the earliest erasure counts last)."""
-
-    customers: dict[int, dt.datetime] = field(default_factory=dict)
-    logins: dict[str, dt.datetime] = field(default_factory=dict)
-    key: bytes = b""
-    ids: frozenset[str] = frozenset()
-
-    def customer_erased_before(self, customer_id: int, started_at: dt.datetime) -> bool:
-        erased = self.customers.get(customer_id)
-        return erased is not None and started_at < erased
-
-    def login_erased_before(self, login: str, started_at: dt.datetime) -> bool:
-        if not self.logins:
-            return False
-        erased = self.logins.get(login_key(self.key, login))
-        return erased is not None and started_at < erased
 
 
 def read_tombstones(store: Store) -> Tombstones:

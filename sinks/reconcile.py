@@ -14,8 +14,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from sinks.capacity import refresh_capacity
 from sinks.store import PROBE, Store
-from streams.capacity import CapacityKey, refresh_capacity
+from streams.usage import CapacityKey
 
 USAGE_FIELDS = ("bytes_in", "bytes_out", "actions", "error_actions", "duration_ms")
 CAPACITY_FIELDS = (

@@ -14,14 +14,15 @@ operator fixes the cause and the batch lands.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from schemas.metrics import NO_METRICS, STORE_ERRORS, Metrics
-from sinks.store import StoreError
+from sinks.store import Columns, Store, StoreError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -62,3 +63,34 @@ def retrying(
             if stop is None:
                 time.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
+
+
+class Retrying:
+    """A store whose calls are :func:`retrying`, with one worker's backoff, stop and metrics."""
+
+    def __init__(
+        self,
+        store: Store,
+        max_backoff: float = 10.0,
+        stop: threading.Event | None = None,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
+        self.store = store
+        self.database = store.database
+        self._max_backoff = max_backoff
+        self._stop = stop
+        self._metrics = metrics
+
+    def call(self, operation: Callable[..., T], *args: object) -> T:
+        return retrying(
+            operation, *args, max_backoff=self._max_backoff, stop=self._stop, metrics=self._metrics
+        )
+
+    def query(self, sql: str, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.call(self.store.query, sql, keys)
+        return rows
+
+    def insert(self, table: str, columns: Columns, dedup_token: str | None = None) -> None:
+        """Insert ``columns`` unless they hold no row (no statement at all then)."""
+        if any(len(values) for values in columns.values()):
+            self.call(functools.partial(self.store.insert, dedup_token=dedup_token), table, columns)

@@ -1,91 +1,166 @@
-"""The pure first step of every input path: raw messages in, events and dead letters out.
+"""The worker's batch: its steps in order, written once (streams.steps).
 
-Total: nothing here raises for any message, so one bad message can never stop
-a partition (its offset would never be committed and every restart would
-stop on it again).
+Actions, :meth:`ActionsBatch.process` (blocking: the worker runs it in a
+thread), then :meth:`ActionsBatch.complete` (async), then the consumer's
+commit:
+
+1. validate: rejects become dead letters;
+2. erasure: read the tombstones; drop erased customers' actions;
+3. dedup: classify by action id and content hash (never by Kafka offset):
+   new, duplicate (counted already), conflicting (a dead letter);
+4. lateness: measured against the partition's newest event time (a metric);
+5. privacy: IP policy, consent for profiles, on the new actions;
+6. store: the new actions' raw rows (without erased logins');
+7. windows: ONE fold statement indexes the new ids and adds them to their
+   hours and minutes; then every hour the accepted actions (new and
+   duplicates) touch is read back by exact key and rewritten;
+8. store: the dead letters; erasure: delete again what raced a fresh erasure;
+9. complete: refresh the touched capacity minutes, then publish window
+   states and dead letters and wait for the broker's acknowledgements;
+10. commit: the batch's offsets, only after all of the above
+    (:func:`streams.steps.commit.complete_then_commit`).
+
+Why exactly once, whatever the order, lateness, crash or replay point: an
+action is counted iff its id is in the index, and the index row and the
+action's contributions to its hour and its minute are written by one
+statement (step 7). A crash before it leaves the action uncounted, and the
+replay finds its id missing and folds it (its raw row, possibly written
+twice, collapses in the ReplacingMergeTree). A crash after it leaves the
+action counted: the replay finds the id, classifies it as a duplicate and
+folds nothing, but still rewrites and republishes its window (steps 7-9),
+in case the crash came before those. A retry of the fold itself (a store
+error after the server applied it) carries the same token, derived from
+the new ids alone, and lands once in every target. Nothing depends on
+offsets, on arrival order or on how the replay cuts its batches, so a
+recreated topic's actions at reused offsets are simply new. Residual risk:
+a server failing *between* the views of one statement, followed by a worker
+crash before the statement is retried; ``spur reconcile`` reports such a
+window and ``--repair`` rebuilds it from the raw actions.
+
+Web requests, forms and consent take :class:`streams.steps.raw_events.RawEvents`.
+Blocking: store calls block and are retried inside the sinks until they
+succeed (or the worker stops: ``stopping``); raises nothing for bad input.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic
 
-import msgspec
+from schemas.events import Action, Consent, FormSubmission, WebRequest
+from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
+from schemas.metrics import BATCH_SECONDS, EVENTS_IN, Metrics
+from schemas.topics import Topic
+from schemas.validate import TimeLimits
+from streams.privacy import IpPolicy
+from streams.steps.dedup import DedupIndex, deduplicate
+from streams.steps.erasure import (
+    ErasureLog,
+    delete_what_raced,
+    without_erased_customers,
+    without_erased_letters,
+    without_erased_logins,
+)
+from streams.steps.lateness import Lateness
+from streams.steps.privacy import ConsentSource, private_actions
+from streams.steps.publish import Publisher, publish_dead_letters, publish_windows
+from streams.steps.raw_events import RawEvents
+from streams.steps.store import RawEventsSink, store_dead_letters
+from streams.steps.validate import Message, Split, reject, split
+from streams.steps.windows import CapacityStore, WindowStore, fold, refresh_capacity, rewrite
+from streams.usage import CapacityKey
 
-from schemas.located import E_co, Located
-from schemas.validate import Rejection, TimeLimits, validate
-from streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """What the pipeline needs of one Kafka message."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
+__all__ = ["ActionsBatch", "ActionsOutcome", "Batch", "Message", "Split", "reject", "split"]
 
 
 @dataclass
-class Split(Generic[E_co]):
-    accepted: list[Located[E_co]] = field(default_factory=list)
-    rejected: list[DeadLetter] = field(default_factory=list)
+class ActionsOutcome:
+    usage: list[UsageMessage] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    # The (action, minute) capacity windows the batch touched, to refresh.
+    capacity: set[CapacityKey] = field(default_factory=set)
 
 
-def reject(
-    message: Message, rejection: Rejection, kind: type[msgspec.Struct], now: dt.datetime
-) -> DeadLetter:
-    return dead_letter(
-        message.value,
-        rejection,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        kind=kind,
-        now=now,
-    )
+@dataclass
+class ActionsBatch:
+    """The actions path: steps 1-9 above, over the interfaces it is given."""
+
+    limits: TimeLimits
+    ip_policy: IpPolicy
+    erasure: ErasureLog
+    index: DedupIndex
+    consent: ConsentSource
+    sink: RawEventsSink
+    windows: WindowStore
+    capacity: CapacityStore
+    lateness: Lateness
+    metrics: Metrics
+
+    def process(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
+        started = time.perf_counter()
+        erased = self.erasure.read()
+        valid = split(messages, Action, now, self.limits)
+        accepted = without_erased_customers(valid.accepted, erased, self.metrics)
+        dedup, conflicts = deduplicate(accepted, self.index, messages, now, self.metrics)
+        self.lateness.measure(dedup.new)
+        new = private_actions(dedup.new, self.ip_policy, self.consent, self.metrics)
+        self.sink.store_actions(without_erased_logins(new, erased))
+        # After the raw rows: an id is never indexed before its row is stored.
+        fold(self.windows, new, dedup.hashes)
+        usage, minutes = rewrite(self.windows, dedup.accepted, now, self.metrics)
+        letters = without_erased_letters(valid.rejected + conflicts, erased, self.metrics)
+        store_dead_letters(self.sink, letters, self.metrics)
+        delete_what_raced(self.erasure, erased, dedup.accepted)
+        self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.ACTIONS)
+        self.metrics.observe(BATCH_SECONDS, time.perf_counter() - started, topic=Topic.ACTIONS)
+        return ActionsOutcome(usage, letters, minutes)
+
+    def refresh_capacity(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
+        """Step 9's blocking half (the worker runs it in a thread)."""
+        return refresh_capacity(self.capacity, keys, self.metrics)
+
+    async def publish(
+        self, publisher: Publisher, outcome: ActionsOutcome, capacity: Sequence[CapacityMessage]
+    ) -> None:
+        """Step 9's other half: capacity minutes were refreshed before the
+        offsets are committed, so a crash cannot leave them stale."""
+        await publish_windows(publisher, outcome.usage, capacity)
+        await publish_dead_letters(publisher, outcome.dead_letters)
 
 
-def _unexpected(message: Message, exc: Exception, now: dt.datetime) -> DeadLetter:
-    """The dead letter of a message whose validation or letter raised (a bug, never content)."""
-    return DeadLetter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        reason="not_json",
-        detail=f"could not be decoded: {type(exc).__name__}",
-        field=None,
-        at=now,
-        original_b64=base64.b64encode(UNPARSEABLE).decode(),
-        original_truncated=False,
-    )
+@dataclass
+class Batch:
+    """Every input path of a worker, and the state they share."""
 
+    actions: ActionsBatch
+    web: RawEvents[WebRequest]
+    forms: RawEvents[FormSubmission]
+    consent: RawEvents[Consent]
+    # Set when the worker stops: store retries give up (the batch stays unacknowledged).
+    stopping: threading.Event
 
-def split(
-    messages: Sequence[Message], kind: type[E_co], now: dt.datetime, limits: TimeLimits
-) -> Split[E_co]:
-    """Validate every message as ``kind``; valid ones located, the rest dead-lettered.
+    def process_actions(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
+        return self.actions.process(messages, now)
 
-    ``now`` is the messages' arrival. The time guards (``limits``) run here,
-    before anything reads an event's time: a rejected event moves no
-    watermark, opens no window and is never stored.
+    def process_web(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
+        return self.web.process(messages, now)
 
-    Never raises: a message whose validation or dead letter raises anyway is
-    dead-lettered as ``not_json`` with its original redacted whole and the
-    exception's type in the detail.
-    """
-    result: Split[E_co] = Split()
-    for message in messages:
-        try:
-            decoded = validate(message.value, kind, now, limits)
-            if isinstance(decoded, Rejection):
-                result.rejected.append(reject(message, decoded, kind, now))
-            else:
-                result.accepted.append(Located(decoded, message.partition, message.offset))
-        except Exception as exc:
-            result.rejected.append(_unexpected(message, exc, now))
-    return result
+    def process_forms(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
+        return self.forms.process(messages, now)
+
+    def process_consent(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
+        return self.consent.process(messages, now)
+
+    def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        store_dead_letters(self.actions.sink, letters, self.actions.metrics)
+
+    def assign(self, partitions: Iterable[int]) -> None:
+        """Actions partitions (re)joining this worker."""
+        self.actions.lateness.assign(partitions)
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        """Actions partitions leaving this worker."""
+        self.actions.lateness.revoke(partitions)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import msgspec
 
 from schemas.events import MAX_EVENT_BYTES
+from schemas.messages import DeadLetter
 from schemas.validate import Rejection
 
 REDACTED = "[redacted]"
@@ -29,17 +30,7 @@ DEFAULT_MAX_LENGTH = 64
 _INT_RANGE = range(-(2**63), 2**64)
 _REDACTION_ERRORS = (msgspec.DecodeError, UnicodeError, ValueError, RecursionError)
 
-
-class DeadLetter(msgspec.Struct, frozen=True):
-    topic: str
-    partition: int
-    offset: int
-    reason: str
-    detail: str
-    field: str | None
-    at: dt.datetime
-    original_b64: str
-    original_truncated: bool
+__all__ = ["DEFAULT_MAX_LENGTH", "REDACTED", "UNPARSEABLE", "DeadLetter", "dead_letter", "redact"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ dedup index maps every action id ever counted (for as long as its raw row is
 retained) to a hash of its content. An id found there with the same content
 is a duplicate, whether an upstream re-send or a replay after a crash: the
 id is indexed by the very statement that folds the action into its windows
-(streams.pipeline), so "indexed" means "counted". Found with other content,
+(streams.steps.windows), so "indexed" means "counted". Found with other content,
 it is a conflicting duplicate (rejected, the first copy stands). A recreated
 topic or a migrated cluster reuses offsets, not ids: its actions are new.
 """

@@ -1,4 +1,4 @@
-"""Per-customer hourly usage windows: keys and states.
+"""Window keys and states: per-customer hourly usage, per-action capacity minutes.
 
 A window is (customer, hour of ``started_at``). Its state is not folded in
 Python: the batch's one ``action_folds`` insert adds each new action to
@@ -28,14 +28,21 @@ class WindowKey(NamedTuple):
     hour: dt.datetime  # UTC, on the hour
 
 
+class CapacityKey(NamedTuple):
+    """A capacity window: (action type, minute), across all customers (sinks.capacity)."""
+
+    action: str
+    minute: dt.datetime  # UTC, on the minute
+
+
 @dataclass(frozen=True, slots=True)
 class UsageState:
-    bytes_in: int = 0
-    bytes_out: int = 0
-    actions: int = 0
-    error_actions: int = 0
-    duration_ms: int = 0
-    version: int = 0  # inserts folded into the window (usage_sums.updates)
+    bytes_in: int
+    bytes_out: int
+    actions: int
+    error_actions: int
+    duration_ms: int
+    version: int  # inserts folded into the window (usage_sums.updates)
 
 
 class _Truncation(dict[int, dt.datetime]):

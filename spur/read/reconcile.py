@@ -1,7 +1,7 @@
 """``spur reconcile``: aggregates against the raw actions, and repair after a disaster.
 
 Every accepted action is folded into its hour and its minute whatever its
-arrival order (streams.pipeline), so after any delivery the aggregates equal
+arrival order (streams.batch), so after any delivery the aggregates equal
 what the raw actions give: ``reconcile`` reports no difference, for usage
 (per customer) and for capacity (per action type and minute, every field).
 Differences mean either an erasure of a login (its raw actions are gone,

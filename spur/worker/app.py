@@ -2,15 +2,15 @@
 
 Actions (the volume) are read in batches by :mod:`spur.worker.consume`, a task
 of this app. Each agent (web, forms, consent) takes batches with ``take_events`` and hands them to
-:class:`streams.pipeline.Pipeline` in a worker thread (store calls block);
-then it publishes what the batch produced (window states, dead letters) and
-waits for the broker to acknowledge them.
+its path of :class:`streams.batch.Batch` (spur.worker.batch) in a worker
+thread (store calls block); then it publishes what the batch produced
+(window states, dead letters) and waits for the broker to acknowledge them.
 
 Offsets: ``take_events`` acknowledges a batch's messages only when the agent
 asks for the next batch, i.e. after the batch's rows are stored and its
 outputs delivered; Faust commits acknowledged offsets every
 ``commit_interval_seconds``. A crash before that replays the batch, which is
-harmless: every step of the pipeline is idempotent (see streams.pipeline).
+harmless: every step of the batch is idempotent (see streams.batch).
 
 Blocking: a batch blocks its agent until the store accepted it (retrying);
 that stalls consumption of the agent's partitions: the backpressure.
@@ -26,21 +26,19 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
 
 import faust
-import msgspec
 from aiokafka.helpers import create_ssl_context
 
-from schemas.metrics import CAPACITY_UPDATES
+from schemas.messages import DeadLetter
 from schemas.topics import Topic, consumer_group_of
 from sinks.store import Store
 from spur.client.kafka import SASL_MECHANISM, KafkaTarget
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
-from streams.batch import Message
-from streams.capacity import refresh_capacity
-from streams.deadletter import DeadLetter
-from streams.pipeline import ActionsOutcome, Pipeline
+from streams.batch import ActionsOutcome, Message
+from streams.steps.publish import publish_dead_letters
 
 log = logging.getLogger(__name__)
 
@@ -66,31 +64,14 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         producer_linger_ms=10,
         web_enabled=False,
     )
-    pipeline = Pipeline(store, settings, PROMETHEUS)
+    batch = batch_steps(store, settings, PROMETHEUS)
 
     @app.on_before_shutdown.connect
     async def stop_retrying(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        pipeline.stopping.set()
+        batch.stopping.set()
 
     topics = {topic: app.topic(topic.value, key_type=bytes, value_type=bytes) for topic in Topic}
-
-    async def publish(topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        # The producer directly: Topic.send builds several objects per message.
-        producer = app.producer
-        sent = [
-            await producer.send(
-                topic.value, key, value, partition=None, timestamp=None, headers=None
-            )
-            for key, value in messages
-        ]
-        await asyncio.gather(*sent)
-
-    async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
-        if letters:
-            await publish(
-                Topic.DEADLETTER,
-                [(letter.reason.encode(), msgspec.json.encode(letter)) for letter in letters],
-            )
+    publisher = FaustPublisher(app)
 
     def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[Any]]:
         # Agents receive a concrete Stream; take_events is not on the StreamT protocol.
@@ -98,23 +79,18 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
 
     async def process_actions(messages: Sequence[Message]) -> ActionsOutcome:
-        return await asyncio.to_thread(pipeline.process_actions, messages, _now())
+        return await asyncio.to_thread(batch.process_actions, messages, _now())
 
     async def complete_actions(outcome: ActionsOutcome) -> None:
         # Capacity windows of the batch's minutes are refreshed before its
         # offsets are committed, so a crash cannot leave them stale.
-        windows = await asyncio.to_thread(
-            refresh_capacity, store, outcome.capacity, pipeline.stopping
-        )
-        PROMETHEUS.inc(CAPACITY_UPDATES, len(windows))
-        await publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in outcome.usage])
-        await publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in windows])
-        await publish_dead_letters(outcome.dead_letters)
+        minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
+        await batch.actions.publish(publisher, outcome, minutes)
 
     async def actions() -> None:
         consumer = actions_consumer(settings, bootstrap)
         await consume_actions(
-            consumer, settings, process_actions, complete_actions, pipeline.forget_partitions
+            consumer, settings, process_actions, complete_actions, batch.assign, revoke=batch.revoke
         )
 
     # Faust's task decorator carries no type hints; registered explicitly.
@@ -127,14 +103,14 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
                 with acknowledged_only_if_done(events):
                     messages = [_message(e) for e in events]
                     letters = await asyncio.to_thread(process, messages, _now())
-                    await publish_dead_letters(letters)
+                    await publish_dead_letters(publisher, letters)
                 yield None
 
         app.agent(topics[topic], name=f"spur.{topic.name.lower()}")(agent)
 
-    simple_agent(Topic.WEB, pipeline.process_web)
-    simple_agent(Topic.FORMS, pipeline.process_forms)
-    simple_agent(Topic.CONSENT, pipeline.process_consent)
+    simple_agent(Topic.WEB, batch.process_web)
+    simple_agent(Topic.FORMS, batch.process_forms)
+    simple_agent(Topic.CONSENT, batch.process_consent)
 
     async def observe_now() -> None:
         await observe(store, settings)
@@ -143,6 +119,24 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     every: Any = app.timer(settings.observe_interval_seconds)
     every(observe_now)
     return app
+
+
+class FaustPublisher:
+    """The app's producer as a :class:`streams.steps.publish.Publisher`."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+
+    async def publish(self, topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        # The producer directly: Topic.send builds several objects per message.
+        producer = self._app.producer
+        sent = [
+            await producer.send(
+                topic.value, key, value, partition=None, timestamp=None, headers=None
+            )
+            for key, value in messages
+        ]
+        await asyncio.gather(*sent)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ fetched messages at once; web, forms and consent (low volume) stay agents.
 
 Offsets: a batch's offsets are committed after its rows are stored and its
 outputs acknowledged by the broker. A crash replays the batch, which is
-harmless: every step of the pipeline is idempotent (see streams.pipeline).
+harmless: every step of the batch is idempotent (see streams.batch).
 
 Rebalances: no batch may still be running when the partition moves: two
 workers reading the same uncommitted message at once would both find its id
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -41,6 +41,7 @@ from schemas.topics import Topic
 from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
 from streams.batch import Message
+from streams.steps.commit import complete_then_commit
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,13 @@ MAX_POLL_INTERVAL_MS = 1_000_000
 class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """Holds a rebalance until no batch is in flight, and new batches until it is over."""
 
-    def __init__(self, forget: Callable[[Iterable[int]], None]) -> None:
-        self._forget = forget
+    def __init__(
+        self,
+        assign: Callable[[Iterable[int]], None],
+        revoke: Callable[[Iterable[int]], None] | None = None,
+    ) -> None:
+        self._assign = assign
+        self._revoke = revoke
         self.in_flight = 0  # batches fetched and not yet committed (or abandoned)
         self.idle = asyncio.Event()
         self.idle.set()
@@ -73,10 +79,12 @@ class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.rebalancing = True
         await self.idle.wait()  # aiokafka keeps heartbeating meanwhile
+        if self._revoke is not None:
+            self._revoke(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         # Another worker may have written these partitions' windows meanwhile.
-        self._forget(tp.partition for tp in assigned)
+        self._assign(tp.partition for tp in assigned)
         self.rebalancing = False
 
 
@@ -99,12 +107,15 @@ async def consume_actions(
     settings: Settings,
     process: Callable[[Sequence[Message]], Awaitable[T]],
     complete: Callable[[T], Coroutine[Any, Any, None]],
-    forget_partitions: Callable[[Iterable[int]], None],
+    assign: Callable[[Iterable[int]], None],
+    *,
+    revoke: Callable[[Iterable[int]], None] | None = None,
 ) -> None:
     """Feed batches of actions to ``process`` then ``complete``, until cancelled.
 
-    ``forget_partitions`` is told which partitions (re)joined this consumer:
-    another worker may have written their state meanwhile.
+    ``assign`` is told which partitions (re)joined this consumer: another
+    worker may have written their state meanwhile; ``revoke`` which left it,
+    once no batch is in flight.
 
     A batch's offsets are committed once ``complete`` (capacity windows,
     publishing) finished for it. That tail runs while the next batch is in
@@ -112,7 +123,7 @@ async def consume_actions(
     overlap was a sixth of the worker's time. Batches still go through
     ``process`` in order, and commits happen in order.
     """
-    gate = _Rebalancing(forget_partitions)
+    gate = _Rebalancing(assign, revoke)
     consumer.subscribe([Topic.ACTIONS.value], listener=gate)
     completing: asyncio.Task[None] | None = None
     try:
@@ -161,10 +172,19 @@ async def _complete_then_commit(
     # Committed as soon as the tail is done, not when the next batch is: a
     # next batch stuck in a store outage must not hold this one's offsets.
     try:
-        await complete(outcome)
-        try:
-            await consumer.commit(ends)
-        except KafkaError as exc:
-            log.warning("a batch's offsets were not committed (%s); it will be replayed", exc)
+        await complete_then_commit(complete(outcome), _Committer(consumer), ends)
     finally:
         gate.batch_ended()
+
+
+class _Committer:
+    """The consumer's commit; a failed one is logged (the batch is then replayed)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        try:
+            await self._consumer.commit(dict(offsets))
+        except KafkaError as exc:
+            log.warning("a batch's offsets were not committed (%s); it will be replayed", exc)

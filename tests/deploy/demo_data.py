@@ -7,13 +7,13 @@ import datetime as dt
 import msgspec
 
 from schemas.validate import encode
+from sinks.capacity import refresh_capacity
 from sinks.migrate import apply_migrations
 from sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.capacity import refresh_capacity
-from streams.pipeline import Pipeline
 
 
 def load_demo_data(store: Store) -> None:
@@ -27,5 +27,5 @@ def load_demo_data(store: Store) -> None:
     messages = [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)]
     broken = {**msgspec.json.decode(encode(actions[0])), "bytes_in": -1}
     messages.append(Message("spur.actions.v1", 0, len(messages), msgspec.json.encode(broken)))
-    outcome = Pipeline(store, Settings()).process_actions(messages, now)
+    outcome = batch_steps(store, Settings()).process_actions(messages, now)
     refresh_capacity(store, outcome.capacity)

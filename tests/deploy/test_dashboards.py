@@ -13,15 +13,15 @@ import pytest
 from prometheus_client import REGISTRY
 
 from schemas.validate import encode
+from sinks.capacity import refresh_capacity
 from sinks.migrate import apply_migrations
 from sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.metrics import PROMETHEUS
 from spur.read.query import saved_queries
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.capacity import refresh_capacity
-from streams.pipeline import Pipeline
 
 GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 
@@ -45,7 +45,7 @@ def grafana_macros(sql: str, database: str) -> str:
 
 def demo_data(store: Store) -> None:
     apply_migrations(store, Settings().retention)
-    pipeline = Pipeline(store, Settings())
+    pipeline = batch_steps(store, Settings())
     now = dt.datetime.now(dt.UTC)
     shape = WorkloadShape(
         customers=4, sessions_per_customer=10, month_start=now - dt.timedelta(days=2), days=2

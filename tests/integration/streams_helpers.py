@@ -7,10 +7,10 @@ import json
 
 import msgspec
 
+from schemas.messages import UsageMessage
 from schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import Publisher
-from streams.pipeline import UsageMessage
 from tests.integration.helpers import spur
 
 

@@ -27,8 +27,8 @@ from spur.read.billing import (
 )
 from spur.read.subjects import Subject, count_rows, erase, export
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.pipeline import Pipeline
 from tests.oracle import expected_billing
 
 # Relative to the real clock: the rows must outlive the store's TTL during the test.
@@ -80,7 +80,7 @@ class Filled:
     def __init__(self, store: Store) -> None:
         apply_migrations(store, Settings().retention)
         self.store = store
-        self.pipeline = Pipeline(store, Settings())
+        self.pipeline = batch_steps(store, Settings())
         self.offset = 0
         shape = WorkloadShape(
             customers=3, sessions_per_customer=4, month_start=MONTH_START, days=20

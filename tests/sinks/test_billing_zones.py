@@ -20,8 +20,8 @@ from sinks.store import ServerStore, Store
 from spur.local_state import RunningStore
 from spur.read.billing import billing
 from spur.settings import Settings, parse_store_url
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.pipeline import Pipeline
 
 UTC = dt.UTC
 
@@ -66,7 +66,7 @@ def test_both_month_edges_are_exact(store: Store, zone: str, month: str) -> None
     actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
     apply_migrations(store, Settings().retention)
     now = dt.datetime(2026, 12, 2, tzinfo=UTC)
-    Pipeline(store, Settings()).process_actions(
+    batch_steps(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)], now
     )
     got = {u.customer_id: (u.bytes_in, u.bytes_out, u.actions) for u in billing(store, month, zone)}
@@ -79,7 +79,7 @@ def test_the_billing_account_bills_the_edges(
     """`spur billing` reads as the `billing` account, which must see every table it sums."""
     actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
     apply_migrations(store, Settings().retention)
-    Pipeline(store, Settings()).process_actions(
+    batch_steps(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)],
         dt.datetime(2026, 12, 2, tzinfo=UTC),
     )

@@ -1,6 +1,6 @@
 """The whole batch path is exact under any order, duplication, batching, crash and replay.
 
-The real :class:`streams.pipeline.Pipeline` and :func:`streams.capacity.refresh_capacity`
+The real :func:`spur.worker.batch.batch_steps` and :func:`sinks.capacity.refresh_capacity`
 run against a real store (the ``store`` fixture; a fresh database per example);
 a wrapper store "crashes" the worker at a drawn store call, before or after the
 server applied it. The worker then restarts with no memory and replays from the
@@ -19,15 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemas.messages import CapacityMessage, UsageMessage
 from schemas.validate import encode
+from sinks.capacity import refresh_capacity
 from sinks.migrate import apply_migrations
 from sinks.store import Columns, Store
 from sinks.url import ReadLimits
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.capacity import CapacityMessage, refresh_capacity
-from streams.pipeline import Pipeline, UsageMessage
 from streams.usage import hour_of, minute_of
 from tests.oracle import expected_capacity, expected_windows
 from tests.stored import stored_capacity, stored_usage
@@ -121,7 +122,7 @@ def run(store: Store, delivery: Delivery) -> tuple[list[UsageMessage], list[Capa
     while committed < len(delivery.messages):
         crash_at, after = crashes.pop(0) if crashes else (None, False)
         worker = CrashingStore(store, crash_at, after)
-        pipeline = Pipeline(worker, Settings())  # a new process: no memory
+        pipeline = batch_steps(worker, Settings())  # a new process: no memory
         position = committed
         try:
             while position < len(delivery.messages):
@@ -189,7 +190,7 @@ def test_usage_and_capacity_are_exact_whatever_the_delivery(
 def test_a_recreated_topic_bills_new_actions_at_reused_offsets(store: Store) -> None:
     fresh(store)
     first, second = ACTIONS[:30], ACTIONS[30:]
-    pipeline = Pipeline(store, Settings())
+    pipeline = batch_steps(store, Settings())
     pipeline.process_actions([Message("t", 0, n, encode(a)) for n, a in enumerate(first)], NOW)
     # The topic is deleted and created again: its offsets restart at 0.
     pipeline.process_actions([Message("t", 0, n, encode(a)) for n, a in enumerate(second)], NOW)
@@ -201,7 +202,7 @@ def test_an_action_days_behind_its_partition_is_folded(store: Store) -> None:
     fresh(store)
     newest, old = ACTIONS[-1], ACTIONS[0]
     assert newest.started_at - old.started_at > dt.timedelta(hours=24)
-    pipeline = Pipeline(store, Settings(allowed_lateness_hours=1))
+    pipeline = batch_steps(store, Settings(allowed_lateness_hours=1))
     for offset, action in enumerate([newest, old]):
         outcome = pipeline.process_actions([Message("t", 0, offset, encode(action))], NOW)
         refresh_capacity(store, outcome.capacity)
@@ -226,7 +227,7 @@ def test_a_crash_around_the_fold_and_a_replay_count_once(store: Store, after: bo
     messages = [Message("t", 0, n, encode(a)) for n, a in enumerate(ACTIONS)]
     crashing = CrashingStore(store, crash_at="action_folds", after=after)
     with pytest.raises(Crash):
-        Pipeline(crashing, Settings()).process_actions(messages, NOW)
-    Pipeline(store, Settings()).process_actions(messages[: len(messages) // 2], NOW)
-    Pipeline(store, Settings()).process_actions(messages[len(messages) // 2 :], NOW)
+        batch_steps(crashing, Settings()).process_actions(messages, NOW)
+    batch_steps(store, Settings()).process_actions(messages[: len(messages) // 2], NOW)
+    batch_steps(store, Settings()).process_actions(messages[len(messages) // 2 :], NOW)
     assert stored_usage(store) == expected_windows(ACTIONS)

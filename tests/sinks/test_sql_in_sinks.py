@@ -26,18 +26,6 @@ SCANNED = ("schemas", "streams", "spur")
 # so that their edits do not stale the list. The lead empties it at merge.
 EXPECTED_ELSEWHERE = frozenset(
     {
-        # The streams branch moves this SQL into sinks/ (dedup index, windows,
-        # consent, capacity): remove these when it merges.
-        ("streams/capacity.py", "SQL"),
-        ("streams/capacity.py", "table capacity_minutely"),
-        ("streams/pipeline.py", "SQL"),
-        *(
-            ("streams/pipeline.py", f"table {name}")
-            for name in (
-                "actions", "action_folds", "usage_hourly", "dead_letters", "web_requests",
-                "form_submissions", "consent_log",
-            )
-        ),
         # The local store's own server: its grant statements and serving query
         # (the readers' tables come from the registry, sinks.tables.readable_by).
         ("spur/dev/store_config.py", "SQL"),

@@ -8,15 +8,15 @@ from msgspec.structs import replace
 
 from schemas.events import Action
 from schemas.validate import encode
+from sinks.capacity import refresh_capacity
 from sinks.migrate import apply_migrations, migrations, render
 from sinks.store import PROBE, Store, sql_string
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.billing import billing
 from spur.read.reconcile import reconcile, reconcile_capacity, repair
 from spur.settings import Settings
-from streams.batch import Message
-from streams.capacity import refresh_capacity
-from streams.pipeline import Pipeline
+from spur.worker.batch import batch_steps
+from streams.batch import Batch, Message
 from tests.oracle import expected_billing
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
@@ -43,9 +43,9 @@ def messages(actions: list[Action], first_offset: int = 0) -> list[Message]:
     ]
 
 
-def pipeline(store: Store) -> Pipeline:
+def pipeline(store: Store) -> Batch:
     apply_migrations(store, Settings().retention)
-    return Pipeline(store, Settings())
+    return batch_steps(store, Settings())
 
 
 def billed(store: Store, month: str = "2026-11", tz: str = "UTC") -> dict[int, tuple[int, ...]]:
@@ -117,7 +117,7 @@ def test_profiles_are_kept_only_under_consent(store: Store) -> None:
     assert all((row["kept"] > 0) == (row["login"] == consenting) for row in rows)
 
 
-def process(p: Pipeline, store: Store, batch: list[Message]) -> None:
+def process(p: Batch, store: Store, batch: list[Message]) -> None:
     """A batch and its tail (capacity), as the worker runs them."""
     refresh_capacity(store, p.process_actions(batch, NOW).capacity)
 
@@ -185,7 +185,7 @@ def test_repair_rebuilds_a_lost_fold_by_content_and_leaves_erased_logins_billed(
     (left,) = reconcile(store, "2026-11")
     assert (left.customer_id, left.aggregated[2] - left.raw[2]) == (erased.customer_id, 1)
     # The stream goes on from the repaired windows without counting twice.
-    process(Pipeline(store, Settings()), store, messages(actions))
+    process(batch_steps(store, Settings()), store, messages(actions))
     assert billed(store) == truth
 
 
@@ -213,7 +213,7 @@ def test_a_replay_republishes_window_states_that_may_have_been_lost(store: Store
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=3))
     published = first.process_actions(messages(actions), NOW).usage
     # Crash after the store write, before the window states reached the topic:
-    replayed = Pipeline(store, Settings()).process_actions(messages(actions), NOW).usage
+    replayed = batch_steps(store, Settings()).process_actions(messages(actions), NOW).usage
     assert replayed == published
     assert published
 

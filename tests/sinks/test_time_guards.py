@@ -18,8 +18,8 @@ from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.billing import billing
 from spur.settings import Settings, load_settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message, split
-from streams.pipeline import Pipeline
 from tests.schemas.test_validate import with_
 
 ARRIVAL = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
@@ -190,7 +190,7 @@ def test_a_future_dated_action_first_on_its_partition_changes_nothing_else(
         ended_at=now + dt.timedelta(days=300),
     )
     encoded = [msgspec.json.encode(a) for a in (ahead, *actions)]
-    pipeline = Pipeline(store, Settings())
+    pipeline = batch_steps(store, Settings())
     outcome = pipeline.process_actions(
         [Message("spur.actions.v1", 0, n, raw) for n, raw in enumerate(encoded)], now
     )

@@ -18,8 +18,8 @@ from spur.read.retention import retention_report
 from spur.read.subjects import Subject, count_rows, erase, export, subject_hash
 from spur.read.trace import trace
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.pipeline import Pipeline
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 SALT = b"test-salt"
@@ -27,7 +27,7 @@ SALT = b"test-salt"
 
 def filled(store: Store) -> list[Action]:
     apply_migrations(store, Settings().retention)
-    pipeline = Pipeline(store, Settings())
+    pipeline = batch_steps(store, Settings())
     actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4))
     messages = [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)]
     bad = {**msgspec.json.decode(encode(actions[0])), "document_title": "x"}
@@ -96,7 +96,7 @@ def test_trace_nests_triggered_actions_and_shows_orphans(store: Store) -> None:
     assert not root.orphan
     # An action whose trigger was never stored is shown, marked, not dropped.
     lost = replace(actions[1], action_id=uuid.uuid4(), parent_action_id=uuid.uuid4())
-    Pipeline(store, Settings()).process_actions(
+    batch_steps(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, 10_000, encode(lost))], NOW
     )
     orphans = [n for n in trace(store, session_id=lost.session_id) if n.orphan]

@@ -1,7 +1,7 @@
-"""Capacity windows per (action type, minute): count, bytes, duration quantiles, errors.
+"""Capacity windows per (action type, minute) in the store: counts, bytes, quantiles.
 
 A minute's window spans all customers and so all partitions, which no single
-worker sees. Each batch's fold (streams.pipeline) adds its new actions to
+worker sees. Each batch's fold (sinks.windows) adds its new actions to
 ``capacity_states``: mergeable states per (minute, action), the durations as
 a ``quantilesExact`` state (all values, so the merged quantiles are exactly
 those of all the minute's actions, in any order of arrival, however late).
@@ -9,7 +9,7 @@ After a batch, the windows it touched are read back by exact key, merged,
 stored in ``capacity_minutely`` and published. ``version`` = inserts folded
 into the minute: it only grows, so the highest version is the most complete
 state (ReplacingMergeTree keeps it). No raw actions are rescanned. Holds no
-customer data.
+customer data. Implements :class:`streams.steps.windows.CapacityStore`.
 
 Blocking: one query and one insert per run; store errors are retried.
 """
@@ -19,36 +19,21 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
-import msgspec
-
+from schemas.messages import CapacityMessage
 from sinks.store import PROBE, Store
 from sinks.writer import retrying
+from streams.usage import CapacityKey
 
 
-class CapacityKey(NamedTuple):
-    action: str
-    minute: dt.datetime  # UTC, on the minute
+class StoreCapacity:
+    def __init__(self, store: Store, stop: threading.Event | None = None) -> None:
+        self._store = store
+        self._stop = stop
 
-
-class CapacityMessage(msgspec.Struct, frozen=True):
-    """A window state on ``spur.capacity.v1`` (key ``action:minute``)."""
-
-    action: str
-    minute: dt.datetime
-    actions: int
-    error_actions: int
-    bytes_in: int
-    bytes_out: int
-    duration_p50_ms: float
-    duration_p95_ms: float
-    duration_p99_ms: float
-    version: int
-
-    @property
-    def key(self) -> bytes:
-        return f"{self.action}:{self.minute.isoformat()}".encode()
+    def refresh(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
+        return refresh_capacity(self._store, keys, self._stop)
 
 
 def _probe_key(key: CapacityKey) -> str:

@@ -1,0 +1,34 @@
+"""The consent ledger in the store (``consent_log``), as a consent source.
+
+Implements :class:`streams.steps.privacy.ConsentSource`: the
+extended-processing decisions of some logins. Blocking; store errors are
+retried (sinks.writer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sinks.store import as_utc, sql_string
+from sinks.writer import Retrying
+from streams.privacy import ConsentDecision, ConsentLedger
+
+
+class StoreConsent:
+    def __init__(self, store: Retrying) -> None:
+        self._store = store
+
+    def ledger(self, logins: Collection[str]) -> ConsentLedger:
+        if not logins:
+            return ConsentLedger({})
+        quoted = ",".join(sql_string(login) for login in sorted(logins))
+        rows = self._store.query(
+            f"SELECT login, ts, granted FROM {self._store.database}.consent_log FINAL "
+            f"WHERE purpose = 'extended_processing' AND login IN ({quoted})"
+        )
+        decisions: dict[str, list[ConsentDecision]] = {}
+        for row in rows:
+            decisions.setdefault(row["login"], []).append(
+                ConsentDecision(as_utc(row["ts"]), bool(row["granted"]))
+            )
+        return ConsentLedger(decisions)

@@ -1,0 +1,36 @@
+"""Raw rows in the store: one table per input stream, and the dead letters.
+
+Implements :class:`streams.steps.store.RawEventsSink`. An empty batch runs
+no statement. Blocking; store errors are retried (sinks.writer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from schemas.events import Action, Consent, FormSubmission, WebRequest
+from schemas.located import Located
+from schemas.messages import DeadLetter
+from sinks.actions import batch_columns
+from sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
+from sinks.writer import Retrying
+
+
+class StoreRawEvents:
+    def __init__(self, store: Retrying) -> None:
+        self._store = store
+
+    def store_actions(self, items: Sequence[Located[Action]]) -> None:
+        self._store.insert("actions", batch_columns(items))
+
+    def store_web(self, events: Sequence[WebRequest]) -> None:
+        self._store.insert("web_requests", web_columns(events))
+
+    def store_forms(self, events: Sequence[FormSubmission]) -> None:
+        self._store.insert("form_submissions", form_columns(events))
+
+    def store_consent(self, events: Sequence[Consent]) -> None:
+        self._store.insert("consent_log", consent_columns(events))
+
+    def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        self._store.insert("dead_letters", dead_letter_columns(letters))

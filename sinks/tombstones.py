@@ -1,0 +1,25 @@
+"""The erasure tombstones in the store, as an erasure log.
+
+Implements :class:`streams.steps.erasure.ErasureLog` over sinks.erasure
+(``erased_subjects``, and the deletion of a subject's rows). Blocking;
+store errors are retried (sinks.writer).
+"""
+
+from __future__ import annotations
+
+from sinks import erasure
+from sinks.tables import SubjectKind
+from sinks.writer import Retrying, retrying
+from streams.steps.erasure import Tombstones
+
+
+class StoreTombstones:
+    def __init__(self, store: Retrying) -> None:
+        self._store = store
+
+    def read(self) -> Tombstones:
+        return self._store.call(erasure.read_tombstones, self._store.store)
+
+    def delete_again(self, kind: SubjectKind, value: str) -> None:
+        # Retried without the worker's stop: the deletion must land.
+        retrying(erasure.delete_again, self._store.store, kind, value)

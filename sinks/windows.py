@@ -1,0 +1,104 @@
+"""Usage windows in the store, and the fold that feeds them.
+
+Implements :class:`streams.steps.windows.WindowStore`:
+
+- ``fold``: ONE insert of the new actions into ``action_folds`` (a Null
+  table), whose materialized views write the dedup index ``action_ids``, the
+  hourly sums ``usage_sums`` and the per-minute ``capacity_states`` from that
+  same block, with a deterministic insert deduplication token;
+- ``states``: the sums of some hours from ``usage_sums``, by exact key, in
+  one query (``version`` = inserts folded into the window);
+- ``write``: those states into ``usage_hourly`` (a ReplacingMergeTree on
+  ``version``).
+
+Blocking; store errors are retried (sinks.writer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import xxhash
+
+from schemas.events import Action
+from schemas.located import Located
+from sinks.actions import batch_columns
+from sinks.store import PROBE, Columns
+from sinks.writer import Retrying
+from streams.usage import UsageState, WindowKey
+
+_FOLDED = (
+    "action_id", "customer_id", "started_at", "ended_at", "action", "bytes_in", "bytes_out",
+    "status",
+)  # fmt: skip
+
+
+class StoreWindows:
+    def __init__(self, store: Retrying) -> None:
+        self._store = store
+
+    def fold(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
+        rows = batch_columns(new)
+        self._store.insert("action_folds", fold_columns(rows, hashes), fold_token(rows))
+
+    def states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
+        if not windows:
+            return {}
+        rows = self._store.query(
+            f"SELECT customer_id, toUnixTimestamp(hour) AS hour, sum(bytes_in) AS bytes_in, "
+            f"sum(bytes_out) AS bytes_out, sum(actions) AS actions, "
+            f"sum(error_actions) AS error_actions, sum(duration_ms) AS duration_ms, "
+            f"sum(updates) AS updates "
+            f"FROM {self._store.database}.usage_sums "
+            f"WHERE (customer_id, hour) IN (SELECT toUInt32(splitByChar(':', key)[1]), "
+            f"toDateTime(toUInt32(splitByChar(':', key)[2]), 'UTC') FROM {PROBE}) "
+            f"GROUP BY customer_id, hour",
+            [f"{w.customer_id}:{int(w.hour.timestamp())}" for w in windows],
+        )
+        return {
+            WindowKey(int(r["customer_id"]), dt.datetime.fromtimestamp(int(r["hour"]), dt.UTC)): (
+                UsageState(
+                    bytes_in=int(r["bytes_in"]),
+                    bytes_out=int(r["bytes_out"]),
+                    actions=int(r["actions"]),
+                    error_actions=int(r["error_actions"]),
+                    duration_ms=int(r["duration_ms"]),
+                    version=int(r["updates"]),
+                )
+            )
+            for r in rows
+        }
+
+    def write(self, states: dict[WindowKey, UsageState], now: dt.datetime) -> None:
+        self._store.insert("usage_hourly", usage_columns(states, now))
+
+
+def fold_columns(actions: Columns, hashes: Sequence[int]) -> dict[str, Sequence[Any]]:
+    """The ``action_folds`` rows of the stored ``actions`` columns (same lists, no copy)."""
+    return {
+        **{name: actions[name] for name in _FOLDED},
+        "content_hash": hashes,
+        "partition": actions["kafka_partition"],
+        "offset": actions["kafka_offset"],
+    }
+
+
+def fold_token(actions: Columns) -> str:
+    """The fold's insert deduplication token: a function of its action ids alone.
+
+    A retry of the same fold has the same new ids, so the same token; another
+    fold has other ids (an id is folded once), so another token.
+    """
+    return "fold:" + xxhash.xxh3_128_hexdigest("\n".join(actions["action_id"]))
+
+
+def usage_columns(changed: dict[WindowKey, UsageState], now: dt.datetime) -> dict[str, list[Any]]:
+    keys = sorted(changed)
+    return {
+        "customer_id": [k.customer_id for k in keys],
+        "hour": [k.hour for k in keys],
+        **{name: [getattr(changed[k], name) for k in keys] for name in UsageState.__slots__},
+        "updated_at": [now for _ in keys],
+    }

@@ -1,0 +1,64 @@
+"""Step ``dedup``: which valid actions are new, duplicates or conflicting.
+
+Input: the batch's valid actions (erased customers' already dropped), the
+raw messages they came from, and a :class:`DedupIndex`.
+Output: a :class:`streams.dedup.DedupResult` (new, duplicates, conflicts,
+the content hash of each new id) and a ``conflicting_duplicate`` dead letter
+per conflict; duplicates are counted (``DUPLICATES``).
+Guarantees: identity is the action id and its content, never the Kafka
+offset (streams.dedup): an id in the index is counted, because the index row
+is written by the very statement that folds the action (step windows).
+Failure: the classification is pure; the index lookup blocks and retries
+inside until the store answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+from schemas.events import Action
+from schemas.located import Located
+from schemas.messages import DeadLetter
+from schemas.metrics import DUPLICATES, Metrics
+from schemas.validate import Rejection
+from streams.dedup import DedupResult, classify
+from streams.steps.validate import Message, reject
+
+
+class DedupIndex(Protocol):
+    """Every action id counted so far -> its content hash (sinks.dedup_index)."""
+
+    def counted(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The content hash of each of ``ids`` already counted (absent: not counted).
+
+        An id indexed with :data:`streams.dedup.UNKNOWN_HASH` and another hash
+        answers the unknown one. Blocks; no store call for no ids.
+        """
+
+
+def deduplicate(
+    accepted: list[Located[Action]],
+    index: DedupIndex,
+    messages: Sequence[Message],
+    now: dt.datetime,
+    metrics: Metrics,
+) -> tuple[DedupResult, list[DeadLetter]]:
+    """Classify ``accepted`` against the index; the conflicts' dead letters."""
+    dedup = classify(accepted, index.counted([item.event.action_id for item in accepted]))
+    letters = []
+    if dedup.conflicts:
+        by_position = {(m.partition, m.offset): m for m in messages}
+        for item in dedup.conflicts:
+            rejection = Rejection(
+                "conflicting_duplicate",
+                f"action_id {item.event.action_id} was seen before with different content; "
+                "the first copy stands",
+                "action_id",
+            )
+            message = by_position[(item.partition, item.offset)]
+            letters.append(reject(message, rejection, Action, now))
+    metrics.inc(DUPLICATES, len(dedup.duplicates))
+    return dedup, letters

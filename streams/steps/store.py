@@ -1,0 +1,45 @@
+"""Step ``store``: raw rows and dead letters, written to a :class:`RawEventsSink`.
+
+Input: events that passed validation, erasure and privacy (each stream's
+own type), or dead letters.
+Output: nothing; the rows are in the store when a call returns. Dead letters
+are counted per topic and reason (``REJECTED``).
+Guarantees: an empty batch writes nothing. Raw rows are idempotent (a replay's
+rows collapse in the tables' ReplacingMergeTree), so storing them again after
+a crash is harmless. For actions, raw rows are stored before the fold (step
+windows): an id is never indexed before its row is stored.
+Failure: blocks while the store is down, retrying inside (sinks.writer);
+returns only once the store accepted the rows, never skips them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from schemas.events import Action, Consent, FormSubmission, WebRequest
+from schemas.located import Located
+from schemas.messages import DeadLetter
+from schemas.metrics import REJECTED, Metrics
+
+
+class RawEventsSink(Protocol):
+    """Where raw rows go, one table per stream (sinks.raw_events). Blocks, retries inside."""
+
+    def store_actions(self, items: Sequence[Located[Action]]) -> None: ...
+
+    def store_web(self, events: Sequence[WebRequest]) -> None: ...
+
+    def store_forms(self, events: Sequence[FormSubmission]) -> None: ...
+
+    def store_consent(self, events: Sequence[Consent]) -> None: ...
+
+    def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+def store_dead_letters(
+    sink: RawEventsSink, letters: Sequence[DeadLetter], metrics: Metrics
+) -> None:
+    for letter in letters:
+        metrics.inc(REJECTED, topic=letter.topic, reason=letter.reason)
+    sink.store_dead_letters(letters)

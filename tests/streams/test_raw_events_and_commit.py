@@ -1,0 +1,115 @@
+"""The shared raw-events path (web, forms, consent), publish and commit, over fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+import pytest
+
+from schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED
+from schemas.topics import Topic
+from streams.batch import ActionsOutcome
+from streams.steps.commit import complete_then_commit
+from tests.fakes import MemoryStore, RecordingMetrics, memory_batch
+from tests.streams.helpers import NOW, action, consent, form, messages, web
+
+
+@pytest.mark.parametrize(
+    ("topic", "document"),
+    [(Topic.WEB, web), (Topic.FORMS, form), (Topic.CONSENT, consent)],
+)
+def test_each_path_stores_valid_rows_and_dead_letters_the_rest(
+    topic: Topic, document: object
+) -> None:
+    store, metrics = MemoryStore(), RecordingMetrics()
+    batch = memory_batch(store, metrics)
+    process = {
+        Topic.WEB: batch.process_web,
+        Topic.FORMS: batch.process_forms,
+        Topic.CONSENT: batch.process_consent,
+    }[topic]
+    assert callable(document)
+    letters = process(messages(topic, [document(), b"{nope", {**document(), "x": "secret"}]), NOW)
+    assert [(d.reason, d.offset) for d in letters] == [("not_json", 1), ("unknown_field", 2)]
+    assert b"secret" not in msgspec.json.encode(letters)
+    assert store.dead_letters == letters
+    stored: dict[Topic, Sequence[object]] = {
+        Topic.WEB: store.web,
+        Topic.FORMS: store.forms,
+        Topic.CONSENT: store.consent,
+    }
+    assert len(stored[topic]) == 1
+    assert metrics.count(EVENTS_IN, topic=topic) == 3
+    assert metrics.count(REJECTED, topic=topic.value, reason="not_json") == 1
+
+
+def test_consent_tombstones_are_skipped_and_erased_subjects_not_stored_again() -> None:
+    store, metrics = MemoryStore(), RecordingMetrics()
+    store.erase("login", "ann@example.com", NOW)
+    batch = memory_batch(store, metrics)
+    docs: list[dict[str, Any] | bytes] = [
+        consent("ann@example.com"),
+        b"",
+        consent("bob@example.com"),
+        {**consent("ann@example.com"), "granted": "yes"},
+    ]
+    letters = batch.process_consent(messages(Topic.CONSENT, docs), NOW)
+    assert [c.login for c in store.consent] == ["bob@example.com"]
+    assert letters == []  # the reject names the erased login
+    assert metrics.count(ERASED_DROPPED) == 1
+    assert metrics.count(EVENTS_IN, topic=Topic.CONSENT) == 4
+
+
+class FakePublisher:
+    def __init__(self, log: list[str], fail: bool = False) -> None:
+        self.log = log
+        self.fail = fail
+
+    async def publish(self, topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.log.append(f"{topic.name} {len(messages)}")
+
+
+class FakeCommitter:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def commit(self, offsets: Mapping[int, int]) -> None:
+        self.log.append(f"commit {dict(offsets)}")
+
+
+async def test_outputs_are_published_then_offsets_committed() -> None:
+    store, metrics = MemoryStore(), RecordingMetrics()
+    batch = memory_batch(store, metrics)
+    docs: list[dict[str, Any] | bytes] = [action(), action(customer_id=5), b"{nope"]
+    outcome = batch.process_actions(messages(Topic.ACTIONS, docs), NOW)
+    minutes = batch.actions.refresh_capacity(outcome.capacity)
+    log: list[str] = []
+    publishing = batch.actions.publish(FakePublisher(log), outcome, minutes)
+    await complete_then_commit(publishing, FakeCommitter(log), {0: 3})
+    assert log == ["USAGE 2", "CAPACITY 1", "DEADLETTER 1", "commit {0: 3}"]
+
+
+async def test_nothing_is_committed_when_publishing_fails() -> None:
+    log: list[str] = []
+    outcome = ActionsOutcome()
+    publishing = memory_batch(MemoryStore(), RecordingMetrics()).actions.publish(
+        FakePublisher(log, fail=True), outcome, []
+    )
+    with pytest.raises(ConnectionError):
+        await complete_then_commit(publishing, FakeCommitter(log), {0: 1})
+    assert log == []
+
+
+def test_time_guards_reject_before_any_write() -> None:
+    store, metrics = MemoryStore(), RecordingMetrics()
+    future = (NOW + dt.timedelta(hours=1)).isoformat()
+    outcome = memory_batch(store, metrics).process_actions(
+        messages(Topic.ACTIONS, [action(started_at=future, ended_at=future)]), NOW
+    )
+    assert [d.reason for d in outcome.dead_letters] == ["future_timestamp"]
+    assert store.writes == ["dead_letters"]
