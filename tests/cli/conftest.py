@@ -20,8 +20,8 @@ from schemas.validate import encode
 from sinks.migrate import apply_migrations
 from sinks.store import Store
 from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from streams.batch import Message
-from streams.pipeline import Pipeline
 
 NOW = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
 
@@ -49,7 +49,7 @@ class Cli:
     def feed(self, actions: Sequence[Action], raw: Sequence[bytes] = ()) -> None:
         """Through the pipeline, as the worker stores them (bad ``raw`` lines dead-lettered)."""
         bodies = [encode(a) for a in actions] + list(raw)
-        Pipeline(self.store, Settings()).process_actions(
+        batch_steps(self.store, Settings()).process_actions(
             [Message("spur.actions.v1", 0, n, body) for n, body in enumerate(bodies)], NOW
         )
 
