@@ -13,8 +13,10 @@ stops everything it started, also when it fails or is interrupted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -92,6 +94,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     worker: WorkerProcess | None = None
     succeeded = False
     started = time.monotonic()
+    library_log = _log_libraries_to(workdir / "demo.log")
     try:
         with console.status("starting Kafka broker (the first run downloads its jars)..."):
             broker.start()
@@ -145,6 +148,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             worker.stop()
         broker.stop()
         local_store.stop()
+        library_log.close()
         if options.keep or not succeeded:
             console.print(f"demo files kept in {workdir}")
         else:
@@ -153,6 +157,31 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             f"[green]✓[/] stopped the worker, the store and the broker "
             f"({time.monotonic() - started:.0f} s in all)"
         )
+
+
+def _log_libraries_to(path: Path) -> contextlib.ExitStack:
+    """Send the libraries' log records to ``path``; only errors reach the console too.
+
+    Without a handler Python prints every warning on stderr, and aiokafka warns
+    about each produce it retries transparently (a NotLeaderForPartitionError
+    while a new topic's leader settles): noise in the demo's output, but kept
+    in ``demo.log`` (the demo's directory stays on failure or with --keep).
+    """
+    root = logging.getLogger()
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_console = logging.StreamHandler()
+    to_console.setLevel(logging.ERROR)
+    for handler in (to_file, to_console):
+        root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(logging.INFO)
+    undo = contextlib.ExitStack()
+    undo.callback(root.setLevel, previous_level)
+    for handler in (to_file, to_console):
+        undo.callback(root.removeHandler, handler)
+    undo.callback(to_file.close)
+    return undo
 
 
 def _report(
