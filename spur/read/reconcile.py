@@ -17,6 +17,12 @@ Usage is corrected by adding the difference to the sums (so folds that
 follow build on it); capacity minutes get their state rebuilt from the raw
 actions. The windows are read and written by sinks.reconcile.
 
+Usage windows are whole UTC hours, so in a zone whose month does not begin
+on a whole hour (Asia/Kolkata, Asia/Kathmandu) the usage check covers the
+hours that hold the zone's month, up to 45 minutes more on each side: cut at
+the zone's bound, the raw side of a window would hold part of an hour and a
+repair would overwrite a correct window with that part.
+
 Blocking. Repair must not run while workers fold into the same months (stop
 them first): a fold between its reads and its writes would be lost or doubled.
 """
@@ -83,9 +89,17 @@ def _totals(by_window: dict[Window, Any]) -> dict[int, tuple[int, int, int]]:
     return totals
 
 
-def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Difference]:
-    """Customers whose billed month (the published windows) differs from their raw actions."""
+def _hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The whole UTC hours that hold ``month`` in ``timezone`` (see the module docstring)."""
     start, end = month_bounds(month, timezone)
+    first = start.replace(minute=0, second=0, microsecond=0)
+    after = end.replace(minute=0, second=0, microsecond=0)
+    return first, after if after == end else after + dt.timedelta(hours=1)
+
+
+def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Difference]:
+    """Customers whose usage windows of the month differ from their raw actions."""
+    start, end = _hours_of_month(month, timezone)
     aggregated = _totals(windows.published_windows(store, start, end))
     raw = _totals(windows.raw_windows(store, start, end))
     return [
@@ -115,7 +129,7 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
 
 def repair(store: Store, month: str, timezone: str = "UTC") -> int:
     """Rewrite, by content, every window of the month that differs from raw; return how many."""
-    start, end = month_bounds(month, timezone)
+    start, end = _hours_of_month(month, timezone)
     raw = windows.raw_windows(store, start, end)
     summed = windows.summed_windows(store, start, end)
     erased = windows.ids_without_rows(store, start, end)

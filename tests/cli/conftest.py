@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from schemas.events import Action
 from schemas.validate import encode
+from sinks.capacity import refresh_capacity
 from sinks.migrate import apply_migrations
 from sinks.store import Store
 from spur.settings import Settings
@@ -49,9 +50,11 @@ class Cli:
     def feed(self, actions: Sequence[Action], raw: Sequence[bytes] = ()) -> None:
         """Through the pipeline, as the worker stores them (bad ``raw`` lines dead-lettered)."""
         bodies = [encode(a) for a in actions] + list(raw)
-        batch_steps(self.store, Settings()).process_actions(
+        # Then the capacity refresh, as the worker does before it commits.
+        outcome = batch_steps(self.store, Settings()).process_actions(
             [Message("spur.actions.v1", 0, n, body) for n, body in enumerate(bodies)], NOW
         )
+        refresh_capacity(self.store, outcome.capacity)
 
 
 @pytest.fixture

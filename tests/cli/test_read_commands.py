@@ -53,6 +53,32 @@ def test_billing_in_a_half_hour_zone_is_exact_at_the_month_edge(
     assert (actions_in("2026-11"), actions_in("2026-12")) == (1, 2)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Adelaide"])
+def test_reconcile_in_a_half_hour_zone_finds_nothing_and_repair_keeps_the_bill(
+    cli: Cli, zone: str
+) -> None:
+    # Both sides of the zone's month edge, inside the same UTC hours.
+    starts = [
+        dt.datetime(2026, 11, 30, hour, minute, tzinfo=UTC)
+        for hour in (13, 18)
+        for minute in (10, 20, 40, 50)
+    ]
+    cli.feed([action(n, at) for n, at in enumerate(starts)])
+
+    def utc_bill() -> str:
+        result = cli("billing", "--month", "2026-11", "--format", "csv")
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    before = utc_bill()
+    for month in ("2026-11", "2026-12"):
+        checked = cli("reconcile", "--month", month, "--tz", zone)
+        assert checked.exit_code == 0, checked.output
+    repaired = cli("reconcile", "--month", "2026-11", "--tz", zone, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert utc_bill() == before
+
+
 @pytest.mark.parametrize(
     "command",
     [
