@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiokafka.errors import KafkaConnectionError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from schemas.errors import InputError
+from schemas.errors import InputError, UnavailableError
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from schemas.topics import Topic
 from schemas.validate import Rejection, TimeLimits, validate
@@ -79,20 +80,26 @@ async def produce_file(
         # Not on a file or a pipe: there a progress bar is only a stray blank line.
         disable=not console.is_terminal,
     )
-    async with Publisher(bootstrap) as publisher:
-        with progress, path.open("rb") as lines:
-            task = progress.add_task("", total=size, name=path.name)
-            for line_no, line in enumerate(lines, start=1):
-                progress.advance(task, len(line))
-                body = line.rstrip(b"\r\n")
-                if not body.strip():
-                    continue
-                decoded = validate(body, kind, dt.datetime.now(dt.UTC), limits)
-                if isinstance(decoded, Rejection):
-                    report.rejected.append((line_no, decoded))
-                    continue
-                _topic, key = topic_and_key(decoded)
-                # The line is published as written: the file is the source of truth.
-                await publisher.publish_raw(topic, body, key=key)
-                report.published += 1
+    try:
+        async with Publisher(bootstrap) as publisher:
+            with progress, path.open("rb") as lines:
+                task = progress.add_task("", total=size, name=path.name)
+                for line_no, line in enumerate(lines, start=1):
+                    progress.advance(task, len(line))
+                    body = line.rstrip(b"\r\n")
+                    if not body.strip():
+                        continue
+                    decoded = validate(body, kind, dt.datetime.now(dt.UTC), limits)
+                    if isinstance(decoded, Rejection):
+                        report.rejected.append((line_no, decoded))
+                        continue
+                    _topic, key = topic_and_key(decoded)
+                    # The line is published as written: the file is the source of truth.
+                    await publisher.publish_raw(topic, body, key=key)
+                    report.published += 1
+    except KafkaConnectionError as exc:
+        raise UnavailableError(
+            f"Kafka at {bootstrap.bootstrap} is unreachable: {exc}",
+            hint="start one with `spur dev up`, or set SPUR_KAFKA_BOOTSTRAP",
+        ) from exc
     return report

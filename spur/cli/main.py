@@ -9,6 +9,7 @@ no traceback.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -28,10 +29,19 @@ class SpurGroup(click.Group):
             if exc.hint:
                 click.echo(f"Hint: {exc.hint}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # Writing the output failed (a full disk, an I/O error): say so, not a traceback.
+            click.echo(f"Error: {exc.strerror or exc}: {exc.filename or 'the output'}", err=True)
+            ctx.exit(1)
+
+
+# Long-running commands log for operators (Faust's handlers, the store's log).
+_LOGGING_COMMANDS = frozenset({"worker", "store"})
 
 
 @click.group(cls=SpurGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """spur: telemetry of a SaaS operator's app servers, from Kafka to ClickHouse.
 
     Configuration comes from SPUR_* environment variables (e.g.
@@ -44,6 +54,11 @@ def main() -> None:
 
     # What spur and its children (broker, store, Faust) write is private.
     os.umask(PRIVATE_UMASK)
+    if ctx.invoked_subcommand not in _LOGGING_COMMANDS:
+        # A command reports its failure as one Error: line. Without a handler
+        # Python prints the drivers' warnings, with tracebacks, before it
+        # (clickhouse_driver's failed connect); their errors still show.
+        logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
 
 
 for _module in (pipeline, billing, query, trace, deadletters, status, privacy):

@@ -57,7 +57,12 @@ class Publisher:
         self._producer = new_producer(bootstrap, linger_ms=linger_ms)
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            # A producer that failed to bootstrap still holds its client: close it.
+            await self._producer.stop()
+            raise
 
     async def stop(self) -> None:
         await self._producer.stop()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from spur.processes import free_port
+
 
 def spur(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SPUR_")}
@@ -62,3 +64,12 @@ def test_a_misspelt_variable_exits_2_naming_it_and_the_closest_name(tmp_path: Pa
 def test_the_deployments_clickhouse_passwords_are_not_settings_but_allowed(tmp_path: Path) -> None:
     result = spur(tmp_path, "status", SPUR_CH_OPS_PASSWORD="x")
     assert "not a spur setting" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["billing", "--month", "2026-11"], ["query", "SELECT 1"]])
+def test_an_unreachable_store_is_one_error_line(tmp_path: Path, command: list[str]) -> None:
+    url = f"clickhouse://spur:secret@127.0.0.1:{free_port()}/spur"
+    result = spur(tmp_path, *command, SPUR_CLICKHOUSE_URL=url)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr

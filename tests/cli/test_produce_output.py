@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from spur.processes import free_port
 from tests.integration.helpers import spur, spur_env
 from tests.schemas.test_validate import GOOD
 
@@ -26,3 +27,15 @@ def test_a_line_that_is_not_utf8_is_reported_as_such(
     assert result.stderr.splitlines() == [line for line in result.stderr.splitlines() if line]
     assert result.stderr.startswith(f"{events}:2:")
     assert result.stdout == "published 1, rejected 1 lines\n"
+
+
+def test_an_unreachable_broker_is_one_error_line(tmp_path: Path, store_url: str) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(json.dumps(GOOD).encode() + b"\n")
+    nobody = f"127.0.0.1:{free_port()}"
+    result = spur(spur_env(nobody, tmp_path, store_url), "produce", str(events))
+    assert result.returncode == 1, result.stderr
+    assert f"Error: Kafka at {nobody} is unreachable" in result.stderr
+    assert "Hint: start one with `spur dev up`" in result.stderr
+    for noise in ("Traceback", "Unclosed"):
+        assert noise not in result.stderr, result.stderr

@@ -82,3 +82,11 @@ def test_export_to_a_file_says_how_many_rows(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"rows about the customer 7 to {out}" in result.output
     assert len(out.read_text().splitlines()) >= 2
+
+
+def test_export_to_a_full_disk_exits_1_with_a_message(cli: Cli) -> None:
+    feed_a_chain(cli)
+    result = cli("export", "--customer", "7", "--out", "/dev/full")
+    assert result.exit_code == 1, result.output
+    assert "Error: No space left on device" in result.stderr
+    assert "Traceback" not in result.output
