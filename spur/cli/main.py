@@ -58,7 +58,10 @@ def main(ctx: click.Context) -> None:
         # A command reports its failure as one Error: line. Without a handler
         # Python prints the drivers' warnings, with tracebacks, before it
         # (clickhouse_driver's failed connect); their errors still show.
-        logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+        errors_only = logging.StreamHandler()
+        errors_only.setLevel(logging.ERROR)
+        errors_only.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logging.getLogger().addHandler(errors_only)
 
 
 for _module in (pipeline, billing, query, trace, deadletters, status, privacy):

@@ -44,6 +44,7 @@ from spur.read.billing import billing
 from spur.read.deadletters import dead_letter_report
 from spur.read.trace import trace
 from spur.render import billing_table, trace_tree
+from spur.render import console as stdout_console
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
 from spur.worker.launch import WorkerProcess, start_worker, worker_env
@@ -85,7 +86,7 @@ class Published:
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> None:
-    console = Console()
+    console = stdout_console()
     workdir = Path(tempfile.mkdtemp(prefix="spur-demo-"))
     broker = LocalBroker(
         data_dir=workdir / "broker", version=settings.kafka_version, cache_dir=settings.cache_dir
@@ -160,27 +161,29 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
 
 
 def _log_libraries_to(path: Path) -> contextlib.ExitStack:
-    """Send the libraries' log records to ``path``; only errors reach the console too.
+    """Send the libraries' log records to ``path``; errors reach the console too.
 
     Without a handler Python prints every warning on stderr, and aiokafka warns
     about each produce it retries transparently (a NotLeaderForPartitionError
     while a new topic's leader settles): noise in the demo's output, but kept
     in ``demo.log`` (the demo's directory stays on failure or with --keep).
+    The CLI's root logger already shows errors; otherwise a handler here does.
     """
     root = logging.getLogger()
-    to_file = logging.FileHandler(path, encoding="utf-8")
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    to_console = logging.StreamHandler()
-    to_console.setLevel(logging.ERROR)
-    for handler in (to_file, to_console):
+    handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
+    handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if not any(type(h) is logging.StreamHandler for h in root.handlers):
+        handlers.append(logging.StreamHandler())
+        handlers[-1].setLevel(logging.ERROR)
+    for handler in handlers:
         root.addHandler(handler)
     previous_level = root.level
     root.setLevel(logging.INFO)
     undo = contextlib.ExitStack()
     undo.callback(root.setLevel, previous_level)
-    for handler in (to_file, to_console):
+    for handler in handlers:
         undo.callback(root.removeHandler, handler)
-    undo.callback(to_file.close)
+        undo.callback(handler.close)
     return undo
 
 

@@ -9,6 +9,7 @@ session's broker has long had its offsets topic).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -53,6 +54,8 @@ def test_the_demo_runs_clean(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "billed actions" in result.stdout
+    # Written to a pipe: whole lines, not wrapped at 80 columns.
+    assert re.search(r"web requests and \d+ malformed events", result.stdout), result.stdout
     # aiokafka's warnings about produces it retries (NotLeaderForPartitionError
     # while a new topic's leader settles) go to the demo's log, not the console.
     for noise in ("Group Coordinator Request failed", "Traceback", "NotLeaderForPartition"):
