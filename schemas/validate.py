@@ -79,7 +79,10 @@ def _decode_struct(raw: bytes, kind: type[E]) -> E | Rejection:
     try:
         event: E = _DECODERS[kind].decode(raw)
     except msgspec.ValidationError as exc:
-        return classify(str(exc))
+        # Bytes that are no UTF-8 inside a UUID or a time make a ValidationError;
+        # the line is still no JSON, whatever field the decoder noticed it in.
+        not_utf8 = _not_utf8(raw)
+        return Rejection("not_json", not_utf8) if not_utf8 else classify(str(exc))
     except msgspec.DecodeError as exc:
         return Rejection("not_json", _not_utf8(raw) or str(exc))
     except UnicodeDecodeError as exc:  # invalid UTF-8 inside a string (found by fuzzing)

@@ -71,3 +71,12 @@ def test_an_offset_other_than_utc_is_accepted() -> None:
     action = decode(with_(started_at="2026-11-24T11:15:30+01:00"), Action)
     assert isinstance(action, Action)
     assert action.started_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize("field", ["action_id", "started_at", "action"])
+def test_bytes_that_are_no_utf8_inside_a_value_are_not_json(field: str) -> None:
+    raw = msgspec.json.encode(GOOD).replace(msgspec.json.encode(GOOD[field]), b'"\xff\xfe"', 1)
+    rejected = decode(raw, Action)
+    assert isinstance(rejected, Rejection)
+    assert rejected.reason == "not_json"
+    assert rejected.detail.startswith("not UTF-8: invalid start byte at byte")
