@@ -32,11 +32,9 @@ def counts_by_reason(store: Store, reason: str | None, since: dt.datetime | None
 def latest(
     store: Store, reason: str | None, since: dt.datetime | None, limit: int
 ) -> list[dict[str, Any]]:
-    """The ``limit`` latest dead letters (``at`` as text), without their originals."""
-    rows = store.query(
-        # Not `toString(at) AS at`: the alias would shadow the column in WHERE.
-        f"SELECT toString(dead_letters.at) AS at_text, topic, partition, offset, reason, "
-        f"detail, field FROM {store.database}.dead_letters FINAL "
-        f"WHERE {_where(reason, since)} ORDER BY dead_letters.at DESC LIMIT {int(limit)}"
+    """The ``limit`` latest dead letters, without their originals (``field`` "" if none)."""
+    return store.query(
+        f"SELECT at, topic, partition, offset, reason, detail, field "
+        f"FROM {store.database}.dead_letters FINAL "
+        f"WHERE {_where(reason, since)} ORDER BY at DESC LIMIT {int(limit)}"
     )
-    return [{"at": row.pop("at_text"), **row} for row in rows]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from spur.cli.common import (
@@ -11,7 +9,7 @@ from spur.cli.common import (
     reader_for,
     settings_from_env,
 )
-from spur.render import emit_rows
+from spur.render import dumps, emit_rows
 
 
 @click.command()
@@ -37,7 +35,7 @@ def deadletters(reason: str | None, since: str | None, fmt: str) -> None:
     finally:
         store.close()
     if fmt == "json":
-        click.echo(json.dumps(report, indent=2, default=str))
+        click.echo(dumps(report))
         return
     emit_rows(
         [{"reason": r, "count": n} for r, n in report["counts"].items()], "table", "dead letters"

@@ -28,7 +28,11 @@ def dead_letter_report(
     return {
         "counts": counts,
         "total": sum(counts.values()),
-        "recent": stored.latest(store, reason, since, limit),
+        # A letter about no one field has none (stored as "").
+        "recent": [
+            {**row, "field": row["field"] or None}
+            for row in stored.latest(store, reason, since, limit)
+        ],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -20,6 +21,16 @@ def test_deadletters_since_a_date_lists_the_letters(cli: Cli) -> None:
     table = cli("deadletters", "--since", "2026-11-24")
     assert table.exit_code == 0, table.output
     assert "unknown_field" in table.output
+
+
+def test_deadletters_json_shows_utc_milliseconds_and_null_for_no_field(cli: Cli) -> None:
+    cli.feed([], raw=[b"{oops"])
+    result = cli("deadletters", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (letter,) = json.loads(result.output)["recent"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", letter["at"]), letter
+    assert letter["reason"] == "not_json"
+    assert letter["field"] is None
 
 
 def test_deadletters_reason_with_a_quote_is_a_value_not_sql(cli: Cli) -> None:

@@ -123,7 +123,7 @@ def test_dead_letters_since_a_day_and_a_reason_with_a_quote(store: Store) -> Non
     long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     since = dead_letter_report(store, reason=None, since=long_ago)
     assert since["total"] == 1
-    assert since["recent"][0]["at"].startswith(str(dt.datetime.now(dt.UTC).year))
+    assert since["recent"][0]["at"].year == dt.datetime.now(dt.UTC).year
     future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     assert dead_letter_report(store, reason=None, since=future)["total"] == 0
     assert dead_letter_report(store, reason="abc' OR 1=1 --", since=None)["total"] == 0
