@@ -13,7 +13,7 @@ from sinks.store import Store, sql_string
 
 def table_status(store: Store) -> list[dict[str, Any]]:
     rows = store.query(
-        "SELECT table, sum(rows) AS rows, toString(max(modification_time)) AS last_insert "
+        "SELECT table, sum(rows) AS rows, toTimeZone(max(modification_time), 'UTC') AS last_insert "
         f"FROM system.parts WHERE database = {sql_string(store.database)} AND active "
         "GROUP BY table ORDER BY table"
     )

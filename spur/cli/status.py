@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -15,7 +14,7 @@ from spur.cli.common import (
     reader_for,
     settings_from_env,
 )
-from spur.render import emit_rows
+from spur.render import dumps, emit_rows
 
 
 @click.command()
@@ -68,7 +67,7 @@ def status(fmt: str) -> None:
             store.close()
     document = {"broker": broker, "store": {"url": describe(settings), **stored}}
     if fmt == "json":
-        click.echo(json.dumps(document, indent=2, default=str))
+        click.echo(dumps(document))
     else:
         state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
         click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")

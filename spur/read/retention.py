@@ -34,7 +34,7 @@ def retention_report(store: Store, settings: Settings) -> list[dict[str, Any]]:
                 "policy_days": days,
                 "policy": kept.why,
                 "rows": age.rows,
-                "oldest": oldest.isoformat() if oldest else None,
+                "oldest": oldest,
                 "oldest_age_days": (
                     round((now - oldest).total_seconds() / 86400, 1) if oldest else None
                 ),

@@ -160,3 +160,19 @@ def test_query_shows_ipv4_and_utc_milliseconds(cli: Cli) -> None:
     result = cli("query", sql, "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [{"ip": "203.0.113.242", "at": "2026-11-24T10:15:31.500Z"}]
+
+
+UTC_MS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def test_status_and_retention_json_show_utc_milliseconds(cli: Cli) -> None:
+    cli.feed([action(0, dt.datetime.now(UTC) - dt.timedelta(days=1))])
+    retention = cli("retention", "--format", "json")
+    assert retention.exit_code == 0, retention.output
+    oldest = [row["oldest"] for row in json.loads(retention.output) if row["oldest"]]
+    assert oldest
+    assert all(re.fullmatch(UTC_MS, at) for at in oldest), oldest
+    status = cli("status", "--format", "json")
+    tables = json.loads(status.output)["store"]["tables"]
+    assert tables
+    assert all(re.fullmatch(UTC_MS, t["last_insert"]) for t in tables), tables
