@@ -17,6 +17,7 @@ from spur.cli.common import (
     settings_from_env,
     writer_for,
 )
+from spur.read.periods import month_bounds
 from spur.render import billing_table, console, emit_rows, to_csv
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def billing(
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
+    month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = reader_for(settings, "billing")  # aggregates only
     try:
         shown = period(store, month, timezone, customer)
@@ -110,6 +112,7 @@ def billing_close(month: str, tz: str | None) -> None:
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
+    month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings)
     try:
         result = close_month(
@@ -203,6 +206,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
+    month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:
         before = compare(store, month, timezone)

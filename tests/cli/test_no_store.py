@@ -73,3 +73,19 @@ def test_an_unreachable_store_is_one_error_line(tmp_path: Path, command: list[st
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("Error: "), result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["billing", "--month", "2026-13"],
+        ["billing", "--month", "2026-11", "--tz", "Mars/Base"],
+        ["reconcile", "--month", "9999-12"],
+        ["billing", "close", "--month", "0000-01"],
+    ],
+)
+def test_bad_input_exits_2_before_looking_for_a_store(tmp_path: Path, command: list[str]) -> None:
+    result = spur(tmp_path, *command)
+    assert result.returncode == 2, result.stderr
+    assert "no local store runs" not in result.stderr
+    assert "Traceback" not in result.stderr
