@@ -19,7 +19,7 @@ def query(name_or_sql: str, fmt: str) -> None:
     """Run a saved query by NAME, or one read-only SELECT.
 
     Saved queries: top_customers, error_rate_by_action, slowest_actions,
-    busy_client_ips, sessions_with_errors (schemas/queries/*.sql). Tables
+    busy_client_ips, sessions_with_errors (sinks/queries/*.sql). Tables
     need no database prefix. One SELECT (WITH ... SELECT, EXPLAIN) over
     spur's tables and system.one/numbers/tables/columns/parts/functions/
     time_zones runs, within SPUR_QUERY_MAX_* limits; anything else (writes,
@@ -27,8 +27,9 @@ def query(name_or_sql: str, fmt: str) -> None:
     statements, functions reaching files, network, processes or other
     databases) is refused with exit 2, naming what. JSON output: a list of rows.
     """
-    from spur.read.query import run_query
+    from spur.read.query import resolve, run_query
 
+    resolve(name_or_sql)  # no query, or no such saved one: exit 2 before any connection
     settings = settings_from_env()
     store = reader_for(settings)
     try:

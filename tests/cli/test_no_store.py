@@ -82,6 +82,8 @@ def test_an_unreachable_store_is_one_error_line(tmp_path: Path, command: list[st
         ["billing", "--month", "2026-11", "--tz", "Mars/Base"],
         ["reconcile", "--month", "9999-12"],
         ["billing", "close", "--month", "0000-01"],
+        ["query", ""],
+        ["query", "no_such_saved_query"],
     ],
 )
 def test_bad_input_exits_2_before_looking_for_a_store(tmp_path: Path, command: list[str]) -> None:
