@@ -30,18 +30,18 @@ __all__ = [
 
 
 class NoStoreError(StoreError):
-    """No store to talk to; the message says how to start or name one."""
+    """No store to talk to; the hint says how to start or name one."""
+
+    default_hint = (
+        "start one with `spur dev up` (or `spur store` in another terminal), or set "
+        "SPUR_CLICKHOUSE_URL=clickhouse://user:password@host:9000/spur"
+    )
 
 
 def _local_url(settings: Settings, user: str) -> StoreURL:
     running = running_store(settings.local_store_dir)
     if running is None:
-        raise NoStoreError(
-            f"no local store runs in {settings.local_store_dir}: start one with "
-            "`spur dev up` (or `spur store` in another terminal), or set "
-            "SPUR_CLICKHOUSE_URL=clickhouse://user:password@host:9000/spur",
-            code=210,
-        )
+        raise NoStoreError(f"no local store runs in {settings.local_store_dir}", code=210)
     return parse_store_url(running.url(user))
 
 

@@ -60,6 +60,8 @@ def status(fmt: str) -> None:
         store = reader_for(settings)
     except Exception as exc:  # any failure to open is reported, not raised
         stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
+        if hint := getattr(exc, "hint", None):
+            stored["hint"] = hint
     else:
         try:
             stored = store_status(store)

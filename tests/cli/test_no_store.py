@@ -38,8 +38,8 @@ def spur(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_a_read_without_a_store_says_how_to_start_one(tmp_path: Path, command: list[str]) -> None:
     result = spur(tmp_path, *command)
     assert result.returncode == 1, result.stderr
-    assert "no local store runs" in result.stderr
-    assert "spur dev up" in result.stderr
+    assert "Error: no local store runs" in result.stderr
+    assert "Hint: start one with `spur dev up`" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / ".spur").exists()  # no empty store made here
 
@@ -50,6 +50,7 @@ def test_status_does_not_call_a_missing_store_reachable(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["store"]["reachable"] is False
     assert "no local store runs" in document["store"]["error"]
+    assert "spur dev up" in document["store"]["hint"]
     assert not (tmp_path / ".spur").exists()
 
 
