@@ -161,29 +161,24 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
 
 
 def _log_libraries_to(path: Path) -> contextlib.ExitStack:
-    """Send the libraries' log records to ``path``; errors reach the console too.
+    """Send the libraries' log records to ``path``; close the stack to undo.
 
-    Without a handler Python prints every warning on stderr, and aiokafka warns
-    about each produce it retries transparently (a NotLeaderForPartitionError
-    while a new topic's leader settles): noise in the demo's output, but kept
-    in ``demo.log`` (the demo's directory stays on failure or with --keep).
-    The CLI's root logger already shows errors; otherwise a handler here does.
+    aiokafka warns about each produce it retries transparently (a
+    NotLeaderForPartitionError while a new topic's leader settles): noise in
+    the demo's output, but kept in ``demo.log`` (the demo's directory stays on
+    failure or with --keep). Errors reach the console through the handler the
+    CLI's root group installs (spur.cli.main), the demo's only caller.
     """
     root = logging.getLogger()
-    handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
-    handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if not any(type(h) is logging.StreamHandler for h in root.handlers):
-        handlers.append(logging.StreamHandler())
-        handlers[-1].setLevel(logging.ERROR)
-    for handler in handlers:
-        root.addHandler(handler)
-    previous_level = root.level
-    root.setLevel(logging.INFO)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
     undo = contextlib.ExitStack()
-    undo.callback(root.setLevel, previous_level)
-    for handler in handlers:
-        undo.callback(root.removeHandler, handler)
-        undo.callback(handler.close)
+    # Run last-in first-out: the handler is removed, then closed, then the level restored.
+    undo.callback(root.setLevel, root.level)
+    undo.callback(to_file.close)
+    undo.callback(root.removeHandler, to_file)
+    root.setLevel(logging.INFO)
     return undo
 
 
