@@ -98,6 +98,19 @@ LATE_EVENTS = Metric(
     "Actions more than the allowed lateness behind their partition's newest event time "
     "(folded like any other; a sign of backfills or re-sent spools)",
 )
+MISKEYED = Metric(
+    "spur_miskeyed_messages_total",
+    "counter",
+    "Input messages read on another partition than their key's canonical one (a producer "
+    "keying by its own rule or partitioner): re-routed there, never counted twice",
+    ("topic",),
+)
+REPUBLISHED = Metric(
+    "spur_window_states_republished_total",
+    "counter",
+    "Window states published again because another worker folded into them meanwhile",
+    ("topic",),
+)
 WINDOW_UPDATES = Metric("spur_window_updates_total", "counter", "Usage window states written")
 CAPACITY_UPDATES = Metric(
     "spur_capacity_updates_total", "counter", "Capacity window states written"
@@ -139,8 +152,8 @@ RETENTION_POLICY = Metric(
 )  # fmt: skip
 
 WORKER_METRICS = (
-    EVENTS_IN, REJECTED, DUPLICATES, LATE_EVENTS, WINDOW_UPDATES, CAPACITY_UPDATES,
-    ERASED_DROPPED, DROPPED_PROFILES, BATCH_SECONDS, EVENT_TIME_LAG, STORE_ERRORS,
+    EVENTS_IN, REJECTED, DUPLICATES, MISKEYED, REPUBLISHED, LATE_EVENTS, WINDOW_UPDATES,
+    CAPACITY_UPDATES, ERASED_DROPPED, DROPPED_PROFILES, BATCH_SECONDS, EVENT_TIME_LAG, STORE_ERRORS,
     CONSUMER_LAG, RETENTION_OLDEST_AGE, RETENTION_POLICY,
 )  # fmt: skip
 

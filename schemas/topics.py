@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
 
@@ -26,3 +27,17 @@ def consumer_group_of(topic: str, consumer_group: str) -> str:
     protocol cannot share a group with a plain consumer's.
     """
     return consumer_group if topic == Topic.ACTIONS else f"{consumer_group}.agents"
+
+
+def action_key(action_id: uuid.UUID) -> bytes:
+    """The Kafka key of an action: its id as canonical UUID text (36 ASCII bytes, lowercase).
+
+    Every copy of one action id then lands on one partition, and so with one
+    worker, whatever its customer (docs/topics.md, "Keys").
+    """
+    return str(action_id).encode()
+
+
+def consent_key(login: str) -> bytes:
+    """The Kafka key of a consent decision: the login's UTF-8 bytes (the compacted ledger's key)."""
+    return login.encode()

@@ -35,16 +35,57 @@ class StoreCapacity:
     def refresh(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         return refresh_capacity(self._store, keys, self._stop)
 
+    def versions(self, keys: Iterable[CapacityKey]) -> dict[CapacityKey, int]:
+        wanted = sorted({_probe_key(key) for key in keys})
+        if not wanted:
+            return {}
+        rows: list[dict[str, Any]] = retrying(
+            self._store.query,
+            f"""
+            SELECT action, toUnixTimestamp(minute) AS minute, sum(updates) AS updates
+            FROM {self._store.database}.capacity_states
+            WHERE {_WANTED}
+            GROUP BY minute, action
+            """,
+            wanted,
+            stop=self._stop,
+        )
+        return {
+            CapacityKey(row["action"], dt.datetime.fromtimestamp(int(row["minute"]), dt.UTC)): int(
+                row["updates"]
+            )
+            for row in rows
+        }
+
+    def current(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
+        return read_capacity(self._store, keys, self._stop)
+
 
 def _probe_key(key: CapacityKey) -> str:
     # Action names may contain ':' but never '|' (schemas: [a-z0-9_.:-]).
     return f"{int(key.minute.timestamp())}|{key.action}"
 
 
+# The minutes asked for, as (minute, action) pairs from the probe's keys.
+_WANTED = f"""(minute, action) IN (
+    SELECT toDateTime(toUInt32(splitByChar('|', key)[1]), 'UTC'), splitByChar('|', key)[2]
+    FROM {PROBE})"""
+
+
 def refresh_capacity(
     store: Store, keys: Iterable[CapacityKey], stop: threading.Event | None = None
 ) -> list[CapacityMessage]:
     """Store and return the current windows of ``keys``, merged from their states."""
+    windows = read_capacity(store, keys, stop)
+    if windows:
+        retrying(store.insert, "capacity_minutely", capacity_columns(windows), stop=stop)
+    return windows
+
+
+def read_capacity(
+    store: Store, keys: Iterable[CapacityKey], stop: threading.Event | None = None
+) -> list[CapacityMessage]:
+    """The current windows of ``keys``, merged from their states."""
     wanted = sorted({_probe_key(key) for key in keys})
     if not wanted:
         return []
@@ -56,16 +97,13 @@ def refresh_capacity(
                sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out,
                quantilesExactMerge(0.5, 0.95, 0.99)(durations) AS q, sum(updates) AS updates
         FROM {store.database}.capacity_states
-        WHERE (minute, action) IN (
-            SELECT toDateTime(toUInt32(splitByChar('|', key)[1]), 'UTC'),
-                   splitByChar('|', key)[2]
-            FROM {PROBE})
+        WHERE {_WANTED}
         GROUP BY minute, action
         """,
         wanted,
         stop=stop,
     )
-    windows = [
+    return [
         CapacityMessage(
             action=row["action"],
             minute=dt.datetime.fromtimestamp(int(row["minute"]), dt.UTC),
@@ -80,9 +118,6 @@ def refresh_capacity(
         )
         for row in rows
     ]
-    if windows:
-        retrying(store.insert, "capacity_minutely", capacity_columns(windows), stop=stop)
-    return windows
 
 
 def capacity_columns(windows: list[CapacityMessage]) -> dict[str, list[Any]]:

@@ -6,6 +6,8 @@ commit:
 
 1. validate: rejects become dead letters;
 2. erasure: read the tombstones; drop erased customers' actions;
+   route: an action not on its id's canonical partition is set aside, to be
+   re-published there (the owner of that partition decides all its copies);
 3. dedup: classify by action id and content hash (never by Kafka offset):
    new, duplicate (counted already), conflicting (a dead letter);
 4. lateness: measured against the partition's newest event time (a metric);
@@ -15,8 +17,11 @@ commit:
    hours and minutes; then every hour the accepted actions (new and
    duplicates) touch is read back by exact key and rewritten;
 8. store: the dead letters; erasure: delete again what raced a fresh erasure;
-9. complete: refresh the touched capacity minutes, then publish window
-   states and dead letters and wait for the broker's acknowledgements;
+9. complete: refresh the touched capacity minutes, then publish the
+   detours, window states and dead letters and wait for the broker's
+   acknowledgements; then read the published windows again and publish
+   those another worker folded into meanwhile once more, so the last
+   message per window key is its newest state;
 10. commit: the batch's offsets, only after all of the above
     (:func:`streams.steps.commit.complete_then_commit`).
 
@@ -44,6 +49,7 @@ succeed (or the worker stops: ``stopping``); raises nothing for bad input.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -58,6 +64,7 @@ from schemas.validate import TimeLimits
 from streams.privacy import IpPolicy
 from streams.steps.dedup import DedupIndex, deduplicate
 from streams.steps.erasure import (
+    NO_TOMBSTONES,
     ErasureLog,
     delete_what_raced,
     without_erased_customers,
@@ -66,11 +73,24 @@ from streams.steps.erasure import (
 )
 from streams.steps.lateness import Lateness
 from streams.steps.privacy import ConsentSource, private_actions
-from streams.steps.publish import Publisher, publish_dead_letters, publish_windows
+from streams.steps.publish import (
+    Publisher,
+    publish_dead_letters,
+    publish_detours,
+    publish_windows,
+)
 from streams.steps.raw_events import RawEvents
+from streams.steps.route import ConsentRoute, Detour, route_actions, route_consent
 from streams.steps.store import RawEventsSink, store_dead_letters
 from streams.steps.validate import Message, Split, reject, split
-from streams.steps.windows import CapacityStore, WindowStore, fold, refresh_capacity, rewrite
+from streams.steps.windows import (
+    CapacityStore,
+    WindowStore,
+    fold,
+    newer_states,
+    refresh_capacity,
+    rewrite,
+)
 from streams.usage import CapacityKey
 
 __all__ = ["ActionsBatch", "ActionsOutcome", "Batch", "Message", "Split", "reject", "split"]
@@ -82,6 +102,8 @@ class ActionsOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # The (action, minute) capacity windows the batch touched, to refresh.
     capacity: set[CapacityKey] = field(default_factory=set)
+    # Actions read on another partition than their id's, to re-publish there.
+    detours: list[Detour] = field(default_factory=list)
 
 
 @dataclass
@@ -98,12 +120,19 @@ class ActionsBatch:
     capacity: CapacityStore
     lateness: Lateness
     metrics: Metrics
+    # The actions topic's partition count: actions are routed to their id's
+    # partition. None: no routing, the caller feeds every copy of an id to this
+    # one batch (tests of the later steps, one process over one store).
+    partitions: int | None = None
 
     def process(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
         started = time.perf_counter()
         erased = self.erasure.read()
         valid = split(messages, Action, now, self.limits)
         accepted = without_erased_customers(valid.accepted, erased, self.metrics)
+        detours: list[Detour] = []
+        if self.partitions is not None:
+            accepted, detours = route_actions(accepted, messages, self.partitions, self.metrics)
         dedup, conflicts = deduplicate(accepted, self.index, messages, now, self.metrics)
         self.lateness.measure(dedup.new)
         new = private_actions(dedup.new, self.ip_policy, self.consent, self.metrics)
@@ -116,7 +145,7 @@ class ActionsBatch:
         delete_what_raced(self.erasure, erased, dedup.accepted)
         self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.ACTIONS)
         self.metrics.observe(BATCH_SECONDS, time.perf_counter() - started, topic=Topic.ACTIONS)
-        return ActionsOutcome(usage, letters, minutes)
+        return ActionsOutcome(usage, letters, minutes, detours)
 
     def refresh_capacity(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """Step 9's blocking half (the worker runs it in a thread)."""
@@ -126,9 +155,21 @@ class ActionsBatch:
         self, publisher: Publisher, outcome: ActionsOutcome, capacity: Sequence[CapacityMessage]
     ) -> None:
         """Step 9's other half: capacity minutes were refreshed before the
-        offsets are committed, so a crash cannot leave them stale."""
+        offsets are committed, so a crash cannot leave them stale.
+
+        Then the windows are read once more: another worker may have folded
+        into one of them and published its newer state before ours was
+        acknowledged. Whoever wrote a window's last fold publishes its final
+        state after that fold; any message appended after that one is checked
+        here after its acknowledgement, so the newest state comes last.
+        """
+        await publish_detours(publisher, outcome.detours)
         await publish_windows(publisher, outcome.usage, capacity)
         await publish_dead_letters(publisher, outcome.dead_letters)
+        usage, minutes = await asyncio.to_thread(
+            newer_states, self.windows, self.capacity, outcome.usage, capacity, self.metrics
+        )
+        await publish_windows(publisher, usage, minutes)
 
 
 @dataclass
@@ -153,6 +194,18 @@ class Batch:
 
     def process_consent(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
         return self.consent.process(messages, now)
+
+    def route_consent(
+        self, messages: Sequence[Message], now: dt.datetime, partitions: int
+    ) -> ConsentRoute:
+        """Consent decisions not under their login's key and partition: re-routed, not stored here.
+
+        Decisions of a subject erased after them are not re-published (they
+        would outlive the erasure's tombstones); their originals are dropped.
+        """
+        erased = self.consent.erasure.read() if self.consent.erasure else NO_TOMBSTONES
+        limits, metrics = self.consent.limits, self.consent.metrics
+        return route_consent(messages, limits, erased, now, partitions=partitions, metrics=metrics)
 
     def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         store_dead_letters(self.actions.sink, letters, self.actions.metrics)

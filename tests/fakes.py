@@ -136,6 +136,17 @@ class MemoryStore:
     # -- CapacityStore --------------------------------------------------------------
 
     def refresh(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
+        found = self.current(keys)
+        for message in found:
+            self.capacity_minutely[CapacityKey(message.action, message.minute)] = message
+        if found:
+            self.writes.append("refresh")
+        return found
+
+    def versions(self, keys: Iterable[CapacityKey]) -> dict[CapacityKey, int]:
+        return {key: self.minutes[key].updates for key in set(keys) if key in self.minutes}
+
+    def current(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         found = []
         for key in sorted(set(keys)):
             minute = self.minutes.get(key)
@@ -153,10 +164,7 @@ class MemoryStore:
                 duration_p99_ms=_quantile_exact(minute.durations, 0.99),
                 version=minute.updates,
             )
-            self.capacity_minutely[key] = message
             found.append(message)
-        if found:
-            self.writes.append("refresh")
         return found
 
     # -- ConsentSource --------------------------------------------------------------

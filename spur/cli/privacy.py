@@ -96,10 +96,15 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
 
 
 def tombstone_consent(settings: Settings, logins: list[str]) -> str:
-    """Tombstone the logins' keys on the compacted consent topic; say what happened."""
+    """Tombstone the logins' keys on the compacted consent topic; say what happened.
+
+    On every partition, not only each login's own: a producer with another
+    partitioner (librdkafka's CRC32) may have put a decision of the login on
+    any of them, and compaction removes a key's messages per partition.
+    """
     from aiokafka.errors import KafkaError
 
-    from schemas.topics import Topic
+    from schemas.topics import Topic, consent_key
     from spur.broker import NoBrokerError, kafka_target
     from spur.client import Publisher
 
@@ -108,14 +113,15 @@ def tombstone_consent(settings: Settings, logins: list[str]) -> str:
 
     async def send() -> None:
         async with Publisher(kafka_target(settings)) as publisher:
-            for login in logins:
-                await publisher.publish_tombstone(Topic.CONSENT, login.encode())
+            for partition in await publisher.partitions(Topic.CONSENT):
+                for login in logins:
+                    await publisher.publish_tombstone(Topic.CONSENT, consent_key(login), partition)
 
     try:
         asyncio.run(asyncio.wait_for(send(), 30))
     except (NoBrokerError, KafkaError, TimeoutError, OSError) as exc:
         return f"NOT tombstoned ({exc or type(exc).__name__}); rerun erase when the broker is up"
-    return f"{len(logins)} login(s) tombstoned, removed at the next compaction"
+    return f"{len(logins)} login(s) tombstoned on every partition, removed at the next compaction"
 
 
 @click.command()

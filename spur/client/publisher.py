@@ -1,7 +1,8 @@
 """Publish contract events to Kafka without waiting on each delivery.
 
-Each event goes to its topic, keyed as DESIGN §3 says (actions by customer id,
-so one customer's usage stays in one partition; consent by login). The
+Each event goes to its topic, keyed as docs/topics.md says (actions by
+action id, so every copy of one action is decided by one worker; consent
+by login, the compacted ledger's key). The
 producer is idempotent (no duplicates from its own retries), compresses with
 lz4 and lingers a few milliseconds to batch.
 
@@ -17,7 +18,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaProducer
 
 from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from schemas.topics import Topic
+from schemas.topics import Topic, action_key, consent_key
 from schemas.validate import encode
 from spur.client.kafka import KafkaTarget, as_target
 
@@ -25,9 +26,9 @@ from spur.client.kafka import KafkaTarget, as_target
 def topic_and_key(event: Event) -> tuple[str, bytes | None]:
     """The topic an event belongs on and its partitioning key."""
     if isinstance(event, Action):
-        return Topic.ACTIONS.value, str(event.customer_id).encode()
+        return Topic.ACTIONS.value, action_key(event.action_id)
     if isinstance(event, Consent):
-        return Topic.CONSENT.value, event.login.encode()
+        return Topic.CONSENT.value, consent_key(event.login)
     if isinstance(event, WebRequest):
         return Topic.WEB.value, None
     if isinstance(event, FormSubmission):
@@ -88,9 +89,17 @@ class Publisher:
         """Publish bytes as they are (backfills, and tests of rejection)."""
         await self._producer.send(topic, value, key=key)
 
-    async def publish_tombstone(self, topic: str, key: bytes) -> None:
-        """A null value for ``key``: compaction then removes the key's messages."""
-        await self._producer.send(topic, None, key=key)
+    async def publish_tombstone(self, topic: str, key: bytes, partition: int | None = None) -> None:
+        """A null value for ``key``: compaction then removes the key's earlier messages.
+
+        Compaction works per partition: ``partition`` (default: the key's own)
+        is where the messages to remove are.
+        """
+        await self._producer.send(topic, None, key=key, partition=partition)
+
+    async def partitions(self, topic: str) -> list[int]:
+        """The partitions of ``topic``, as the broker's metadata says."""
+        return sorted(await self._producer.partitions_for(topic))
 
     async def flush(self) -> None:
         await self._producer.flush()

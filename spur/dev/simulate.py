@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from schemas.events import Action, Profile
+from schemas.topics import action_key
 from schemas.validate import encode
 from spur.client.ids import IdMinter
 
@@ -194,7 +195,7 @@ def deliver(actions: list[Action], disorder: Disorder) -> Delivery:
     slots: list[tuple[dt.datetime, int, bytes, bytes]] = []  # (deliver at, tiebreak, key, value)
     malformed: dict[str, int] = {}
     for n, action in enumerate(actions):
-        key = str(action.customer_id).encode()
+        key = action_key(action.action_id)
         at = action.started_at
         draw = rng.random()
         if draw < disorder.late_rate:

@@ -38,7 +38,8 @@ from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
 from streams.batch import ActionsOutcome, Message
-from streams.steps.publish import publish_dead_letters
+from streams.steps.publish import publish_dead_letters, publish_detours
+from streams.steps.route import Detour
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         producer_linger_ms=10,
         web_enabled=False,
     )
-    batch = batch_steps(store, settings, PROMETHEUS)
+    batch = batch_steps(store, settings, PROMETHEUS, partitions=settings.topic_partitions)
 
     @app.on_before_shutdown.connect
     async def stop_retrying(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -110,7 +111,24 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
 
     simple_agent(Topic.WEB, batch.process_web)
     simple_agent(Topic.FORMS, batch.process_forms)
-    simple_agent(Topic.CONSENT, batch.process_consent)
+
+    async def consent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        # Decisions under another key or partition than their login's are
+        # re-routed first (their originals tombstoned after), then the rest
+        # takes the common path; offsets as for the other agents.
+        async for events in batches(stream):
+            with acknowledged_only_if_done(events):
+                messages = [_message(e) for e in events]
+                route = await asyncio.to_thread(
+                    batch.route_consent, messages, _now(), settings.topic_partitions
+                )
+                await publish_detours(publisher, route.detours)
+                await publish_detours(publisher, route.stale)
+                letters = await asyncio.to_thread(batch.process_consent, route.here, _now())
+                await publish_dead_letters(publisher, letters)
+            yield None
+
+    app.agent(topics[Topic.CONSENT], name="spur.consent")(consent)
 
     async def observe_now() -> None:
         await observe(store, settings)
@@ -137,6 +155,25 @@ class FaustPublisher:
             for key, value in messages
         ]
         await asyncio.gather(*sent)
+
+    async def publish_placed(self, messages: Sequence[Detour]) -> None:
+        producer = self._app.producer
+        sent = [
+            await producer.send(
+                m.topic.value, m.key, m.value, partition=m.partition, timestamp=None,
+                headers=_detour_headers(m),
+            )
+            for m in messages
+        ]  # fmt: skip
+        await asyncio.gather(*sent)
+
+
+def _detour_headers(detour: Detour) -> list[tuple[str, bytes]] | None:
+    """Where a re-routed message was first read, for whoever traces a mis-keyed producer."""
+    if detour.origin is None:
+        return None
+    origin = detour.origin
+    return [("spur-detour-from", f"{origin.topic}/{origin.partition}/{origin.offset}".encode())]
 
 
 @contextlib.contextmanager
@@ -173,4 +210,6 @@ def _now() -> dt.datetime:
 
 def _message(event: Any) -> Message:
     message = event.message
-    return Message(message.topic, message.partition, message.offset, message.value or b"")
+    return Message(
+        message.topic, message.partition, message.offset, message.value or b"", message.key
+    )

@@ -29,7 +29,15 @@ from streams.steps.privacy import private_forms, private_web
 from streams.steps.raw_events import RawEvents, consent_kept
 
 
-def batch_steps(store: Store, settings: Settings, metrics: Metrics = NO_METRICS) -> Batch:
+def batch_steps(
+    store: Store,
+    settings: Settings,
+    metrics: Metrics = NO_METRICS,
+    *,
+    partitions: int | None = None,
+) -> Batch:
+    """``partitions``: the actions topic's, to route actions to their id's partition (the
+    worker); None feeds every action to this batch as it is (tests, benchmarks of one batch)."""
     stopping = threading.Event()
     retried = Retrying(store, settings.insert_retry_max_seconds, stopping, metrics)
     sink = StoreRawEvents(retried)
@@ -46,6 +54,7 @@ def batch_steps(store: Store, settings: Settings, metrics: Metrics = NO_METRICS)
         capacity=StoreCapacity(store, stopping),
         lateness=Lateness(dt.timedelta(hours=settings.allowed_lateness_hours), metrics),
         metrics=metrics,
+        partitions=partitions,
     )
     return Batch(
         actions=actions,

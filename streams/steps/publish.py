@@ -1,10 +1,11 @@
 """Step ``publish``: the batch's outputs to their topics, acknowledged.
 
-Input: the usage and capacity window states a batch rewrote and its dead
-letters; a :class:`Publisher`.
+Input: the usage and capacity window states a batch rewrote, its dead
+letters and its detours (step route); a :class:`Publisher`.
 Output: one message per window state on ``spur.usage.v1`` /
 ``spur.capacity.v1`` (keyed by window) and per dead letter on
-``spur.deadletter.v1`` (keyed by reason), JSON-encoded.
+``spur.deadletter.v1`` (keyed by reason), JSON-encoded; each detour to
+its canonical partition under its canonical key, its original bytes.
 Guarantees: returns only when the broker acknowledged every message, so the
 batch's offsets (step commit) never outrank its outputs. A replay publishes
 a window's state again, with the same or a higher ``version``: consumers
@@ -22,18 +23,30 @@ import msgspec
 
 from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
 from schemas.topics import Topic
+from streams.steps.route import Detour
 
 
 class Publisher(Protocol):
     async def publish(self, topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Send ``(key, value)`` messages; return once all are acknowledged."""
 
+    async def publish_placed(self, messages: Sequence[Detour]) -> None:
+        """Send each message to its own topic and partition; return once all are acknowledged."""
+
+
+async def publish_detours(publisher: Publisher, detours: Sequence[Detour]) -> None:
+    """Detours (and tombstones of their originals) before anything that commits their offsets."""
+    if detours:
+        await publisher.publish_placed(detours)
+
 
 async def publish_windows(
     publisher: Publisher, usage: Sequence[UsageMessage], capacity: Sequence[CapacityMessage]
 ) -> None:
-    await publisher.publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in usage])
-    await publisher.publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in capacity])
+    if usage:
+        await publisher.publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in usage])
+    if capacity:
+        await publisher.publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in capacity])
 
 
 async def publish_dead_letters(publisher: Publisher, letters: Sequence[DeadLetter]) -> None:

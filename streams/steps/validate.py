@@ -35,6 +35,7 @@ class Message:
     partition: int
     offset: int
     value: bytes
+    key: bytes | None = None  # read only where a topic's key matters (consent's)
 
 
 @dataclass

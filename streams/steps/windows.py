@@ -30,7 +30,8 @@ from typing import Protocol
 from schemas.events import Action
 from schemas.located import Located
 from schemas.messages import CapacityMessage, UsageMessage
-from schemas.metrics import CAPACITY_UPDATES, WINDOW_UPDATES, Metrics
+from schemas.metrics import CAPACITY_UPDATES, REPUBLISHED, WINDOW_UPDATES, Metrics
+from schemas.topics import Topic
 from streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_of
 
 
@@ -52,6 +53,12 @@ class CapacityStore(Protocol):
 
     def refresh(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """Store and return the current states of ``keys``' minutes."""
+
+    def versions(self, keys: Iterable[CapacityKey]) -> dict[CapacityKey, int]:
+        """The current ``version`` of ``keys``' minutes (a cheap read: no quantiles)."""
+
+    def current(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
+        """The current states of ``keys``' minutes, read only."""
 
 
 def fold(
@@ -79,6 +86,35 @@ def refresh_capacity(
     minutes = capacity.refresh(keys)
     metrics.inc(CAPACITY_UPDATES, len(minutes))
     return minutes
+
+
+def newer_states(
+    windows: WindowStore,
+    capacity: CapacityStore,
+    usage: Sequence[UsageMessage],
+    minutes: Sequence[CapacityMessage],
+    metrics: Metrics,
+) -> tuple[list[UsageMessage], list[CapacityMessage]]:
+    """The states of the published windows that have grown since they were read.
+
+    Several workers fold into one window (an hour or a minute holds actions
+    of every partition); each publishes the state it read after its fold, and
+    the broker may append an older one last. Read after the publication was
+    acknowledged, a window is at least as new as every state appended before.
+    """
+    published = {WindowKey(u.customer_id, u.hour): u.version for u in usage}
+    states = windows.states(set(published))
+    newer_usage = [
+        _usage_message(key, states[key])
+        for key in sorted(states)
+        if states[key].version > published[key]
+    ]
+    read = {CapacityKey(m.action, m.minute): m.version for m in minutes}
+    grown = [key for key, version in capacity.versions(read).items() if version > read[key]]
+    newer_capacity = capacity.current(grown) if grown else []
+    metrics.inc(REPUBLISHED, len(newer_usage), topic=Topic.USAGE)
+    metrics.inc(REPUBLISHED, len(newer_capacity), topic=Topic.CAPACITY)
+    return newer_usage, newer_capacity
 
 
 def _usage_message(key: WindowKey, state: UsageState) -> UsageMessage:

@@ -11,8 +11,8 @@ import pytest
 
 from schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED
 from schemas.topics import Topic
-from streams.batch import ActionsOutcome
 from streams.steps.commit import complete_then_commit
+from streams.steps.route import Detour
 from tests.fakes import MemoryStore, RecordingMetrics, memory_batch
 from tests.streams.helpers import NOW, action, consent, form, messages, web
 
@@ -73,6 +73,11 @@ class FakePublisher:
             raise ConnectionError("broker down")
         self.log.append(f"{topic.name} {len(messages)}")
 
+    async def publish_placed(self, messages: Sequence[Detour]) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.log.append(f"placed {len(messages)}")
+
 
 class FakeCommitter:
     def __init__(self, log: list[str]) -> None:
@@ -96,10 +101,9 @@ async def test_outputs_are_published_then_offsets_committed() -> None:
 
 async def test_nothing_is_committed_when_publishing_fails() -> None:
     log: list[str] = []
-    outcome = ActionsOutcome()
-    publishing = memory_batch(MemoryStore(), RecordingMetrics()).actions.publish(
-        FakePublisher(log, fail=True), outcome, []
-    )
+    batch = memory_batch(MemoryStore(), RecordingMetrics())
+    outcome = batch.process_actions(messages(Topic.ACTIONS, [action()]), NOW)
+    publishing = batch.actions.publish(FakePublisher(log, fail=True), outcome, [])
     with pytest.raises(ConnectionError):
         await complete_then_commit(publishing, FakeCommitter(log), {0: 1})
     assert log == []

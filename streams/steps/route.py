@@ -1,0 +1,143 @@
+"""Step ``route``: every copy of one key is decided on one partition, so by one worker.
+
+Input: a batch's valid actions with their Kafka positions (or a batch of
+consent messages), the raw messages they came from, and the topic's
+partition count.
+Output: the events already on their canonical partition (the rest of the
+batch goes on with them), and a :class:`Detour` per event that is not: its
+original bytes, to be re-published under the canonical key on the canonical
+partition (streams.steps.publish), where the partition's owner decides it
+with every other copy. Mis-routed messages are counted (``MISKEYED``).
+Guarantees: the canonical partition is a function of the event's identity
+alone (actions: the action id; consent: the login), never of the key or
+partitioner a producer used, so a message that arrives there is never routed
+again. The batch's offsets are committed only after its detours are
+acknowledged (step commit), so a crash re-routes a message once more; its
+copies then meet on one partition as exact repeats (step dedup).
+Failure: pure; never raises for any input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from schemas.events import Action, Consent
+from schemas.located import Located
+from schemas.metrics import MISKEYED, Metrics
+from schemas.topics import Topic, action_key, consent_key
+from schemas.validate import TimeLimits
+from streams.routing import partition_of, partitions_of_uuids
+from streams.steps.erasure import Tombstones
+from streams.steps.validate import Message, split
+
+E = TypeVar("E", Action, Consent)
+
+
+@dataclass(frozen=True, slots=True)
+class Detour:
+    """A message re-published where it belongs; ``origin`` is where it was read."""
+
+    topic: Topic
+    partition: int
+    key: bytes
+    value: bytes | None  # None: a tombstone
+    origin: Message | None  # None: a message of the worker's own
+
+
+def route_actions(
+    accepted: list[Located[Action]],
+    messages: Sequence[Message],
+    partitions: int,
+    metrics: Metrics,
+) -> tuple[list[Located[Action]], list[Detour]]:
+    """Split ``accepted`` into the actions on their id's partition and detours for the rest."""
+    canonical = partitions_of_uuids([item.event.action_id for item in accepted], partitions)
+    misplaced = [i for i, item in enumerate(accepted) if canonical[i] != item.partition]
+    if not misplaced:
+        return accepted, []
+    moving = set(misplaced)
+    here = [item for i, item in enumerate(accepted) if i not in moving]
+    detours = _detours(
+        Topic.ACTIONS,
+        [(accepted[i], int(canonical[i])) for i in misplaced],
+        messages,
+        lambda event: action_key(event.action_id),
+    )
+    metrics.inc(MISKEYED, len(detours), topic=Topic.ACTIONS)
+    return here, detours
+
+
+@dataclass
+class ConsentRoute:
+    """A consent batch split by where its decisions belong."""
+
+    here: list[Message] = field(default_factory=list)  # to process on this partition
+    detours: list[Detour] = field(default_factory=list)  # under the login's key and partition
+    # Tombstones of the originals, published once the detours are acknowledged.
+    stale: list[Detour] = field(default_factory=list)
+
+
+def route_consent(
+    messages: Sequence[Message],
+    limits: TimeLimits,
+    erased: Tombstones,
+    now: dt.datetime,
+    *,
+    partitions: int,
+    metrics: Metrics,
+) -> ConsentRoute:
+    """Which consent messages are under their login's key on its partition, and detours.
+
+    The consent ledger is compacted by key per partition: a decision under
+    another key, or on another partition than its login's, would survive the
+    tombstones ``spur erase`` publishes for the login. Such a decision is
+    re-published under the login's key on its partition (not if its subject
+    was erased since: that copy would outlive the erasure), and its original
+    is tombstoned where that cannot remove another record: on a partition
+    that is not its key's own, every earlier message under that key is
+    misplaced too and was re-routed before (a partition is read in order).
+    Invalid messages and tombstones stay here (dead letters, skipped).
+    """
+    valid = split([m for m in messages if m.value], Consent, now, limits)
+    keys = {(m.partition, m.offset): m.key for m in messages}
+    misplaced: dict[tuple[int, int], tuple[Located[Consent], int]] = {}
+    for item in valid.accepted:
+        key = consent_key(item.event.login)
+        canonical = partition_of(key, partitions)
+        if canonical != item.partition or keys[(item.partition, item.offset)] != key:
+            misplaced[(item.partition, item.offset)] = (item, canonical)
+    route = ConsentRoute(here=[m for m in messages if (m.partition, m.offset) not in misplaced])
+    if not misplaced:
+        return route
+    kept = [
+        (item, partition)
+        for item, partition in misplaced.values()
+        if not erased.customer_erased_before(item.event.customer_id, item.event.ts)
+        and not erased.login_erased_before(item.event.login, item.event.ts)
+    ]
+    route.detours = _detours(Topic.CONSENT, kept, messages, lambda e: consent_key(e.login))
+    for item, _ in misplaced.values():
+        origin = keys[(item.partition, item.offset)]
+        if origin is not None and partition_of(origin, partitions) != item.partition:
+            route.stale.append(Detour(Topic.CONSENT, item.partition, origin, None, None))
+    metrics.inc(MISKEYED, len(misplaced), topic=Topic.CONSENT)
+    return route
+
+
+def _detours(
+    topic: Topic,
+    moving: Sequence[tuple[Located[E], int]],
+    messages: Sequence[Message],
+    key_of: Callable[[E], bytes],
+) -> list[Detour]:
+    if not moving:
+        return []
+    by_position = {(m.partition, m.offset): m for m in messages}
+    detours = []
+    for item, partition in moving:
+        origin = by_position[(item.partition, item.offset)]
+        detours.append(Detour(topic, partition, key_of(item.event), origin.value, origin))
+    return detours
