@@ -272,12 +272,13 @@ def memory_batch(
     web_ip_policy: IpPolicy = "truncate",
     forms_ip_policy: IpPolicy = "truncate",
     allowed_lateness: dt.timedelta = dt.timedelta(hours=48),
+    partitions: int | None = None,
 ) -> Batch:
     """The worker's batch over ``store`` (what spur.worker.batch wires to ClickHouse)."""
     return Batch(
         actions=ActionsBatch(
             LIMITS, actions_ip_policy, store, store, store, store, store, store,
-            Lateness(allowed_lateness, metrics), metrics,
+            Lateness(allowed_lateness, metrics), metrics, partitions,
         ),
         web=RawEvents(
             Topic.WEB, WebRequest, LIMITS, lambda items, _: private_web(items, web_ip_policy),

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED
+from schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED, REPUBLISHED
 from schemas.topics import Topic
 from streams.steps.commit import complete_then_commit
 from streams.steps.route import Detour
@@ -117,3 +117,38 @@ def test_time_guards_reject_before_any_write() -> None:
     )
     assert [d.reason for d in outcome.dead_letters] == ["future_timestamp"]
     assert store.writes == ["dead_letters"]
+
+
+class RecordingPublisher:
+    """Keeps every published window message, in the order the broker appends them."""
+
+    def __init__(self) -> None:
+        self.appended: list[tuple[Topic, bytes, dict[str, Any]]] = []
+
+    async def publish(self, topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        self.appended += [(topic, key, msgspec.json.decode(value)) for key, value in messages]
+
+    async def publish_placed(self, messages: Sequence[Detour]) -> None:
+        return
+
+
+async def test_a_stale_state_acknowledged_last_is_followed_by_the_newest() -> None:
+    # Two workers fold into one hour and one minute; the first one's state,
+    # read before the second's fold, reaches the broker after the second's.
+    store, metrics = MemoryStore(), RecordingMetrics()
+    first, second = memory_batch(store, metrics), memory_batch(store, metrics)
+    same_window = {"hours_ago": 2}
+    early = first.process_actions(messages(Topic.ACTIONS, [action(**same_window)]), NOW)
+    early_minutes = first.actions.refresh_capacity(early.capacity)
+    late = second.process_actions(messages(Topic.ACTIONS, [action(**same_window)]), NOW)
+    late_minutes = second.actions.refresh_capacity(late.capacity)
+    publisher = RecordingPublisher()
+    await second.actions.publish(publisher, late, late_minutes)
+    await first.actions.publish(publisher, early, early_minutes)
+    last: dict[tuple[Topic, bytes], dict[str, Any]] = {}
+    for topic, key, value in publisher.appended:
+        last[(topic, key)] = value
+    assert [value["version"] for value in last.values()] == [2, 2]
+    assert [value["actions"] for value in last.values()] == [2, 2]
+    assert metrics.count(REPUBLISHED, topic=Topic.USAGE) == 1
+    assert metrics.count(REPUBLISHED, topic=Topic.CAPACITY) == 1
