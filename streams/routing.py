@@ -4,7 +4,7 @@ A topic's canonical partition for a key is what the Java producer's default
 partitioner (and spur's client, aiokafka's default, and librdkafka's
 ``murmur2_random``) picks: ``(murmur2(key) & 0x7fffffff) % partitions``.
 The worker compares every input message's partition with its canonical one
-(docs/design.md, "One owner per action id"); the batch of actions is hashed
+(docs/guarantees.md, "Scale does not matter"); the batch of actions is hashed
 at once with numpy, since every action key is a 36-byte UUID text and a
 per-message Python hash would cost several microseconds each.
 """
