@@ -52,7 +52,7 @@ PARTITIONS = 4  # SPUR_TOPIC_PARTITIONS' default, which the test topics have
 
 
 def _kafka_partition(key: bytes) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+    return int(murmur2(key) & 0x7FFFFFFF) % PARTITIONS
 
 
 def placed(action: Action, rng: random.Random) -> tuple[int, bytes | None]:

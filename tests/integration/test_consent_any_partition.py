@@ -39,7 +39,7 @@ GROUP = "consent-anykey"
 
 
 def _murmur2_partition(key: bytes) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+    return int(murmur2(key) & 0x7FFFFFFF) % PARTITIONS
 
 
 def _crc32_partition(key: bytes) -> int:

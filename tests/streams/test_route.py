@@ -66,10 +66,9 @@ def _run_cluster(
         read[partition] = end
         outcome = workers[owners[partition]].process_actions(batch, NOW)
         for detour in outcome.detours:
-            assert detour.key == action_key(
-                uuid.UUID(msgspec.json.decode(detour.value)["action_id"])
-            )
             assert detour.value is not None
+            action_id = uuid.UUID(msgspec.json.decode(detour.value)["action_id"])
+            assert detour.key == action_key(action_id)
             logs[detour.partition].append(detour.value)
         reasons += [letter.reason for letter in outcome.dead_letters]
     return reasons
