@@ -1,0 +1,87 @@
+"""Route benchmark: what deciding every copy of an id on its partition costs per action.
+
+Run: ``.venv/bin/python -m bench.route [--actions N]``. In one process,
+without Kafka or a store, over simulated actions validated once:
+
+- ``correctly_keyed_us_per_action``: the route step (streams.steps.route)
+  over a batch whose actions all sit on their id's partition (spur's own
+  key): one vectorised murmur2 of the ids, nothing moves;
+- ``miskeyed_us_per_action``: the same batch with every action one
+  partition off: each becomes a detour (its bytes found, its key built);
+- ``validate_us_per_action``: validating the same batch, the step before,
+  as the yardstick measured in the same run.
+Best of 5 runs each, batches of 20,000 (the worker's batch size). Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+
+from schemas.events import Action
+from schemas.metrics import NO_METRICS
+from schemas.topics import action_key
+from schemas.validate import TimeLimits, encode
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from streams.routing import partition_of
+from streams.steps.route import route_actions
+from streams.steps.validate import Message, split
+
+PARTITIONS = 4
+BATCH = 20_000
+
+
+def best_us_per_action(run: Callable[[], object], count: int) -> float:
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - started)
+    return round(min(timings) / count * 1e6, 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=BATCH)
+    args = parser.parse_args()
+    actions = simulate_actions(WorkloadShape(customers=200, sessions_per_customer=40))
+    actions = actions[: args.actions]
+    now = max(a.ended_at for a in actions) + dt.timedelta(minutes=1)
+    limits = TimeLimits(clock_skew=dt.timedelta(minutes=5), retention=None)
+
+    def messages(offset: int) -> list[Message]:
+        return [
+            Message(
+                "spur.actions.v1",
+                (partition_of(action_key(a.action_id), PARTITIONS) + offset) % PARTITIONS,
+                n,
+                encode(a),
+            )
+            for n, a in enumerate(actions)
+        ]
+
+    keyed, miskeyed = messages(0), messages(1)
+    valid = split(keyed, Action, now, limits).accepted
+    off = split(miskeyed, Action, now, limits).accepted
+    assert route_actions(valid, keyed, PARTITIONS, NO_METRICS)[1] == []
+    assert len(route_actions(off, miskeyed, PARTITIONS, NO_METRICS)[1]) == len(actions)
+    figures = {
+        "actions": len(actions),
+        "correctly_keyed_us_per_action": best_us_per_action(
+            lambda: route_actions(valid, keyed, PARTITIONS, NO_METRICS), len(actions)
+        ),
+        "miskeyed_us_per_action": best_us_per_action(
+            lambda: route_actions(off, miskeyed, PARTITIONS, NO_METRICS), len(actions)
+        ),
+        "validate_us_per_action": best_us_per_action(
+            lambda: split(keyed, Action, now, limits), len(actions)
+        ),
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
