@@ -66,8 +66,8 @@ def main() -> None:
     keyed, miskeyed = messages(0), messages(1)
     valid = split(keyed, Action, now, limits).accepted
     off = split(miskeyed, Action, now, limits).accepted
-    assert route_actions(valid, keyed, PARTITIONS, NO_METRICS)[1] == []
-    assert len(route_actions(off, miskeyed, PARTITIONS, NO_METRICS)[1]) == len(actions)
+    assert route_actions(valid, keyed, PARTITIONS, NO_METRICS)[2] == []
+    assert len(route_actions(off, miskeyed, PARTITIONS, NO_METRICS)[2]) == len(actions)
     figures = {
         "actions": len(actions),
         "correctly_keyed_us_per_action": best_us_per_action(

@@ -10,7 +10,8 @@ commit:
    re-published there (the owner of that partition decides all its copies);
 3. dedup: classify by action id and content hash (never by Kafka offset):
    new, duplicate (counted already), conflicting (a dead letter);
-4. lateness: measured against the partition's newest event time (a metric);
+4. lateness: measured against the partition's newest event time (a metric),
+   on the partition an action was first published to;
 5. privacy: IP policy, consent for profiles, on the new actions;
 6. store: the new actions' raw rows (without erased logins');
 7. windows: ONE fold statement indexes the new ids and adds them to their
@@ -57,6 +58,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from schemas.events import Action, Consent, FormSubmission, WebRequest
+from schemas.located import Located
 from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
 from schemas.metrics import BATCH_SECONDS, EVENTS_IN, Metrics
 from schemas.topics import Topic
@@ -80,7 +82,13 @@ from streams.steps.publish import (
     publish_windows,
 )
 from streams.steps.raw_events import RawEvents
-from streams.steps.route import ConsentRoute, Detour, route_actions, route_consent
+from streams.steps.route import (
+    ConsentRoute,
+    Detour,
+    not_detoured,
+    route_actions,
+    route_consent,
+)
 from streams.steps.store import RawEventsSink, store_dead_letters
 from streams.steps.validate import Message, Split, reject, split
 from streams.steps.windows import (
@@ -130,11 +138,15 @@ class ActionsBatch:
         erased = self.erasure.read()
         valid = split(messages, Action, now, self.limits)
         accepted = without_erased_customers(valid.accepted, erased, self.metrics)
+        away: list[Located[Action]] = []  # to be decided on their id's partition
         detours: list[Detour] = []
         if self.partitions is not None:
-            accepted, detours = route_actions(accepted, messages, self.partitions, self.metrics)
+            accepted, away, detours = route_actions(
+                accepted, messages, self.partitions, self.metrics
+            )
         dedup, conflicts = deduplicate(accepted, self.index, messages, now, self.metrics)
-        self.lateness.measure(dedup.new)
+        # Lateness is the producer's order, so measured where a message arrived.
+        self.lateness.measure(away + not_detoured(dedup.new, messages))
         new = private_actions(dedup.new, self.ip_policy, self.consent, self.metrics)
         self.sink.store_actions(without_erased_logins(new, erased))
         # After the raw rows: an id is never indexed before its row is stored.

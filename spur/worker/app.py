@@ -39,7 +39,7 @@ from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
 from streams.batch import ActionsOutcome, Message
 from streams.steps.publish import publish_dead_letters, publish_detours
-from streams.steps.route import Detour
+from streams.steps.route import DETOUR_HEADER, Detour
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def _detour_headers(detour: Detour) -> list[tuple[str, bytes]] | None:
     if detour.origin is None:
         return None
     origin = detour.origin
-    return [("spur-detour-from", f"{origin.topic}/{origin.partition}/{origin.offset}".encode())]
+    return [(DETOUR_HEADER, f"{origin.topic}/{origin.partition}/{origin.offset}".encode())]
 
 
 @contextlib.contextmanager

@@ -42,6 +42,7 @@ from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
 from streams.batch import Message
 from streams.steps.commit import complete_then_commit
+from streams.steps.route import DETOUR_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,13 @@ async def consume_actions(
                 timeout_ms=int(settings.batch_seconds * 1000), max_records=settings.batch_size
             )
             messages = [
-                Message(tp.topic, tp.partition, record.offset, record.value or b"")
+                Message(
+                    tp.topic, tp.partition, record.offset, record.value or b"",
+                    detoured=bool(record.headers) and _rerouted(record.headers),
+                )
                 for tp, records in fetched.items()
                 for record in records
-            ]
+            ]  # fmt: skip
             if gate.rebalancing:
                 messages = []  # of partitions being revoked: their next owner reads them
             if messages:
@@ -175,6 +179,10 @@ async def _complete_then_commit(
         await complete_then_commit(complete(outcome), _Committer(consumer), ends)
     finally:
         gate.batch_ended()
+
+
+def _rerouted(headers: Sequence[tuple[str, bytes]]) -> bool:
+    return any(name == DETOUR_HEADER for name, _ in headers)
 
 
 class _Committer:

@@ -37,6 +37,9 @@ from streams.steps.validate import Message, split
 
 E = TypeVar("E", Action, Consent)
 
+# The header of a re-routed copy: where its original was read (topic/partition/offset).
+DETOUR_HEADER = "spur-detour-from"
+
 
 @dataclass(frozen=True, slots=True)
 class Detour:
@@ -54,15 +57,17 @@ def route_actions(
     messages: Sequence[Message],
     partitions: int,
     metrics: Metrics,
-) -> tuple[list[Located[Action]], list[Detour]]:
-    """Split ``accepted`` into the actions on their id's partition and detours for the rest."""
+) -> tuple[list[Located[Action]], list[Located[Action]], list[Detour]]:
+    """Split ``accepted`` into the actions on their id's partition and the rest (away),
+    with a detour for each of the rest."""
     canonical = partitions_of_uuids([item.event.action_id for item in accepted], partitions)
     arrived = np.fromiter((item.partition for item in accepted), np.int64, len(accepted))
     misplaced = np.flatnonzero(canonical != arrived).tolist()
     if not misplaced:
-        return accepted, []
+        return accepted, [], []
     moving = set(misplaced)
     here = [item for i, item in enumerate(accepted) if i not in moving]
+    away = [accepted[i] for i in misplaced]
     detours = _detours(
         Topic.ACTIONS,
         [(accepted[i], int(canonical[i])) for i in misplaced],
@@ -70,7 +75,7 @@ def route_actions(
         lambda event: action_key(event.action_id),
     )
     metrics.inc(MISKEYED, len(detours), topic=Topic.ACTIONS)
-    return here, detours
+    return here, away, detours
 
 
 @dataclass
@@ -130,6 +135,16 @@ def route_consent(
     # Read here, though processed where they belong: counted like every message read.
     metrics.inc(EVENTS_IN, len(misplaced), topic=Topic.CONSENT)
     return route
+
+
+def not_detoured(
+    items: list[Located[Action]], messages: Sequence[Message]
+) -> list[Located[Action]]:
+    """``items`` less those read from a copy a worker re-routed here (already measured)."""
+    rerouted = {(m.partition, m.offset) for m in messages if m.detoured}
+    if not rerouted:
+        return items
+    return [item for item in items if (item.partition, item.offset) not in rerouted]
 
 
 def _detours(

@@ -36,6 +36,7 @@ class Message:
     offset: int
     value: bytes
     key: bytes | None = None  # read only where a topic's key matters (consent's)
+    detoured: bool = False  # re-published here by a worker (streams.steps.route)
 
 
 @dataclass

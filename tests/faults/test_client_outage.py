@@ -79,7 +79,11 @@ def test_no_action_is_lost_while_the_broker_is_down(tmp_path: Path) -> None:
     finally:
         broker.stop()
     assert outage >= 10
-    assert spooled_so_far() - spooled_before >= 4_000  # the outage went through the spool
+    # The outage went through the spool. Not every one of its 4,000 actions:
+    # those already in aiokafka's per-partition batches when the broker went
+    # away are delivered by its own retries once it is back (keyed by action
+    # id, they fill four partitions' batches, not one customer's).
+    assert spooled_so_far() - spooled_before >= 2_000
     assert len(ids) == len(set(ids)) == 10_000
     assert set(ids) - received == set()
     assert (tmp_path / "spool" / "events.jsonl").stat().st_size == 0  # all re-sent

@@ -17,7 +17,7 @@ import msgspec
 import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from schemas.metrics import MISKEYED
+from schemas.metrics import LATE_EVENTS, MISKEYED
 from schemas.topics import Topic, action_key, consent_key
 from streams.batch import Batch, Message
 from streams.routing import murmur2, partition_of, partitions_of_uuids
@@ -207,3 +207,34 @@ def test_an_erased_logins_misplaced_decision_is_not_re_published() -> None:
     assert [(d.partition, d.key, d.value) for d in route.stale] == [
         (message.partition, b"ann", None)
     ]
+
+
+def test_lateness_is_measured_where_an_action_arrived_not_again_where_it_is_decided() -> None:
+    store, metrics = MemoryStore(), RecordingMetrics()
+    batch = memory_batch(store, metrics, partitions=PARTITIONS)
+    newest = action(hours_ago=1)
+    old = action(hours_ago=100)  # 99 hours behind its producer's newest: late
+    home = partition_of(action_key(uuid.UUID(old["action_id"])), PARTITIONS)
+    arrived = (home + 1) % PARTITIONS
+    first = [
+        Message(Topic.ACTIONS.value, arrived, 0, _value(newest)),
+        Message(Topic.ACTIONS.value, arrived, 1, _value(old)),
+    ]
+    outcome = batch.process_actions(first, NOW)
+    assert metrics.count(LATE_EVENTS) == 1
+    # Its copy, decided on its id's partition, is not measured a second time
+    # (there it may follow actions of other producers by days).
+    later = next(
+        document
+        for document in (action(hours_ago=0.5) for _ in range(1000))
+        if partition_of(action_key(uuid.UUID(document["action_id"])), PARTITIONS) == home
+    )
+    batch.process_actions([Message(Topic.ACTIONS.value, home, 0, _value(later))], NOW)
+    copies = [
+        Message(Topic.ACTIONS.value, d.partition, 10 + n, d.value or b"", detoured=True)
+        for n, d in enumerate(outcome.detours)
+        if d.partition == home
+    ]
+    batch.process_actions(copies, NOW)
+    assert uuid.UUID(old["action_id"]) in {item.event.action_id for item in store.actions}
+    assert metrics.count(LATE_EVENTS) == 1
