@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -91,6 +92,19 @@ async def topic_partitions(
 
 async def read_topic(bootstrap: str | KafkaTarget, topic: str) -> list[bytes]:
     """Every value ``topic`` retains now, oldest first per partition; never waits for more."""
+    return [r.value for r in await read_records(bootstrap, topic) if r.value is not None]
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None  # None: a tombstone
+
+
+async def read_records(bootstrap: str | KafkaTarget, topic: str) -> list[Record]:
+    """Every record ``topic`` retains now, tombstones included, in offset order per partition."""
     access = as_target(bootstrap).client_kwargs()
     admin = AIOKafkaAdminClient(**access)
     await admin.start()
@@ -105,14 +119,14 @@ async def read_topic(bootstrap: str | KafkaTarget, topic: str) -> list[bytes]:
     try:
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        values: list[bytes] = []
+        read: list[Record] = []
         pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=1000)
             for tp, records in batches.items():
-                values.extend(r.value for r in records if r.value is not None)
+                read += [Record(tp.partition, r.offset, r.key, r.value) for r in records]
                 if records and records[-1].offset + 1 >= ends[tp]:
                     pending.discard(tp)
-        return values
+        return sorted(read, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()

@@ -38,10 +38,11 @@ from schemas.messages import CapacityMessage, UsageMessage
 from schemas.topics import Topic, action_key
 from schemas.validate import encode
 from sinks.store import Store
+from spur.broker import Record, read_records
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from tests.faults.test_rebalance import events_read
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
-from tests.integration.streams_helpers import Record, billed_by_cli, read_records
+from tests.integration.streams_helpers import billed_by_cli
 from tests.oracle import expected_billing, expected_capacity, expected_windows
 from tests.stored import stored_capacity
 

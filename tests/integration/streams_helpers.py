@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 
 import msgspec
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.messages import UsageMessage
 from schemas.topics import Topic
-from spur.broker import read_topic, topic_partitions
+from spur.broker import read_topic
 from spur.client import Publisher
 from tests.integration.helpers import spur
 
@@ -50,39 +47,3 @@ def stored_rows_and_ids(env: dict[str, str]) -> object:
     )  # fmt: skip
     assert stored.returncode == 0, stored.stderr
     return json.loads(stored.stdout)
-
-
-@dataclass(frozen=True)
-class Record:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None  # None: a tombstone
-
-
-async def read_records(bootstrap: str, topic: str) -> list[Record]:
-    """Every record ``topic`` retains now, tombstones included, in offset order per partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        partitions = await topic_partitions(admin, [topic])
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Record] = []
-        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=1000)
-            for tp, batch in batches.items():
-                records += [Record(tp.partition, r.offset, r.key, r.value) for r in batch]
-                if batch and batch[-1].offset + 1 >= ends[tp]:
-                    pending.discard(tp)
-        return sorted(records, key=lambda r: (r.partition, r.offset))
-    finally:
-        await consumer.stop()

@@ -29,8 +29,8 @@ from aiokafka.partitioner import murmur2
 from schemas.events import Consent
 from schemas.topics import Topic
 from schemas.validate import encode
+from spur.broker import Record, read_records
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
-from tests.integration.streams_helpers import Record, read_records
 
 pytestmark = pytest.mark.integration
 
