@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import Topic
@@ -35,36 +35,45 @@ class Position:
     committed: int  # messages the group has committed, from the topic's start
 
 
-async def _position(bootstrap: str, group: str) -> Position | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        partitions = await topic_partitions(admin, [Topic.ACTIONS])
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
-    finally:
-        await consumer.stop()
-        await admin.close()
-    if not offsets:
-        return None  # the group has not committed yet, or its coordinator is not ready
-    lag = committed = 0
-    for tp in partitions:
-        meta = offsets.get(tp)
-        done = max(meta.offset, starts[tp]) if meta is not None and meta.offset >= 0 else starts[tp]
-        lag += max(0, ends[tp] - done)
-        committed += done - starts[tp]
-    return Position(lag, committed)
+class Probe:
+    """Clients that read a group's position on the actions topic, opened once for a whole run.
 
+    Opening an admin client and a consumer per reading takes 0.1-0.5 s here,
+    coarser than the runs' batches; these stay open, so a reading is a few
+    milliseconds and takes little from the consumers it measures.
+    """
 
-def position(bootstrap: str, group: str) -> Position | None:
-    """``group``'s lag and committed messages on the actions topic; None before it commits."""
-    try:
-        return asyncio.run(_position(bootstrap, group))
-    except Exception:  # coordinator not ready yet
-        return None
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._partitions: list[TopicPartition] = []
+
+    async def __aenter__(self) -> Probe:
+        await self._admin.start()
+        await self._consumer.start()
+        self._partitions = await topic_partitions(self._admin, [Topic.ACTIONS])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def position(self, group: str) -> Position | None:
+        """``group``'s lag and committed messages; None before its coordinator answers."""
+        partitions = self._partitions
+        try:
+            ends = await self._consumer.end_offsets(partitions)
+            starts = await self._consumer.beginning_offsets(partitions)
+            offsets = await self._admin.list_consumer_group_offsets(group, partitions=partitions)
+        except Exception:  # coordinator not ready yet
+            return None
+        lag = committed = 0
+        for tp in partitions:
+            meta = offsets.get(tp)
+            done = starts[tp] if meta is None or meta.offset < 0 else max(meta.offset, starts[tp])
+            lag += max(0, ends[tp] - done)
+            committed += done - starts[tp]
+        return Position(lag, committed)
 
 
 def status_mb(pid: int, field: str) -> float:
@@ -107,39 +116,55 @@ def wait_drained(
     ``messages`` is what the group must commit for them (``actions``, or
     twice as many when each is re-published once). Stops no process.
     """
+    return asyncio.run(
+        _wait_drained(processes, bootstrap, group, actions=actions, messages=messages, logs=logs)
+    )
+
+
+async def _wait_drained(
+    processes: Sequence[subprocess.Popen[bytes]],
+    bootstrap: str,
+    group: str,
+    *,
+    actions: int,
+    messages: int,
+    logs: Sequence[Path],
+) -> Drained:
     started = time.perf_counter()
     peak_anon = dict.fromkeys((p.pid for p in processes), 0.0)
     first: tuple[float, int] | None = None
-    while True:
-        for process, log in zip(processes, logs, strict=True):
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args!r} exited; {log}:\n{tail(log)}")
-        found = position(bootstrap, group)
-        now = time.perf_counter()
-        # Anonymous memory (heap, arenas), sampled: VmHWM also counts the
-        # pages of shared libraries the kernel happened to map in.
-        for pid in peak_anon:
-            peak_anon[pid] = max(peak_anon[pid], status_mb(pid, "RssAnon"))
-        if found is not None and found.committed > 0 and first is None:
-            first = (now, found.committed)
-        if found is not None and found.lag == 0 and first is not None:
-            if found.committed != messages:
-                raise RuntimeError(
-                    f"group {group} committed {found.committed} messages, expected {messages}"
-                )
-            if first[1] < messages:
-                moved = (messages - first[1]) / max(now - first[0], 1e-9)
-            else:  # all committed at the first sight of progress (one batch): start included
-                moved = messages / (now - started)
-            return Drained(
-                per_second=moved * actions / messages,
-                with_start_per_second=actions / (now - started),
-                messages_per_second=moved,
-                committed=found.committed,
-                peak_rss_mb=max(peak_rss_mb(p.pid) for p in processes),
-                peak_anon_mb=max(peak_anon.values()),
-            )
-        time.sleep(0.2)
+    async with Probe(bootstrap) as probe:
+        while True:
+            for process, log in zip(processes, logs, strict=True):
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args!r} exited; {log}:\n{tail(log)}")
+            found = await probe.position(group)
+            now = time.perf_counter()
+            # Anonymous memory (heap, arenas), sampled: VmHWM also counts the
+            # pages of shared libraries the kernel happened to map in.
+            for pid in peak_anon:
+                peak_anon[pid] = max(peak_anon[pid], status_mb(pid, "RssAnon"))
+            if found is not None and found.committed > 0 and first is None:
+                first = (now, found.committed)
+            if found is not None and found.lag == 0 and first is not None:
+                break
+            await asyncio.sleep(0.2)
+    if found.committed != messages:
+        raise RuntimeError(
+            f"group {group} committed {found.committed} messages, expected {messages}"
+        )
+    if first[1] < messages:
+        moved = (messages - first[1]) / max(now - first[0], 1e-9)
+    else:  # all committed at the first sight of progress (one batch): start included
+        moved = messages / (now - started)
+    return Drained(
+        per_second=moved * actions / messages,
+        with_start_per_second=actions / (now - started),
+        messages_per_second=moved,
+        committed=found.committed,
+        peak_rss_mb=max(peak_rss_mb(p.pid) for p in processes),
+        peak_anon_mb=max(peak_anon.values()),
+    )
 
 
 def drained_rate(
