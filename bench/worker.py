@@ -1,28 +1,47 @@
 """Worker benchmark: events/s through the pipeline vs a raw aiokafka drain, same run.
 
 Run: ``.venv/bin/python -m bench.worker [--actions N] [--span-hours H]
-[--shuffle]``. Starts a real local broker, publishes N simulated actions over
-H hours of event time (in event-time order, or in random order with
-``--shuffle``: a backfill), then measures in the same run:
+[--shuffle] [--workers W] [--miskeyed] [--no-baselines]``. Starts a real
+local broker, publishes N simulated actions over H hours of event time (in
+event-time order, or in random order with ``--shuffle``: a backfill), then
+measures in the same run:
 
 - ``raw_drain_per_second``: a bare aiokafka consumer reading the topic (the
   baseline: the most any Kafka consumer in Python could do here);
 - ``worker_per_second``: ``spur worker`` (validate, dedup, store raw rows,
-  fold windows, publish window states, commit) from its first committed
-  progress until every message is committed; ``worker_with_start_per_second``
-  includes the worker's start-up;
+  fold windows, publish window states, commit) in published actions per
+  second, from its first committed progress until every message is
+  committed; ``worker_with_start_per_second`` includes the worker's start-up.
+  With ``--workers 2``, two workers in one consumer group share the topic
+  (and the broker, the store and the cores), each with its own state
+  directory and metrics port;
+- with ``--miskeyed``, every action is published on a partition other than
+  its id's canonical one (the next one: as another partitioner would put
+  it), so the worker re-publishes every action to its partition (a detour,
+  docs/topics.md "What a wrong key costs") and reads it again: the group
+  must commit twice the published messages, and ``worker_per_second`` is
+  published actions over the time that took (``worker_messages_per_second``
+  counts the detours too). Requires ``--no-baselines``: they would read the
+  detours too;
 - ``faust_null_agent_per_second``: a Faust agent that does nothing with its
   batches (bench.faust_null), the ceiling of any agent-based pipeline here;
 - ``quix_peer_per_second``: the same per-customer hourly aggregation and
   store inserts written with Quix Streams (bench.quix_peer, run from its own
   virtualenv .venv-quix);
-- the ratios, and the peak RSS of the worker and the peer. Prints JSON.
+- the ratios, and the peak RSS of the worker (the largest of one worker) and
+  the peer.
+
+After the run the store is checked (bench.fleet): one ``actions`` row per
+published action, ``spur billing``'s totals equal to the published count,
+and as many detours as mis-keyed actions; any difference fails the run.
+Prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import random
@@ -30,30 +49,36 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import faust_null
-from bench.local import local_store
-from schemas.topics import Topic
-from spur.broker import consumer_lag, topic_partitions
+from bench.drain import drained_rate
+from bench.fleet import Published, WorkerRun, run_workers
+from schemas.events import Action
+from schemas.topics import Topic, action_key
+from schemas.validate import encode
+from spur.broker import topic_partitions
 from spur.client import Publisher
+from spur.client.publisher import new_producer
 from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.processes import stop_pid
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
-from spur.worker.launch import start_worker, worker_env
+from streams.routing import partitions_of_uuids
 
 
-async def publish(bootstrap: str, count: int, span_hours: float, *, shuffle: bool) -> int:
+async def publish(
+    bootstrap: str, count: int, span_hours: float, *, shuffle: bool, miskeyed: bool
+) -> Published:
     """Publish ``count`` simulated actions over ``span_hours`` of event time.
 
     In time order, as live app servers send them; with ``shuffle``, in random
     order (a backfill or re-sent spools: most actions arrive days "late").
+    Keyed by action id as spur's client does, or with ``miskeyed`` each on
+    a partition that is not its id's.
     """
     customers = 200
     sessions = max(1, count // (customers * 5))
@@ -61,10 +86,39 @@ async def publish(bootstrap: str, count: int, span_hours: float, *, shuffle: boo
     actions = simulate_actions(shape)[:count]
     if shuffle:
         random.Random(shape.seed).shuffle(actions)  # a reproducible order
-    async with Publisher(bootstrap) as publisher:
-        for action in actions:
-            await publisher.publish(action)
-    return len(actions)
+    if miskeyed:
+        await publish_miskeyed(bootstrap, actions)
+    else:
+        async with Publisher(bootstrap) as publisher:
+            for action in actions:
+                await publisher.publish(action)
+    months = frozenset(a.started_at.astimezone(dt.UTC).strftime("%Y-%m") for a in actions)
+    return Published(len(actions), months, miskeyed)
+
+
+async def publish_miskeyed(bootstrap: str, actions: list[Action]) -> None:
+    """Each action on the partition after its id's canonical one, under its own key.
+
+    What a producer with another partitioner (librdkafka's CRC32, a
+    round-robin) does to most actions, here to every one of them.
+    """
+    producer = new_producer(bootstrap)  # spur's producer settings, the partition chosen here
+    await producer.start()
+    try:
+        partitions = len(await producer.partitions_for(Topic.ACTIONS))
+        if partitions < 2:
+            raise RuntimeError(f"{Topic.ACTIONS} has one partition: no action can be mis-keyed")
+        canonical = partitions_of_uuids([action.action_id for action in actions], partitions)
+        for action, home in zip(actions, canonical.tolist(), strict=True):
+            await producer.send(
+                Topic.ACTIONS,
+                encode(action),
+                key=action_key(action.action_id),
+                partition=(home + 1) % partitions,
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 async def raw_drain(bootstrap: str, expected: int) -> float:
@@ -87,79 +141,6 @@ async def raw_drain(bootstrap: str, expected: int) -> float:
         return seen / (time.perf_counter() - started)
     finally:
         await consumer.stop()
-
-
-def lag(bootstrap: str, group: str = "bench") -> int | None:
-    try:
-        found = asyncio.run(consumer_lag(bootstrap, group, [Topic.ACTIONS]))
-    except Exception:  # coordinator not ready yet
-        return None
-    return sum(found.values()) if found else None
-
-
-def status_mb(pid: int, field: str) -> float:
-    """One memory figure of /proc/<pid>/status (VmHWM, RssAnon, ...), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), in MiB."""
-    return status_mb(pid, "VmHWM")
-
-
-@dataclass(frozen=True)
-class Drained:
-    per_second: float  # from the first committed progress to the end (or start, if one batch)
-    with_start_per_second: float  # from the process's start
-    peak_rss_mb: float
-    peak_anon_mb: float
-
-
-def drained_rate(
-    process: subprocess.Popen[bytes], bootstrap: str, group: str, total: int, log: Path
-) -> Drained:
-    """Poll ``group``'s lag until ``process`` committed ``total`` messages.
-
-    ``process`` is stopped by its PID, also on failure.
-    """
-    started = time.perf_counter()
-    peak_anon = 0.0
-    try:
-        first: tuple[float, int] | None = None
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args!r} exited; see {log}")
-            remaining = lag(bootstrap, group)
-            now = time.perf_counter()
-            # Anonymous memory (heap, arenas), sampled: VmHWM also counts the
-            # pages of shared libraries the kernel happened to map in.
-            peak_anon = max(peak_anon, status_mb(process.pid, "RssAnon"))
-            if remaining is not None and remaining < total and first is None:
-                first = (now, total - remaining)
-            if remaining == 0:
-                assert first is not None
-                if first[1] < total:
-                    steady = (total - first[1]) / max(now - first[0], 1e-9)
-                else:  # all committed at the first sight of progress (one batch): start included
-                    steady = total / (now - started)
-                return Drained(steady, total / (now - started), peak_rss_mb(process.pid), peak_anon)
-            time.sleep(0.2)
-    finally:
-        stop_pid(process.pid, timeout=30, wait=process.wait)
-
-
-def run_worker(bootstrap: str, workdir: Path, total: int) -> Drained:
-    with local_store(workdir / "store") as running:
-        env = worker_env(bootstrap, workdir, running.url(), SPUR_CONSUMER_GROUP="bench")
-        return _drain_worker(env, bootstrap, workdir, total)
-
-
-def _drain_worker(env: dict[str, str], bootstrap: str, workdir: Path, total: int) -> Drained:
-    log_path = workdir / "worker.log"
-    return drained_rate(start_worker(env, log_path), bootstrap, "bench", total, log_path)
 
 
 def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
@@ -229,19 +210,38 @@ def main() -> None:
         action="store_true",
         help="publish the actions in random order instead of event-time order (a backfill)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="spur workers sharing the consumer group"
+    )
+    parser.add_argument(
+        "--miskeyed",
+        action="store_true",
+        help="publish every action on a partition other than its id's (the worker detours each)",
+    )
     args = parser.parse_args()
+    if args.miskeyed and not args.no_baselines:
+        parser.error("--miskeyed measures the worker alone: add --no-baselines")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
         workdir = Path(tmp)
         broker = LocalBroker(data_dir=workdir / "kafka")
         broker.start()
         try:
             asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
-            total = asyncio.run(
-                publish(broker.bootstrap, args.actions, args.span_hours, shuffle=args.shuffle)
+            published = asyncio.run(
+                publish(
+                    broker.bootstrap,
+                    args.actions,
+                    args.span_hours,
+                    shuffle=args.shuffle,
+                    miskeyed=args.miskeyed,
+                )
             )
+            total = published.actions
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
-            worker = run_worker(broker.bootstrap, workdir, total)
-            steady = worker.per_second
+            worker = run_workers(broker.bootstrap, workdir, published, args.workers)
+            steady = worker.drained.per_second
             baselines: dict[str, object] = {}
             if not args.no_baselines:
                 null_agent = run_faust_null(broker.bootstrap, workdir, total)
@@ -252,23 +252,35 @@ def main() -> None:
                 }
         finally:
             broker.stop()
-    print(
-        json.dumps(
-            {
-                "actions": total,
-                "span_hours": args.span_hours,
-                "order": "shuffled" if args.shuffle else "event time",
-                "raw_drain_per_second": round(drain),
-                "worker_per_second": round(steady),
-                "worker_with_start_per_second": round(worker.with_start_per_second),
-                "ratio_worker_to_raw_drain": round(steady / drain, 3),
-                "worker_peak_rss_mb": round(worker.peak_rss_mb),
-                "worker_peak_anonymous_rss_mb": round(worker.peak_anon_mb),
-                **baselines,
-            },
-            indent=2,
-        )
-    )
+    figures = {
+        "actions": total,
+        "span_hours": args.span_hours,
+        "order": "shuffled" if args.shuffle else "event time",
+        "raw_drain_per_second": round(drain),
+        **worker_figures(worker, published, drain),
+        **baselines,
+    }
+    print(json.dumps(figures, indent=2))
+
+
+def worker_figures(worker: WorkerRun, published: Published, drain: float) -> dict[str, object]:
+    drained = worker.drained
+    return {
+        "workers": len(worker.events_in),
+        "keys": "100% mis-keyed (detoured)" if published.miskeyed else "action id (canonical)",
+        "worker_per_second": round(drained.per_second),
+        "worker_with_start_per_second": round(drained.with_start_per_second),
+        "worker_messages_per_second": round(drained.messages_per_second),
+        "ratio_worker_to_raw_drain": round(drained.per_second / drain, 3),
+        "worker_peak_rss_mb": round(drained.peak_rss_mb),
+        "worker_peak_anonymous_rss_mb": round(drained.peak_anon_mb),
+        "messages_committed": drained.committed,
+        "messages_read_per_worker": [round(n) for n in worker.events_in],
+        "detours": round(worker.miskeyed),
+        "worker_log_errors": len(worker.log_errors),
+        "worker_log_first_errors": worker.log_errors[:5],
+        "checked": "actions rows = distinct ids = billed actions = published; detours as keyed",
+    }
 
 
 if __name__ == "__main__":

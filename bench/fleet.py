@@ -1,0 +1,129 @@
+"""One or more ``spur worker`` processes draining the actions topic into one store, then checked.
+
+:func:`run_workers` starts a local store and ``workers`` workers in one
+consumer group ("bench"), each with a state directory, log and metrics port
+of its own (as tests/faults/test_rebalance.py runs them), measures the
+group's drain (bench.drain), reads each worker's Prometheus counters before
+stopping it, and then checks what the store holds against what was
+published, failing loudly when it differs:
+
+- ``actions`` holds one row per published action (rows = distinct ids);
+- ``spur billing``'s totals (spur.read.billing, the same query) count every
+  published action, month by month;
+- the detours (``spur_miskeyed_messages_total``) are 0 for correctly keyed
+  traffic and one per action when every action was mis-keyed.
+
+Every process it starts (store, workers) is stopped by its PID, also on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.drain import Drained, tail, wait_drained
+from bench.local import local_store, writer
+from schemas.topics import Topic
+from sinks.store import ServerStore
+from spur.read.billing import billing
+from spur.worker.launch import WorkerProcess, start_worker, worker_env
+
+GROUP = "bench"
+ERROR_MARKERS = ("ERROR", "CRITICAL", "Traceback")
+
+
+@dataclass(frozen=True)
+class Published:
+    actions: int
+    months: frozenset[str]  # the UTC months (YYYY-MM) the actions started in
+    miskeyed: bool  # every action on a partition other than its id's
+
+
+@dataclass(frozen=True)
+class WorkerRun:
+    drained: Drained
+    events_in: list[float]  # spur_events_in_total of actions, per worker
+    miskeyed: float  # spur_miskeyed_messages_total of actions, all workers
+    log_errors: list[str]  # the workers' log lines that report an error
+
+
+def run_workers(bootstrap: str, workdir: Path, published: Published, workers: int) -> WorkerRun:
+    """Drain the actions topic through ``workers`` workers; raise if the result is wrong."""
+    with local_store(workdir / "store") as running:
+        dirs = [workdir / f"worker-{n}" for n in range(1, workers + 1)]
+        envs = []
+        for directory in dirs:
+            directory.mkdir()
+            envs.append(worker_env(bootstrap, directory, running.url(), SPUR_CONSUMER_GROUP=GROUP))
+        logs = [directory / "worker.log" for directory in dirs]
+        started: list[WorkerProcess] = []
+        try:
+            for env, log in zip(envs, logs, strict=True):
+                started.append(start_worker(env, log))
+            messages = published.actions * (2 if published.miskeyed else 1)
+            drained = wait_drained(
+                started, bootstrap, GROUP, actions=published.actions, messages=messages, logs=logs
+            )
+            counters = [read_counters(directory / "state") for directory in dirs]
+        finally:
+            for process in started:
+                process.stop()
+        run = WorkerRun(
+            drained,
+            events_in=[
+                c.get(f'spur_events_in_total{{topic="{Topic.ACTIONS}"}}', 0.0) for c in counters
+            ],
+            miskeyed=sum(
+                c.get(f'spur_miskeyed_messages_total{{topic="{Topic.ACTIONS}"}}', 0.0)
+                for c in counters
+            ),
+            log_errors=[line for log in logs for line in error_lines(log)],
+        )
+        store = writer(running, "spur")
+        try:
+            check(run, published, store, logs)
+        finally:
+            store.close()
+    return run
+
+
+def read_counters(state_dir: Path) -> dict[str, float]:
+    """A running worker's metrics (its /metrics, address in worker.json), by series."""
+    url = json.loads((state_dir / "worker.json").read_text())["metrics"]
+    with urllib.request.urlopen(url, timeout=30) as response:  # loopback
+        text = response.read().decode()
+    series = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            series[name] = float(value)
+    return series
+
+
+def error_lines(log: Path) -> list[str]:
+    return [
+        line
+        for line in log.read_text(errors="replace").splitlines()
+        if any(marker in line for marker in ERROR_MARKERS)
+    ]
+
+
+def check(run: WorkerRun, published: Published, store: ServerStore, logs: list[Path]) -> None:
+    """Raise RuntimeError unless the store and the counters match what was published."""
+    problems = []
+    (stored,) = store.query(
+        f"SELECT count() AS rows, uniqExact(action_id) AS ids FROM {store.database}.actions"
+    )
+    if stored != {"rows": published.actions, "ids": published.actions}:
+        problems.append(f"actions table holds {stored}, published {published.actions}")
+    billed = sum(usage.actions for month in published.months for usage in billing(store, month))
+    if billed != published.actions:
+        problems.append(f"spur billing counts {billed} actions, published {published.actions}")
+    detours = published.actions if published.miskeyed else 0
+    if run.miskeyed != detours:
+        problems.append(f"spur_miskeyed_messages_total is {run.miskeyed:.0f}, expected {detours}")
+    if problems:
+        logs_tail = "\n".join(f"{log}:\n{tail(log)}" for log in logs)
+        raise RuntimeError("wrong result: " + "; ".join(problems) + "\n" + logs_tail)
