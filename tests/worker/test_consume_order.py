@@ -29,6 +29,7 @@ TP = TopicPartition(Topic.ACTIONS.value, 0)
 class Record:
     offset: int
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
