@@ -46,6 +46,8 @@ RUNS: dict[str, list[str]] = {
         "--no-baselines",
     ],
     "store": ["bench.store", "--actions", "500000"],
+    # What routing costs per action, keyed right and mis-keyed, beside validation.
+    "route": ["bench.route"],
     "billing": ["bench.billing"],
     "latency": ["bench.latency", "--rate", "5000", "--seconds", "20"],
 }
@@ -90,6 +92,9 @@ def main() -> None:
             "two_workers_ratio_to_one_worker_live": two["ratio_to_live"],
             "miskeyed_100pct_actions_per_second": miskeyed["worker_per_second"],
             "miskeyed_100pct_ratio_to_one_worker_live": miskeyed["ratio_to_live"],
+            "route_us_per_correctly_keyed_action <= 1": results["route"][
+                "correctly_keyed_us_per_action"
+            ],
             "bytes_per_actions_row <= 20": results["store"]["bytes_per_action_row"],
             "worker_peak_rss_mb <= 600": live["worker_peak_rss_mb"],
             "worker_peak_anonymous_rss_mb (heap, without shared library pages)": live[
