@@ -101,8 +101,8 @@ LATE_EVENTS = Metric(
 MISKEYED = Metric(
     "spur_miskeyed_messages_total",
     "counter",
-    "Input messages read on another partition than their key's canonical one (a producer "
-    "keying by its own rule or partitioner): re-routed there, never counted twice",
+    "Input messages re-routed to their canonical partition, from a producer keying by its "
+    "own rule or partitioner (read twice, never counted twice)",
     ("topic",),
 )
 REPUBLISHED = Metric(

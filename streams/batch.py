@@ -86,6 +86,7 @@ from streams.steps.route import (
     ConsentRoute,
     Detour,
     not_detoured,
+    raced_erasure,
     route_actions,
     route_consent,
 )
@@ -218,6 +219,11 @@ class Batch:
         erased = self.consent.erasure.read() if self.consent.erasure else NO_TOMBSTONES
         limits, metrics = self.consent.limits, self.consent.metrics
         return route_consent(messages, limits, erased, now, partitions=partitions, metrics=metrics)
+
+    def consent_raced(self, route: ConsentRoute) -> list[Detour]:
+        """Tombstones for ``route``'s detours whose subject an erasure caught meanwhile."""
+        erased = self.consent.erasure.read() if self.consent.erasure else NO_TOMBSTONES
+        return raced_erasure(route, erased)
 
     def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         store_dead_letters(self.actions.sink, letters, self.actions.metrics)

@@ -114,8 +114,9 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
 
     async def consent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         # Decisions under another key or partition than their login's are
-        # re-routed first (their originals tombstoned after), then the rest
-        # takes the common path; offsets as for the other agents.
+        # re-routed first (tombstoned again if an erasure caught their subject
+        # meanwhile, and their originals tombstoned after), then the rest takes
+        # the common path; offsets as for the other agents.
         async for events in batches(stream):
             with acknowledged_only_if_done(events):
                 messages = [_message(e) for e in events]
@@ -123,7 +124,8 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
                     batch.route_consent, messages, _now(), settings.topic_partitions
                 )
                 await publish_detours(publisher, route.detours)
-                await publish_detours(publisher, route.stale)
+                raced = await asyncio.to_thread(batch.consent_raced, route)
+                await publish_detours(publisher, [*raced, *route.stale])
                 letters = await asyncio.to_thread(batch.process_consent, route.here, _now())
                 await publish_dead_letters(publisher, letters)
             yield None

@@ -84,8 +84,31 @@ class ConsentRoute:
 
     here: list[Message] = field(default_factory=list)  # to process on this partition
     detours: list[Detour] = field(default_factory=list)  # under the login's key and partition
+    decisions: list[Consent] = field(default_factory=list)  # what each detour carries
     # Tombstones of the originals, published once the detours are acknowledged.
     stale: list[Detour] = field(default_factory=list)
+
+
+def _erased(decision: Consent, erased: Tombstones) -> bool:
+    return erased.customer_erased_before(
+        decision.customer_id, decision.ts
+    ) or erased.login_erased_before(decision.login, decision.ts)
+
+
+def raced_erasure(route: ConsentRoute, erased: Tombstones) -> list[Detour]:
+    """Tombstones for the detours whose subject was erased while they were on their way.
+
+    ``erased`` is read after the detours were acknowledged. An erasure records
+    its subject before it publishes its own tombstones: a subject not yet
+    recorded then gets those after the detour; one recorded gets this one.
+    Either way no re-published decision of an erased subject is the last
+    word under its key.
+    """
+    return [
+        Detour(Topic.CONSENT, detour.partition, detour.key, None, None)
+        for detour, decision in zip(route.detours, route.decisions, strict=True)
+        if _erased(decision, erased)
+    ]
 
 
 def route_consent(
@@ -120,13 +143,9 @@ def route_consent(
     route = ConsentRoute(here=[m for m in messages if (m.partition, m.offset) not in misplaced])
     if not misplaced:
         return route
-    kept = [
-        (item, partition)
-        for item, partition in misplaced.values()
-        if not erased.customer_erased_before(item.event.customer_id, item.event.ts)
-        and not erased.login_erased_before(item.event.login, item.event.ts)
-    ]
+    kept = [(item, p) for item, p in misplaced.values() if not _erased(item.event, erased)]
     route.detours = _detours(Topic.CONSENT, kept, messages, lambda e: consent_key(e.login))
+    route.decisions = [item.event for item, _ in kept]
     for item, _ in misplaced.values():
         origin = keys[(item.partition, item.offset)]
         if origin is not None and partition_of(origin, partitions) != item.partition:

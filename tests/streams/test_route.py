@@ -238,3 +238,24 @@ def test_lateness_is_measured_where_an_action_arrived_not_again_where_it_is_deci
     batch.process_actions(copies, NOW)
     assert uuid.UUID(old["action_id"]) in {item.event.action_id for item in store.actions}
     assert metrics.count(LATE_EVENTS) == 1
+
+
+def test_a_decision_re_routed_while_its_login_is_erased_is_tombstoned_after_it() -> None:
+    # The worker checked the erasures, then stalled; the erasure recorded the
+    # login and published its tombstones; then the detour was appended.
+    store, metrics = MemoryStore(), RecordingMetrics()
+    batch = memory_batch(store, metrics)
+    home = partition_of(b"ann", PARTITIONS)
+    bob_home = partition_of(b"bob", PARTITIONS)
+    messages = [
+        _consent_message(consent("ann"), (home + 1) % PARTITIONS, b"ann"),
+        Message(
+            Topic.CONSENT.value, (bob_home + 1) % PARTITIONS, 4, _value(consent("bob")), b"bob"
+        ),
+    ]
+    route = batch.route_consent(messages, NOW, PARTITIONS)
+    assert [d.key for d in route.detours] == [b"ann", b"bob"]
+    assert batch.consent_raced(route) == []
+    store.erase("login", "ann", NOW)
+    raced = batch.consent_raced(route)
+    assert [(d.partition, d.key, d.value) for d in raced] == [(home, b"ann", None)]
