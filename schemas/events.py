@@ -1,4 +1,4 @@
-"""The event contract of DESIGN §3 as typed structs.
+"""The event contract of docs/events.md as typed structs.
 
 Each struct decodes and validates in one step (msgspec): a field that is not
 listed is an error, so content can never slip into storage through an extra

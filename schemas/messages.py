@@ -1,4 +1,4 @@
-"""The worker's output messages: window states and dead letters (DESIGN §3).
+"""The worker's output messages: window states and dead letters (docs/events.md).
 
 ``UsageMessage`` goes to ``spur.usage.v1`` (key ``customer_id:hour``),
 ``CapacityMessage`` to ``spur.capacity.v1`` (key ``action:minute``),

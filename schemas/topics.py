@@ -1,4 +1,4 @@
-"""spur's topic names (DESIGN §3): the inputs app servers write, the outputs the worker writes."""
+"""spur's topic names (docs/topics.md): what app servers write, and what the worker writes."""
 
 from __future__ import annotations
 

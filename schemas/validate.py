@@ -5,7 +5,7 @@ the bytes. Every rejection carries one of :data:`REASONS` and a detail naming
 the field, so a dead letter says exactly what to fix.
 
 :func:`decode` judges the bytes alone; :func:`validate` also judges the
-event's times against its arrival (DESIGN §3: ``future_timestamp``,
+event's times against its arrival (docs/events.md: ``future_timestamp``,
 ``beyond_retention``). The limits come in as plain values (:class:`TimeLimits`),
 so this layer knows nothing of settings.
 """
@@ -145,7 +145,7 @@ def _check_rules(event: E) -> E | Rejection:
 
 @dataclass(frozen=True, slots=True)
 class TimeLimits:
-    """How far from its arrival an event time may lie (DESIGN §3).
+    """How far from its arrival an event time may lie (docs/events.md).
 
     ``clock_skew``: how much later than its arrival an event time may be (a
     producer's clock running ahead). ``retention``: how much older it may be,

@@ -5,7 +5,7 @@ table registry (sinks.tables) says, per table, which rows reference a
 subject; erase deletes exactly those and export (sinks.export) reads exactly
 those, so the two never disagree about what "all their data" is.
 
-Finality (DESIGN §4): ``spur erase`` first writes a tombstone
+Finality (docs/guarantees.md): ``spur erase`` first writes a tombstone
 (``erased_subjects``), then deletes. A worker reads the tombstones at the
 start of every batch (an erased customer's actions from before the erasure
 are dropped; an erased login's are billed but their raw rows never stored)

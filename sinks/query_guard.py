@@ -26,7 +26,7 @@ not add up to the children ClickHouse counted is refused as unreadable.
 The reading account is read-only with limits, so what
 the guard misses the server still refuses; the guard is what keeps scalar
 functions such as ``file()`` from the host (the local store does not confine
-them, shared/notes/chdb.md).
+them: README, "Known limit of the local store").
 
 The parse's tree: sinks.query_tree. Blocking: two or three small queries through the store. Raises
 :class:`QueryRefusedError` naming what was refused.

@@ -3,7 +3,7 @@
 A batch is never dropped and never half-acknowledged: :func:`retrying`
 returns only after the store accepted the statement, so the caller
 acknowledges the batch's Kafka offsets afterwards (offsets follow inserts,
-DESIGN §4). While it retries, the caller's consumption is stalled: that is
+docs/guarantees.md). While it retries, the caller's consumption is stalled: that is
 the backpressure.
 
 Blocks for as long as the store is down. Never raises for store errors: even

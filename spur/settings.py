@@ -24,7 +24,7 @@ from sinks.url import ReadLimits, StoreURL, StoreURLError
 from sinks.url import parse_store_url as parse_url
 
 # Kafka holds the same personal data as the store while it retains messages
-# (DESIGN §1, last row), so its retention is bounded like the store's.
+# (docs/topics.md, "Retention"), so its retention is bounded like the store's.
 MAX_INPUT_RETENTION_DAYS = 30
 
 # Clause 3.4: actions are kept at most one year, then deleted automatically.
@@ -197,7 +197,7 @@ class Settings(BaseSettings):
         return self.state_dir / "store"
 
     def time_limits(self, kind: type[Event]) -> TimeLimits:
-        """The time guards of an event type (DESIGN §3): clock skew, its table's retention.
+        """The time guards of an event type (docs/events.md): clock skew, its table's retention.
 
         Consent has no retention limit: the ledger keeps every decision until
         erasure (no TTL), and refusing an old revocation would let an older

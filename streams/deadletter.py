@@ -1,4 +1,4 @@
-"""Dead letters: a rejected message, why, and where it came from (DESIGN §3).
+"""Dead letters: a rejected message, why, and where it came from (docs/events.md).
 
 A dead letter must not become the back door for content: every original is
 redacted by :func:`redact` before the letter is written anywhere, whatever the

@@ -48,6 +48,6 @@ def settings_from_env() -> Settings:
 
 
 FORMATS = click.Choice(["table", "csv", "json"])
-# One rule for customer ids everywhere (DESIGN §3: 1 to 2^32 - 1); out of range exits 2.
+# One rule for customer ids everywhere (docs/events.md: 1 to 2^32 - 1); out of range exits 2.
 CUSTOMER_ID = click.IntRange(1, 2**32 - 1)
 TABLE_OR_JSON = click.Choice(["table", "json"])

@@ -1,4 +1,4 @@
-"""The ``spur`` command line (DESIGN §5): the root group and its commands.
+"""The ``spur`` command line (docs/cli.md): the root group and its commands.
 
 Exit codes: 0 success, 1 the command failed (broker or store unreachable,
 worker died), 2 bad input (options, settings, file lines). Every failure

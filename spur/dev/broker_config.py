@@ -4,7 +4,7 @@ Pure text from a few values (ports, data directory, the optional SASL_SSL
 listener), kept apart from starting the process (spur.dev.broker) so that
 what the broker is told can be read in one place: a single KRaft node that
 is broker and controller, replication 1, no topic auto-creation
-(shared/notes/kafka-broker.md gives the reasons of each setting).
+(the reasons of the less obvious settings stand beside them).
 
 Blocking: nothing. Raises nothing.
 """

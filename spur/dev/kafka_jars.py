@@ -1,7 +1,7 @@
 """The Kafka broker's jars, fetched once from Maven Central into a cache.
 
 Neither Docker nor the Kafka release tarball is available on the machines spur
-is built on (shared/notes/kafka-broker.md), so the jars are resolved with
+is built on, so the jars are resolved with
 Maven from ``deploy/kafka/pom.xml`` into ``~/.cache/spur/kafka-<version>``,
 outside the repository and shared by every checkout on the machine. Kept
 apart from the broker process (spur.dev.broker): fetching is a one-time,

@@ -4,7 +4,7 @@ No ClickHouse server binary can be installed on the machines spur is built
 on, but the chdb engine (ClickHouse 26.9 in a Python extension) contains
 clickhouse-local's server start-up: ``SYSTEM START LISTEN TCP`` opens the
 real native protocol on loopback for as long as the call that issued it runs
-(shared/notes/chdb.md). So the store is a process of its own (started by
+(tests/dev/test_local_store.py pins it). So the store is a process of its own (started by
 spur.dev.store), and every spur process (workers, commands, demo, tests) is
 a client of it through clickhouse-driver, exactly as of a production server.
 This module is what runs inside that process.

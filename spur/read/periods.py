@@ -3,7 +3,7 @@
 A billing month is [first instant of the month, first instant of the next)
 in the billing time zone, computed with zoneinfo so that DST changes (e.g.
 Europe/Berlin) move the UTC boundaries correctly. An action belongs to the
-month of its ``started_at`` (DESIGN §4).
+month of its ``started_at`` (docs/guarantees.md).
 """
 
 from __future__ import annotations

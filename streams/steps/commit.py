@@ -4,7 +4,7 @@ Input: the next offset of every partition the batch read, and the batch's
 ``complete`` (its outputs being published); a :class:`Committer`.
 Output: the offsets committed to the consumer group.
 Guarantees: offsets are committed only after the store write succeeded and
-the outputs were acknowledged (DESIGN §4): :func:`complete_then_commit`
+the outputs were acknowledged (docs/guarantees.md): :func:`complete_then_commit`
 awaits ``complete`` first and commits nothing if it raised. A crash before the
 commit replays the batch, which every earlier step tolerates (they are
 idempotent). Offsets never decide identity (step dedup).

@@ -1,4 +1,4 @@
-"""Step ``erasure``: erasure is final (DESIGN §4, sinks.erasure).
+"""Step ``erasure``: erasure is final (docs/guarantees.md, sinks.erasure).
 
 Input: the batch's valid events (or dead letters) and the tombstones read
 from an :class:`ErasureLog` at the start of the batch.

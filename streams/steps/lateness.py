@@ -7,7 +7,7 @@ revoked explicitly with the partition, :meth:`Lateness.assign` and
 Output: nothing but metrics: ``LATE_EVENTS`` (actions more than the allowed
 lateness behind their partition's mark) and ``EVENT_TIME_LAG`` per partition.
 Guarantees: lateness is only measured; it never keeps an action out of
-billing (DESIGN §4). Only new actions move a mark, and an action from the
+billing (docs/guarantees.md). Only new actions move a mark, and an action from the
 future is a dead letter before it gets here.
 Failure: pure apart from the metrics; never raises, never blocks (a lock
 guards the marks: the rebalance listener and a batch may run in two threads).

@@ -2,7 +2,7 @@
 
 Input: a batch of raw Kafka messages (:class:`Message`), the event type they
 must be, their arrival time and the type's time limits (clock skew,
-retention: plain values, DESIGN §3).
+retention: plain values, docs/events.md).
 Output: a :class:`Split`: the valid events with their Kafka position, and a
 dead letter (redacted original, reason code) per rejected message.
 Guarantees: the time guards run here, before anything reads an event's time:

@@ -35,7 +35,7 @@ PASSWORDS = {
 ACCESS_DENIED = 497
 SETTING_CONSTRAINT_VIOLATION = 452
 
-# chdb's serving call, as in spur.dev.store (shared/notes/chdb.md): imported
+# chdb's serving call, as in spur.dev.store (spur.dev.store_server): imported
 # before moving into the directory whose config.xml it then serves.
 _SERVE = textwrap.dedent(
     """

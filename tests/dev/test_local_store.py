@@ -1,6 +1,6 @@
 """The local store: the chdb engine serving ClickHouse's native protocol (spur.dev.store).
 
-The serving mechanism is not part of chdb's public API (shared/notes/chdb.md):
+The serving mechanism is not part of chdb's public API (spur.dev.store_server):
 if an upgrade changes it, these tests fail loudly, naming what changed.
 """
 

@@ -90,7 +90,7 @@ def is_path_reference(span: str) -> bool:
     """A code span that refers to another document by relative path.
 
     Markdown links are links; besides them, a code span such as
-    `../shared/DESIGN.md` is how a document points a reader at a file.
+    `../elsewhere/SPEC.md` is how a document points a reader at a file.
     Counted: spans that leave the directory (``../``), start at it (``./``)
     or name a Markdown file. Paths of code modules (``spur/...``) are not:
     they describe where code lives today, not where to read on.
@@ -166,10 +166,10 @@ def test_every_relative_link_resolves_in_the_repository(document: Path) -> None:
 def test_the_link_check_sees_a_design_reference_outside_the_clone(tmp_path: Path) -> None:
     # What the README said before docs/ existed: a code span, not a Markdown link.
     page = ROOT / "README.md"
-    line = "The contracts are in `../shared/DESIGN.md`; see [events](docs/events.md)."
+    line = "The contracts are in `../elsewhere/SPEC.md`; see [events](docs/events.md)."
     targets = [t for _n, t in _links_of_text(line, tmp_path)]
-    assert targets == ["docs/events.md", "../shared/DESIGN.md"]
-    assert broken_link(page, "../shared/DESIGN.md") is not None
+    assert targets == ["docs/events.md", "../elsewhere/SPEC.md"]
+    assert broken_link(page, "../elsewhere/SPEC.md") is not None
     assert broken_link(page, "docs/missing.md") is not None
     assert broken_link(page, "docs/events.md#no-such-heading") is not None
 

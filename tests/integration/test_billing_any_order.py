@@ -1,4 +1,4 @@
-"""Billing is exact whatever the order in which actions arrive (DESIGN §3-§5, issue 11),
+"""Billing is exact whatever the order in which actions arrive (docs/guarantees.md, issue 11),
 checked from outside: raw bytes on the real broker, a running `spur worker`, and
 what the CLI and the store then say.
 

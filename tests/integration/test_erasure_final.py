@@ -1,4 +1,4 @@
-"""Erasure is final while workers run (DESIGN §4), attacked the ways data comes back:
+"""Erasure is final while workers run (docs/guarantees.md), attacked the ways data comes back:
 a client re-sending its spool, a late action never seen before, an offset reset
 (a new consumer group replays the whole topic), and a worker restart."""
 

@@ -42,7 +42,7 @@ def test_windows_equal_the_ground_truth(fresh_topics: str, tmp_path: Path, store
 def test_a_recreated_topic_bills_new_actions_at_reused_offsets(
     fresh_topics: str, tmp_path: Path, store_url: str
 ) -> None:
-    """Offsets are not identity (DESIGN §4): a topic deleted and created again restarts
+    """Offsets are not identity (docs/guarantees.md): a topic deleted and created again restarts
     at offset 0, and every new action there is billed, none taken for a replay."""
     before = simulate_actions(WorkloadShape(customers=20, sessions_per_customer=10, seed=31))
     after = simulate_actions(WorkloadShape(customers=20, sessions_per_customer=10, seed=32))

@@ -1,4 +1,4 @@
-"""Each reason code of DESIGN §3 that decoding can produce, on an action."""
+"""Each reason code of docs/events.md that decoding can produce, on an action."""
 
 import msgspec
 import pytest

@@ -1,4 +1,4 @@
-"""Billing periods (DESIGN §4): a closed month's totals are immutable, later actions corrections."""
+"""Billing periods (docs/guarantees.md): closed totals are immutable, later actions corrections."""
 
 from __future__ import annotations
 

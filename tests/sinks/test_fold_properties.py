@@ -198,7 +198,7 @@ def test_a_recreated_topic_bills_new_actions_at_reused_offsets(store: Store) -> 
 
 
 def test_an_action_days_behind_its_partition_is_folded(store: Store) -> None:
-    """Lateness is measured, never a reason to leave an action out (DESIGN §4)."""
+    """Lateness is measured, never a reason to leave an action out (docs/guarantees.md)."""
     fresh(store)
     newest, old = ACTIONS[-1], ACTIONS[0]
     assert newest.started_at - old.started_at > dt.timedelta(hours=24)

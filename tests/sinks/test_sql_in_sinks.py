@@ -1,4 +1,4 @@
-"""All ClickHouse SQL and every table name live in sinks/ (DESIGN §2, issue 14).
+"""All ClickHouse SQL and every table name live in sinks/ (README, "How it fits together").
 
 The modules of schemas/, streams/ and spur/ are read as syntax trees: no
 string in them (docstrings aside) may be a SQL statement, or name a table

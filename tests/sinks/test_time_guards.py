@@ -1,4 +1,4 @@
-"""Time guards (DESIGN §3): an event from the future or beyond retention is a dead letter."""
+"""Time guards (docs/events.md): an event from the future or beyond retention is a dead letter."""
 
 from __future__ import annotations
 
