@@ -29,7 +29,7 @@ from streams.privacy import ConsentDecision, ConsentLedger, IpPolicy
 from streams.steps.erasure import SubjectKind, Tombstones, login_key
 from streams.steps.lateness import Lateness
 from streams.steps.privacy import private_forms, private_web
-from streams.steps.raw_events import RawEvents, consent_kept
+from streams.steps.raw_events import RawEvents, consent_kept, consent_raced
 from streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_of
 
 ERASURE_KEY = b"fake erasure key"
@@ -291,7 +291,7 @@ def memory_batch(
         ),
         consent=RawEvents(
             Topic.CONSENT, Consent, CONSENT_LIMITS, consent_kept, store.store_consent, store,
-            metrics, erasure=store, skip_empty=True,
+            metrics, erasure=store, skip_empty=True, after_write=consent_raced(store),
         ),
         stopping=threading.Event(),
     )  # fmt: skip

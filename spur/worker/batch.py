@@ -26,7 +26,7 @@ from spur.settings import Settings
 from streams.batch import ActionsBatch, Batch
 from streams.steps.lateness import Lateness
 from streams.steps.privacy import private_forms, private_web
-from streams.steps.raw_events import RawEvents, consent_kept
+from streams.steps.raw_events import RawEvents, consent_kept, consent_raced
 
 
 def batch_steps(
@@ -69,6 +69,7 @@ def batch_steps(
         consent=RawEvents(
             Topic.CONSENT, Consent, settings.time_limits(Consent), consent_kept,
             sink.store_consent, sink, metrics, erasure=tombstones, skip_empty=True,
+            after_write=consent_raced(tombstones),
         ),
         stopping=stopping,
     )  # fmt: skip

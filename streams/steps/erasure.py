@@ -21,14 +21,16 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
 
-from schemas.events import Action
+from schemas.events import Action, Consent
 from schemas.located import Located
 from schemas.messages import DeadLetter
 from schemas.metrics import ERASED_DROPPED, Metrics
+
+S = TypeVar("S", Action, Consent)  # events that name a customer and a login
 
 SubjectKind = Literal["customer", "login"]
 
@@ -106,10 +108,12 @@ def without_erased_letters(
     return kept
 
 
-def delete_what_raced(
-    log: ErasureLog, before: Tombstones, accepted: Sequence[Located[Action]]
-) -> None:
-    """Subjects erased while this batch ran: delete their rows once more."""
+def delete_what_raced(log: ErasureLog, before: Tombstones, accepted: Sequence[Located[S]]) -> None:
+    """Subjects erased while this batch ran: delete their rows once more.
+
+    ``accepted``: the batch's actions or consent decisions (both name a
+    customer and a login); ``before``: the tombstones the batch started with.
+    """
     after = log.read()
     if after.ids <= before.ids:
         return

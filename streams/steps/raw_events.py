@@ -3,7 +3,8 @@
 Input: a batch of raw messages of one of those topics and their arrival.
 Steps: validate (as the path's event type, with its time limits) -> keep
 (the path's privacy rule, or for consent its erasure filter) -> store the
-rows (one insert) -> store the dead letters -> count ``EVENTS_IN``.
+rows (one insert) -> for consent, delete again what raced a fresh erasure
+-> store the dead letters -> count ``EVENTS_IN``.
 Output: the batch's dead letters, to publish (step publish).
 Guarantees: what :mod:`streams.steps.validate`, :mod:`~streams.steps.privacy`,
 :mod:`~streams.steps.erasure` and :mod:`~streams.steps.store` guarantee.
@@ -27,7 +28,13 @@ from schemas.messages import DeadLetter
 from schemas.metrics import EVENTS_IN, Metrics
 from schemas.topics import Topic
 from schemas.validate import TimeLimits
-from streams.steps.erasure import NO_TOMBSTONES, ErasureLog, Tombstones, without_erased_letters
+from streams.steps.erasure import (
+    NO_TOMBSTONES,
+    ErasureLog,
+    Tombstones,
+    delete_what_raced,
+    without_erased_letters,
+)
 from streams.steps.store import RawEventsSink, store_dead_letters
 from streams.steps.validate import Message, split
 
@@ -47,16 +54,30 @@ class RawEvents(Generic[E]):
     metrics: Metrics
     erasure: ErasureLog | None = None  # read before the batch: consent only
     skip_empty: bool = False  # empty values are the compacted ledger's tombstones
+    # After the write: subjects erased while the batch ran lose its rows again.
+    after_write: Callable[[list[Located[E]], Tombstones], None] | None = None
 
     def process(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
         events = [m for m in messages if m.value] if self.skip_empty else messages
         erased = self.erasure.read() if self.erasure is not None else NO_TOMBSTONES
         valid = split(events, self.kind, now, self.limits)
         self.write(self.keep(valid.accepted, erased))
+        if self.after_write is not None:
+            self.after_write(valid.accepted, erased)
         letters = without_erased_letters(valid.rejected, erased, self.metrics)
         store_dead_letters(self.sink, letters, self.metrics)
         self.metrics.inc(EVENTS_IN, len(messages), topic=self.topic)
         return letters
+
+
+def consent_raced(log: ErasureLog) -> Callable[[list[Located[Consent]], Tombstones], None]:
+    """The consent path's ``after_write``: an erasure that ran while the batch was
+    written finds the rows gone already; the batch deletes its subjects' rows again."""
+
+    def delete_again(items: list[Located[Consent]], before: Tombstones) -> None:
+        delete_what_raced(log, before, items)
+
+    return delete_again
 
 
 def consent_kept(items: list[Located[Consent]], erased: Tombstones) -> list[Consent]:

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from schemas.events import Consent
 from schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED, REPUBLISHED
 from schemas.topics import Topic
 from streams.steps.commit import complete_then_commit
@@ -152,3 +153,19 @@ async def test_a_stale_state_acknowledged_last_is_followed_by_the_newest() -> No
     assert [value["actions"] for value in last.values()] == [2, 2]
     assert metrics.count(REPUBLISHED, topic=Topic.USAGE) == 1
     assert metrics.count(REPUBLISHED, topic=Topic.CAPACITY) == 1
+
+
+class ErasedWhileWriting(MemoryStore):
+    """`spur erase --login` records the login and deletes its rows while consent is written."""
+
+    def store_consent(self, events: Sequence[Consent]) -> None:
+        super().store_consent(events)
+        self.erase("login", "ann@example.com", NOW)
+
+
+def test_a_consent_batch_that_raced_an_erasure_deletes_its_subject_again() -> None:
+    store, metrics = ErasedWhileWriting(), RecordingMetrics()
+    batch = memory_batch(store, metrics)
+    decisions = messages(Topic.CONSENT, [consent("ann@example.com"), consent("bob")])
+    batch.process_consent(decisions, NOW)
+    assert store.deleted_again == [("login", "ann@example.com")]
