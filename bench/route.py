@@ -23,10 +23,10 @@ from collections.abc import Callable
 
 from schemas.events import Action
 from schemas.metrics import NO_METRICS
+from schemas.partitioning import partition_of
 from schemas.topics import action_key
 from schemas.validate import TimeLimits, encode
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from streams.routing import partition_of
 from streams.steps.route import route_actions
 from streams.steps.validate import Message, split
 

@@ -29,9 +29,10 @@ import numpy as np
 from schemas.events import Action, Consent
 from schemas.located import Located
 from schemas.metrics import EVENTS_IN, MISKEYED, Metrics
+from schemas.partitioning import partition_of
 from schemas.topics import Topic, action_key, consent_key
 from schemas.validate import TimeLimits
-from streams.routing import partition_of, partitions_of_uuids
+from streams.routing import partitions_of_uuids
 from streams.steps.erasure import Tombstones
 from streams.steps.validate import Message, split
 

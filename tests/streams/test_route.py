@@ -18,9 +18,10 @@ import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
 from schemas.metrics import LATE_EVENTS, MISKEYED
+from schemas.partitioning import murmur2, partition_of
 from schemas.topics import Topic, action_key, consent_key
 from streams.batch import Batch, Message
-from streams.routing import murmur2, partition_of, partitions_of_uuids
+from streams.routing import partitions_of_uuids
 from streams.steps.erasure import NO_TOMBSTONES
 from streams.steps.route import route_consent
 from tests.fakes import CONSENT_LIMITS, MemoryStore, RecordingMetrics, memory_batch
