@@ -133,6 +133,8 @@ class ActionsBatch:
     # partition. None: no routing, the caller feeds every copy of an id to this
     # one batch (tests of the later steps, one process over one store).
     partitions: int | None = None
+    # The actions partitions this worker holds (Batch.assign / revoke).
+    owned: set[int] = field(default_factory=set)
 
     def process(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
         started = time.perf_counter()
@@ -170,19 +172,32 @@ class ActionsBatch:
         """Step 9's other half: capacity minutes were refreshed before the
         offsets are committed, so a crash cannot leave them stale.
 
-        Then the windows are read once more: another worker may have folded
-        into one of them and published its newer state before ours was
-        acknowledged. Whoever wrote a window's last fold publishes its final
-        state after that fold; any message appended after that one is checked
-        here after its acknowledgement, so the newest state comes last.
+        Then, unless this worker holds every partition, the windows are read
+        once more: another worker may have folded into one of them and
+        published its newer state before ours was acknowledged. Whoever wrote
+        a window's last fold publishes its final state after that fold; any
+        message appended after that one is checked here after its
+        acknowledgement, so the newest state comes last.
         """
         await publish_detours(publisher, outcome.detours)
         await publish_windows(publisher, outcome.usage, capacity)
         await publish_dead_letters(publisher, outcome.dead_letters)
+        if self._sole_owner():
+            return
         usage, minutes = await asyncio.to_thread(
             newer_states, self.windows, self.capacity, outcome.usage, capacity, self.metrics
         )
         await publish_windows(publisher, usage, minutes)
+
+    def _sole_owner(self) -> bool:
+        """Whether this worker holds every actions partition: then no other folds.
+
+        A partition moves only after its batches in flight completed (eager
+        rebalances revoke every partition first), so holding them all when
+        the batch was read means nobody else folded while it ran. Without
+        routing (``partitions`` None) the caller's setting is unknown: no.
+        """
+        return self.partitions is not None and len(self.owned) >= self.partitions
 
 
 @dataclass
@@ -229,9 +244,13 @@ class Batch:
         store_dead_letters(self.actions.sink, letters, self.actions.metrics)
 
     def assign(self, partitions: Iterable[int]) -> None:
-        """Actions partitions (re)joining this worker."""
-        self.actions.lateness.assign(partitions)
+        """Actions partitions (re)joining this worker: its whole new assignment."""
+        assigned = set(partitions)
+        self.actions.lateness.assign(assigned)
+        self.actions.owned = assigned
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Actions partitions leaving this worker."""
-        self.actions.lateness.revoke(partitions)
+        revoked = set(partitions)
+        self.actions.lateness.revoke(revoked)
+        self.actions.owned -= revoked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 
 from schemas.events import Consent
 from schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED, REPUBLISHED
-from schemas.topics import Topic
+from schemas.partitioning import partition_of
+from schemas.topics import Topic, action_key
 from streams.steps.commit import complete_then_commit
 from streams.steps.route import Detour
 from tests.fakes import MemoryStore, RecordingMetrics, memory_batch
@@ -169,3 +171,26 @@ def test_a_consent_batch_that_raced_an_erasure_deletes_its_subject_again() -> No
     decisions = messages(Topic.CONSENT, [consent("ann@example.com"), consent("bob")])
     batch.process_consent(decisions, NOW)
     assert store.deleted_again == [("login", "ann@example.com")]
+
+
+@pytest.mark.parametrize(("owned", "rechecked"), [({0, 1, 2, 3}, False), ({0, 2}, True)])
+async def test_only_a_worker_sharing_the_partitions_reads_its_windows_again(
+    owned: set[int], rechecked: bool
+) -> None:
+    # A worker that holds every partition is the only one folding: its states
+    # are the newest, and the second read is skipped (it costs a backfill a
+    # quarter of its rate).
+    store, metrics = MemoryStore(), RecordingMetrics()
+    batch = memory_batch(store, metrics, partitions=4)
+    batch.assign(owned)
+    document = action(hours_ago=2)
+    home = partition_of(action_key(uuid.UUID(document["action_id"])), 4)
+    outcome = batch.process_actions(messages(Topic.ACTIONS, [document], partition=home), NOW)
+    assert outcome.usage  # folded here, not re-routed
+    minutes = batch.actions.refresh_capacity(outcome.capacity)
+    memory_batch(store, metrics).process_actions(
+        messages(Topic.ACTIONS, [action(hours_ago=2)]), NOW
+    )  # another writer folds into the same hour and minute meanwhile
+    await batch.actions.publish(RecordingPublisher(), outcome, minutes)
+    assert metrics.count(REPUBLISHED, topic=Topic.USAGE) == rechecked
+    assert metrics.count(REPUBLISHED, topic=Topic.CAPACITY) == rechecked
