@@ -20,9 +20,10 @@ commit:
 8. store: the dead letters; erasure: delete again what raced a fresh erasure;
 9. complete: refresh the touched capacity minutes, then publish the
    detours, window states and dead letters and wait for the broker's
-   acknowledgements; then read the published windows again and publish
-   those another worker folded into meanwhile once more, so the last
-   message per window key is its newest state;
+   acknowledgements; then, where other workers hold partitions too, read
+   the published windows again and publish those another worker folded
+   into meanwhile once more, so the last message per window key is its
+   newest state;
 10. commit: the batch's offsets, only after all of the above
     (:func:`streams.steps.commit.complete_then_commit`).
 
@@ -66,7 +67,6 @@ from schemas.validate import TimeLimits
 from streams.privacy import IpPolicy
 from streams.steps.dedup import DedupIndex, deduplicate
 from streams.steps.erasure import (
-    NO_TOMBSTONES,
     ErasureLog,
     delete_what_raced,
     without_erased_customers,
@@ -231,13 +231,13 @@ class Batch:
         Decisions of a subject erased after them are not re-published (they
         would outlive the erasure's tombstones); their originals are dropped.
         """
-        erased = self.consent.erasure.read() if self.consent.erasure else NO_TOMBSTONES
+        erased = self.consent.erased()
         limits, metrics = self.consent.limits, self.consent.metrics
         return route_consent(messages, limits, erased, now, partitions=partitions, metrics=metrics)
 
     def consent_raced(self, route: ConsentRoute) -> list[Detour]:
         """Tombstones for ``route``'s detours whose subject an erasure caught meanwhile."""
-        erased = self.consent.erasure.read() if self.consent.erasure else NO_TOMBSTONES
+        erased = self.consent.erased()
         return raced_erasure(route, erased)
 
     def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:

@@ -57,9 +57,13 @@ class RawEvents(Generic[E]):
     # After the write: subjects erased while the batch ran lose its rows again.
     after_write: Callable[[list[Located[E]], Tombstones], None] | None = None
 
+    def erased(self) -> Tombstones:
+        """The erasures as the store holds them now (none on a path without a log)."""
+        return self.erasure.read() if self.erasure is not None else NO_TOMBSTONES
+
     def process(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
         events = [m for m in messages if m.value] if self.skip_empty else messages
-        erased = self.erasure.read() if self.erasure is not None else NO_TOMBSTONES
+        erased = self.erased()
         valid = split(events, self.kind, now, self.limits)
         self.write(self.keep(valid.accepted, erased))
         if self.after_write is not None:
