@@ -130,6 +130,13 @@ BATCH_SECONDS = Metric(
     ("topic",),
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+BATCH_STEP_SECONDS = Metric(
+    "spur_batch_step_seconds",
+    "histogram",
+    "Seconds of one step of a batch (validate, dedup, store_raw, fold, ...)",
+    ("topic", "step"),
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 EVENT_TIME_LAG = Metric(
     "spur_event_time_lag_seconds",
     "gauge",
@@ -153,8 +160,8 @@ RETENTION_POLICY = Metric(
 
 WORKER_METRICS = (
     EVENTS_IN, REJECTED, DUPLICATES, MISKEYED, REPUBLISHED, LATE_EVENTS, WINDOW_UPDATES,
-    CAPACITY_UPDATES, ERASED_DROPPED, DROPPED_PROFILES, BATCH_SECONDS, EVENT_TIME_LAG, STORE_ERRORS,
-    CONSUMER_LAG, RETENTION_OLDEST_AGE, RETENTION_POLICY,
+    CAPACITY_UPDATES, ERASED_DROPPED, DROPPED_PROFILES, BATCH_SECONDS, BATCH_STEP_SECONDS,
+    EVENT_TIME_LAG, STORE_ERRORS, CONSUMER_LAG, RETENTION_OLDEST_AGE, RETENTION_POLICY,
 )  # fmt: skip
 
 ALL_METRICS = CLIENT_METRICS + WORKER_METRICS

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sinks.store import PROBE
 from sinks.writer import Retrying
 from streams.dedup import UNKNOWN_HASH
+from streams.routing import uuid_strings
 
 
 class StoreDedupIndex:
@@ -26,7 +27,7 @@ class StoreDedupIndex:
         rows = self._store.query(
             f"SELECT action_id, content_hash FROM {self._store.database}.action_ids "
             f"WHERE action_id IN (SELECT toUUID(key) FROM {PROBE})",
-            [str(action_id) for action_id in ids],
+            uuid_strings(ids),
         )
         # Without FINAL (a tenth of the cost): an id is indexed more than once
         # only by a retried fold of the same content, or by the 0006 upgrade

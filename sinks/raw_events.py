@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from schemas.events import Action, Consent, FormSubmission, WebRequest
 from schemas.located import Located
 from schemas.messages import DeadLetter
-from sinks.actions import batch_columns
+from sinks.actions import action_columns
 from sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
 from sinks.writer import Retrying
 
@@ -21,7 +21,7 @@ class StoreRawEvents:
         self._store = store
 
     def store_actions(self, items: Sequence[Located[Action]]) -> None:
-        self._store.insert("actions", batch_columns(items))
+        self._store.insert("actions", action_columns(items))
 
     def store_web(self, events: Sequence[WebRequest]) -> None:
         self._store.insert("web_requests", web_columns(events))

@@ -17,15 +17,18 @@ Blocking; store errors are retried (sinks.writer).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
+import msgspec
 import xxhash
 
 from schemas.events import Action
 from schemas.located import Located
-from sinks.actions import batch_columns
-from sinks.store import PROBE, Columns
+from sinks.actions import copied
+from sinks.store import PROBE
 from sinks.writer import Retrying
 from streams.usage import UsageState, WindowKey
 
@@ -40,8 +43,8 @@ class StoreWindows:
         self._store = store
 
     def fold(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
-        rows = batch_columns(new)
-        self._store.insert("action_folds", fold_columns(rows, hashes), fold_token(rows))
+        rows = fold_columns(new, hashes)
+        self._store.insert("action_folds", rows, fold_token(rows["action_id"]))
 
     def states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
         if not windows:
@@ -75,23 +78,24 @@ class StoreWindows:
         self._store.insert("usage_hourly", usage_columns(states, now))
 
 
-def fold_columns(actions: Columns, hashes: Sequence[int]) -> dict[str, Sequence[Any]]:
-    """The ``action_folds`` rows of the stored ``actions`` columns (same lists, no copy)."""
+def fold_columns(new: Sequence[Located[Action]], hashes: Sequence[int]) -> dict[str, list[Any]]:
+    """The ``action_folds`` rows of ``new`` (values as the events hold them, as in actions)."""
+    events = list(map(attrgetter("event"), new))
     return {
-        **{name: actions[name] for name in _FOLDED},
-        "content_hash": hashes,
-        "partition": actions["kafka_partition"],
-        "offset": actions["kafka_offset"],
+        **copied(events, _FOLDED),
+        "content_hash": list(hashes),
+        "partition": list(map(attrgetter("partition"), new)),
+        "offset": list(map(attrgetter("offset"), new)),
     }
 
 
-def fold_token(actions: Columns) -> str:
+def fold_token(action_ids: Sequence[uuid.UUID]) -> str:
     """The fold's insert deduplication token: a function of its action ids alone.
 
     A retry of the same fold has the same new ids, so the same token; another
     fold has other ids (an id is folded once), so another token.
     """
-    return "fold:" + xxhash.xxh3_128_hexdigest("\n".join(actions["action_id"]))
+    return "fold:" + xxhash.xxh3_128_hexdigest(msgspec.json.encode(action_ids))
 
 
 def usage_columns(changed: dict[WindowKey, UsageState], now: dt.datetime) -> dict[str, list[Any]]:

@@ -54,17 +54,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from schemas.events import Action, Consent, FormSubmission, WebRequest
 from schemas.located import Located
 from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
-from schemas.metrics import BATCH_SECONDS, EVENTS_IN, Metrics
+from schemas.metrics import EVENTS_IN, Metrics
 from schemas.topics import Topic
 from schemas.validate import TimeLimits
 from streams.privacy import IpPolicy
+from streams.steps.clock import StepClock
 from streams.steps.dedup import DedupIndex, deduplicate
 from streams.steps.erasure import (
     ErasureLog,
@@ -137,9 +137,11 @@ class ActionsBatch:
     owned: set[int] = field(default_factory=set)
 
     def process(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
-        started = time.perf_counter()
+        clock = StepClock(self.metrics, Topic.ACTIONS)
         erased = self.erasure.read()
+        clock.lap("erasure_read")
         valid = split(messages, Action, now, self.limits)
+        clock.lap("validate")
         accepted = without_erased_customers(valid.accepted, erased, self.metrics)
         away: list[Located[Action]] = []  # to be decided on their id's partition
         detours: list[Detour] = []
@@ -147,19 +149,26 @@ class ActionsBatch:
             accepted, away, detours = route_actions(
                 accepted, messages, self.partitions, self.metrics
             )
+        clock.lap("route")
         dedup, conflicts = deduplicate(accepted, self.index, messages, now, self.metrics)
+        clock.lap("dedup")
         # Lateness is the producer's order, so measured where a message arrived.
         self.lateness.measure(away + not_detoured(dedup.new, messages))
         new = private_actions(dedup.new, self.ip_policy, self.consent, self.metrics)
+        clock.lap("lateness_privacy")
         self.sink.store_actions(without_erased_logins(new, erased))
+        clock.lap("store_raw")
         # After the raw rows: an id is never indexed before its row is stored.
         fold(self.windows, new, dedup.hashes)
+        clock.lap("fold")
         usage, minutes = rewrite(self.windows, dedup.accepted, now, self.metrics)
+        clock.lap("rewrite")
         letters = without_erased_letters(valid.rejected + conflicts, erased, self.metrics)
         store_dead_letters(self.sink, letters, self.metrics)
         delete_what_raced(self.erasure, erased, dedup.accepted)
         self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.ACTIONS)
-        self.metrics.observe(BATCH_SECONDS, time.perf_counter() - started, topic=Topic.ACTIONS)
+        clock.lap("dead_letters_erasure")
+        clock.done()
         return ActionsOutcome(usage, letters, minutes, detours)
 
     def refresh_capacity(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:

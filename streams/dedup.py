@@ -32,7 +32,7 @@ class DedupResult:
     new: list[Located[Action]] = field(default_factory=list)  # not counted yet: store, fold
     duplicates: list[Located[Action]] = field(default_factory=list)  # counted already: drop
     conflicts: list[Located[Action]] = field(default_factory=list)  # different content: reject
-    hashes: dict[uuid.UUID, int] = field(default_factory=dict)  # content hash of each new id
+    hashes: list[int] = field(default_factory=list)  # content hash of each new action, in order
 
     @property
     def accepted(self) -> list[Located[Action]]:
@@ -48,14 +48,16 @@ def content_hash(action: Action) -> int:
 def classify(batch: Sequence[Located[Action]], index: Mapping[uuid.UUID, int]) -> DedupResult:
     """Sort a batch's valid actions by what the dedup index (id -> hash) and the batch know."""
     result = DedupResult()
-    seen = dict(index)
+    # Keyed by the ids' 128-bit integers: a UUID's own hash runs in Python.
+    seen = {action_id.int: digest for action_id, digest in index.items()}
     for item in batch:
         digest = content_hash(item.event)
-        first = seen.get(item.event.action_id)
+        key = item.event.action_id.int
+        first = seen.get(key)
         if first is None:
-            seen[item.event.action_id] = digest
+            seen[key] = digest
             result.new.append(item)
-            result.hashes[item.event.action_id] = digest
+            result.hashes.append(digest)
         elif first in (digest, UNKNOWN_HASH):
             result.duplicates.append(item)
         else:

@@ -12,6 +12,7 @@ newest state (usage_hourly, spur.usage.v1).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -58,7 +59,10 @@ class _Truncation(dict[int, dt.datetime]):
         self._unit = unit_seconds
 
     def of(self, instant: dt.datetime) -> dt.datetime:
-        number = int(instant.timestamp()) // self._unit
+        return self.at(int(instant.timestamp()) // self._unit)
+
+    def at(self, number: int) -> dt.datetime:
+        """The start of unit ``number`` since the epoch."""
         found = self.get(number)
         if found is None:
             if len(self) > 100_000:
@@ -67,9 +71,28 @@ class _Truncation(dict[int, dt.datetime]):
         return found
 
 
-hour_of = _Truncation(3600).of
-minute_of = _Truncation(60).of
+_HOURS = _Truncation(3600)
+_MINUTES = _Truncation(60)
+hour_of = _HOURS.of
+minute_of = _MINUTES.of
 
 
 def window_of(item: Located[Action]) -> WindowKey:
     return WindowKey(item.event.customer_id, hour_of(item.event.started_at))
+
+
+def touched(items: Iterable[Located[Action]]) -> tuple[set[WindowKey], set[CapacityKey]]:
+    """The usage hours and capacity minutes ``items`` fall into (:func:`window_of`,
+    :func:`minute_of`), in one pass over whole seconds; each window's time is
+    built once, not once per action."""
+    hours: set[tuple[int, int]] = set()
+    minutes: set[tuple[str, int]] = set()
+    for item in items:
+        event = item.event
+        second = int(event.started_at.timestamp())
+        hours.add((event.customer_id, second // 3600))
+        minutes.add((event.action, second // 60))
+    return (
+        {WindowKey(customer_id, _HOURS.at(hour)) for customer_id, hour in hours},
+        {CapacityKey(action, _MINUTES.at(minute)) for action, minute in minutes},
+    )

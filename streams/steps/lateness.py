@@ -18,10 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from schemas.events import Action
 from schemas.located import Located
 from schemas.metrics import EVENT_TIME_LAG, LATE_EVENTS, Metrics
+
+_POSITION = attrgetter("partition", "offset")  # C-speed sort key
 
 
 class Lateness:
@@ -47,7 +50,7 @@ class Lateness:
     def measure(self, items: Sequence[Located[Action]]) -> None:
         late = 0
         with self._lock:
-            for item in sorted(items, key=lambda i: (i.partition, i.offset)):
+            for item in sorted(items, key=_POSITION):
                 newest = self._newest.get(item.partition)
                 started = item.event.started_at
                 if newest is not None and started < newest - self._allowed:

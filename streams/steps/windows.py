@@ -23,7 +23,6 @@ never skips a write.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -32,7 +31,7 @@ from schemas.located import Located
 from schemas.messages import CapacityMessage, UsageMessage
 from schemas.metrics import CAPACITY_UPDATES, REPUBLISHED, WINDOW_UPDATES, Metrics
 from schemas.topics import Topic
-from streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_of
+from streams.usage import CapacityKey, UsageState, WindowKey, touched
 
 
 class WindowStore(Protocol):
@@ -61,22 +60,20 @@ class CapacityStore(Protocol):
         """The current states of ``keys``' minutes, read only."""
 
 
-def fold(
-    windows: WindowStore, new: Sequence[Located[Action]], hashes: dict[uuid.UUID, int]
-) -> None:
-    """``hashes``: content hash per new action id (DedupResult.hashes)."""
-    windows.fold(new, [hashes[item.event.action_id] for item in new])
+def fold(windows: WindowStore, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
+    """``hashes``: the content hash of each of ``new``, in order (DedupResult.hashes)."""
+    windows.fold(new, hashes)
 
 
 def rewrite(
     windows: WindowStore, accepted: Sequence[Located[Action]], now: dt.datetime, metrics: Metrics
 ) -> tuple[list[UsageMessage], set[CapacityKey]]:
     """Rewrite every hour ``accepted`` touch; their states, and the touched minutes."""
-    states = windows.states({window_of(item) for item in accepted})
+    hours, minutes = touched(accepted)
+    states = windows.states(hours)
     windows.write(states, now)
     metrics.inc(WINDOW_UPDATES, len(states))
     usage = [_usage_message(key, states[key]) for key in sorted(states)]
-    minutes = {CapacityKey(i.event.action, minute_of(i.event.started_at)) for i in accepted}
     return usage, minutes
 
 

@@ -1,0 +1,33 @@
+"""Seconds per step of one batch: where a batch's time goes, in production too.
+
+Each lap is observed as ``spur_batch_step_seconds{topic, step}`` (a
+histogram); bench/steps.py reads the same laps over in-memory stores to print
+the Python cost of each step per action. Pure apart from the metrics; one
+``perf_counter`` call per step and batch.
+"""
+
+from __future__ import annotations
+
+import time
+
+from schemas.metrics import BATCH_SECONDS, BATCH_STEP_SECONDS, Metrics
+
+
+class StepClock:
+    """Laps of one batch's steps, started at construction."""
+
+    def __init__(self, metrics: Metrics, topic: str) -> None:
+        self._metrics = metrics
+        self._topic = topic
+        self._started = self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        """The time since the previous lap (or the start) was ``step``'s."""
+        now = time.perf_counter()
+        self._metrics.observe(BATCH_STEP_SECONDS, now - self._last, topic=self._topic, step=step)
+        self._last = now
+
+    def done(self) -> None:
+        """The whole batch: ``spur_batch_seconds``."""
+        elapsed = time.perf_counter() - self._started
+        self._metrics.observe(BATCH_SECONDS, elapsed, topic=self._topic)
