@@ -109,15 +109,27 @@ def store_command(port: int) -> None:
 
 
 @click.command()
-def worker() -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes consuming actions (the volume), this one included: one core each. "
+    "They join the worker's consumer group like more workers would; web, forms and "
+    "consent are read by this process. At most the actions topic's partition count "
+    "do work.",
+)
+def worker(processes: int) -> None:
     """Run the pipeline: Faust agents and sinks, until SIGTERM or Ctrl-C.
 
     Creates spur's topics and applies the store's migrations first (both
     idempotent). Offsets are committed only after the store accepted a batch.
+    With --processes N, N-1 more processes read actions next to this one; one
+    crashed or killed is started again, and all stop with this one.
     """
     from spur.worker.process import run_worker
 
-    run_worker(settings_from_env())
+    run_worker(settings_from_env(), processes)
 
 
 @click.command()

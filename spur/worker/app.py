@@ -37,9 +37,10 @@ from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
+from spur.worker.publishers import detour_headers
 from streams.batch import ActionsOutcome, Message
 from streams.steps.publish import publish_dead_letters, publish_detours
-from streams.steps.route import DETOUR_HEADER, Detour
+from streams.steps.route import Detour
 
 log = logging.getLogger(__name__)
 
@@ -163,19 +164,11 @@ class FaustPublisher:
         sent = [
             await producer.send(
                 m.topic.value, m.key, m.value, partition=m.partition, timestamp=None,
-                headers=_detour_headers(m),
+                headers=detour_headers(m),
             )
             for m in messages
         ]  # fmt: skip
         await asyncio.gather(*sent)
-
-
-def _detour_headers(detour: Detour) -> list[tuple[str, bytes]] | None:
-    """Where a re-routed message was first read, for whoever traces a mis-keyed producer."""
-    if detour.origin is None:
-        return None
-    origin = detour.origin
-    return [(DETOUR_HEADER, f"{origin.topic}/{origin.partition}/{origin.offset}".encode())]
 
 
 @contextlib.contextmanager

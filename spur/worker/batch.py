@@ -17,16 +17,26 @@ from schemas.topics import Topic
 from sinks.capacity import StoreCapacity
 from sinks.consent import StoreConsent
 from sinks.dedup_index import StoreDedupIndex
+from sinks.faults import FaultyStore
 from sinks.raw_events import StoreRawEvents
 from sinks.store import Store
 from sinks.tombstones import StoreTombstones
 from sinks.windows import StoreWindows
 from sinks.writer import Retrying
 from spur.settings import Settings
+from spur.store_access import open_writer
 from streams.batch import ActionsBatch, Batch
 from streams.steps.lateness import Lateness
 from streams.steps.privacy import private_forms, private_web
 from streams.steps.raw_events import RawEvents, consent_kept, consent_raced
+
+
+def open_worker_store(settings: Settings) -> Store:
+    """The store as a worker writes to it (with the tests' fault file, when one is set)."""
+    store = open_writer(settings)
+    if settings.store_fault_file is not None:
+        return FaultyStore(store, settings.store_fault_file)
+    return store
 
 
 def batch_steps(

@@ -42,11 +42,13 @@ class WorkerProcess(subprocess.Popen[bytes]):
     where a plain Popen would wait for it forever.
     """
 
-    def __init__(self, env: dict[str, str], log: Path, cwd: Path | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, cwd: Path | None = None, processes: int = 1
+    ) -> None:
         self.log = log
         with log.open("ab") as out:
             super().__init__(
-                [sys.executable, "-m", "spur", "worker"],
+                [sys.executable, "-m", "spur", "worker", "--processes", str(processes)],
                 env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
 
@@ -70,6 +72,9 @@ class WorkerProcess(subprocess.Popen[bytes]):
         self.stop()
 
 
-def start_worker(env: dict[str, str], log: Path, *, cwd: Path | None = None) -> WorkerProcess:
-    """Start `spur worker` with ``env`` (:func:`worker_env`), its output appended to ``log``."""
-    return WorkerProcess(env, log, cwd)
+def start_worker(
+    env: dict[str, str], log: Path, *, cwd: Path | None = None, processes: int = 1
+) -> WorkerProcess:
+    """Start `spur worker --processes N` with ``env`` (:func:`worker_env`), its output
+    appended to ``log``."""
+    return WorkerProcess(env, log, cwd, processes)

@@ -13,7 +13,6 @@ import gc
 import logging
 
 from schemas.topics import INPUT_TOPICS, consumer_group_of
-from sinks.faults import FaultyStore
 from sinks.migrate import apply_migrations
 from spur.broker import kafka_target
 from spur.client.private import private_dir
@@ -22,11 +21,15 @@ from spur.settings import Settings
 from spur.store_access import open_writer
 from spur.topics import ensure_topics, topic_specs, wait_for_coordinators
 from spur.worker.api import WorkerAPI
+from spur.worker.batch import open_worker_store
+from spur.worker.processes import ActionsProcesses
 
 log = logging.getLogger("spur.worker")
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, processes: int = 1) -> None:
+    """``processes``: consumers of actions, this one included (the others:
+    spur.worker.processes); web, forms and consent are read here only."""
     from faust.worker import Worker
 
     from spur.worker.app import create_app
@@ -42,13 +45,8 @@ def run_worker(settings: Settings) -> None:
     # On a broker's first start: no consumer joins before its coordinator exists.
     groups = sorted({consumer_group_of(t, settings.consumer_group) for t in INPUT_TOPICS})
     asyncio.run(wait_for_coordinators(bootstrap, groups))
-    store = open_writer(settings)
-    for migration in apply_migrations(
-        store, settings.retention, cluster=settings.clickhouse_cluster
-    ):
-        log.warning("applied migration %04d %s", migration.version, migration.name)
-    if settings.store_fault_file is not None:
-        store = FaultyStore(store, settings.store_fault_file)
+    migrate(settings)
+    store = open_worker_store(settings)
     app = create_app(settings, bootstrap, store)
     PROMETHEUS.declare()
     api.measure_on_scrape(LagAtScrape(bootstrap, settings))
@@ -59,12 +57,26 @@ def run_worker(settings: Settings) -> None:
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.
     worker.spinner = None
+    extra = ActionsProcesses(settings, processes - 1, PROMETHEUS)
     try:
+        extra.start()
         worker.execute_from_commandline()
     finally:
+        extra.stop()
         api.stop()
         (settings.state_dir / "worker.json").unlink(missing_ok=True)
         store.close()
+
+
+def migrate(settings: Settings) -> None:
+    """Apply the store's migrations once, before any consumer starts."""
+    store = open_writer(settings)
+    try:
+        applied = apply_migrations(store, settings.retention, cluster=settings.clickhouse_cluster)
+    finally:
+        store.close()
+    for migration in applied:
+        log.warning("applied migration %04d %s", migration.version, migration.name)
 
 
 def tune_garbage_collector() -> None:

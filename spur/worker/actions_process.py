@@ -1,0 +1,92 @@
+"""One more member of the actions consumer group: the batch consumer alone, no Faust.
+
+``spur worker --processes N`` runs N-1 of these next to the main process
+(spur.worker.processes starts them). Each reads actions in batches exactly as
+the main process does (spur.worker.consume, over spur.worker.batch's steps,
+its own store connection and producer), so the group's rules hold unchanged:
+an id is decided by the one owner of its canonical partition, offsets are
+committed after everything of their batch. What the process measures goes
+to the main process's /metrics through ``metrics`` (spur.worker.processes).
+
+Stops on SIGTERM or SIGINT (the batch in flight finishes or stays
+uncommitted, as in the main process), and by itself when its parent is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+from collections.abc import Sequence
+
+from schemas.metrics import Metrics
+from spur.broker import kafka_target
+from spur.client.publisher import new_producer
+from spur.settings import Settings
+from spur.worker.batch import batch_steps, open_worker_store
+from spur.worker.consume import actions_consumer, consume_actions
+from spur.worker.publishers import ProducerPublisher
+from streams.batch import ActionsOutcome, Message
+
+log = logging.getLogger("spur.worker")
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def run_actions_process(settings: Settings, metrics: Metrics, parent: int) -> None:
+    """Consume actions until signalled or until process ``parent`` is gone."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(_serve(settings, metrics, parent))
+
+
+async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    bootstrap = kafka_target(settings)
+    store = open_worker_store(settings)
+    batch = batch_steps(store, settings, metrics, partitions=settings.topic_partitions)
+    producer = new_producer(bootstrap)
+    publisher = ProducerPublisher(producer)
+
+    async def process(messages: Sequence[Message]) -> ActionsOutcome:
+        return await asyncio.to_thread(batch.process_actions, messages, dt.datetime.now(dt.UTC))
+
+    async def complete(outcome: ActionsOutcome) -> None:
+        minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
+        await batch.actions.publish(publisher, outcome, minutes)
+
+    await producer.start()
+    consumer = actions_consumer(settings, bootstrap)
+    consuming = asyncio.create_task(
+        consume_actions(consumer, settings, process, complete, batch.assign, revoke=batch.revoke)
+    )
+    watching = asyncio.create_task(_until_orphaned(parent, stop))
+    try:
+        await asyncio.wait(
+            [consuming, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        if consuming.done():
+            consuming.result()  # a failure of the consumer: raised, the process exits non-zero
+    finally:
+        batch.stopping.set()  # store retries give up; the batch stays uncommitted
+        for task in (consuming, watching):
+            task.cancel()
+        await asyncio.gather(consuming, watching, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        store.close()
+
+
+async def _until_orphaned(parent: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once the parent process is gone (killed -9, it could not stop us)."""
+    while True:  # no event tells a process its parent died: polled
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            break
+    log.warning("actions process %d: the worker's main process is gone; stopping", os.getpid())
+    stop.set()

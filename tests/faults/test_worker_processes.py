@@ -1,0 +1,122 @@
+"""``spur worker --processes 3``: one worker, three consumers of actions, one killed -9.
+
+Actions arrive as producers in the field key them (tests/faults/
+test_any_key_any_worker.py: every id at least twice, on partitions of other
+rules' choosing, a fifth with conflicting content). Mid-stream one of the
+worker's extra actions processes is killed with SIGKILL: the worker starts
+another by itself and the group goes on. Billing, capacity, dead letters and
+the worker's one /metrics must account for every message, exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.topics import Topic
+from sinks.store import Store
+from spur.broker import read_records
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.worker.launch import start_worker
+from tests.faults.test_any_key_any_worker import copies, decided, lag, publish
+from tests.faults.test_rebalance import events_read
+from tests.integration.helpers import spur, spur_env, wait_until_committed
+from tests.integration.streams_helpers import billed_by_cli
+from tests.oracle import expected_billing, expected_capacity
+from tests.stored import stored_capacity
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+GROUP = "anykey"  # the group the helpers of test_any_key_any_worker read
+
+
+def children(pid: int) -> set[int]:
+    """The live actions processes ``pid`` spawned (not multiprocessing's resource tracker)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" not in cmdline:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+async def group_members(bootstrap: str, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    # (error_code, group_id, state, protocol_type, protocol, members, ...)
+    (described,) = response.groups
+    return len(described[5])
+
+
+def wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def test_three_processes_one_killed_bill_every_action_once(
+    fresh_topics: str, tmp_path: Path, store_url: str, store: Store
+) -> None:
+    actions = simulate_actions(WorkloadShape(customers=40, sessions_per_customer=30, days=10))
+    messages = copies(actions, seed=23)
+    half = len(messages) // 2
+    env = spur_env(
+        fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP=GROUP, SPUR_BATCH_SIZE="500"
+    )
+    log = tmp_path / "worker.log"
+    with start_worker(env, log, processes=3) as worker:
+        wait_for(lambda: len(children(worker.pid)) >= 2, "two actions processes")
+        wait_for(
+            lambda: asyncio.run(group_members(fresh_topics, GROUP)) == 3, "three group members"
+        )
+        asyncio.run(publish(fresh_topics, messages[:half]))
+        assert lag(fresh_topics) > 0  # mid-stream: killed with work left
+        victim = min(children(worker.pid))
+        os.kill(victim, signal.SIGKILL)
+        wait_for(
+            lambda: len(children(worker.pid) - {victim}) >= 2, "the killed process started again"
+        )
+        asyncio.run(publish(fresh_topics, messages[half:]))
+        wait_until_committed(
+            fresh_topics, GROUP, [Topic.ACTIONS], worker=worker, log=log, timeout=240
+        )
+        assert worker.poll() is None
+        records = asyncio.run(read_records(fresh_topics, Topic.ACTIONS))
+        # One /metrics for the whole worker: every message read, by whichever process.
+        assert events_read(tmp_path / "state") >= len(records)
+        pids = children(worker.pid)
+    assert "exited (code -9); starting another" in log.read_text()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids), "a child outlived the worker"
+
+    billed = spur(env, "billing", "--month", "2026-11", "--format", "json")
+    assert billed.returncode == 0, billed.stderr
+    stood, conflicts = decided(records)
+    assert len(stood) == len(actions)
+    assert conflicts > 0, "no conflicting copy was decided: the test attacks nothing"
+    assert len(records) > len(messages), "no copy was re-routed: the test attacks nothing"
+    assert billed_by_cli(billed.stdout) == expected_billing(stood)
+    assert stored_capacity(store) == expected_capacity(stood)
+    letters = store.query(
+        f"SELECT reason, count() AS n FROM {store.database}.dead_letters GROUP BY reason"
+    )
+    assert {r["reason"]: int(r["n"]) for r in letters} == {"conflicting_duplicate": conflicts}
