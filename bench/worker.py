@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m bench.worker [--actions N] [--span-hours H]
 [--shuffle] [--workers W] [--miskeyed] [--no-baselines]``. Starts a real
 local broker, publishes N simulated actions over H hours of event time (in
 event-time order, or in random order with ``--shuffle``: a backfill), then
-measures in the same run:
+measures in the same run (the baselines run by bench.baselines):
 
 - ``raw_drain_per_second``: a bare aiokafka consumer reading the topic (the
   baseline: the most any Kafka consumer in Python could do here);
@@ -43,24 +43,15 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import random
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-
-from bench import faust_null
-from bench.drain import drained_rate
+from bench.baselines import agents, raw_drain
 from bench.fleet import Published, WorkerRun, run_workers
 from schemas.events import Action
 from schemas.topics import Topic, action_key
 from schemas.validate import encode
-from spur.broker import topic_partitions
 from spur.client import Publisher
 from spur.client.publisher import new_producer
 from spur.dev.broker import LocalBroker
@@ -121,76 +112,6 @@ async def publish_miskeyed(bootstrap: str, actions: list[Action]) -> None:
         await producer.stop()
 
 
-async def raw_drain(bootstrap: str, expected: int) -> float:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    partitions = await topic_partitions(admin, [Topic.ACTIONS])
-    await admin.close()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        seen = 0
-        started = time.perf_counter()
-        while seen < expected:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=50_000)
-            seen += sum(len(records) for records in batches.values())
-        return seen / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
-
-
-def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
-    """Messages/s of a Faust agent that does nothing (bench.faust_null)."""
-    env = {
-        **os.environ,
-        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
-        "FAUST_NULL_DATADIR": str(workdir / "faust-null"),
-    }
-    log_path = workdir / "faust-null.log"
-    with log_path.open("wb") as log:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "bench.faust_null", "worker", "-l", "warn"],
-            env=env, stdout=log, stderr=log,
-        )  # fmt: skip
-    return drained_rate(agent, bootstrap, faust_null.GROUP, total, log_path).per_second
-
-
-def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[str, object]:
-    if quix is None:
-        return {"quix_peer": f"not measured: {QUIX_PYTHON} is missing (`make bench` builds it)"}
-    rate, rss = quix
-    return {
-        "quix_peer_per_second": round(rate),
-        "ratio_worker_to_quix_peer": round(worker_rate / rate, 3),
-        "quix_peer_peak_rss_mb": round(rss),
-    }
-
-
-REPO = Path(__file__).resolve().parent.parent
-QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
-# bench.quix_peer.CONSUMER_GROUP (that module imports quixstreams, absent from this venv)
-QUIX_GROUP = "quix-peer"
-
-
-def run_quix_peer(bootstrap: str, workdir: Path, total: int) -> tuple[float, float] | None:
-    """(events/s, peak RSS MiB) of the Quix Streams peer; None if its venv is missing."""
-    if not QUIX_PYTHON.exists():
-        return None
-    log_path = workdir / "quix-peer.log"
-    with log_path.open("wb") as log:
-        peer = subprocess.Popen(
-            [str(QUIX_PYTHON), "-m", "bench.quix_peer", "--bootstrap", bootstrap,
-             "--workdir", str(workdir / "quix")],
-            cwd=REPO, stdout=log, stderr=log,
-        )  # fmt: skip
-    drained = drained_rate(peer, bootstrap, QUIX_GROUP, total, log_path)
-    return drained.per_second, drained.peak_rss_mb
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
@@ -242,14 +163,9 @@ def main() -> None:
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
             worker = run_workers(broker.bootstrap, workdir, published, args.workers)
             steady = worker.drained.per_second
-            baselines: dict[str, object] = {}
-            if not args.no_baselines:
-                null_agent = run_faust_null(broker.bootstrap, workdir, total)
-                baselines = {
-                    "faust_null_agent_per_second": round(null_agent),
-                    "ratio_worker_to_faust_null_agent": round(steady / null_agent, 3),
-                    **quix_figures(run_quix_peer(broker.bootstrap, workdir, total), steady),
-                }
+            baselines = (
+                {} if args.no_baselines else agents(broker.bootstrap, workdir, total, steady)
+            )
         finally:
             broker.stop()
     figures = {
