@@ -3,9 +3,10 @@
 :func:`run_workers` starts a local store and ``workers`` workers in one
 consumer group ("bench"), each with a state directory, log and metrics port
 of its own (as tests/faults/test_rebalance.py runs them), measures the
-group's drain (bench.drain), reads each worker's Prometheus counters before
-stopping it, and then checks what the store holds against what was
-published, failing loudly when it differs:
+group's drain (bench.drain) and the CPU time the workers, the store and the
+broker took meanwhile (bench.cpu), reads each worker's Prometheus
+counters before stopping it, and then checks what the store holds against
+what was published, failing loudly when it differs:
 
 - ``actions`` holds one row per published action (rows = distinct ids);
 - ``spur billing``'s totals (spur.read.billing, the same query) count every
@@ -49,8 +50,19 @@ class WorkerRun:
     log_errors: list[str]  # the workers' log lines that report an error
 
 
-def run_workers(bootstrap: str, workdir: Path, published: Published, workers: int) -> WorkerRun:
-    """Drain the actions topic through ``workers`` workers; raise if the result is wrong."""
+def run_workers(
+    bootstrap: str,
+    workdir: Path,
+    published: Published,
+    workers: int,
+    *,
+    broker_pid: int,
+) -> WorkerRun:
+    """Drain the actions topic through ``workers`` workers; raise if the result is wrong.
+
+    ``broker_pid``: the broker's process, whose CPU time is read with the
+    workers' and the store's.
+    """
     with local_store(workdir / "store") as running:
         dirs = [workdir / f"worker-{n}" for n in range(1, workers + 1)]
         envs = []
@@ -62,10 +74,12 @@ def run_workers(bootstrap: str, workdir: Path, published: Published, workers: in
         try:
             for env, log in zip(envs, logs, strict=True):
                 started.append(start_worker(env, log))
-            messages = published.actions * (2 if published.miskeyed else 1)
+            pids = [process.pid for process in started]
             drained = wait_drained(
-                started, bootstrap, GROUP, actions=published.actions, messages=messages, logs=logs
-            )
+                started, bootstrap, GROUP, actions=published.actions, logs=logs,
+                messages=published.actions * (2 if published.miskeyed else 1),
+                cpu_of={**worker_names(pids), "store": running.pid, "broker": broker_pid},
+            )  # fmt: skip
             counters = [read_counters(directory / "state") for directory in dirs]
         finally:
             for process in started:
@@ -87,6 +101,13 @@ def run_workers(bootstrap: str, workdir: Path, published: Published, workers: in
         finally:
             store.close()
     return run
+
+
+def worker_names(pids: list[int]) -> dict[str, int]:
+    """ "worker" for one, "worker-1", "worker-2", ... for several, as their directories."""
+    if len(pids) == 1:
+        return {"worker": pids[0]}
+    return {f"worker-{n}": pid for n, pid in enumerate(pids, start=1)}
 
 
 def read_counters(state_dir: Path) -> dict[str, float]:

@@ -1,10 +1,10 @@
 """Worker benchmark: events/s through the pipeline vs a raw aiokafka drain, same run.
 
 Run: ``.venv/bin/python -m bench.worker [--actions N] [--span-hours H]
-[--shuffle] [--workers W] [--miskeyed] [--no-baselines]``. Starts a real
-local broker, publishes N simulated actions over H hours of event time (in
-event-time order, or in random order with ``--shuffle``: a backfill), then
-measures in the same run (the baselines run by bench.baselines):
+[--shuffle] [--workers W] [--miskeyed] [--no-baselines]``.
+Starts a real local broker, publishes N simulated actions over H hours of
+event time (in event-time order, or in random order with ``--shuffle``: a
+backfill), then measures in the same run (the baselines run by bench.baselines):
 
 - ``raw_drain_per_second``: a bare aiokafka consumer reading the topic (the
   baseline: the most any Kafka consumer in Python could do here);
@@ -29,7 +29,9 @@ measures in the same run (the baselines run by bench.baselines):
   store inserts written with Quix Streams (bench.quix_peer, run from its own
   virtualenv .venv-quix);
 - the ratios, and the peak RSS of the worker (the largest of one worker) and
-  the peer.
+  the peer;
+- the CPU seconds and cores the workers, the store and the broker used over
+  the rate's window (bench.cpu).
 
 After the run the store is checked (bench.fleet): one ``actions`` row per
 published action, ``spur billing``'s totals equal to the published count,
@@ -48,6 +50,7 @@ import tempfile
 from pathlib import Path
 
 from bench.baselines import agents, raw_drain
+from bench.cpu import figures as cpu_figures
 from bench.fleet import Published, WorkerRun, run_workers
 from schemas.events import Action
 from schemas.topics import Topic, action_key
@@ -161,7 +164,10 @@ def main() -> None:
             )
             total = published.actions
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
-            worker = run_workers(broker.bootstrap, workdir, published, args.workers)
+            assert broker.process is not None  # started
+            worker = run_workers(
+                broker.bootstrap, workdir, published, args.workers, broker_pid=broker.process.pid
+            )
             steady = worker.drained.per_second
             baselines = (
                 {} if args.no_baselines else agents(broker.bootstrap, workdir, total, steady)
@@ -195,6 +201,7 @@ def worker_figures(worker: WorkerRun, published: Published, drain: float) -> dic
         "detours": round(worker.miskeyed),
         "worker_log_errors": len(worker.log_errors),
         "worker_log_first_errors": worker.log_errors[:5],
+        **cpu_figures(drained.cpu),
         "checked": "actions rows = distinct ids = billed actions = published; detours as keyed",
     }
 
