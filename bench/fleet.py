@@ -4,7 +4,8 @@
 consumer group ("bench"), each with a state directory, log and metrics port
 of its own (as tests/faults/test_rebalance.py runs them), measures the
 group's drain (bench.drain) and the CPU time the workers, the store and the
-broker took meanwhile (bench.cpu), reads each worker's Prometheus
+broker took meanwhile (bench.cpu), optionally records the workers with
+py-spy over the same window (bench.pyspy), reads each worker's Prometheus
 counters before stopping it, and then checks what the store holds against
 what was published, failing loudly when it differs:
 
@@ -14,7 +15,7 @@ what was published, failing loudly when it differs:
 - the detours (``spur_miskeyed_messages_total``) are 0 for correctly keyed
   traffic and one per action when every action was mis-keyed.
 
-Every process it starts (store, workers) is stopped by its PID, also on failure.
+Every process it starts (store, workers, py-spy) is stopped by its PID, also on failure.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from bench.drain import Drained, tail, wait_drained
 from bench.local import local_store, writer
+from bench.pyspy import Recorder
 from schemas.topics import Topic
 from sinks.store import ServerStore
 from spur.read.billing import billing
@@ -48,6 +50,7 @@ class WorkerRun:
     events_in: list[float]  # spur_events_in_total of actions, per worker
     miskeyed: float  # spur_miskeyed_messages_total of actions, all workers
     log_errors: list[str]  # the workers' log lines that report an error
+    profiles: list[Path]  # py-spy's raw stacks, one file per worker, if asked for
 
 
 def run_workers(
@@ -57,11 +60,12 @@ def run_workers(
     workers: int,
     *,
     broker_pid: int,
+    profile: Path | None = None,
 ) -> WorkerRun:
     """Drain the actions topic through ``workers`` workers; raise if the result is wrong.
 
     ``broker_pid``: the broker's process, whose CPU time is read with the
-    workers' and the store's.
+    workers' and the store's. ``profile``: a directory for py-spy's files.
     """
     with local_store(workdir / "store") as running:
         dirs = [workdir / f"worker-{n}" for n in range(1, workers + 1)]
@@ -71,15 +75,18 @@ def run_workers(
             envs.append(worker_env(bootstrap, directory, running.url(), SPUR_CONSUMER_GROUP=GROUP))
         logs = [directory / "worker.log" for directory in dirs]
         started: list[WorkerProcess] = []
+        recorder = Recorder(profile)
         try:
             for env, log in zip(envs, logs, strict=True):
                 started.append(start_worker(env, log))
             pids = [process.pid for process in started]
-            drained = wait_drained(
-                started, bootstrap, GROUP, actions=published.actions, logs=logs,
-                messages=published.actions * (2 if published.miskeyed else 1),
-                cpu_of={**worker_names(pids), "store": running.pid, "broker": broker_pid},
-            )  # fmt: skip
+            with recorder:
+                drained = wait_drained(
+                    started, bootstrap, GROUP, actions=published.actions, logs=logs,
+                    messages=published.actions * (2 if published.miskeyed else 1),
+                    cpu_of={**worker_names(pids), "store": running.pid, "broker": broker_pid},
+                    at_first_progress=lambda: recorder.start(pids),
+                )  # fmt: skip
             counters = [read_counters(directory / "state") for directory in dirs]
         finally:
             for process in started:
@@ -94,6 +101,7 @@ def run_workers(
                 for c in counters
             ),
             log_errors=[line for log in logs for line in error_lines(log)],
+            profiles=recorder.files,
         )
         store = writer(running, "spur")
         try:

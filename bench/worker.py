@@ -1,7 +1,7 @@
 """Worker benchmark: events/s through the pipeline vs a raw aiokafka drain, same run.
 
 Run: ``.venv/bin/python -m bench.worker [--actions N] [--span-hours H]
-[--shuffle] [--workers W] [--miskeyed] [--no-baselines]``.
+[--shuffle] [--workers W] [--miskeyed] [--no-baselines] [--profile DIR]``.
 Starts a real local broker, publishes N simulated actions over H hours of
 event time (in event-time order, or in random order with ``--shuffle``: a
 backfill), then measures in the same run (the baselines run by bench.baselines):
@@ -31,7 +31,8 @@ backfill), then measures in the same run (the baselines run by bench.baselines):
 - the ratios, and the peak RSS of the worker (the largest of one worker) and
   the peer;
 - the CPU seconds and cores the workers, the store and the broker used over
-  the rate's window (bench.cpu).
+  the rate's window (bench.cpu); with ``--profile DIR``, py-spy's stacks of
+  each worker over that window in DIR, summarised on stderr (bench.stacks).
 
 After the run the store is checked (bench.fleet): one ``actions`` row per
 published action, ``spur billing``'s totals equal to the published count,
@@ -46,12 +47,15 @@ import asyncio
 import datetime as dt
 import json
 import random
+import sys
 import tempfile
 from pathlib import Path
 
+from bench import stacks
 from bench.baselines import agents, raw_drain
 from bench.cpu import figures as cpu_figures
 from bench.fleet import Published, WorkerRun, run_workers
+from bench.pyspy import PY_SPY
 from schemas.events import Action
 from schemas.topics import Topic, action_key
 from schemas.validate import encode
@@ -142,7 +146,12 @@ def main() -> None:
         action="store_true",
         help="publish every action on a partition other than its id's (the worker detours each)",
     )
+    parser.add_argument(
+        "--profile", type=Path, help="record each worker with py-spy into this directory"
+    )
     args = parser.parse_args()
+    if args.profile and not PY_SPY.exists():
+        parser.error(f"--profile needs {PY_SPY} (`make install` installs it)")
     if args.miskeyed and not args.no_baselines:
         parser.error("--miskeyed measures the worker alone: add --no-baselines")
     if args.workers < 1:
@@ -166,8 +175,9 @@ def main() -> None:
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
             assert broker.process is not None  # started
             worker = run_workers(
-                broker.bootstrap, workdir, published, args.workers, broker_pid=broker.process.pid
-            )
+                broker.bootstrap, workdir, published, args.workers,
+                broker_pid=broker.process.pid, profile=args.profile,
+            )  # fmt: skip
             steady = worker.drained.per_second
             baselines = (
                 {} if args.no_baselines else agents(broker.bootstrap, workdir, total, steady)
@@ -182,6 +192,8 @@ def main() -> None:
         **worker_figures(worker, published, drain),
         **baselines,
     }
+    for path in worker.profiles:
+        print(f"{path}:\n{stacks.summary(path.read_text())}", file=sys.stderr)
     print(json.dumps(figures, indent=2))
 
 
