@@ -6,7 +6,8 @@ committed offsets) on ``spur.actions.v1``. :func:`wait_drained` polls them
 until the lag is 0, samples the consumers' memory meanwhile, and checks the
 group committed exactly the messages expected: the published ones, or twice
 as many when the worker re-publishes every one of them (a detour, see
-docs/topics.md "What a wrong key costs").
+docs/topics.md "What a wrong key costs"). It also reads the CPU time of the
+processes it is given (bench.cpu) over the same window as the rate.
 
 Blocking: polls every 0.2 s until done. Raises RuntimeError when a consumer
 exits or commits another number of messages than expected.
@@ -15,15 +16,17 @@ exits or commits another number of messages than expected.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.cpu import CpuSample, CpuUse, cpu_use, sample
 from schemas.topics import Topic
 from spur.broker import topic_partitions
 from spur.processes import stop_pid
@@ -99,6 +102,7 @@ class Drained:
     committed: int  # messages committed in all
     peak_rss_mb: float  # the largest peak of one process
     peak_anon_mb: float
+    cpu: CpuUse  # of the processes named to wait_drained, over the rate's window
 
 
 def wait_drained(
@@ -109,15 +113,28 @@ def wait_drained(
     actions: int,
     messages: int,
     logs: Sequence[Path],
+    cpu_of: Mapping[str, int] | None = None,
+    at_first_progress: Callable[[], None] | None = None,
 ) -> Drained:
     """Poll ``group`` until ``processes`` committed the topic: lag 0, ``messages`` committed.
 
     Rates count ``actions`` (the published ones) over the time it took;
     ``messages`` is what the group must commit for them (``actions``, or
-    twice as many when each is re-published once). Stops no process.
+    twice as many when each is re-published once). ``cpu_of`` names the
+    processes whose CPU time to read (their pids); ``at_first_progress``
+    runs when the group first commits (a profiler's start). Stops no process.
     """
     return asyncio.run(
-        _wait_drained(processes, bootstrap, group, actions=actions, messages=messages, logs=logs)
+        _wait_drained(
+            processes,
+            bootstrap,
+            group,
+            actions=actions,
+            messages=messages,
+            logs=logs,
+            cpu_of=cpu_of or {},
+            at_first_progress=at_first_progress,
+        )
     )
 
 
@@ -129,10 +146,13 @@ async def _wait_drained(
     actions: int,
     messages: int,
     logs: Sequence[Path],
+    cpu_of: Mapping[str, int],
+    at_first_progress: Callable[[], None] | None,
 ) -> Drained:
     started = time.perf_counter()
+    cpu_at_start = sample(cpu_of)
     peak_anon = dict.fromkeys((p.pid for p in processes), 0.0)
-    first: tuple[float, int] | None = None
+    first: tuple[float, int, CpuSample] | None = None  # when the group first committed
     async with Probe(bootstrap) as probe:
         while True:
             for process, log in zip(processes, logs, strict=True):
@@ -145,8 +165,11 @@ async def _wait_drained(
             for pid in peak_anon:
                 peak_anon[pid] = max(peak_anon[pid], status_mb(pid, "RssAnon"))
             if found is not None and found.committed > 0 and first is None:
-                first = (now, found.committed)
+                first = (now, found.committed, sample(cpu_of))
+                if at_first_progress is not None:
+                    at_first_progress()
             if found is not None and found.lag == 0 and first is not None:
+                cpu_at_end = sample(cpu_of)
                 break
             await asyncio.sleep(0.2)
     if found.committed != messages:
@@ -155,8 +178,10 @@ async def _wait_drained(
         )
     if first[1] < messages:
         moved = (messages - first[1]) / max(now - first[0], 1e-9)
+        cpu_from = first[2]
     else:  # all committed at the first sight of progress (one batch): start included
         moved = messages / (now - started)
+        cpu_from = cpu_at_start
     return Drained(
         per_second=moved * actions / messages,
         with_start_per_second=actions / (now - started),
@@ -164,6 +189,7 @@ async def _wait_drained(
         committed=found.committed,
         peak_rss_mb=max(peak_rss_mb(p.pid) for p in processes),
         peak_anon_mb=max(peak_anon.values()),
+        cpu=cpu_use(cpu_from, cpu_at_end, os.cpu_count() or 1),
     )
 
 

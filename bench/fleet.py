@@ -3,9 +3,11 @@
 :func:`run_workers` starts a local store and ``workers`` workers in one
 consumer group ("bench"), each with a state directory, log and metrics port
 of its own (as tests/faults/test_rebalance.py runs them), measures the
-group's drain (bench.drain), reads each worker's Prometheus counters before
-stopping it, and then checks what the store holds against what was
-published, failing loudly when it differs:
+group's drain (bench.drain) and the CPU time the workers, the store and the
+broker took meanwhile (bench.cpu), optionally records the workers with
+py-spy over the same window (bench.pyspy), reads each worker's Prometheus
+counters before stopping it, and then checks what the store holds against
+what was published, failing loudly when it differs:
 
 - ``actions`` holds one row per published action (rows = distinct ids);
 - ``spur billing``'s totals (spur.read.billing, the same query) count every
@@ -13,7 +15,7 @@ published, failing loudly when it differs:
 - the detours (``spur_miskeyed_messages_total``) are 0 for correctly keyed
   traffic and one per action when every action was mis-keyed.
 
-Every process it starts (store, workers) is stopped by its PID, also on failure.
+Every process it starts (store, workers, py-spy) is stopped by its PID, also on failure.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from bench.drain import Drained, tail, wait_drained
 from bench.local import local_store, writer
+from bench.pyspy import Recorder
 from schemas.topics import Topic
 from sinks.store import ServerStore
 from spur.read.billing import billing
@@ -47,10 +50,23 @@ class WorkerRun:
     events_in: list[float]  # spur_events_in_total of actions, per worker
     miskeyed: float  # spur_miskeyed_messages_total of actions, all workers
     log_errors: list[str]  # the workers' log lines that report an error
+    profiles: list[Path]  # py-spy's raw stacks, one file per worker, if asked for
 
 
-def run_workers(bootstrap: str, workdir: Path, published: Published, workers: int) -> WorkerRun:
-    """Drain the actions topic through ``workers`` workers; raise if the result is wrong."""
+def run_workers(
+    bootstrap: str,
+    workdir: Path,
+    published: Published,
+    workers: int,
+    *,
+    broker_pid: int,
+    profile: Path | None = None,
+) -> WorkerRun:
+    """Drain the actions topic through ``workers`` workers; raise if the result is wrong.
+
+    ``broker_pid``: the broker's process, whose CPU time is read with the
+    workers' and the store's. ``profile``: a directory for py-spy's files.
+    """
     with local_store(workdir / "store") as running:
         dirs = [workdir / f"worker-{n}" for n in range(1, workers + 1)]
         envs = []
@@ -59,13 +75,18 @@ def run_workers(bootstrap: str, workdir: Path, published: Published, workers: in
             envs.append(worker_env(bootstrap, directory, running.url(), SPUR_CONSUMER_GROUP=GROUP))
         logs = [directory / "worker.log" for directory in dirs]
         started: list[WorkerProcess] = []
+        recorder = Recorder(profile)
         try:
             for env, log in zip(envs, logs, strict=True):
                 started.append(start_worker(env, log))
-            messages = published.actions * (2 if published.miskeyed else 1)
-            drained = wait_drained(
-                started, bootstrap, GROUP, actions=published.actions, messages=messages, logs=logs
-            )
+            pids = [process.pid for process in started]
+            with recorder:
+                drained = wait_drained(
+                    started, bootstrap, GROUP, actions=published.actions, logs=logs,
+                    messages=published.actions * (2 if published.miskeyed else 1),
+                    cpu_of={**worker_names(pids), "store": running.pid, "broker": broker_pid},
+                    at_first_progress=lambda: recorder.start(pids),
+                )  # fmt: skip
             counters = [read_counters(directory / "state") for directory in dirs]
         finally:
             for process in started:
@@ -80,6 +101,7 @@ def run_workers(bootstrap: str, workdir: Path, published: Published, workers: in
                 for c in counters
             ),
             log_errors=[line for log in logs for line in error_lines(log)],
+            profiles=recorder.files,
         )
         store = writer(running, "spur")
         try:
@@ -87,6 +109,13 @@ def run_workers(bootstrap: str, workdir: Path, published: Published, workers: in
         finally:
             store.close()
     return run
+
+
+def worker_names(pids: list[int]) -> dict[str, int]:
+    """ "worker" for one, "worker-1", "worker-2", ... for several, as their directories."""
+    if len(pids) == 1:
+        return {"worker": pids[0]}
+    return {f"worker-{n}": pid for n, pid in enumerate(pids, start=1)}
 
 
 def read_counters(state_dir: Path) -> dict[str, float]:

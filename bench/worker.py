@@ -1,10 +1,10 @@
 """Worker benchmark: events/s through the pipeline vs a raw aiokafka drain, same run.
 
 Run: ``.venv/bin/python -m bench.worker [--actions N] [--span-hours H]
-[--shuffle] [--workers W] [--miskeyed] [--no-baselines]``. Starts a real
-local broker, publishes N simulated actions over H hours of event time (in
-event-time order, or in random order with ``--shuffle``: a backfill), then
-measures in the same run:
+[--shuffle] [--workers W] [--miskeyed] [--no-baselines] [--profile DIR]``.
+Starts a real local broker, publishes N simulated actions over H hours of
+event time (in event-time order, or in random order with ``--shuffle``: a
+backfill), then measures in the same run (the baselines run by bench.baselines):
 
 - ``raw_drain_per_second``: a bare aiokafka consumer reading the topic (the
   baseline: the most any Kafka consumer in Python could do here);
@@ -29,7 +29,10 @@ measures in the same run:
   store inserts written with Quix Streams (bench.quix_peer, run from its own
   virtualenv .venv-quix);
 - the ratios, and the peak RSS of the worker (the largest of one worker) and
-  the peer.
+  the peer;
+- the CPU seconds and cores the workers, the store and the broker used over
+  the rate's window (bench.cpu); with ``--profile DIR``, py-spy's stacks of
+  each worker over that window in DIR, summarised on stderr (bench.stacks).
 
 After the run the store is checked (bench.fleet): one ``actions`` row per
 published action, ``spur billing``'s totals equal to the published count,
@@ -43,24 +46,19 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-
-from bench import faust_null
-from bench.drain import drained_rate
+from bench import stacks
+from bench.baselines import agents, raw_drain
+from bench.cpu import figures as cpu_figures
 from bench.fleet import Published, WorkerRun, run_workers
+from bench.pyspy import PY_SPY
 from schemas.events import Action
 from schemas.topics import Topic, action_key
 from schemas.validate import encode
-from spur.broker import topic_partitions
 from spur.client import Publisher
 from spur.client.publisher import new_producer
 from spur.dev.broker import LocalBroker
@@ -121,76 +119,6 @@ async def publish_miskeyed(bootstrap: str, actions: list[Action]) -> None:
         await producer.stop()
 
 
-async def raw_drain(bootstrap: str, expected: int) -> float:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    partitions = await topic_partitions(admin, [Topic.ACTIONS])
-    await admin.close()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        seen = 0
-        started = time.perf_counter()
-        while seen < expected:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=50_000)
-            seen += sum(len(records) for records in batches.values())
-        return seen / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
-
-
-def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
-    """Messages/s of a Faust agent that does nothing (bench.faust_null)."""
-    env = {
-        **os.environ,
-        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
-        "FAUST_NULL_DATADIR": str(workdir / "faust-null"),
-    }
-    log_path = workdir / "faust-null.log"
-    with log_path.open("wb") as log:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "bench.faust_null", "worker", "-l", "warn"],
-            env=env, stdout=log, stderr=log,
-        )  # fmt: skip
-    return drained_rate(agent, bootstrap, faust_null.GROUP, total, log_path).per_second
-
-
-def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[str, object]:
-    if quix is None:
-        return {"quix_peer": f"not measured: {QUIX_PYTHON} is missing (`make bench` builds it)"}
-    rate, rss = quix
-    return {
-        "quix_peer_per_second": round(rate),
-        "ratio_worker_to_quix_peer": round(worker_rate / rate, 3),
-        "quix_peer_peak_rss_mb": round(rss),
-    }
-
-
-REPO = Path(__file__).resolve().parent.parent
-QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
-# bench.quix_peer.CONSUMER_GROUP (that module imports quixstreams, absent from this venv)
-QUIX_GROUP = "quix-peer"
-
-
-def run_quix_peer(bootstrap: str, workdir: Path, total: int) -> tuple[float, float] | None:
-    """(events/s, peak RSS MiB) of the Quix Streams peer; None if its venv is missing."""
-    if not QUIX_PYTHON.exists():
-        return None
-    log_path = workdir / "quix-peer.log"
-    with log_path.open("wb") as log:
-        peer = subprocess.Popen(
-            [str(QUIX_PYTHON), "-m", "bench.quix_peer", "--bootstrap", bootstrap,
-             "--workdir", str(workdir / "quix")],
-            cwd=REPO, stdout=log, stderr=log,
-        )  # fmt: skip
-    drained = drained_rate(peer, bootstrap, QUIX_GROUP, total, log_path)
-    return drained.per_second, drained.peak_rss_mb
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
@@ -218,7 +146,12 @@ def main() -> None:
         action="store_true",
         help="publish every action on a partition other than its id's (the worker detours each)",
     )
+    parser.add_argument(
+        "--profile", type=Path, help="record each worker with py-spy into this directory"
+    )
     args = parser.parse_args()
+    if args.profile and not PY_SPY.exists():
+        parser.error(f"--profile needs {PY_SPY} (`make install` installs it)")
     if args.miskeyed and not args.no_baselines:
         parser.error("--miskeyed measures the worker alone: add --no-baselines")
     if args.workers < 1:
@@ -240,16 +173,15 @@ def main() -> None:
             )
             total = published.actions
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
-            worker = run_workers(broker.bootstrap, workdir, published, args.workers)
+            assert broker.process is not None  # started
+            worker = run_workers(
+                broker.bootstrap, workdir, published, args.workers,
+                broker_pid=broker.process.pid, profile=args.profile,
+            )  # fmt: skip
             steady = worker.drained.per_second
-            baselines: dict[str, object] = {}
-            if not args.no_baselines:
-                null_agent = run_faust_null(broker.bootstrap, workdir, total)
-                baselines = {
-                    "faust_null_agent_per_second": round(null_agent),
-                    "ratio_worker_to_faust_null_agent": round(steady / null_agent, 3),
-                    **quix_figures(run_quix_peer(broker.bootstrap, workdir, total), steady),
-                }
+            baselines = (
+                {} if args.no_baselines else agents(broker.bootstrap, workdir, total, steady)
+            )
         finally:
             broker.stop()
     figures = {
@@ -260,6 +192,8 @@ def main() -> None:
         **worker_figures(worker, published, drain),
         **baselines,
     }
+    for path in worker.profiles:
+        print(f"{path}:\n{stacks.summary(path.read_text())}", file=sys.stderr)
     print(json.dumps(figures, indent=2))
 
 
@@ -279,6 +213,7 @@ def worker_figures(worker: WorkerRun, published: Published, drain: float) -> dic
         "detours": round(worker.miskeyed),
         "worker_log_errors": len(worker.log_errors),
         "worker_log_first_errors": worker.log_errors[:5],
+        **cpu_figures(drained.cpu),
         "checked": "actions rows = distinct ids = billed actions = published; detours as keyed",
     }
 
