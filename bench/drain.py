@@ -87,6 +87,21 @@ def status_mb(pid: int, field: str) -> float:
     return float("nan")
 
 
+def spawned(pid: int) -> list[int]:
+    """The actions processes a `spur worker --processes N` started (multiprocessing spawns)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # gone since the listing
+            continue
+    return found
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident set (VmHWM), in MiB."""
     return status_mb(pid, "VmHWM")
@@ -101,7 +116,8 @@ class Drained:
     messages_per_second: float  # committed messages (detours included) per second, as per_second
     committed: int  # messages committed in all
     peak_rss_mb: float  # the largest peak of one process
-    peak_anon_mb: float
+    peak_anon_mb: float  # the largest peak of one process
+    peak_anon_all_processes_mb: float  # of one worker and its extra actions processes
     cpu: CpuUse  # of the processes named to wait_drained, over the rate's window
 
 
@@ -151,7 +167,8 @@ async def _wait_drained(
 ) -> Drained:
     started = time.perf_counter()
     cpu_at_start = sample(cpu_of)
-    peak_anon = dict.fromkeys((p.pid for p in processes), 0.0)
+    peak_anon: dict[int, float] = {}  # per process, extra actions processes included
+    peak_tree_anon = 0.0  # the largest sum over one worker's processes
     first: tuple[float, int, CpuSample] | None = None  # when the group first committed
     async with Probe(bootstrap) as probe:
         while True:
@@ -162,8 +179,12 @@ async def _wait_drained(
             now = time.perf_counter()
             # Anonymous memory (heap, arenas), sampled: VmHWM also counts the
             # pages of shared libraries the kernel happened to map in.
-            for pid in peak_anon:
-                peak_anon[pid] = max(peak_anon[pid], status_mb(pid, "RssAnon"))
+            for process in processes:
+                tree = {process.pid: status_mb(process.pid, "RssAnon")}
+                tree.update({pid: status_mb(pid, "RssAnon") for pid in spawned(process.pid)})
+                for pid, mb in tree.items():
+                    peak_anon[pid] = max(peak_anon.get(pid, 0.0), mb)
+                peak_tree_anon = max(peak_tree_anon, sum(tree.values()))
             if found is not None and found.committed > 0 and first is None:
                 first = (now, found.committed, sample(cpu_of))
                 if at_first_progress is not None:
@@ -189,6 +210,7 @@ async def _wait_drained(
         committed=found.committed,
         peak_rss_mb=max(peak_rss_mb(p.pid) for p in processes),
         peak_anon_mb=max(peak_anon.values()),
+        peak_anon_all_processes_mb=peak_tree_anon,
         cpu=cpu_use(cpu_from, cpu_at_end, os.cpu_count() or 1),
     )
 

@@ -51,6 +51,7 @@ class WorkerRun:
     miskeyed: float  # spur_miskeyed_messages_total of actions, all workers
     log_errors: list[str]  # the workers' log lines that report an error
     profiles: list[Path]  # py-spy's raw stacks, one file per worker, if asked for
+    processes: int = 1  # consuming actions, per worker
 
 
 def run_workers(
@@ -59,10 +60,12 @@ def run_workers(
     published: Published,
     workers: int,
     *,
+    processes: int = 1,
     broker_pid: int,
     profile: Path | None = None,
 ) -> WorkerRun:
-    """Drain the actions topic through ``workers`` workers; raise if the result is wrong.
+    """Drain the actions topic through ``workers`` workers (``processes`` each: `spur
+    worker --processes`); raise if the result is wrong.
 
     ``broker_pid``: the broker's process, whose CPU time is read with the
     workers' and the store's. ``profile``: a directory for py-spy's files.
@@ -78,7 +81,7 @@ def run_workers(
         recorder = Recorder(profile)
         try:
             for env, log in zip(envs, logs, strict=True):
-                started.append(start_worker(env, log))
+                started.append(start_worker(env, log, processes=processes))
             pids = [process.pid for process in started]
             with recorder:
                 drained = wait_drained(
@@ -92,7 +95,8 @@ def run_workers(
             for process in started:
                 process.stop()
         run = WorkerRun(
-            drained,
+            processes=processes,
+            drained=drained,
             events_in=[
                 c.get(f'spur_events_in_total{{topic="{Topic.ACTIONS}"}}', 0.0) for c in counters
             ],

@@ -142,6 +142,12 @@ def main() -> None:
         "--workers", type=int, default=1, help="spur workers sharing the consumer group"
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="processes consuming actions per worker (spur worker --processes)",
+    )
+    parser.add_argument(
         "--miskeyed",
         action="store_true",
         help="publish every action on a partition other than its id's (the worker detours each)",
@@ -175,7 +181,7 @@ def main() -> None:
             drain = asyncio.run(raw_drain(broker.bootstrap, total))
             assert broker.process is not None  # started
             worker = run_workers(
-                broker.bootstrap, workdir, published, args.workers,
+                broker.bootstrap, workdir, published, args.workers, processes=args.processes,
                 broker_pid=broker.process.pid, profile=args.profile,
             )  # fmt: skip
             steady = worker.drained.per_second
@@ -201,6 +207,7 @@ def worker_figures(worker: WorkerRun, published: Published, drain: float) -> dic
     drained = worker.drained
     return {
         "workers": len(worker.events_in),
+        "processes_per_worker": worker.processes,
         "keys": "100% mis-keyed (detoured)" if published.miskeyed else "action id (canonical)",
         "worker_per_second": round(drained.per_second),
         "worker_with_start_per_second": round(drained.with_start_per_second),
@@ -208,6 +215,7 @@ def worker_figures(worker: WorkerRun, published: Published, drain: float) -> dic
         "ratio_worker_to_raw_drain": round(drained.per_second / drain, 3),
         "worker_peak_rss_mb": round(drained.peak_rss_mb),
         "worker_peak_anonymous_rss_mb": round(drained.peak_anon_mb),
+        "worker_peak_anonymous_rss_mb_all_processes": round(drained.peak_anon_all_processes_mb),
         "messages_committed": drained.committed,
         "messages_read_per_worker": [round(n) for n in worker.events_in],
         "detours": round(worker.miskeyed),

@@ -1,10 +1,12 @@
 """The worker's batch: its steps in order, written once (streams.steps).
 
 Actions, :meth:`ActionsBatch.process` (blocking: the worker runs it in a
-thread), then :meth:`ActionsBatch.complete` (async), then the consumer's
-commit:
+thread; :meth:`ActionsBatch.prepare` then :meth:`ActionsBatch.process_prepared`
+are its two halves), then :meth:`ActionsBatch.publish` (async), then the
+consumer's commit:
 
-1. validate: rejects become dead letters;
+1. validate: rejects become dead letters (pure: the worker validates the
+   next batch while this one waits for the store);
 2. erasure: read the tombstones; drop erased customers' actions;
    route: an action not on its id's canonical partition is set aside, to be
    re-published there (the owner of that partition decides all its copies);
@@ -102,7 +104,9 @@ from streams.steps.windows import (
 )
 from streams.usage import CapacityKey
 
-__all__ = ["ActionsBatch", "ActionsOutcome", "Batch", "Message", "Split", "reject", "split"]
+__all__ = [
+    "ActionsBatch", "ActionsOutcome", "Batch", "Message", "Prepared", "Split", "reject", "split",
+]  # fmt: skip
 
 
 @dataclass
@@ -113,6 +117,16 @@ class ActionsOutcome:
     capacity: set[CapacityKey] = field(default_factory=set)
     # Actions read on another partition than their id's, to re-publish there.
     detours: list[Detour] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of actions decoded and validated (step 1), nothing stored yet."""
+
+    messages: Sequence[Message]
+    now: dt.datetime  # the batch's arrival
+    valid: Split[Action]
+    seconds: float  # that step took
 
 
 @dataclass
@@ -137,11 +151,21 @@ class ActionsBatch:
     owned: set[int] = field(default_factory=set)
 
     def process(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
+        return self.process_prepared(self.prepare(messages, now))
+
+    def prepare(self, messages: Sequence[Message], now: dt.datetime) -> Prepared:
+        """Step 1 alone: pure, no store call, so it may run while the batch before
+        this one is still in its store calls (spur.worker.consume)."""
+        clock = StepClock(self.metrics, Topic.ACTIONS)
+        valid = split(messages, Action, now, self.limits)
+        return Prepared(messages, now, valid, clock.lap("validate"))
+
+    def process_prepared(self, prepared: Prepared) -> ActionsOutcome:
+        """Steps 2-8 of a prepared batch; batches must come here in their order."""
+        messages, now, valid = prepared.messages, prepared.now, prepared.valid
         clock = StepClock(self.metrics, Topic.ACTIONS)
         erased = self.erasure.read()
         clock.lap("erasure_read")
-        valid = split(messages, Action, now, self.limits)
-        clock.lap("validate")
         accepted = without_erased_customers(valid.accepted, erased, self.metrics)
         away: list[Located[Action]] = []  # to be decided on their id's partition
         detours: list[Detour] = []
@@ -168,7 +192,7 @@ class ActionsBatch:
         delete_what_raced(self.erasure, erased, dedup.accepted)
         self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.ACTIONS)
         clock.lap("dead_letters_erasure")
-        clock.done()
+        clock.done(prepared.seconds)
         return ActionsOutcome(usage, letters, minutes, detours)
 
     def refresh_capacity(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
@@ -222,6 +246,12 @@ class Batch:
 
     def process_actions(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
         return self.actions.process(messages, now)
+
+    def prepare_actions(self, messages: Sequence[Message], now: dt.datetime) -> Prepared:
+        return self.actions.prepare(messages, now)
+
+    def process_prepared_actions(self, prepared: Prepared) -> ActionsOutcome:
+        return self.actions.process_prepared(prepared)
 
     def process_web(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
         return self.web.process(messages, now)

@@ -29,7 +29,7 @@ from spur.settings import Settings
 from spur.worker.batch import batch_steps, open_worker_store
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.publishers import ProducerPublisher
-from streams.batch import ActionsOutcome, Message
+from streams.batch import ActionsOutcome, Message, Prepared
 
 log = logging.getLogger("spur.worker")
 
@@ -53,8 +53,11 @@ async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
     producer = new_producer(bootstrap)
     publisher = ProducerPublisher(producer)
 
-    async def process(messages: Sequence[Message]) -> ActionsOutcome:
-        return await asyncio.to_thread(batch.process_actions, messages, dt.datetime.now(dt.UTC))
+    async def prepare(messages: Sequence[Message]) -> Prepared:
+        return await asyncio.to_thread(batch.prepare_actions, messages, dt.datetime.now(dt.UTC))
+
+    async def process(prepared: Prepared) -> ActionsOutcome:
+        return await asyncio.to_thread(batch.process_prepared_actions, prepared)
 
     async def complete(outcome: ActionsOutcome) -> None:
         minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
@@ -63,7 +66,9 @@ async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
     await producer.start()
     consumer = actions_consumer(settings, bootstrap)
     consuming = asyncio.create_task(
-        consume_actions(consumer, settings, process, complete, batch.assign, revoke=batch.revoke)
+        consume_actions(
+            consumer, settings, prepare, process, complete, assign=batch.assign, revoke=batch.revoke
+        )
     )
     watching = asyncio.create_task(_until_orphaned(parent, stop))
     try:

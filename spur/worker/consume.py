@@ -47,6 +47,7 @@ from streams.steps.route import DETOUR_HEADER
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 # A batch retries a store outage for as long as it lasts; the group must not
 # declare the consumer dead meanwhile (Faust's own default is 1,000 s).
@@ -106,30 +107,37 @@ def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsume
 async def consume_actions(
     consumer: AIOKafkaConsumer,
     settings: Settings,
-    process: Callable[[Sequence[Message]], Awaitable[T]],
+    prepare: Callable[[Sequence[Message]], Awaitable[P]],
+    process: Callable[[P], Coroutine[Any, Any, T]],
     complete: Callable[[T], Coroutine[Any, Any, None]],
-    assign: Callable[[Iterable[int]], None],
     *,
+    assign: Callable[[Iterable[int]], None],
     revoke: Callable[[Iterable[int]], None] | None = None,
 ) -> None:
-    """Feed batches of actions to ``process`` then ``complete``, until cancelled.
+    """Feed batches of actions to ``prepare``, ``process`` then ``complete``, until cancelled.
 
     ``assign`` is told which partitions (re)joined this consumer: another
     worker may have written their state meanwhile; ``revoke`` which left it,
     once no batch is in flight.
 
-    A batch's offsets are committed once ``complete`` (capacity windows,
-    publishing) finished for it. That tail runs while the next batch is in
-    ``process``: it mostly waits for the store and the broker, and the
-    overlap was a sixth of the worker's time. Batches still go through
-    ``process`` in order, and commits happen in order.
+    Pipelined, three batches deep: while batch N is in ``process`` (mostly
+    waiting for the store), batch N+1 is fetched and ``prepare``d (pure
+    decoding and validation), and batch N-1's ``complete`` (capacity windows,
+    publishing: waiting for the store and the broker) runs. Batches still go
+    through ``process`` one at a time and in order, and each batch's offsets
+    are committed once its ``complete`` finished and after the batch before
+    it committed.
     """
     gate = _Rebalancing(assign, revoke)
     consumer.subscribe([Topic.ACTIONS.value], listener=gate)
-    completing: asyncio.Task[None] | None = None
+    processing: asyncio.Task[T] | None = None  # the batch in process()
+    completing: asyncio.Task[None] | None = None  # its tail and commit, chained on it
+    behind: asyncio.Task[None] | None = None  # the tail of the batch before it
     try:
         await consumer.start()
         while True:
+            if completing is not None and completing.done():
+                completing.result()  # a failed batch stops the consumer (it is replayed)
             fetched = await consumer.getmany(
                 timeout_ms=int(settings.batch_seconds * 1000), max_records=settings.batch_size
             )
@@ -141,41 +149,46 @@ async def consume_actions(
                 for tp, records in fetched.items()
                 for record in records
             ]  # fmt: skip
-            if gate.rebalancing:
-                messages = []  # of partitions being revoked: their next owner reads them
-            if messages:
-                gate.batch_started()
-            try:
-                outcome = await process(messages) if messages else None
-            except BaseException:
-                if messages:
-                    gate.batch_ended()
-                raise
-            if completing is not None:
-                await completing  # the previous batch's tail; raises if it failed
-                completing = None
-            if outcome is not None:
-                ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
-                completing = asyncio.create_task(
-                    _complete_then_commit(consumer, complete, outcome, ends, gate)
-                )
+            if gate.rebalancing or not messages:
+                continue  # of partitions being revoked: their next owner reads them
+            gate.batch_started()
+            prepared = await prepare(messages)
+            for earlier in (processing, behind):
+                if earlier is not None:
+                    await earlier  # in order, at most one batch in process; raises its failure
+            ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
+            processing = asyncio.create_task(process(prepared))
+            behind, completing = (
+                completing,
+                asyncio.create_task(
+                    _complete_then_commit(
+                        consumer, complete, processing, before=completing, ends=ends, gate=gate
+                    )
+                ),
+            )
     finally:
-        if completing is not None:
-            completing.cancel()
-            await asyncio.gather(completing, return_exceptions=True)
+        tasks = [task for task in (processing, completing, behind) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await consumer.stop()
 
 
 async def _complete_then_commit(
     consumer: AIOKafkaConsumer,
     complete: Callable[[T], Coroutine[Any, Any, None]],
-    outcome: T,
+    processing: asyncio.Task[T],
+    *,
+    before: asyncio.Task[None] | None,
     ends: dict[TopicPartition, int],
     gate: _Rebalancing,
 ) -> None:
     # Committed as soon as the tail is done, not when the next batch is: a
     # next batch stuck in a store outage must not hold this one's offsets.
     try:
+        outcome = await processing
+        if before is not None:
+            await before  # offsets are committed in the batches' order
         await complete_then_commit(complete(outcome), _Committer(consumer), ends)
     finally:
         gate.batch_ended()

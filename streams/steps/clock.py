@@ -21,13 +21,15 @@ class StepClock:
         self._topic = topic
         self._started = self._last = time.perf_counter()
 
-    def lap(self, step: str) -> None:
-        """The time since the previous lap (or the start) was ``step``'s."""
+    def lap(self, step: str) -> float:
+        """The time since the previous lap (or the start) was ``step``'s; returned."""
         now = time.perf_counter()
-        self._metrics.observe(BATCH_STEP_SECONDS, now - self._last, topic=self._topic, step=step)
+        seconds = now - self._last
+        self._metrics.observe(BATCH_STEP_SECONDS, seconds, topic=self._topic, step=step)
         self._last = now
+        return seconds
 
-    def done(self) -> None:
-        """The whole batch: ``spur_batch_seconds``."""
-        elapsed = time.perf_counter() - self._started
+    def done(self, before: float = 0.0) -> None:
+        """The whole batch, and ``before`` seconds it took elsewhere: ``spur_batch_seconds``."""
+        elapsed = time.perf_counter() - self._started + before
         self._metrics.observe(BATCH_SECONDS, elapsed, topic=self._topic)

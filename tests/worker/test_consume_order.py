@@ -78,9 +78,10 @@ async def run(
         consume_actions(
             cast(AIOKafkaConsumer, consumer),
             Settings(batch_seconds=0.01),
+            as_is,
             process,
             complete,
-            forget or (lambda partitions: None),
+            assign=forget or (lambda partitions: None),
         )
     )
     for _ in range(500):
@@ -89,6 +90,11 @@ async def run(
         await asyncio.sleep(0.01)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def as_is(messages: Sequence[Message]) -> Sequence[Message]:
+    """A ``prepare`` that hands the messages on."""
+    return messages
 
 
 def first_offset(messages: Sequence[Message]) -> int:
@@ -134,9 +140,10 @@ async def test_a_failing_tail_commits_nothing_of_its_batch() -> None:
         await consume_actions(
             cast(AIOKafkaConsumer, consumer),
             Settings(batch_seconds=0.01),
+            as_is,
             process,
             complete,
-            lambda partitions: None,
+            assign=lambda partitions: None,
         )
     assert consumer.log == ["start", "commit 2", "stop"]
 
@@ -228,3 +235,48 @@ async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -
     await driver
     assert processed == [5, 6]
     assert [line for line in consumer.log if line.startswith("commit")] == ["commit 7"]
+
+
+async def test_the_next_batch_is_prepared_while_one_is_in_process_and_processes_never_overlap() -> (
+    None
+):
+    consumer = ScriptedConsumer([[0], [1], [2], [3]])
+    log = consumer.log
+    running = 0
+
+    async def prepare(messages: Sequence[Message]) -> Sequence[Message]:
+        log.append(f"prepare {first_offset(messages)}")
+        return messages
+
+    async def process(messages: Sequence[Message]) -> int:
+        nonlocal running
+        running += 1
+        assert running == 1, "two batches in process at once"
+        log.append(f"process {first_offset(messages)} begins")
+        await asyncio.sleep(0.05)  # the store calls
+        log.append(f"process {first_offset(messages)} ends")
+        running -= 1
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        await asyncio.sleep(0.02)
+
+    task = asyncio.create_task(
+        consume_actions(
+            cast(AIOKafkaConsumer, consumer), Settings(batch_seconds=0.01), prepare, process,
+            complete, assign=lambda partitions: None,
+        )
+    )  # fmt: skip
+    for _ in range(500):
+        if "commit 4" in log or task.done():
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    assert log.index("prepare 1") < log.index("process 0 ends")  # overlapped
+    begins = [line for line in log if line.endswith("begins")]
+    assert begins == [f"process {n} begins" for n in range(4)]  # in order
+    assert [line for line in log if line.startswith("commit")] == [
+        "commit 1", "commit 2", "commit 3", "commit 4",
+    ]  # fmt: skip
