@@ -110,7 +110,10 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
     )
     return (
         "<clickhouse><profiles><default/>"
-        f"<readonly><readonly>1</readonly>{limit_xml}{constraints}</readonly></profiles>"
+        # Computed columns (actions.ended_at) are in a reader's SELECT *.
+        "<readonly><readonly>1</readonly>"
+        f"<asterisk_include_alias_columns>1</asterisk_include_alias_columns>{limit_xml}"
+        f"{constraints}</readonly></profiles>"
         f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"
     )
 

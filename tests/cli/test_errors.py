@@ -57,7 +57,7 @@ def test_a_topic_mismatch_prints_a_message_not_a_traceback(
     import spur.worker.process
     from spur.topics import TopicError
 
-    def refuse(settings: object) -> None:
+    def refuse(settings: object, processes: int) -> None:
         raise TopicError(
             "topic spur.actions.v1 has 2 partitions, spur declares 4",
             hint="set SPUR_TOPIC_PARTITIONS=2",

@@ -1,0 +1,75 @@
+"""Migration 0009 (duration instead of a stored ended_at) keeps every stored action's times.
+
+A store at migration 0008 holds actions written the old way (ended_at a
+column of its own, sub-millisecond ends, ends long after their starts); the
+upgrade runs; every ended_at reads back as before, also when the migration
+is run a second time (a crash before it was recorded); new rows are written
+the new way and read back the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from schemas.events import Action
+from schemas.located import Located
+from sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
+from sinks.raw_events import StoreRawEvents
+from sinks.store import Store
+from sinks.writer import Retrying
+from spur.settings import Settings
+
+START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=30)
+LAYOUT = 9
+
+
+def migrate_until(store: Store, version: int) -> None:
+    for template in BOOTSTRAP:
+        store.execute(template.format(db=store.database))
+    for migration in migrations():
+        if migration.version < version:
+            for statement in render(migration, Settings().retention, store.database):
+                store.execute(statement)
+            store.insert(
+                "schema_migrations", {"version": [migration.version], "name": [migration.name]}
+            )
+
+
+def ends(store: Store) -> dict[int, str]:
+    rows = store.query(
+        f"SELECT kafka_offset, toString(ended_at) AS ended FROM {store.database}.actions FINAL"
+    )
+    return {int(r["kafka_offset"]): str(r["ended"]) for r in rows}
+
+
+def test_the_upgrade_keeps_every_end_and_new_rows_store_theirs(store: Store) -> None:
+    migrate_until(store, LAYOUT)
+    # The old layout: ended_at stored; ends at 0 ms, sub-millisecond, days later.
+    store.execute(
+        f"INSERT INTO {store.database}.actions (customer_id, started_at, ended_at, action_id, "
+        "action, login, session_id, bytes_in, bytes_out, kafka_offset) SELECT 7, "
+        f"toDateTime64({int(START.timestamp())}, 3, 'UTC') + number, "
+        f"toDateTime64({int(START.timestamp())}, 3, 'UTC') + number + number * 7919.1234, "
+        "generateUUIDv4(), 'x', 'ann', 's', 1, 2, number FROM numbers(500)"
+    )
+    before = ends(store)
+    assert len(before) == 500
+    assert [m.version for m in apply_migrations(store, Settings().retention)] == [LAYOUT]
+    assert ends(store) == before
+    (again,) = [m for m in migrations() if m.version == LAYOUT]
+    for statement in render(again, Settings().retention, store.database):
+        store.execute(statement)
+    assert ends(store) == before
+
+    started = START.astimezone(dt.timezone(dt.timedelta(hours=-3, minutes=-30)))
+    new = Action(
+        action_id=uuid.uuid4(), action="x", customer_id=7, login="ann", session_id="s",
+        started_at=started, ended_at=started + dt.timedelta(days=200, microseconds=999_999),
+        bytes_in=1, bytes_out=2, client_ip="10.0.0.1",
+    )  # fmt: skip
+    StoreRawEvents(Retrying(store)).store_actions([Located(new, 0, 10_000)])
+    expected = (START + dt.timedelta(days=200, microseconds=999_000)).strftime(
+        "%Y-%m-%d %H:%M:%S.%f"
+    )[:-3]
+    assert ends(store)[10_000] == expected
