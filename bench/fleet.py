@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.drain import Drained, tail, wait_drained
@@ -52,6 +52,8 @@ class WorkerRun:
     log_errors: list[str]  # the workers' log lines that report an error
     profiles: list[Path]  # py-spy's raw stacks, one file per worker, if asked for
     processes: int = 1  # consuming actions, per worker
+    # spur_batch_step_seconds of actions, summed over every worker and batch, per step
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def run_workers(
@@ -106,6 +108,7 @@ def run_workers(
             ),
             log_errors=[line for log in logs for line in error_lines(log)],
             profiles=recorder.files,
+            step_seconds=step_seconds(counters),
         )
         store = writer(running, "spur")
         try:
@@ -113,6 +116,17 @@ def run_workers(
         finally:
             store.close()
     return run
+
+
+def step_seconds(counters: list[dict[str, float]]) -> dict[str, float]:
+    """Seconds each step of the actions batch took, all workers' batches summed."""
+    found: dict[str, float] = {}
+    for series in counters:
+        for name, value in series.items():
+            if name.startswith("spur_batch_step_seconds_sum{") and Topic.ACTIONS in name:
+                step = name.split('step="', 1)[1].split('"', 1)[0]
+                found[step] = found.get(step, 0.0) + value
+    return found
 
 
 def worker_names(pids: list[int]) -> dict[str, int]:

@@ -219,6 +219,12 @@ def worker_figures(worker: WorkerRun, published: Published, drain: float) -> dic
         "messages_committed": drained.committed,
         "messages_read_per_worker": [round(n) for n in worker.events_in],
         "detours": round(worker.miskeyed),
+        # Wall time of each step in the workers' batches (their threads overlap
+        # when pipelined), per action read: where a batch waits, step by step.
+        "batch_wall_us_per_action_by_step": {
+            step: round(1e6 * seconds / max(1.0, sum(worker.events_in)), 2)
+            for step, seconds in sorted(worker.step_seconds.items(), key=lambda kv: -kv[1])
+        },
         "worker_log_errors": len(worker.log_errors),
         "worker_log_first_errors": worker.log_errors[:5],
         **cpu_figures(drained.cpu),
