@@ -29,6 +29,7 @@ from spur.settings import Settings
 from spur.worker.batch import batch_steps, open_worker_store
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.publishers import ProducerPublisher
+from spur.worker.tuning import tune_interpreter
 from streams.batch import ActionsOutcome, Message, Prepared
 
 log = logging.getLogger("spur.worker")
@@ -39,6 +40,7 @@ PARENT_CHECK_SECONDS = 1.0
 def run_actions_process(settings: Settings, metrics: Metrics, parent: int) -> None:
     """Consume actions until signalled or until process ``parent`` is gone."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    tune_interpreter()
     asyncio.run(_serve(settings, metrics, parent))
 
 

@@ -9,7 +9,6 @@ starting when the broker or the store is unusable.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 
 from schemas.topics import INPUT_TOPICS, consumer_group_of
@@ -23,6 +22,7 @@ from spur.topics import ensure_topics, topic_specs, wait_for_coordinators
 from spur.worker.api import WorkerAPI
 from spur.worker.batch import open_worker_store
 from spur.worker.processes import ActionsProcesses
+from spur.worker.tuning import tune_interpreter
 
 log = logging.getLogger("spur.worker")
 
@@ -52,7 +52,7 @@ def run_worker(settings: Settings, processes: int = 1) -> None:
     api.measure_on_scrape(LagAtScrape(bootstrap, settings))
     api.start(settings.state_dir / "worker.json")
     log.warning("worker metrics at %s/metrics", api.url)
-    tune_garbage_collector()
+    tune_interpreter()
     worker = Worker(app, loglevel="WARNING", quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.
@@ -77,15 +77,3 @@ def migrate(settings: Settings) -> None:
         store.close()
     for migration in applied:
         log.warning("applied migration %04d %s", migration.version, migration.name)
-
-
-def tune_garbage_collector() -> None:
-    """Collect cycles less often: a batch allocates ~10 objects per event.
-
-    With the default threshold (700 allocations) the collector runs dozens of
-    times per batch and each pass walks the long-lived window cache: measured,
-    a quarter of the batch step's time. Objects alive now (modules, the app)
-    are frozen out of the passes altogether.
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
