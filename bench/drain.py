@@ -208,7 +208,7 @@ async def _wait_drained(
         with_start_per_second=actions / (now - started),
         messages_per_second=moved,
         committed=found.committed,
-        peak_rss_mb=max(peak_rss_mb(p.pid) for p in processes),
+        peak_rss_mb=max(peak_rss_mb(pid) for p in processes for pid in [p.pid, *spawned(p.pid)]),
         peak_anon_mb=max(peak_anon.values()),
         peak_anon_all_processes_mb=peak_tree_anon,
         cpu=cpu_use(cpu_from, cpu_at_end, os.cpu_count() or 1),

@@ -28,9 +28,10 @@ SAMPLES_PER_SECOND = 100
 
 def record(pid: int, path: Path) -> list[str]:
     """py-spy's command line recording ``pid`` into ``path``."""
-    # --nonblocking: never pause the worker to read its stacks (a few come out torn instead)
+    # --nonblocking: never pause the worker to read its stacks (a few come out torn instead);
+    # --subprocesses: the extra actions processes of `spur worker --processes N` too.
     return [
-        str(PY_SPY), "record", "--pid", str(pid), "--format", "raw",
+        str(PY_SPY), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
         "--rate", str(SAMPLES_PER_SECOND), "--nonblocking", "-o", str(path),
     ]  # fmt: skip
 

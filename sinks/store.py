@@ -175,7 +175,12 @@ class ServerStore:
         if int(self.query("SELECT getSetting('readonly') AS readonly")[0]["readonly"]):
             return
         # 2: the session may still send settings: the limits, with every query.
-        wanted: dict[str, Any] = {"readonly": 2, **(limits.as_query_settings() if limits else {})}
+        # Computed columns (actions.ended_at) in SELECT *, as the readers' profile has them.
+        wanted: dict[str, Any] = {
+            "readonly": 2,
+            "asterisk_include_alias_columns": 1,
+            **(limits.as_query_settings() if limits else {}),
+        }
         self._settings.update(wanted)
         with self._clients_lock:
             for client in self._clients:

@@ -16,7 +16,7 @@ from schemas.events import Action
 from schemas.located import Located
 from sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
 from sinks.raw_events import StoreRawEvents
-from sinks.store import Store
+from sinks.store import ServerStore, Store
 from sinks.writer import Retrying
 from spur.settings import Settings
 
@@ -73,3 +73,22 @@ def test_the_upgrade_keeps_every_end_and_new_rows_store_theirs(store: Store) -> 
         "%Y-%m-%d %H:%M:%S.%f"
     )[:-3]
     assert ends(store)[10_000] == expected
+
+
+def test_select_star_shows_the_computed_end_to_the_writer_reading_too(store: Store) -> None:
+    apply_migrations(store, Settings().retention)
+    started = START
+    action = Action(
+        action_id=uuid.uuid4(), action="x", customer_id=7, login="ann", session_id="s",
+        started_at=started, ended_at=started + dt.timedelta(seconds=3), bytes_in=1, bytes_out=2,
+        client_ip="10.0.0.1",
+    )  # fmt: skip
+    StoreRawEvents(Retrying(store)).store_actions([Located(action, 0, 1)])
+    assert isinstance(store, ServerStore)
+    reading = ServerStore(store.url, 30.0)  # as `spur query` reads with the writer's account
+    try:
+        reading.read_only()
+        (row,) = reading.query(f"SELECT * FROM {store.database}.actions")
+    finally:
+        reading.close()
+    assert row["ended_at"] == action.ended_at
