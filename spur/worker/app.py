@@ -68,6 +68,9 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         # time: a backfill batch publishes a window state per action.
         producer_partitioner=murmur2_partitioner,
         producer_linger_ms=10,
+        # One produce request per partition carries up to this much (Faust's
+        # default, 16 KiB, is a few dozen window states: a request each).
+        producer_max_batch_size=256 * 1024,
         web_enabled=False,
     )
     batch = batch_steps(store, settings, PROMETHEUS, partitions=settings.topic_partitions)
