@@ -12,17 +12,24 @@ Blocking. Raises :class:`sinks.store.StoreError` when a statement fails.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
-from sinks.store import Store
+from sinks.store import Store, StoreError
 from sinks.tables import Retention
 
 # Migration 0002 indexed action ids for this many days after they were seen;
 # 0006 keeps them as long as their actions. Only 0002's text still names it.
 HISTORICAL_DEDUP_HORIZON_DAYS = 7
+
+log = logging.getLogger(__name__)
+
+# Tries of the migrations when workers started together apply them at once.
+MIGRATION_ATTEMPTS = 6
 
 # TTL merges run at most this often per table; ClickHouse's default is 4 h.
 # An hour keeps expired rows from outliving their deadline by more than that.
@@ -102,15 +109,40 @@ BOOTSTRAP = (
 
 
 def apply_migrations(
-    store: Store, retention: Retention, *, cluster: str | None = None
+    store: Store, retention: Retention, *, cluster: str | None = None, pause: float = 0.5
 ) -> list[Migration]:
-    """Apply what is not applied yet; return the migrations applied now."""
+    """Apply what is not applied yet; return the migrations applied now.
+
+    Workers started together each apply what is missing, so two may run one
+    migration at once; a statement can then fail halfway through the other's
+    (0009 drops ``ended_at`` before it adds it back, computed). The failed
+    migration is tried again from its first statement, after ``pause``
+    doubling, until the other recorded it or it went through; raises the
+    last StoreError after :data:`MIGRATION_ATTEMPTS`.
+    """
+    applied: list[Migration] = []
+    for attempt in range(1, MIGRATION_ATTEMPTS + 1):
+        try:
+            _apply_missing(store, retention, cluster, applied)
+        except StoreError as exc:
+            if attempt == MIGRATION_ATTEMPTS:
+                raise
+            log.warning("a migration failed (%s); trying again, another worker may be at it", exc)
+            time.sleep(pause * 2 ** (attempt - 1))
+        else:
+            break
+    return applied
+
+
+def _apply_missing(
+    store: Store, retention: Retention, cluster: str | None, applied: list[Migration]
+) -> None:
+    """Apply every migration not recorded yet, appending each to ``applied`` when done."""
     db = store.database
     for template in BOOTSTRAP:
         statement = template.format(db=db)
         store.execute(for_cluster(statement, cluster) if cluster else statement)
     done = {row["version"] for row in store.query(f"SELECT version FROM {db}.schema_migrations")}
-    applied = []
     for migration in migrations():
         if migration.version in done:
             continue
@@ -120,4 +152,3 @@ def apply_migrations(
             "schema_migrations", {"version": [migration.version], "name": [migration.name]}
         )
         applied.append(migration)
-    return applied

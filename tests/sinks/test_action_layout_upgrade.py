@@ -10,6 +10,7 @@ the new way and read back the same.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 
 from schemas.events import Action
@@ -92,3 +93,36 @@ def test_select_star_shows_the_computed_end_to_the_writer_reading_too(store: Sto
     finally:
         reading.close()
     assert row["ended_at"] == action.ended_at
+
+
+def test_workers_starting_together_all_migrate_the_same_store(store: Store) -> None:
+    # Each worker applies what is missing when it starts; six at once on a fresh
+    # store interleave the statements of one migration (0009 drops ended_at before
+    # it adds it back computed), and none may fail for it.
+    assert isinstance(store, ServerStore)
+    stores = [ServerStore(store.url, 30.0) for _ in range(6)]
+    failures: list[BaseException] = []
+
+    def migrate(own: Store) -> None:
+        try:
+            apply_migrations(own, Settings().retention)
+        except BaseException as exc:  # reported below, with the others'
+            failures.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(own,)) for own in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for own in stores:
+        own.close()
+    assert failures == []
+    columns = {
+        row["name"]: row["default_kind"]
+        for row in store.query(
+            f"SELECT name, default_kind FROM system.columns "
+            f"WHERE database = '{store.database}' AND table = 'actions'"
+        )
+    }
+    assert columns["ended_at"] == "ALIAS"
+    assert "duration_ms" in columns
