@@ -134,6 +134,11 @@ def apply_migrations(
     return applied
 
 
+def _recorded(store: Store) -> set[int]:
+    rows = store.query(f"SELECT version FROM {store.database}.schema_migrations")
+    return {int(row["version"]) for row in rows}
+
+
 def _apply_missing(
     store: Store, retention: Retention, cluster: str | None, applied: list[Migration]
 ) -> None:
@@ -142,9 +147,12 @@ def _apply_missing(
     for template in BOOTSTRAP:
         statement = template.format(db=db)
         store.execute(for_cluster(statement, cluster) if cluster else statement)
-    done = {row["version"] for row in store.query(f"SELECT version FROM {db}.schema_migrations")}
     for migration in migrations():
-        if migration.version in done:
+        # Read again before each one: a worker started at the same time may
+        # have applied it meanwhile, and must not be followed by a second run
+        # of its backfills (0006, 0008 copy stored actions into the index and
+        # the sums) once it consumes.
+        if migration.version in _recorded(store):
             continue
         for statement in render(migration, retention, db, cluster):
             store.execute(statement)

@@ -117,6 +117,24 @@ def decided(records: list[Record]) -> tuple[list[Action], int]:
     return list(first.values()), conflicts
 
 
+def assert_decided_once(
+    records: list[Record], billed_json: str, store: Store, *, actions: int, published: int
+) -> list[Action]:
+    """Billing (``spur billing``'s JSON), capacity and dead letters are the oracle's of the
+    actions topic's ``records``; returns the copies that stood."""
+    stood, conflicts = decided(records)
+    assert len(stood) == actions
+    assert conflicts > 0, "no conflicting copy was decided: the test attacks nothing"
+    assert len(records) > published, "no copy was re-routed: the test attacks nothing"
+    assert billed_by_cli(billed_json) == expected_billing(stood)
+    assert stored_capacity(store) == expected_capacity(stood)
+    letters = store.query(
+        f"SELECT reason, count() AS n FROM {store.database}.dead_letters GROUP BY reason"
+    )
+    assert {r["reason"]: int(r["n"]) for r in letters} == {"conflicting_duplicate": conflicts}
+    return stood
+
+
 def last_per_key(records: list[Record]) -> dict[bytes | None, bytes | None]:
     return {record.key: record.value for record in records}
 
@@ -185,17 +203,9 @@ def test_any_key_any_partition_three_workers_one_killed(
     assert sum(n for _, _, n in billed_by_cli(billed.stdout).values()) == len(actions)
 
     records = asyncio.run(read_records(fresh_topics, Topic.ACTIONS))
-    stood, conflicts = decided(records)
-    assert len(stood) == len(actions)
-    assert conflicts > 0, "no conflicting copy was decided: the test attacks nothing"
-    assert len(records) > len(messages), "no copy was re-routed: the test attacks nothing"
-
-    assert billed_by_cli(billed.stdout) == expected_billing(stood)
-    assert stored_capacity(store) == expected_capacity(stood)
-    letters = store.query(
-        f"SELECT reason, count() AS n FROM {store.database}.dead_letters GROUP BY reason"
+    stood = assert_decided_once(
+        records, billed.stdout, store, actions=len(actions), published=len(messages)
     )
-    assert {r["reason"]: int(r["n"]) for r in letters} == {"conflicting_duplicate": conflicts}
 
     # The last message per key on the window topics is the newest state.
     usage = msgspec.json.Decoder(UsageMessage)

@@ -24,12 +24,9 @@ from sinks.store import Store
 from spur.broker import read_records
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.worker.launch import start_worker
-from tests.faults.test_any_key_any_worker import copies, decided, lag, publish
+from tests.faults.test_any_key_any_worker import assert_decided_once, copies, lag, publish
 from tests.faults.test_rebalance import events_read
 from tests.integration.helpers import spur, spur_env, wait_until_committed
-from tests.integration.streams_helpers import billed_by_cli
-from tests.oracle import expected_billing, expected_capacity
-from tests.stored import stored_capacity
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -110,13 +107,6 @@ def test_three_processes_one_killed_bill_every_action_once(
 
     billed = spur(env, "billing", "--month", "2026-11", "--format", "json")
     assert billed.returncode == 0, billed.stderr
-    stood, conflicts = decided(records)
-    assert len(stood) == len(actions)
-    assert conflicts > 0, "no conflicting copy was decided: the test attacks nothing"
-    assert len(records) > len(messages), "no copy was re-routed: the test attacks nothing"
-    assert billed_by_cli(billed.stdout) == expected_billing(stood)
-    assert stored_capacity(store) == expected_capacity(stood)
-    letters = store.query(
-        f"SELECT reason, count() AS n FROM {store.database}.dead_letters GROUP BY reason"
+    assert_decided_once(
+        records, billed.stdout, store, actions=len(actions), published=len(messages)
     )
-    assert {r["reason"]: int(r["n"]) for r in letters} == {"conflicting_duplicate": conflicts}
