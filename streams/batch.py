@@ -5,8 +5,7 @@ thread; :meth:`ActionsBatch.prepare` then :meth:`ActionsBatch.process_prepared`
 are its two halves), then :meth:`ActionsBatch.publish` (async), then the
 consumer's commit:
 
-1. validate: rejects become dead letters (pure: the worker validates the
-   next batch while this one waits for the store);
+1. validate: rejects become dead letters (pure, no store call);
 2. erasure: read the tombstones; drop erased customers' actions;
    route: an action not on its id's canonical partition is set aside, to be
    re-published there (the owner of that partition decides all its copies);

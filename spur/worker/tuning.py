@@ -6,12 +6,12 @@ batch and each pass walks every live object: measured, a quarter of the
 batch step's time. Objects alive at start (modules, the app) are frozen out
 of the passes altogether.
 
-Left at its default: the thread switch interval (5 ms). A store call of
-about 1 ms takes ~45 ms inside a running worker while the next batch is
-validated in another thread (spur_batch_step_seconds, step erasure_read);
-a 0.5 ms interval cut that to ~11 ms but made the whole run slower
-(31,043 against 38,203 actions/s, back to back), the switching costing
-more than the waits it saved.
+Left at its default: the thread switch interval (5 ms). When the next
+batch was validated in one thread while another waited for the store (an
+overlap since taken out, spur.worker.consume), a store call of about 1 ms
+took ~45 ms; a 0.5 ms interval cut that to ~11 ms but made the whole run
+slower (31,043 against 38,203 actions/s, back to back), the switching
+costing more than the waits it saved.
 """
 
 from __future__ import annotations

@@ -237,9 +237,7 @@ async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -
     assert [line for line in consumer.log if line.startswith("commit")] == ["commit 7"]
 
 
-async def test_the_next_batch_is_prepared_while_one_is_in_process_and_processes_never_overlap() -> (
-    None
-):
+async def test_batches_are_prepared_and_processed_one_at_a_time_in_order() -> None:
     consumer = ScriptedConsumer([[0], [1], [2], [3]])
     log = consumer.log
     running = 0
@@ -274,7 +272,8 @@ async def test_the_next_batch_is_prepared_while_one_is_in_process_and_processes_
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
-    assert log.index("prepare 1") < log.index("process 0 ends")  # overlapped
+    # The next batch is prepared only once this one is processed (see consume_actions).
+    assert log.index("process 0 ends") < log.index("prepare 1")
     begins = [line for line in log if line.endswith("begins")]
     assert begins == [f"process {n} begins" for n in range(4)]  # in order
     assert [line for line in log if line.startswith("commit")] == [
