@@ -246,12 +246,6 @@ class Batch:
     def process_actions(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
         return self.actions.process(messages, now)
 
-    def prepare_actions(self, messages: Sequence[Message], now: dt.datetime) -> Prepared:
-        return self.actions.prepare(messages, now)
-
-    def process_prepared_actions(self, prepared: Prepared) -> ActionsOutcome:
-        return self.actions.process_prepared(prepared)
-
     def process_web(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
         return self.web.process(messages, now)
 

@@ -30,7 +30,7 @@ from spur.worker.batch import batch_steps, open_worker_store
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.publishers import ProducerPublisher
 from spur.worker.tuning import tune_interpreter
-from streams.batch import ActionsOutcome, Message, Prepared
+from streams.batch import ActionsOutcome, Message
 
 log = logging.getLogger("spur.worker")
 
@@ -55,11 +55,8 @@ async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
     producer = new_producer(bootstrap)
     publisher = ProducerPublisher(producer)
 
-    async def prepare(messages: Sequence[Message]) -> Prepared:
-        return await asyncio.to_thread(batch.prepare_actions, messages, dt.datetime.now(dt.UTC))
-
-    async def process(prepared: Prepared) -> ActionsOutcome:
-        return await asyncio.to_thread(batch.process_prepared_actions, prepared)
+    async def process(messages: Sequence[Message]) -> ActionsOutcome:
+        return await asyncio.to_thread(batch.process_actions, messages, dt.datetime.now(dt.UTC))
 
     async def complete(outcome: ActionsOutcome) -> None:
         minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
@@ -69,7 +66,7 @@ async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
     consumer = actions_consumer(settings, bootstrap)
     consuming = asyncio.create_task(
         consume_actions(
-            consumer, settings, prepare, process, complete, assign=batch.assign, revoke=batch.revoke
+            consumer, settings, process, complete, assign=batch.assign, revoke=batch.revoke
         )
     )
     watching = asyncio.create_task(_until_orphaned(parent, stop))

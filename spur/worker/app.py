@@ -39,7 +39,7 @@ from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
 from spur.worker.publishers import detour_headers
-from streams.batch import ActionsOutcome, Message, Prepared
+from streams.batch import ActionsOutcome, Message
 from streams.steps.publish import publish_dead_letters, publish_detours
 from streams.steps.route import Detour
 
@@ -87,11 +87,8 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         concrete = cast(faust.Stream[bytes], stream)
         return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
 
-    async def prepare_actions(messages: Sequence[Message]) -> Prepared:
-        return await asyncio.to_thread(batch.prepare_actions, messages, _now())
-
-    async def process_actions(prepared: Prepared) -> ActionsOutcome:
-        return await asyncio.to_thread(batch.process_prepared_actions, prepared)
+    async def process_actions(messages: Sequence[Message]) -> ActionsOutcome:
+        return await asyncio.to_thread(batch.process_actions, messages, _now())
 
     async def complete_actions(outcome: ActionsOutcome) -> None:
         # Capacity windows of the batch's minutes are refreshed before its
@@ -102,7 +99,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     async def actions() -> None:
         consumer = actions_consumer(settings, bootstrap)
         await consume_actions(
-            consumer, settings, prepare_actions, process_actions, complete_actions,
+            consumer, settings, process_actions, complete_actions,
             assign=batch.assign, revoke=batch.revoke,
         )  # fmt: skip
 

@@ -47,7 +47,6 @@ from streams.steps.route import DETOUR_HEADER
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-P = TypeVar("P")
 
 # A batch retries a store outage for as long as it lasts; the group must not
 # declare the consumer dead meanwhile (Faust's own default is 1,000 s).
@@ -107,14 +106,13 @@ def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsume
 async def consume_actions(
     consumer: AIOKafkaConsumer,
     settings: Settings,
-    prepare: Callable[[Sequence[Message]], Awaitable[P]],
-    process: Callable[[P], Coroutine[Any, Any, T]],
+    process: Callable[[Sequence[Message]], Awaitable[T]],
     complete: Callable[[T], Coroutine[Any, Any, None]],
     *,
     assign: Callable[[Iterable[int]], None],
     revoke: Callable[[Iterable[int]], None] | None = None,
 ) -> None:
-    """Feed batches of actions to ``prepare``, ``process`` then ``complete``, until cancelled.
+    """Feed batches of actions to ``process`` then ``complete``, until cancelled.
 
     ``assign`` is told which partitions (re)joined this consumer: another
     worker may have written their state meanwhile; ``revoke`` which left it,
@@ -122,13 +120,13 @@ async def consume_actions(
 
     A batch's offsets are committed once ``complete`` (capacity windows,
     publishing) finished for it. That tail runs while the next batch is
-    fetched, prepared and processed: it mostly waits for the store and the
-    broker. Batches go through ``prepare`` and ``process`` one at a time and
-    in order (the next one is fetched only when this one's ``process``
-    returned), and commits happen in order.
+    fetched and processed: it mostly waits for the store and the broker.
+    Batches go through ``process`` one at a time and in order (the next one
+    is fetched only when this one's ``process`` returned), and commits happen
+    in order.
 
-    Not overlapped: ``prepare`` of the next batch with ``process`` of this
-    one. Tried (validation is pure), it under-billed in the any-key fault
+    Not overlapped: validating the next batch with this one's store calls.
+    Tried (validation is pure), it under-billed in the any-key fault
     test under load (tests/faults/test_any_key_any_worker.py, 2 of 7 runs;
     0 of 4 without the overlap); the cause was not found.
     """
@@ -155,7 +153,7 @@ async def consume_actions(
                 continue  # of partitions being revoked: their next owner reads them
             gate.batch_started()
             try:
-                outcome = await process(await prepare(messages))
+                outcome = await process(messages)
             except BaseException:
                 gate.batch_ended()
                 raise

@@ -78,7 +78,6 @@ async def run(
         consume_actions(
             cast(AIOKafkaConsumer, consumer),
             Settings(batch_seconds=0.01),
-            as_is,
             process,
             complete,
             assign=forget or (lambda partitions: None),
@@ -90,11 +89,6 @@ async def run(
         await asyncio.sleep(0.01)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-async def as_is(messages: Sequence[Message]) -> Sequence[Message]:
-    """A ``prepare`` that hands the messages on."""
-    return messages
 
 
 def first_offset(messages: Sequence[Message]) -> int:
@@ -140,7 +134,6 @@ async def test_a_failing_tail_commits_nothing_of_its_batch() -> None:
         await consume_actions(
             cast(AIOKafkaConsumer, consumer),
             Settings(batch_seconds=0.01),
-            as_is,
             process,
             complete,
             assign=lambda partitions: None,
@@ -237,14 +230,10 @@ async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -
     assert [line for line in consumer.log if line.startswith("commit")] == ["commit 7"]
 
 
-async def test_batches_are_prepared_and_processed_one_at_a_time_in_order() -> None:
+async def test_batches_are_processed_one_at_a_time_in_order() -> None:
     consumer = ScriptedConsumer([[0], [1], [2], [3]])
     log = consumer.log
     running = 0
-
-    async def prepare(messages: Sequence[Message]) -> Sequence[Message]:
-        log.append(f"prepare {first_offset(messages)}")
-        return messages
 
     async def process(messages: Sequence[Message]) -> int:
         nonlocal running
@@ -261,7 +250,7 @@ async def test_batches_are_prepared_and_processed_one_at_a_time_in_order() -> No
 
     task = asyncio.create_task(
         consume_actions(
-            cast(AIOKafkaConsumer, consumer), Settings(batch_seconds=0.01), prepare, process,
+            cast(AIOKafkaConsumer, consumer), Settings(batch_seconds=0.01), process,
             complete, assign=lambda partitions: None,
         )
     )  # fmt: skip
@@ -272,8 +261,8 @@ async def test_batches_are_prepared_and_processed_one_at_a_time_in_order() -> No
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
-    # The next batch is prepared only once this one is processed (see consume_actions).
-    assert log.index("process 0 ends") < log.index("prepare 1")
+    # The next batch is processed only once this one is (see consume_actions).
+    assert log.index("process 0 ends") < log.index("process 1 begins")
     begins = [line for line in log if line.endswith("begins")]
     assert begins == [f"process {n} begins" for n in range(4)]  # in order
     assert [line for line in log if line.startswith("commit")] == [
