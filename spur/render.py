@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from spur.terminal import inert, visible
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -111,6 +114,8 @@ def dumps(document: Any, indent: int | None = 2) -> str:
 
 def _cell(value: Any) -> str:
     shown = value_of(value)
+    if isinstance(shown, dict | list):  # a map (an action's profile) as JSON, not a repr
+        return json.dumps(shown, ensure_ascii=False)
     return "" if shown is None else str(shown)
 
 
@@ -131,13 +136,15 @@ def emit_rows(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
         return
     columns = list(rows[0])
     if fmt == "csv":
-        click.echo(to_csv(shown, columns))
+        text = to_csv(shown, columns)
+        # CSV keeps the stored bytes, except on a terminal, which would act on them.
+        click.echo(visible(text) if sys.stdout.isatty() else text)
         return
-    table = Table(title=title)
+    table = Table(title=inert(title))
     for column in columns:
-        table.add_column(column)
+        table.add_column(inert(column))
     for row in shown:
-        table.add_row(*(_cell(row[c]) for c in columns))
+        table.add_row(*(inert(_cell(row[c])) for c in columns))
     console().print(table)
 
 
@@ -150,7 +157,7 @@ def to_csv(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
 
 
 def billing_table(rows: list[dict[str, int]], month: str, timezone: str) -> Table:
-    table = Table(title=f"Billing {month} ({timezone})")
+    table = Table(title=inert(f"Billing {month} ({timezone})"))
     for name in ("customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"):
         table.add_column(name, justify="right")
     for row in rows:
@@ -170,22 +177,28 @@ def trace_tree(title: str, roots: Sequence[Node]) -> Tree:
     """A forest of actions (spur.read.trace) as one tree: the CLI's and the demo's."""
     from rich.tree import Tree
 
-    def label(node: Node) -> str:
+    def label(node: Node) -> Text:
         r = node.row
-        mark = f" [red]ERROR {r['error_code']}[/]" if r["status"] == "error" else ""
-        orphan = " [yellow](orphan: trigger not stored)[/]" if node.orphan else ""
-        return (
-            f"[bold]{r['action']}[/] {value_of(r['started_at'])} {r['duration_ms']} ms "
-            f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
-            f"{mark}{orphan} [dim]{r['action_id']}[/]"
-        )
+        parts = [
+            inert(r["action"], "bold"),
+            inert(
+                f" {value_of(r['started_at'])} {r['duration_ms']} ms "
+                f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
+            ),
+        ]
+        if r["status"] == "error":
+            parts.append(inert(f" ERROR {r['error_code']}", "red"))
+        if node.orphan:
+            parts.append(Text(" (orphan: trigger not stored)", "yellow"))
+        parts.append(inert(f" {r['action_id']}", "dim"))
+        return Text.assemble(*parts)
 
     def add(tree: Tree, node: Node) -> None:
         branch = tree.add(label(node))
         for child in node.children:
             add(branch, child)
 
-    tree = Tree(title)
+    tree = Tree(inert(title))
     for root in roots:
         add(tree, root)
     return tree

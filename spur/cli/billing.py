@@ -19,6 +19,7 @@ from spur.cli.common import (
 )
 from spur.read.periods import month_bounds
 from spur.render import billing_table, console, emit_rows, to_csv
+from spur.terminal import inert
 
 if TYPE_CHECKING:
     from spur.read.billing import Period
@@ -166,7 +167,9 @@ def print_period(shown: Period) -> None:
         out.print(table)
         return
     at = shown.closed.at.isoformat(timespec="milliseconds")
-    table.title = f"Billing {shown.month} ({shown.timezone}), closed at {at} by {shown.closed.by}"
+    table.title = inert(
+        f"Billing {shown.month} ({shown.timezone}), closed at {at} by {shown.closed.by}"
+    )
     if not shown.customers:
         table.caption = "no customer had actions of the month when it was closed"
     out.print(table)

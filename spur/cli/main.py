@@ -16,6 +16,7 @@ import click
 
 from schemas.errors import SpurError
 from spur.cli import billing, deadletters, pipeline, privacy, query, status, trace
+from spur.terminal import visible
 
 
 class SpurGroup(click.Group):
@@ -25,9 +26,10 @@ class SpurGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SpurError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            # A message may quote stored text or the user's SQL: shown inert (spur.terminal).
+            click.echo(f"Error: {visible(str(exc))}", err=True)
             if exc.hint:
-                click.echo(f"Hint: {exc.hint}", err=True)
+                click.echo(f"Hint: {visible(exc.hint)}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
             # Writing the output failed (a full disk, an I/O error): say so, not a traceback.
