@@ -45,7 +45,7 @@ class StoreError(UnavailableError, RuntimeError):
     """A ClickHouse statement failed. ``code`` is ClickHouse's error code, if any."""
 
     def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, hint=_HINTS.get(code) if code is not None else None)
         self.code = code
 
     @property
@@ -68,6 +68,18 @@ class StoreError(UnavailableError, RuntimeError):
             first_line += " (a `spur worker` creates spur's database and tables when it starts)"
         return cls(f"{what}: {first_line}", code)
 
+
+# What to do about the failures a user meets most (ClickHouse's error codes).
+_TIMED_OUT = (
+    "the store did not answer in time: it is hung or overloaded, or the read ran past its "
+    "time limit (SPUR_QUERY_MAX_SECONDS); try again, or check the store's process and log"
+)
+_HINTS = {
+    159: _TIMED_OUT,  # TIMEOUT_EXCEEDED
+    209: _TIMED_OUT,  # SOCKET_TIMEOUT
+    210: "the store refused the connection: is it running? `spur status` says what it sees",
+    243: "the store's disk is full: free space; workers retry and lose nothing meanwhile",
+}
 
 # The table name a query passes ``keys`` under (see Store.query).
 PROBE = "__spur_probe__"

@@ -54,9 +54,11 @@ def retrying(
             kind = "retriable" if exc.retriable else "permanent"
             metrics.inc(STORE_ERRORS, kind=kind)
             level = logging.WARNING if exc.retriable else logging.ERROR
+            # One line per attempt; the traceback with the first only (a store
+            # down for minutes would otherwise bury the log in identical ones).
             log.log(
                 level, "store call failed (attempt %d, %s, retrying in %.1f s): %s",
-                attempt, kind, backoff, exc,
+                attempt, kind, backoff, exc, exc_info=attempt == 1,
             )  # fmt: skip
             if stop is not None and stop.wait(backoff):
                 raise ShutdownWhileRetrying(f"stopping while the store fails: {exc}") from exc

@@ -54,9 +54,11 @@ async def consumer_lag(
     access = as_target(bootstrap).client_kwargs()
     consumer = AIOKafkaConsumer(**access, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(**access)
-    await consumer.start()
-    await admin.start()
     try:
+        # Inside the try: a consumer that failed to start is still stopped (no
+        # "Unclosed AIOKafkaConsumer" warning on an unreachable broker).
+        await consumer.start()
+        await admin.start()
         partitions = await topic_partitions(admin, topics)
         if not partitions:
             return {}

@@ -102,10 +102,10 @@ def store_command(port: int) -> None:
     directory find it by themselves. `spur dev up` runs the same in the
     background.
     """
-    from spur.dev.store import serve
+    from spur.dev.store import serve_in_foreground
 
     settings = settings_from_env()
-    serve(settings.local_store_dir, port=port, limits=settings.read_limits)
+    serve_in_foreground(settings.local_store_dir, port=port)
 
 
 @click.command()

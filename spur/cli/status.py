@@ -42,12 +42,14 @@ def retention(fmt: str) -> None:
 def status(fmt: str) -> None:
     """Broker reachable, consumer lag per topic, rows and last insert per table.
 
-    Exit code 1 when the broker or the store cannot be reached.
+    Exit code 1 when the broker or the store cannot be reached, or the
+    local store's disk is full. Each failure comes with a hint.
     """
     from schemas.topics import INPUT_TOPICS
     from spur.broker import NoBrokerError, kafka_target
     from spur.client.kafka import KafkaTarget
-    from spur.read.status import broker_status, store_status
+    from spur.local_state import running_store
+    from spur.read.status import broker_status, local_disk, store_status
     from spur.store_access import describe
 
     settings = settings_from_env()
@@ -56,33 +58,56 @@ def status(fmt: str) -> None:
     except NoBrokerError:
         bootstrap = None
     broker = broker_status(bootstrap, settings.consumer_group, [t.value for t in INPUT_TOPICS])
+    local = None if settings.clickhouse_url else running_store(settings.local_store_dir)
     try:
-        store = reader_for(settings)
+        # A short timeout: a hung store is reported, not waited for.
+        quick = settings.model_copy(update={"insert_timeout_seconds": STATUS_TIMEOUT_SECONDS})
+        store = reader_for(quick)
     except Exception as exc:  # any failure to open is reported, not raised
         stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
         if hint := getattr(exc, "hint", None):
             stored["hint"] = hint
     else:
         try:
-            stored = store_status(store)
+            disk = local_disk(settings.local_store_dir) if local else None
+            stored = store_status(store, local=local, disk=disk)
         finally:
             store.close()
     document = {"broker": broker, "store": {"url": describe(settings), **stored}}
     if fmt == "json":
         click.echo(dumps(document))
     else:
-        state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
-        click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")
-        for topic, lag in broker.get("consumer_lag", {}).items():
-            click.echo(f"  {topic}: lag {lag:,}")
-        health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
-        click.echo(f"store {describe(settings)}: {health}")
-        if stored.get("note"):
-            click.echo(f"  {stored['note']}")
-        if stored.get("tables"):
-            emit_rows(stored["tables"], "table", "tables")
-    if not (broker["reachable"] and stored["reachable"]):
+        _print_status(broker, stored, describe(settings))
+    if not (broker["reachable"] and stored["reachable"] and stored.get("writable", True)):
         sys.exit(1)
+
+
+# Seconds `spur status` waits for the store's answer.
+STATUS_TIMEOUT_SECONDS = 5.0
+
+
+def _print_status(broker: dict[str, Any], stored: dict[str, Any], where: str) -> None:
+    state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
+    click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")
+    if broker.get("hint"):
+        click.echo(f"  Hint: {broker['hint']}")
+    for topic, lag in broker.get("consumer_lag", {}).items():
+        click.echo(f"  {topic}: lag {lag:,}")
+    if not stored["reachable"]:
+        health = f"UNREACHABLE: {stored['error']}"
+    elif not stored.get("writable", True):
+        health = f"reachable, NOT WRITABLE: {stored['error']}"
+    else:
+        health = "reachable"
+    click.echo(f"store {where}: {health}")
+    if stored.get("hint"):
+        click.echo(f"  Hint: {stored['hint']}")
+    if disk := stored.get("disk"):
+        click.echo(f"  disk: {disk['free_bytes']:,} of {disk['total_bytes']:,} bytes free")
+    if stored.get("note"):
+        click.echo(f"  {stored['note']}")
+    if stored.get("tables"):
+        emit_rows(stored["tables"], "table", "tables")
 
 
 COMMANDS = (status, retention)

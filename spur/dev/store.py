@@ -1,6 +1,6 @@
 """The local ClickHouse store as a child process: ``spur store``, ``spur dev up``, demo, tests.
 
-Starts ``python -m spur.dev.store DIR [DATABASE...]`` (the server of
+Starts ``python -m spur.dev.store DIR PORT [DATABASE...]`` (the server of
 spur.dev.store_server, configured by spur.dev.store_config), waits until it
 records itself in the directory (spur.local_state), and stops it. A store
 started with ``detach`` outlives its starter (``spur dev up``); later spur
@@ -25,8 +25,8 @@ from spur.dev.store_server import LocalStoreError, serve
 from spur.local_state import DATABASE, STORE_MODULE, RunningStore, running_store
 from spur.processes import stop_pid
 
-# `spur store` serves in the foreground, and catches LocalStoreError, by this module's name.
-__all__ = ["LocalStore", "LocalStoreError", "serve", "store_down", "store_up"]
+# `spur store` serves in the foreground (by this module's name), and catches LocalStoreError.
+__all__ = ["LocalStore", "LocalStoreError", "serve_in_foreground", "store_down", "store_up"]
 
 LOG_TAIL_LINES = 30
 
@@ -55,7 +55,7 @@ class LocalStore:
         private_dir(self.directory)
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", STORE_MODULE, str(self.directory), *self.databases],
+                server_command(self.directory, self.databases),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -117,15 +117,30 @@ def store_down(directory: Path) -> RunningStore | None:
     return current
 
 
+def server_command(directory: Path, databases: Sequence[str], port: int = 0) -> list[str]:
+    """The store's server process: the command line that spur.local_state recognises it by."""
+    return [sys.executable, "-m", STORE_MODULE, str(directory.resolve()), str(port), *databases]
+
+
+def serve_in_foreground(directory: Path, port: int = 0) -> None:
+    """``spur store``: this process becomes the server (exec), so that every other spur
+    process recognises it by its command line, as one started by ``spur dev up``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = server_command(directory, (DATABASE,), port)
+    os.execv(command[0], command)  # noqa: S606  # our own interpreter, no shell
+
+
 if __name__ == "__main__":
     from spur.settings import SettingsError, load_settings
 
     os.umask(0o077)  # everything the engine writes is private to the user
     try:
-        # Only paths and database names on the command line; the limits come
-        # from the environment (SPUR_QUERY_*), like every other setting.
+        # Only the path, the port and database names on the command line; the
+        # limits come from the environment (SPUR_QUERY_*), like every other setting.
         limits = load_settings().read_limits
-        serve(Path(sys.argv[1]), sys.argv[2:] or (DATABASE,), limits=limits)
+        path, port, *names = sys.argv[1:]
+        serve(Path(path), names or (DATABASE,), port=int(port), limits=limits)
     except (LocalStoreError, SettingsError) as exc:
         print(f"spur store: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -1,18 +1,32 @@
-"""``spur status``: the store's tables and the broker's consumer lag.
+"""``spur status``: the broker's lag, the store's tables and disk, each failure with a hint.
 
-Blocking reads of the store (sinks.status) and of the broker (15 s at most).
+Blocking reads of the store (sinks.status, within the caller's connection
+timeout) and of the broker (15 s at most). Raises nothing: every failure is
+reported in the document, with a hint that says what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sinks.status import table_status
 from sinks.store import Store, StoreError
 from spur.client.kafka import KafkaTarget
+from spur.local_state import RunningStore
 
+# ClickHouse's error codes that say where the problem is.
 _UNKNOWN_DATABASE = 81
+_TIMEOUT_CODES = frozenset({159, 209})  # TIMEOUT_EXCEEDED, SOCKET_TIMEOUT
+_CONNECTION_REFUSED = 210  # NETWORK_ERROR
+_NOT_ENOUGH_SPACE = 243
+
+# A store with less free space than this cannot write a batch's parts: full.
+DISK_FULL_BYTES = 64 * 1024**2
 
 
 def broker_status(bootstrap: KafkaTarget | None, group: str, topics: list[str]) -> dict[str, Any]:
@@ -22,18 +36,84 @@ def broker_status(bootstrap: KafkaTarget | None, group: str, topics: list[str]) 
 
     if bootstrap is None:
         return {"reachable": False, "error": "no broker configured (SPUR_KAFKA_BOOTSTRAP)"}
+    # The status line says why the broker is unreachable; aiokafka's own log of
+    # each failed connection would only repeat it.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         lag = asyncio.run(asyncio.wait_for(consumer_lag(bootstrap, group, topics), 15))
     except (KafkaError, TimeoutError, OSError) as exc:
         error = str(exc) or type(exc).__name__
-        return {"reachable": False, "bootstrap": str(bootstrap), "error": error}
+        return {
+            "reachable": False,
+            "bootstrap": str(bootstrap),
+            "error": error,
+            "hint": "is the broker running? `spur dev up` starts the local one; "
+            "otherwise check SPUR_KAFKA_BOOTSTRAP and the broker's log",
+        }
     return {"reachable": True, "bootstrap": str(bootstrap), "consumer_lag": lag}
 
 
-def store_status(store: Store) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DiskSpace:
+    path: str
+    free_bytes: int
+    total_bytes: int
+
+    @property
+    def full(self) -> bool:
+        return self.free_bytes < DISK_FULL_BYTES
+
+
+def local_disk(directory: Path) -> DiskSpace | None:
+    """The free space where the local store keeps its data (None: not there)."""
     try:
-        return {"reachable": True, "tables": table_status(store)}
+        usage = shutil.disk_usage(directory)
+    except OSError:
+        return None
+    return DiskSpace(str(directory), usage.free, usage.total)
+
+
+def store_status(
+    store: Store, *, local: RunningStore | None = None, disk: DiskSpace | None = None
+) -> dict[str, Any]:
+    """Whether the store answers and can take writes; ``local``: the local store's
+    process (a connection refused while it runs means its listener was stopped)."""
+    try:
+        document: dict[str, Any] = {"reachable": True, "tables": table_status(store)}
     except StoreError as exc:
         if exc.code == _UNKNOWN_DATABASE:  # reachable, but no worker made spur's tables yet
-            return {"reachable": True, "tables": [], "note": str(exc)}
-        return {"reachable": False, "error": str(exc)}
+            document = {"reachable": True, "tables": [], "note": str(exc)}
+        else:
+            return {"reachable": False, "error": str(exc), "hint": store_hint(exc.code, local)}
+    if disk is not None:
+        document["disk"] = {"path": disk.path, "free_bytes": disk.free_bytes,
+                            "total_bytes": disk.total_bytes, "full": disk.full}  # fmt: skip
+        if disk.full:
+            document["writable"] = False
+            document["error"] = f"disk full: {disk.free_bytes:,} bytes free at {disk.path}"
+            document["hint"] = store_hint(_NOT_ENOUGH_SPACE, local)
+    return document
+
+
+def store_hint(code: int | None, local: RunningStore | None) -> str:
+    """What to do about a store that failed with ClickHouse error ``code``."""
+    where = f"the local store (pid {local.pid})" if local else "the store"
+    if code == _NOT_ENOUGH_SPACE:
+        return (
+            f"free space on the disk of {where}: workers retry their inserts and lose "
+            "nothing, but the pipeline stalls until there is room"
+        )
+    if code in _TIMEOUT_CODES:
+        return (
+            f"{where} accepted the connection but did not answer in time: it may be hung "
+            "(stopped, swapping) or overloaded; check its process and its log"
+        )
+    if code == _CONNECTION_REFUSED and local is not None:
+        return (
+            f"{where} runs but does not listen on 127.0.0.1:{local.port} (its listener was "
+            "stopped): restart it with `spur dev down && spur dev up`; workers reconnect by "
+            "themselves"
+        )
+    if code == _CONNECTION_REFUSED:
+        return "is the store running? check SPUR_CLICKHOUSE_URL and the server's log"
+    return "see the error; the store's log says more"

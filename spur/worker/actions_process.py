@@ -29,7 +29,7 @@ from spur.settings import Settings
 from spur.worker.batch import batch_steps, open_worker_store
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.publishers import ProducerPublisher
-from spur.worker.tuning import tune_interpreter
+from spur.worker.tuning import quiet_driver_logs, tune_interpreter
 from streams.batch import ActionsOutcome, Message
 
 log = logging.getLogger("spur.worker")
@@ -41,6 +41,7 @@ def run_actions_process(settings: Settings, metrics: Metrics, parent: int) -> No
     """Consume actions until signalled or until process ``parent`` is gone."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     tune_interpreter()
+    quiet_driver_logs()
     asyncio.run(_serve(settings, metrics, parent))
 
 

@@ -22,7 +22,7 @@ from spur.topics import ensure_topics, topic_specs, wait_for_coordinators
 from spur.worker.api import WorkerAPI
 from spur.worker.batch import open_worker_store
 from spur.worker.processes import ActionsProcesses
-from spur.worker.tuning import tune_interpreter
+from spur.worker.tuning import quiet_driver_logs, tune_interpreter
 
 log = logging.getLogger("spur.worker")
 
@@ -53,6 +53,7 @@ def run_worker(settings: Settings, processes: int = 1) -> None:
     api.start(settings.state_dir / "worker.json")
     log.warning("worker metrics at %s/metrics", api.url)
     tune_interpreter()
+    quiet_driver_logs()
     worker = Worker(app, loglevel="WARNING", quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.

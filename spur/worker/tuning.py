@@ -1,4 +1,4 @@
-"""The interpreter settings every process of a worker runs the batch under.
+"""The interpreter settings every process of a worker runs the batch under, and its logs.
 
 Garbage collection: a batch allocates ~10 objects per event. With the
 default threshold (700 allocations) the collector runs dozens of times per
@@ -17,8 +17,15 @@ costing more than the waits it saved.
 from __future__ import annotations
 
 import gc
+import logging
 
 
 def tune_interpreter() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+def quiet_driver_logs() -> None:
+    """The store driver's warnings (each failed connect with its traceback) are left out:
+    every failed store call is logged once by the worker's retries (sinks.writer)."""
+    logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
