@@ -51,23 +51,37 @@ from spur.processes import free_port, port_free
 log = logging.getLogger(__name__)
 
 
+# How long a new server waits for a stopping one to let go of the directory.
+LOCK_WAIT_SECONDS = 10.0
+
+
 class LocalStoreError(SpurError, RuntimeError):
     """The local store could not be started, found or stopped; the message says why."""
 
 
 @contextlib.contextmanager
 def _directory_lock(directory: Path) -> Iterator[None]:
-    """One server per directory: an exclusive lock held while it serves."""
+    """One server per directory: an exclusive lock held while it serves.
+
+    Waits a few seconds for it: a server that is stopping (Ctrl-C, `spur dev
+    down`) holds it until its engine has shut down, and `spur dev up` right
+    after should start the next one, not fail."""
     handle = (directory / "server.lock").open("w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.close()
-        raise LocalStoreError(
-            f"another spur store serves {directory} already "
-            f"(see {store_server_file(directory)}); "
-            "stop it first (spur dev down, or Ctrl-C in its terminal)"
-        ) from exc
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError as exc:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            handle.close()
+            raise LocalStoreError(
+                f"another spur store serves {directory} already "
+                f"(see {store_server_file(directory)}); "
+                "stop it first (spur dev down, or Ctrl-C in its terminal)"
+            ) from exc
     try:
         yield
     finally:
