@@ -55,10 +55,24 @@ def count_rows(store: Store, kind: SubjectKind, value: str) -> dict[str, int]:
 def delete_rows(
     store: Store, kind: SubjectKind, value: str, tables: Collection[str] | None = None
 ) -> None:
-    """Delete the subject's rows (synchronously), from ``tables`` only if given."""
+    """Delete the subject's rows (synchronously), from ``tables`` only if given; rows of
+    a table that keeps them unlinked (``Table.unlinked_by``) lose the reference instead."""
+    unlinking = {t.name: t.unlinked_by[kind] for t in subject_tables(kind) if kind in t.unlinked_by}
     for table, where in predicates(kind, value).items():
-        if tables is None or table in tables:
+        if tables is not None and table not in tables:
+            continue
+        if table in unlinking:
+            store.execute(
+                f"ALTER TABLE {store.database}.{table} UPDATE {unlinking[table]} "
+                f"WHERE {where}{_DELETE_SETTINGS}"
+            )
+        else:
             store.execute(f"DELETE FROM {store.database}.{table} WHERE {where}{_DELETE_SETTINGS}")
+
+
+def unlinked_tables(kind: SubjectKind) -> frozenset[str]:
+    """The tables whose rows an erasure of ``kind`` keeps, unlinked from the subject."""
+    return frozenset(t.name for t in subject_tables(kind) if kind in t.unlinked_by)
 
 
 def logins_of_customer(store: Store, customer_id: int) -> list[str]:

@@ -45,7 +45,9 @@ class StoreError(UnavailableError, RuntimeError):
     """A ClickHouse statement failed. ``code`` is ClickHouse's error code, if any."""
 
     def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message, hint=_HINTS.get(code) if code is not None else None)
+        # A subclass's own hint (e.g. no local store: how to start one) says more.
+        known = _HINTS.get(code) if code is not None and self.default_hint is None else None
+        super().__init__(message, hint=known)
         self.code = code
 
     @property

@@ -67,6 +67,9 @@ class Table:
     kept: Kept | None = None
     # Per subject kind, the rows that reference the subject; absent: none do.
     subject_rows: Mapping[SubjectKind, str] = field(default_factory=dict)
+    # Per subject kind, the assignment that unlinks a row from the subject: an
+    # erasure keeps such rows, without the reference, instead of deleting them.
+    unlinked_by: Mapping[SubjectKind, str] = field(default_factory=dict)
     # Plain MergeTree (append-only, every row distinct): FINAL is refused on it.
     append_only: bool = False
     # The read-only roles granted SELECT on it (least privilege).
@@ -98,9 +101,17 @@ TABLES: tuple[Table, ...] = (
         append_only=True,
         readers=frozenset({"billing"}),
     ),
-    # A login's erasure keeps its action ids (no personal data): a re-sent copy
-    # of an erased action is then a duplicate, and billing stays unchanged.
-    Table("action_ids", Kept("started_at", "actions", _THE_YEAR), {"customer": _CUSTOMER}),
+    # An erasure keeps the action ids (random, no personal data once the raw
+    # rows are gone): a re-sent copy of an erased action is then a duplicate,
+    # and `spur reconcile` can tell the aggregates' erased actions (which keep
+    # counting: billing, capacity) from lost ones. A customer's erasure unlinks
+    # them from the customer (customer 0, which no customer id can be).
+    Table(
+        "action_ids",
+        Kept("started_at", "actions", _THE_YEAR),
+        {"customer": _CUSTOMER},
+        unlinked_by={"customer": "customer_id = 0"},
+    ),
     Table("usage_sums", Kept("hour", "actions", _THE_YEAR), {"customer": _CUSTOMER}),
     # Billing sums a month's edge quarter hours from here (zones like Asia/Kolkata).
     Table(

@@ -23,6 +23,7 @@ from spur.terminal import inert
 
 if TYPE_CHECKING:
     from spur.read.billing import Period
+    from spur.read.reconcile import CapacityDifference, Difference
 
 
 BILLING_COLUMNS = ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]
@@ -196,12 +197,14 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     with the raw actions.
 
     Every action is folded whatever its arrival order, so there is no
-    difference unless a login was erased (its billing stays) or the store
-    lost data. --repair (a disaster tool; workers may keep running) rebuilds
-    each differing window from the raw actions, by content, as a correction
-    that also outranks any stale published state; windows holding erased
-    actions are reported, never rewritten.
-    Exit code 1 while aggregates miss raw actions or capacity differs, else 0.
+    difference unless actions were erased (billing and capacity keep
+    counting them: such a difference is reported as explained by erasure
+    when it is exactly the erased actions) or the store lost data. --repair
+    (a disaster tool; workers may keep running) rebuilds each differing
+    window from the raw actions, by content, as a correction that also
+    outranks any stale published state; windows holding erased actions are
+    reported, never rewritten.
+    Exit code 1 while a difference is not explained by erasure, else 0.
     """
     from spur.read.reconcile import reconcile as compare
     from spur.read.reconcile import reconcile_capacity
@@ -219,6 +222,8 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         capacity_after = reconcile_capacity(store, month, timezone) if repaired else capacity
     finally:
         store.close()
+    unexplained = [d for d in after if not d.explained_by_erasure]
+    capacity_unexplained = [d for d in capacity_after if not d.explained_by_erasure]
     if fmt == "json":
         document = {
             "month": month,
@@ -226,30 +231,52 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
             "differences": [d.as_dict() for d in before],
             "capacity_differences": [d.as_dict() for d in capacity],
             "windows_repaired": repaired,
-            "remaining": len(after),
-            "capacity_remaining": len(capacity_after),
+            "remaining": len(unexplained),
+            "capacity_remaining": len(capacity_unexplained),
         }
         click.echo(json.dumps(document, indent=2))
     else:
+        _print_reconcile(month, timezone, before, capacity)
+        if repair:
+            click.echo(
+                f"repaired {repaired} windows; {len(unexplained)} customers and "
+                f"{len(capacity_unexplained)} capacity minutes still differ"
+            )
+    if unexplained or capacity_unexplained:
+        sys.exit(1)
+
+
+def _print_reconcile(
+    month: str, timezone: str, usage: list[Difference], capacity: list[CapacityDifference]
+) -> None:
+    if not usage and not capacity:
+        click.echo(f"{month} ({timezone}): usage and capacity match the raw actions")
+        return
+    if usage:
         rows = [
             {
                 "customer_id": d.customer_id,
                 "missing_actions": d.raw[2] - d.aggregated[2],
                 "aggregated_bytes": d.aggregated[0] + d.aggregated[1],
                 "raw_bytes": d.raw[0] + d.raw[1],
+                "why": f"{d.erased_actions} erased actions, billed by design"
+                if d.explained_by_erasure
+                else "lost or doubled folds: --repair",
             }
-            for d in before
+            for d in usage
         ]
-        emit_rows(rows, "table", title=f"reconcile {month} ({timezone})")
-        if capacity:
-            click.echo(f"{len(capacity)} capacity minutes differ from the raw actions")
-        if repair:
-            click.echo(
-                f"repaired {repaired} windows; {len(after)} customers and "
-                f"{len(capacity_after)} capacity minutes still differ"
-            )
-    if any(d.raw[2] > d.aggregated[2] for d in after) or capacity_after:
-        sys.exit(1)
+        emit_rows(rows, "table", title=f"usage differences {month} ({timezone})")
+    else:
+        click.echo(f"usage {month} ({timezone}): every customer matches the raw actions")
+    if capacity:
+        erased = len({d.minute for d in capacity if d.explained_by_erasure})
+        others = len({d.minute for d in capacity if not d.explained_by_erasure})
+        click.echo(
+            f"capacity: {erased} minutes hold erased actions (counted by design), "
+            f"{others} minutes differ otherwise"
+        )
+    else:
+        click.echo("capacity: every minute matches the raw actions")
 
 
 COMMANDS = (billing, reconcile)

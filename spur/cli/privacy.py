@@ -73,6 +73,7 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
         document = {
             "erasure_id": str(erasure.erasure_id),
             "rows_removed": erasure.rows_removed,
+            "rows_unlinked": erasure.rows_unlinked,
             "kafka_input_copies_expire_by": erasure.kafka_expires_at.isoformat(),
             "consent_tombstones": tombstones,
         }
@@ -85,7 +86,16 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
         )
     else:
         emit_rows(
-            [{"table": t, "rows_removed": n} for t, n in erasure.rows_removed.items()],
+            [
+                *(
+                    {"table": t, "rows": n, "what": "removed"}
+                    for t, n in erasure.rows_removed.items()
+                ),
+                *(
+                    {"table": t, "rows": n, "what": "kept without the customer (ids only)"}
+                    for t, n in erasure.rows_unlinked.items()
+                ),
+            ],
             "table",
             title=f"erased {subject.kind} (audit id {erasure.erasure_id})",
         )

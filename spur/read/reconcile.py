@@ -4,9 +4,12 @@ Every accepted action is folded into its hour and its minute whatever its
 arrival order (streams.batch), so after any delivery the aggregates equal
 what the raw actions give: ``reconcile`` reports no difference, for usage
 (per customer) and for capacity (per action type and minute, every field).
-Differences mean either an erasure of a login (its raw actions are gone,
-the customer's billing stays, by design) or a disaster (a store that lost
-or doubled a fold, restored backups).
+Differences mean either an erasure (an erased login's raw actions are gone
+while the customer's billing stays; an erased customer's actions stay in
+capacity, which has no customer: by design) or a disaster (a store that lost
+or doubled a fold, restored backups). The action ids an erasure keeps
+(sinks.tables) tell the two apart: a difference that is exactly a window's
+ids without a raw row is ``explained_by_erasure``.
 
 ``--repair`` decides by content, window by window: it recomputes each
 window from the raw actions and compares every field with the stored sums.
@@ -49,6 +52,15 @@ class Difference:
     customer_id: int
     aggregated: tuple[int, int, int]  # bytes_in, bytes_out, actions
     raw: tuple[int, int, int]
+    # The customer's indexed action ids of these hours whose raw row was erased.
+    erased_actions: int = 0
+
+    @property
+    def explained_by_erasure(self) -> bool:
+        """The aggregates hold exactly the erased actions more than the raw rows (and
+        nothing less): an erased login's actions, billed by design."""
+        kept = [a - r for a, r in zip(self.aggregated, self.raw, strict=True)]
+        return self.erased_actions > 0 and kept[2] == self.erased_actions and min(kept) >= 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +70,8 @@ class Difference:
             ),
             "raw": dict(zip(("bytes_in", "bytes_out", "actions"), self.raw, strict=True)),
             "missing_actions": self.raw[2] - self.aggregated[2],
+            "erased_actions": self.erased_actions,
+            "explained_by_erasure": self.explained_by_erasure,
         }
 
 
@@ -67,6 +81,10 @@ class CapacityDifference:
     minute: dt.datetime
     aggregated: tuple[float, ...]  # CAPACITY_FIELDS
     raw: tuple[float, ...]
+    # Whether the minute's differences are exactly its erased actions (of any customer):
+    # capacity keeps counting them, as billing does (the ids index has no action type,
+    # so this is decided per minute, over its action types).
+    explained_by_erasure: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +92,7 @@ class CapacityDifference:
             "minute": self.minute.isoformat(),
             "aggregated": dict(zip(CAPACITY_FIELDS, self.aggregated, strict=True)),
             "raw": dict(zip(CAPACITY_FIELDS, self.raw, strict=True)),
+            "explained_by_erasure": self.explained_by_erasure,
         }
 
 
@@ -102,11 +121,23 @@ def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Differenc
     start, end = _hours_of_month(month, timezone)
     aggregated = _totals(windows.published_windows(store, start, end))
     raw = _totals(windows.raw_windows(store, start, end))
+    erased: dict[int, int] = {}
+    for (customer, _hour), n in windows.ids_without_rows(store, start, end).items():
+        erased[customer] = erased.get(customer, 0) + n
     return [
-        Difference(customer, aggregated.get(customer, (0, 0, 0)), raw.get(customer, (0, 0, 0)))
+        Difference(
+            customer,
+            aggregated.get(customer, (0, 0, 0)),
+            raw.get(customer, (0, 0, 0)),
+            erased.get(customer, 0),
+        )
         for customer in sorted(set(aggregated) | set(raw))
         if aggregated.get(customer, (0, 0, 0)) != raw.get(customer, (0, 0, 0))
     ]
+
+
+# The capacity fields that an erased action adds to (the rest are quantiles).
+_COUNTED = range(4)  # actions, error_actions, bytes_in, bytes_out
 
 
 def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[CapacityDifference]:
@@ -115,15 +146,32 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
     stored = windows.stored_capacity(store, start, end)
     raw = windows.raw_capacity(store, start, end)
     missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)
+    differing = sorted(
+        k for k in set(stored) | set(raw) if stored.get(k, missing) != raw.get(k, missing)
+    )
+    erased: dict[int, int] = {}
+    for (_customer, minute), n in windows.ids_without_rows(store, start, end, "Minute").items():
+        erased[minute] = erased.get(minute, 0) + n
+    extra: dict[int, int] = {}  # per minute: stored actions more than raw, over its types
+    counted_never_less: dict[int, bool] = {}
+    for key in differing:
+        kept = [stored.get(key, missing)[i] - raw.get(key, missing)[i] for i in _COUNTED]
+        extra[key[1]] = extra.get(key[1], 0) + int(kept[0])
+        counted_never_less[key[1]] = counted_never_less.get(key[1], True) and min(kept) >= 0
+    explained = {
+        minute
+        for minute, n in extra.items()
+        if erased.get(minute, 0) == n > 0 and counted_never_less[minute]
+    }
     return [
         CapacityDifference(
             key[0],
             dt.datetime.fromtimestamp(key[1], dt.UTC),
             stored.get(key, missing),
             raw.get(key, missing),
+            key[1] in explained,
         )
-        for key in sorted(set(stored) | set(raw))
-        if stored.get(key, missing) != raw.get(key, missing)
+        for key in differing
     ]
 
 
@@ -186,7 +234,7 @@ def _repair_capacity(store: Store, month: str, timezone: str) -> int:
     differing = [
         (d.action, int(d.minute.timestamp()))
         for d in reconcile_capacity(store, month, timezone)
-        if int(d.minute.timestamp()) not in erased
+        if int(d.minute.timestamp()) not in erased and not d.explained_by_erasure
     ]
     if differing:
         windows.rebuild_capacity(store, start, end, differing)

@@ -55,6 +55,8 @@ class Erasure:
     erasure_id: uuid.UUID
     rows_removed: dict[str, int]
     kafka_expires_at: dt.datetime
+    # Rows kept without the reference to the subject (sinks.tables: action ids).
+    rows_unlinked: dict[str, int]
 
 
 def subject_hash(subject: Subject, salt: bytes) -> str:
@@ -64,7 +66,8 @@ def subject_hash(subject: Subject, salt: bytes) -> str:
 
 
 def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int) -> Erasure:
-    """Tombstone the subject, delete its rows everywhere, write the audit record.
+    """Tombstone the subject, delete its rows everywhere (action ids are kept, unlinked
+    from a customer), write the audit record.
 
     The tombstone comes first: running workers then keep the subject's
     earlier data out for good (sinks.erasure says why no interleaving with
@@ -73,12 +76,15 @@ def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int
     now = dt.datetime.now(dt.UTC)
     erasure_id = uuid.uuid4()
     erasure.record_tombstone(store, subject.kind, subject.value, erasure_id, now)
-    removed = count_rows(store, subject)
-    erasure.delete_rows(store, subject.kind, subject.value, [t for t, n in removed.items() if n])
+    found = count_rows(store, subject)
+    erasure.delete_rows(store, subject.kind, subject.value, [t for t, n in found.items() if n])
+    unlinked = erasure.unlinked_tables(subject.kind)
+    removed = {table: n for table, n in found.items() if table not in unlinked}
     done = Erasure(
         erasure_id=erasure_id,
         rows_removed=removed,
         kafka_expires_at=now + dt.timedelta(days=input_retention_days),
+        rows_unlinked={table: n for table, n in found.items() if table in unlinked},
     )
     erasure.record_erasure(
         store,
