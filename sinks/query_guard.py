@@ -12,14 +12,19 @@ reading account; the guard walks the printed tree. A query passes when:
 - every function is one the server lists in ``system.functions`` as built in
   (``origin = 'System'``; aggregate combinators such as ``sumIf`` resolve to
   their aggregate), or ``lambda``/``exists``/``grouping``/``untuple``; none is
-  a table function's name (``file()`` is both) and none is in
-  :data:`DENIED_FUNCTIONS` (files, dictionaries and joins of other tables,
-  host and server internals, sleeping);
+  a table function's name (``file()`` is both) and none is denied (files,
+  dictionaries and joins of other tables, the host's names, kernel, ports
+  and identity, server internals, sleeping);
 - every table source (FROM, JOIN, the right side of IN, any name starting
   with ``system.``) is an unqualified name (spur's database, the session's,
   or a WITH name), ``<spur's database>.<table>``, or one of
-  :data:`SYSTEM_TABLES`; table functions only :data:`TABLE_FUNCTIONS`, which
-  compute rows and read nothing.
+  the allowed system tables; table functions only those that compute rows
+  and read nothing;
+- no column that shows the host's paths or disks (of
+  ``system.tables`` and ``system.parts``) is named, and ``*`` is not used in
+  a query that reads those tables.
+
+The lists, by name: sinks.query_rules.
 
 Names with line breaks would print as several lines: a tree whose lines do
 not add up to the children ClickHouse counted is refused as unreadable.
@@ -38,49 +43,21 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from sinks.query_rules import (
+    DENIED_FUNCTIONS,
+    NODE_KINDS,
+    STRUCTURAL_FUNCTIONS,
+    SYSTEM_TABLES,
+    TABLE_FUNCTIONS,
+    host_columns_read,
+    refuse_host_columns,
+)
 from sinks.query_tree import Node, QueryRefusedError, parse_tree
 from sinks.store import Store, StoreError
 
 __all__ = ["Catalog", "Guard", "Node", "QueryRefusedError", "parse_tree"]
 
 
-# Functions that read files, other tables or dictionaries (whose sources may
-# be anything), reveal the host or server, or only hold a thread. Every name
-# starting with "dict" (dictGet, dictHas, ...) is denied too.
-DENIED_FUNCTIONS = frozenset(
-    name.lower()
-    for name in (
-        "file", "joinGet", "joinGetOrNull", "hasColumnInTable",
-        "getMaxTableNameLengthForDatabase", "naiveBayesClassifier",
-        "naiveBayesClassifierWithProb", "naiveBayesClassifierWithAllProbs",
-        "catboostEvaluate", "modelEvaluate", "generateSerialID", "showCertificate",
-        "getMacro", "getServerSetting", "getMergeTreeSetting", "getClientHTTPHeader",
-        "currentRequestURL", "zookeeperSessionUptime", "filesystemAvailable",
-        "filesystemCapacity", "filesystemUnreserved", "addressToLine",
-        "addressToLineWithInlines", "addressToSymbol", "demangle", "sleep", "sleepEachRow",
-    )
-)  # fmt: skip
-# Functions the parser makes that system.functions does not list.
-STRUCTURAL_FUNCTIONS = frozenset({"lambda", "exists", "grouping", "untuple"})
-# Table functions that only compute rows.
-TABLE_FUNCTIONS = frozenset({"numbers", "generate_series", "generateseries", "values"})
-# Harmless metadata (the server shows only what the account may see).
-SYSTEM_TABLES = frozenset(
-    {"one", "numbers", "tables", "columns", "parts", "functions", "time_zones"}
-)
-# The node kinds a SELECT is made of.
-NODE_KINDS = frozenset(
-    {
-        "SelectWithUnionQuery", "SelectIntersectExceptQuery", "SelectQuery", "ExpressionList",
-        "TablesInSelectQuery", "TablesInSelectQueryElement", "TableExpression",
-        "TableIdentifier", "TableJoin", "ArrayJoin", "Subquery", "WithElement", "Function",
-        "Identifier", "Literal", "Asterisk", "QualifiedAsterisk", "ColumnsRegexpMatcher",
-        "ColumnsListMatcher", "QualifiedColumnsRegexpMatcher", "QualifiedColumnsListMatcher",
-        "ColumnsTransformerList", "ColumnsExceptTransformer", "ColumnsReplaceTransformer",
-        "ColumnsReplaceTransformer::Replacement", "OrderByElement", "WindowDefinition",
-        "WindowListElement", "SampleRatio", "InterpolateElement",
-    }
-)  # fmt: skip
 _IN_FUNCTIONS = frozenset(
     {"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin",
      "globalnotnullin"}
@@ -147,6 +124,8 @@ class Guard:
 
     store: Store
     database: str
+    # The host columns of the system tables the query being checked reads.
+    _host_columns: frozenset[str] = frozenset()
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -163,6 +142,7 @@ class Guard:
             if len(root.children) != 1:
                 raise QueryRefusedError("refused: EXPLAIN with options or clauses")
             root = root.children[0]
+        self._host_columns = host_columns_read(root)
         if root.kind != "SelectWithUnionQuery":
             what = _STATEMENTS.get(root.kind, root.kind)
             raise QueryRefusedError(
@@ -182,6 +162,8 @@ class Guard:
             raise QueryRefusedError(f"refused: {_REFUSED_NODES[node.kind]}")
         if node.kind not in NODE_KINDS:
             raise QueryRefusedError(f"refused: {node.kind} is no part of a plain SELECT")
+        if self._host_columns:
+            refuse_host_columns(node, self._host_columns)
         if node.kind == "Function":
             self._function(node)
         elif node.kind == "TableIdentifier":

@@ -114,8 +114,34 @@ OTHER_ATTACKS = [
     "SELECT * FROM default.anything",
     "SELECT * FROM INFORMATION_SCHEMA.TABLES",
     "EXPLAIN SELECT file('{marker}')",
+    # the host: its names, kernel, ports, identity, and the paths of its disks
+    "SELECT hostName()",
+    "SELECT HOSTNAME()",
+    "SELECT fqdn()",
+    "SELECT FQDN()",
+    "SELECT fullHostName()",
+    "SELECT getOSKernelVersion()",
+    "SELECT serverUUID()",
+    "SELECT tcpPort()",
+    "SELECT getServerPort('tcp_port')",
+    "SELECT displayName()",
+    "SELECT buildId()",
+    "SELECT uptime()",
+    "SELECT data_paths FROM system.tables",
+    "SELECT t.metadata_path FROM system.tables AS t",
+    "SELECT * FROM system.tables",
+    "SELECT * EXCEPT (name) FROM system.tables",
+    "SELECT COLUMNS('path') FROM system.parts",
+    "SELECT path FROM system.parts",
+    "SELECT disk_name, name FROM system.parts",
+    "SELECT (SELECT groupArray(data_paths) FROM system.tables) AS x",
+    "SELECT * FROM actions WHERE 0 UNION ALL SELECT * FROM system.parts",
 ]
 ENGINEER_QUERIES = [
+    "SELECT name, engine, total_rows FROM system.tables WHERE database = currentDatabase()",
+    "SELECT table, sum(rows) AS n, max(modification_time) FROM system.parts WHERE active "
+    "GROUP BY table",
+    "SELECT version(), timezone(), currentDatabase()",
     "SELECT a.action, count() AS n, uniqExact(w.path) AS paths FROM actions AS a "
     "LEFT JOIN web_requests AS w ON toStartOfHour(a.started_at) = toStartOfHour(w.ts) "
     "GROUP BY a.action ORDER BY n DESC",
