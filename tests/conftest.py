@@ -4,9 +4,10 @@ The broker is started from Maven Central jars (spur.dev.broker) on free ports
 and asks every client for its generated password, as the dev broker does:
 tests reach it through ``kafka_broker.target`` / ``fresh_topics``. The store
 is the chdb engine serving ClickHouse's native protocol (spur.dev.store);
-both are stopped at the end of the session, also when tests fail. Tests isolate themselves by database name (``store_url``,
-``store``); workers and commands run as subprocesses, clients of the same
-server, exactly as in production.
+both are stopped at the end of the session, also when tests fail. Tests
+isolate themselves by database name (``store_url``, ``store``); workers and
+commands run as subprocesses, clients of the same server, exactly as in
+production.
 """
 
 from __future__ import annotations
