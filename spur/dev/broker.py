@@ -251,6 +251,12 @@ def dev_up(
     """Start the dev broker unless it runs; return its state and whether it was started."""
     current = running_dev_broker(dev_dir)
     if current is not None:
+        if read_broker_credentials(Path(current.data_dir)) is None:
+            raise BrokerError(
+                f"the dev broker at {current.bootstrap} (pid {current.pid}) accepts anyone on "
+                "this host: an older spur started it without authentication. Run `spur dev "
+                f"down`, delete its data (rm -r {current.data_dir}) and run `spur dev up` again"
+            )
         return current, False
     broker = LocalBroker(data_dir=dev_dir.resolve() / "data", version=version, cache_dir=cache_dir)
     broker.start(detach=True)
