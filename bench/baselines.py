@@ -23,7 +23,6 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import faust_null
 from bench.drain import drained_rate
 from schemas.topics import Topic
 from spur.broker import topic_partitions
@@ -66,7 +65,7 @@ def run_faust_null(bootstrap: KafkaTarget, workdir: Path, total: int) -> float:
             [sys.executable, "-m", "faust", "-A", "bench.faust_null", "worker", "-l", "warn"],
             env=env, stdout=log, stderr=log,
         )  # fmt: skip
-    return drained_rate(agent, bootstrap, faust_null.GROUP, total, log_path).per_second
+    return drained_rate(agent, bootstrap, FAUST_NULL_GROUP, total, log_path).per_second
 
 
 def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[str, object]:
@@ -80,6 +79,9 @@ def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[s
     }
 
 
+# bench.faust_null.GROUP (importing that module builds its app, which reads the
+# broker's address and login from the environment the agent is started with)
+FAUST_NULL_GROUP = "faust-null"
 REPO = Path(__file__).resolve().parent.parent
 QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
 # bench.quix_peer.CONSUMER_GROUP (that module imports quixstreams, absent from this venv)
