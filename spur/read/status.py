@@ -10,18 +10,22 @@ from typing import Any
 
 from sinks.status import table_status
 from sinks.store import Store, StoreError
+from spur.broker import NoBrokerError
 from spur.client.kafka import KafkaTarget
 
 _UNKNOWN_DATABASE = 81
 
 
-def broker_status(bootstrap: KafkaTarget | None, group: str, topics: list[str]) -> dict[str, Any]:
+def broker_status(
+    bootstrap: KafkaTarget | NoBrokerError, group: str, topics: list[str]
+) -> dict[str, Any]:
+    """The group's lag per topic; or why no broker can be used (the error given)."""
     from aiokafka.errors import KafkaError
 
     from spur.broker import consumer_lag
 
-    if bootstrap is None:
-        return {"reachable": False, "error": "no broker configured (SPUR_KAFKA_BOOTSTRAP)"}
+    if isinstance(bootstrap, NoBrokerError):
+        return {"reachable": False, "error": str(bootstrap)}
     try:
         lag = asyncio.run(asyncio.wait_for(consumer_lag(bootstrap, group, topics), 15))
     except (KafkaError, TimeoutError, OSError) as exc:
