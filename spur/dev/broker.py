@@ -145,12 +145,14 @@ class LocalBroker:
             for name, password in users.items()
             for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
         ]
-        formatted = subprocess.run(
-            self._java_private(libs, "kafka.tools.StorageTool", "format", "-g",
-                               "-t", cluster_id, "-c", str(properties), *scram),
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        (self.data_dir / "format.args").unlink(missing_ok=True)
+        try:
+            formatted = subprocess.run(
+                self._java_private(libs, "kafka.tools.StorageTool", "format", "-g",
+                                   "-t", cluster_id, "-c", str(properties), *scram),
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+        finally:
+            (self.data_dir / "format.args").unlink(missing_ok=True)
         if formatted.returncode != 0:
             raise BrokerError(f"formatting {self.data_dir} failed:\n{formatted.stderr[-2000:]}")
         with (self.data_dir / "broker.out").open("wb") as out:

@@ -10,10 +10,10 @@ auto-creation, and no listener that answers without a password
 Authentication (docs/security.md, "The dev broker"): loopback is shared
 with every user of the host, so clients and the broker itself authenticate
 with SCRAM-SHA-512 on the SASL_PLAINTEXT listener (users created when the
-storage is formatted), and the controller listener, which would otherwise
-let anyone change SCRAM passwords, delete topics or read the metadata log,
-takes SASL PLAIN with a password of its own: KRaft cannot use SCRAM there
-(SCRAM users live in the metadata the controller serves).
+storage is formatted), and the controller listener, on which anyone could
+otherwise create and delete topics (measured; it takes other admin requests
+too), takes SASL PLAIN with a password of its own: KRaft cannot use SCRAM
+there (SCRAM users live in the metadata the controller serves).
 
 Blocking: nothing. Raises nothing.
 """
