@@ -23,19 +23,20 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import faust_null
 from bench.drain import drained_rate
 from schemas.topics import Topic
 from spur.broker import topic_partitions
+from spur.client.kafka import KafkaTarget
+from spur.worker.launch import kafka_env
 
 
-async def raw_drain(bootstrap: str, expected: int) -> float:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def raw_drain(bootstrap: KafkaTarget, expected: int) -> float:
+    admin = AIOKafkaAdminClient(**bootstrap.client_kwargs())
     await admin.start()
     partitions = await topic_partitions(admin, [Topic.ACTIONS])
     await admin.close()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+        **bootstrap.client_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
     )  # fmt: skip
     await consumer.start()
@@ -51,11 +52,11 @@ async def raw_drain(bootstrap: str, expected: int) -> float:
         await consumer.stop()
 
 
-def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
+def run_faust_null(bootstrap: KafkaTarget, workdir: Path, total: int) -> float:
     """Messages/s of a Faust agent that does nothing (bench.faust_null)."""
     env = {
         **os.environ,
-        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
+        **kafka_env(bootstrap),
         "FAUST_NULL_DATADIR": str(workdir / "faust-null"),
     }
     log_path = workdir / "faust-null.log"
@@ -64,7 +65,7 @@ def run_faust_null(bootstrap: str, workdir: Path, total: int) -> float:
             [sys.executable, "-m", "faust", "-A", "bench.faust_null", "worker", "-l", "warn"],
             env=env, stdout=log, stderr=log,
         )  # fmt: skip
-    return drained_rate(agent, bootstrap, faust_null.GROUP, total, log_path).per_second
+    return drained_rate(agent, bootstrap, FAUST_NULL_GROUP, total, log_path).per_second
 
 
 def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[str, object]:
@@ -78,28 +79,36 @@ def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[s
     }
 
 
+# bench.faust_null.GROUP (importing that module builds its app, which reads the
+# broker's address and login from the environment the agent is started with)
+FAUST_NULL_GROUP = "faust-null"
 REPO = Path(__file__).resolve().parent.parent
 QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
 # bench.quix_peer.CONSUMER_GROUP (that module imports quixstreams, absent from this venv)
 QUIX_GROUP = "quix-peer"
 
 
-def run_quix_peer(bootstrap: str, workdir: Path, total: int) -> tuple[float, float] | None:
-    """(events/s, peak RSS MiB) of the Quix Streams peer; None if its venv is missing."""
+def run_quix_peer(bootstrap: KafkaTarget, workdir: Path, total: int) -> tuple[float, float] | None:
+    """(events/s, peak RSS MiB) of the Quix Streams peer; None if its venv is missing.
+
+    Its login goes in the environment (bench.quix_peer reads it), not in its
+    arguments, which any user of the host can read."""
     if not QUIX_PYTHON.exists():
         return None
     log_path = workdir / "quix-peer.log"
     with log_path.open("wb") as log:
         peer = subprocess.Popen(
-            [str(QUIX_PYTHON), "-m", "bench.quix_peer", "--bootstrap", bootstrap,
+            [str(QUIX_PYTHON), "-m", "bench.quix_peer", "--bootstrap", bootstrap.bootstrap,
              "--workdir", str(workdir / "quix")],
-            cwd=REPO, stdout=log, stderr=log,
+            cwd=REPO, stdout=log, stderr=log, env={**os.environ, **kafka_env(bootstrap)},
         )  # fmt: skip
     drained = drained_rate(peer, bootstrap, QUIX_GROUP, total, log_path)
     return drained.per_second, drained.peak_rss_mb
 
 
-def agents(bootstrap: str, workdir: Path, total: int, worker_rate: float) -> dict[str, object]:
+def agents(
+    bootstrap: KafkaTarget, workdir: Path, total: int, worker_rate: float
+) -> dict[str, object]:
     """The no-op Faust agent's and the Quix Streams peer's figures, beside ``worker_rate``."""
     null_agent = run_faust_null(bootstrap, workdir, total)
     return {

@@ -11,6 +11,10 @@ the broker acknowledged all of them. Prints JSON with:
   no-op context manager in the same run (the baseline);
 - ``baseline_raw_producer_per_second``: the same number of pre-encoded
   messages through a bare aiokafka producer, same run, for the ratio.
+
+Both log in to the broker with SCRAM-SHA-512, as every client of the local
+broker does; ``--no-auth`` starts the broker without authentication instead,
+to measure what the login costs (``make bench`` runs both).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.topics import Topic
 from spur.client import Telemetry
+from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
@@ -63,9 +68,9 @@ def block_overhead_us(telemetry: Telemetry, count: int) -> tuple[float, float]:
     return spent / count * 1e6, baseline / count * 1e6
 
 
-async def raw_producer(bootstrap: str, count: int, value: bytes) -> float:
+async def raw_producer(bootstrap: KafkaTarget, count: int, value: bytes) -> float:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, compression_type="lz4", linger_ms=10, acks="all"
+        **bootstrap.client_kwargs(), compression_type="lz4", linger_ms=10, acks="all"
     )
     await producer.start()
     try:
@@ -78,7 +83,7 @@ async def raw_producer(bootstrap: str, count: int, value: bytes) -> float:
         await producer.stop()
 
 
-async def run(bootstrap: str, spool: Path, count: int) -> dict[str, float]:
+async def run(bootstrap: KafkaTarget, spool: Path, count: int) -> dict[str, object]:
     await ensure_topics(bootstrap, topic_specs(Settings()))
     warm = Telemetry(bootstrap, spool / "warm", buffer_size=count + 1)
     await warm.start()
@@ -97,6 +102,7 @@ async def run(bootstrap: str, spool: Path, count: int) -> dict[str, float]:
     raw = await raw_producer(bootstrap, count, sample)
     return {
         "actions": count,
+        "broker_login": bootstrap.security_protocol,
         "emit_calls_per_second": round(count / emit_seconds),
         "emit_per_second": round(count / total),
         "block_overhead_us": round(overhead, 2),
@@ -109,12 +115,15 @@ async def run(bootstrap: str, spool: Path, count: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=100_000)
+    parser.add_argument(
+        "--no-auth", action="store_true", help="a broker without login: what the login costs"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
-        broker = LocalBroker(data_dir=Path(tmp) / "kafka")
+        broker = LocalBroker(data_dir=Path(tmp) / "kafka", authenticate=not args.no_auth)
         broker.start()
         try:
-            figures = asyncio.run(run(broker.bootstrap, Path(tmp) / "spool", args.actions))
+            figures = asyncio.run(run(broker.target, Path(tmp) / "spool", args.actions))
         finally:
             broker.stop()
     print(json.dumps(figures, indent=2))

@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.cpu import CpuSample, CpuUse, cpu_use, sample
 from schemas.topics import Topic
 from spur.broker import topic_partitions
+from spur.client.kafka import KafkaTarget
 from spur.processes import stop_pid
 
 
@@ -46,9 +47,10 @@ class Probe:
     milliseconds and takes little from the consumers it measures.
     """
 
-    def __init__(self, bootstrap: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    def __init__(self, bootstrap: KafkaTarget) -> None:
+        access = bootstrap.client_kwargs()
+        self._admin = AIOKafkaAdminClient(**access)
+        self._consumer = AIOKafkaConsumer(**access, enable_auto_commit=False)
         self._partitions: list[TopicPartition] = []
 
     async def __aenter__(self) -> Probe:
@@ -123,7 +125,7 @@ class Drained:
 
 def wait_drained(
     processes: Sequence[subprocess.Popen[bytes]],
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     group: str,
     *,
     actions: int,
@@ -156,7 +158,7 @@ def wait_drained(
 
 async def _wait_drained(
     processes: Sequence[subprocess.Popen[bytes]],
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     group: str,
     *,
     actions: int,
@@ -216,7 +218,7 @@ async def _wait_drained(
 
 
 def drained_rate(
-    process: subprocess.Popen[bytes], bootstrap: str, group: str, total: int, log: Path
+    process: subprocess.Popen[bytes], bootstrap: KafkaTarget, group: str, total: int, log: Path
 ) -> Drained:
     """:func:`wait_drained` for one consumer of ``total`` messages, stopped (by PID) after."""
     try:

@@ -1,10 +1,11 @@
 """A Faust agent that does nothing with its batches: the framework's own ceiling.
 
 Run by bench.worker as ``python -m faust -A bench.faust_null worker`` with
-``SPUR_KAFKA_BOOTSTRAP`` set. It reads ``spur.actions.v1`` the way an agent
-would (``take_events`` batches of up to 20,000 within 0.2 s) and does no
-work, so its rate is the most any Faust-agent pipeline could reach here.
-This figure is why spur reads actions with a batch consumer instead.
+``SPUR_KAFKA_*`` set (address and login, as for ``spur worker``). It reads
+``spur.actions.v1`` the way an agent would (``take_events`` batches of up to
+20,000 within 0.2 s) and does no work, so its rate is the most any
+Faust-agent pipeline could reach here. This figure is why spur reads actions
+with a batch consumer instead.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from typing import Any, cast
 
 import faust
 
+from spur.broker import kafka_target
+from spur.settings import load_settings
+from spur.worker.app import faust_credentials
+
 GROUP = "faust-null"
+TARGET = kafka_target(load_settings())
 
 app = faust.App(
     GROUP,
-    broker=f"kafka://{os.environ.get('SPUR_KAFKA_BOOTSTRAP', '127.0.0.1:9092')}",
+    broker=f"kafka://{TARGET.bootstrap}",
+    broker_credentials=faust_credentials(TARGET),
     value_serializer="raw",
     key_serializer="raw",
     consumer_auto_offset_reset="earliest",

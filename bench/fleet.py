@@ -30,6 +30,7 @@ from bench.local import local_store, writer
 from bench.pyspy import Recorder
 from schemas.topics import Topic
 from sinks.store import ServerStore
+from spur.client.kafka import KafkaTarget
 from spur.read.billing import billing
 from spur.worker.launch import WorkerProcess, start_worker, worker_env
 
@@ -57,7 +58,7 @@ class WorkerRun:
 
 
 def run_workers(
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     workdir: Path,
     published: Published,
     workers: int,

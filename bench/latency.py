@@ -19,6 +19,7 @@ from pathlib import Path
 from bench.local import local_store
 from sinks.store import ServerStore
 from spur.client import Publisher
+from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.local_state import RunningStore
@@ -34,7 +35,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def run(bootstrap: str, running: RunningStore, rate: int, seconds: int) -> dict[str, float]:
+async def run(
+    bootstrap: KafkaTarget, running: RunningStore, rate: int, seconds: int
+) -> dict[str, float]:
     shape = WorkloadShape(
         customers=200, sessions_per_customer=rate * seconds // 1000 + 1, days=0.05
     )
@@ -101,12 +104,12 @@ def main() -> None:
         worker = None
         try:
             with local_store(workdir / "store") as running:
-                asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
+                asyncio.run(ensure_topics(broker.target, topic_specs(Settings())))
                 env = worker_env(
-                    broker.bootstrap, workdir, running.url(), SPUR_CONSUMER_GROUP="latency"
+                    broker.target, workdir, running.url(), SPUR_CONSUMER_GROUP="latency"
                 )
                 worker = start_worker(env, workdir / "worker.log")
-                figures = asyncio.run(run(broker.bootstrap, running, args.rate, args.seconds))
+                figures = asyncio.run(run(broker.target, running, args.rate, args.seconds))
                 worker.stop()
                 worker = None
         finally:

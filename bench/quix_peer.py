@@ -1,7 +1,10 @@
 """A peer pipeline written with Quix Streams: the baseline for spur's worker benchmark.
 
 Run: ``.venv-quix/bin/python -m bench.quix_peer --bootstrap HOST:PORT --workdir DIR``
-(until SIGTERM or Ctrl-C). It runs from a virtualenv of its own
+(until SIGTERM or Ctrl-C), with the broker's login in the environment as
+spur's processes take it (``SPUR_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT``,
+``SPUR_KAFKA_SASL_USERNAME``, ``SPUR_KAFKA_SASL_PASSWORD``; bench.baselines
+sets them). It runs from a virtualenv of its own
 (``make bench`` builds it from bench/quix-requirements.txt): Quix Streams
 pins pydantic below the versions spur uses, so it must not share spur's.
 
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -47,6 +51,7 @@ from typing import Any, cast
 import pandas as pd
 from quixstreams import Application
 from quixstreams.dataframe.windows.aggregations import Aggregator, Count, Sum
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models import TimestampType
 from quixstreams.sinks import BatchingSink, SinkBatch
 
@@ -241,9 +246,24 @@ def started_at_ms(value: Any, headers: Any, timestamp: int, timestamp_type: Time
     return (datetime.fromisoformat(value["started_at"]) - _EPOCH) // _MILLISECOND
 
 
+def connection(bootstrap: str) -> str | ConnectionConfig:
+    """The broker's address, with the SCRAM login the environment gives (spur's
+    settings cannot be loaded here: this virtualenv has another pydantic)."""
+    protocol = os.environ.get("SPUR_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    if protocol == "PLAINTEXT":
+        return bootstrap
+    return ConnectionConfig(
+        bootstrap_servers=bootstrap,
+        security_protocol=protocol.lower(),
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username=os.environ["SPUR_KAFKA_SASL_USERNAME"],
+        sasl_password=os.environ["SPUR_KAFKA_SASL_PASSWORD"],
+    )
+
+
 def build_app(bootstrap: str, workdir: Path, store: ChdbStore) -> Application:
     app = Application(
-        broker_address=bootstrap,
+        broker_address=connection(bootstrap),
         consumer_group=CONSUMER_GROUP,
         auto_offset_reset="earliest",
         commit_interval=COMMIT_INTERVAL_SECONDS,

@@ -20,7 +20,11 @@ LIVE = ["bench.worker", "--actions", "200000", "--span-hours", "2"]
 
 RUNS: dict[str, list[str]] = {
     "client": ["bench.client", "--actions", "100000"],
+    # What the broker's SCRAM login costs: the same runs against a broker
+    # that lets anyone in (as the local broker did before it asked for one).
+    "client_no_auth": ["bench.client", "--actions", "100000", "--no-auth"],
     "worker_live": LIVE,
+    "worker_live_no_auth": [*LIVE, "--no-baselines", "--no-auth"],
     # The same live workload through one worker running two processes
     # (spur worker --processes 2), sharing the broker, the store and the cores.
     "worker_live_two_processes": [*LIVE, "--processes", "2", "--no-baselines"],
@@ -82,6 +86,7 @@ def main() -> None:
         )
     quix = one.get("quix_peer_per_second")
     client = results["client"]
+    open_worker, open_client = results["worker_live_no_auth"], results["client_no_auth"]
     summary = {
         "machine": "2 cores, local Kafka 3.9.2 broker, local ClickHouse 26.9 server (chdb engine)",
         "results": results,
@@ -115,6 +120,13 @@ def main() -> None:
             "one_month_billing_query_seconds_over_10M_actions": results["billing"][
                 "billing_query_seconds_best_of_5"
             ],
+            # With SCRAM-SHA-512 login over without: 1.0 = the login costs nothing.
+            "worker_live_ratio_login_to_no_login": round(
+                one["worker_per_second"] / open_worker["worker_per_second"], 3
+            ),
+            "client_ratio_login_to_no_login": round(
+                client["emit_per_second"] / open_client["emit_per_second"], 3
+            ),
         },
     }
     print(json.dumps(summary, indent=2))

@@ -34,6 +34,10 @@ backfill), then measures in the same run (the baselines run by bench.baselines):
   the rate's window (bench.cpu); with ``--profile DIR``, py-spy's stacks of
   each worker over that window in DIR, summarised on stderr (bench.stacks).
 
+Every client logs in to the broker with SCRAM-SHA-512, as with every local
+broker; ``--no-auth`` starts the broker without authentication instead, to
+measure what the login costs (``make bench`` runs the live workload both ways).
+
 After the run the store is checked (bench.fleet): one ``actions`` row per
 published action, ``spur billing``'s totals equal to the published count,
 and as many detours as mis-keyed actions; any difference fails the run.
@@ -60,6 +64,7 @@ from schemas.events import Action
 from schemas.topics import Topic, action_key
 from schemas.validate import encode
 from spur.client import Publisher
+from spur.client.kafka import KafkaTarget
 from spur.client.publisher import new_producer
 from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
@@ -69,7 +74,7 @@ from streams.routing import partitions_of_uuids
 
 
 async def publish(
-    bootstrap: str, count: int, span_hours: float, *, shuffle: bool, miskeyed: bool
+    bootstrap: KafkaTarget, count: int, span_hours: float, *, shuffle: bool, miskeyed: bool
 ) -> Published:
     """Publish ``count`` simulated actions over ``span_hours`` of event time.
 
@@ -94,7 +99,7 @@ async def publish(
     return Published(len(actions), months, miskeyed)
 
 
-async def publish_miskeyed(bootstrap: str, actions: list[Action]) -> None:
+async def publish_miskeyed(bootstrap: KafkaTarget, actions: list[Action]) -> None:
     """Each action on the partition after its id's canonical one, under its own key.
 
     What a producer with another partitioner (librdkafka's CRC32, a
@@ -155,6 +160,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="record each worker with py-spy into this directory"
     )
+    parser.add_argument(
+        "--no-auth", action="store_true", help="a broker without login: what the login costs"
+    )
     args = parser.parse_args()
     if args.profile and not PY_SPY.exists():
         parser.error(f"--profile needs {PY_SPY} (`make install` installs it)")
@@ -164,13 +172,13 @@ def main() -> None:
         parser.error("--workers must be at least 1")
     with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
         workdir = Path(tmp)
-        broker = LocalBroker(data_dir=workdir / "kafka")
+        broker = LocalBroker(data_dir=workdir / "kafka", authenticate=not args.no_auth)
         broker.start()
         try:
-            asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
+            asyncio.run(ensure_topics(broker.target, topic_specs(Settings())))
             published = asyncio.run(
                 publish(
-                    broker.bootstrap,
+                    broker.target,
                     args.actions,
                     args.span_hours,
                     shuffle=args.shuffle,
@@ -178,22 +186,21 @@ def main() -> None:
                 )
             )
             total = published.actions
-            drain = asyncio.run(raw_drain(broker.bootstrap, total))
+            drain = asyncio.run(raw_drain(broker.target, total))
             assert broker.process is not None  # started
             worker = run_workers(
-                broker.bootstrap, workdir, published, args.workers, processes=args.processes,
+                broker.target, workdir, published, args.workers, processes=args.processes,
                 broker_pid=broker.process.pid, profile=args.profile,
             )  # fmt: skip
             steady = worker.drained.per_second
-            baselines = (
-                {} if args.no_baselines else agents(broker.bootstrap, workdir, total, steady)
-            )
+            baselines = {} if args.no_baselines else agents(broker.target, workdir, total, steady)
         finally:
             broker.stop()
     figures = {
         "actions": total,
         "span_hours": args.span_hours,
         "order": "shuffled" if args.shuffle else "event time",
+        "broker_login": "none" if args.no_auth else "SCRAM-SHA-512",
         "raw_drain_per_second": round(drain),
         **worker_figures(worker, published, drain),
         **baselines,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -11,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.errors import UnavailableError
 from schemas.topics import consumer_group_of
 from spur.client.kafka import KafkaTarget, as_target
-from spur.local_state import running_dev_broker
+from spur.local_state import read_broker_credentials, running_dev_broker
 from spur.settings import Settings
 
 
@@ -20,27 +21,35 @@ class NoBrokerError(UnavailableError, RuntimeError):
 
 
 def kafka_target(settings: Settings) -> KafkaTarget:
-    """Where and how to reach Kafka: the bootstrap below plus the settings' credentials."""
-    return KafkaTarget(
-        bootstrap=kafka_bootstrap(settings),
-        security_protocol=settings.kafka_security_protocol,
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password,
-        cafile=settings.kafka_ssl_cafile,
-    )
+    """Where and how to reach Kafka.
 
-
-def kafka_bootstrap(settings: Settings) -> str:
-    """``SPUR_KAFKA_BOOTSTRAP`` if set, else the broker of ``spur dev up`` here."""
+    ``SPUR_KAFKA_BOOTSTRAP`` with the settings' credentials if set; else the
+    broker of ``spur dev up`` in this directory, with the credentials it
+    generated (only its owner can read them).
+    """
     if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
+        return KafkaTarget(
+            bootstrap=settings.kafka_bootstrap,
+            security_protocol=settings.kafka_security_protocol,
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            cafile=settings.kafka_ssl_cafile,
+        )
     state = running_dev_broker(settings.dev_broker_dir)
-    if state is not None:
-        return state.bootstrap
-    raise NoBrokerError(
-        "no Kafka broker: set SPUR_KAFKA_BOOTSTRAP=host:port, "
-        "or run `spur dev up` in this directory to start a local one"
-    )
+    if state is None:
+        raise NoBrokerError(
+            "no Kafka broker: set SPUR_KAFKA_BOOTSTRAP=host:port, "
+            "or run `spur dev up` in this directory to start a local one"
+        )
+    credentials = read_broker_credentials(Path(state.data_dir))
+    if credentials is None:
+        # An older spur started it without authentication: refuse to use it.
+        raise NoBrokerError(
+            f"the dev broker at {state.bootstrap} accepts anyone on this host "
+            "(an older spur started it without authentication): run `spur dev down`, "
+            "then `spur dev up`"
+        )
+    return credentials.target(state.bootstrap)
 
 
 async def consumer_lag(

@@ -10,7 +10,8 @@ names, the store's users and databases, and how a running server is told
 apart from a recycled PID.
 
 Files, all private to the user (0700/0600):
-``<state_dir>/dev-broker/state.json`` (pid, bootstrap, data dir, version);
+``<state_dir>/dev-broker/state.json`` (pid, bootstrap, data dir, version)
+and ``<data dir>/credentials.json`` (the broker's generated passwords);
 ``<state_dir>/store/server.json`` (pid and port of the running store) and
 ``credentials.json`` (the store users' generated passwords).
 
@@ -23,10 +24,11 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sinks.tables import Reader
+from spur.client.kafka import KafkaTarget, Secret
 from spur.client.private import private_dir, write_private
 from spur.processes import pid_alive
 
@@ -57,6 +59,45 @@ def running_dev_broker(dev_dir: Path) -> DevBrokerState | None:
     if not pid_alive(state.pid) or not _is_our_broker(state):
         return None
     return state
+
+
+@dataclass(frozen=True)
+class BrokerCredentials:
+    """A local broker's generated passwords, created with its storage (spur.dev.broker).
+
+    spur's processes log in as ``username`` (SCRAM-SHA-512); the broker's
+    own inter-broker user and its controller listener have passwords of
+    their own, which no client needs.
+    """
+
+    username: str
+    password: str = field(repr=False)
+    broker_password: str = field(repr=False)
+    controller_password: str = field(repr=False)
+
+    def target(self, bootstrap: str) -> KafkaTarget:
+        return KafkaTarget(bootstrap, "SASL_PLAINTEXT", self.username, Secret(self.password))
+
+
+def broker_credentials_file(data_dir: Path) -> Path:
+    return data_dir / "credentials.json"
+
+
+def read_broker_credentials(data_dir: Path) -> BrokerCredentials | None:
+    """The credentials of the broker keeping its data in ``data_dir``; None if it has none."""
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return BrokerCredentials(**json.loads(broker_credentials_file(data_dir).read_text()))
+    return None
+
+
+def new_broker_credentials(data_dir: Path, username: str = "spur") -> BrokerCredentials:
+    """Random passwords for a broker whose storage is about to be formatted, kept 0600."""
+    made = BrokerCredentials(
+        username, *(secrets.token_urlsafe(24) for _ in ("client", "broker", "controller"))
+    )
+    private_dir(data_dir)
+    write_private(broker_credentials_file(data_dir), json.dumps(asdict(made), indent=2))
+    return made
 
 
 def _is_our_broker(state: DevBrokerState) -> bool:

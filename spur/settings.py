@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     topic_replication: int = Field(default=1, ge=1, le=16)
     input_retention_days: int = Field(default=7, ge=1)
     kafka_version: str = "3.9.2"
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None  # the CA that signed the brokers' certificates
@@ -146,12 +146,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _credentials_with_sasl(self) -> Settings:
-        if self.kafka_security_protocol == "SASL_SSL" and not (
+        if self.kafka_security_protocol != "PLAINTEXT" and not (
             self.kafka_sasl_username and self.kafka_sasl_password
         ):
             raise ValueError(
-                "SPUR_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs SPUR_KAFKA_SASL_USERNAME "
-                "and SPUR_KAFKA_SASL_PASSWORD"
+                f"SPUR_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "SPUR_KAFKA_SASL_USERNAME and SPUR_KAFKA_SASL_PASSWORD"
             )
         return self
 

@@ -1,11 +1,13 @@
 """Shared fixtures: one real Kafka broker and one local ClickHouse server per session.
 
-The broker is started from Maven Central jars (spur.dev.broker) on free ports,
-the store is the chdb engine serving ClickHouse's native protocol
-(spur.dev.store); both are stopped at the end of the session, also when
-tests fail. Tests isolate themselves by database name (``store_url``,
-``store``); workers and commands run as subprocesses, clients of the same
-server, exactly as in production.
+The broker is started from Maven Central jars (spur.dev.broker) on free ports
+and asks every client for its generated password, as the dev broker does:
+tests reach it through ``kafka_broker.target`` / ``fresh_topics``. The store
+is the chdb engine serving ClickHouse's native protocol (spur.dev.store);
+both are stopped at the end of the session, also when tests fail. Tests
+isolate themselves by database name (``store_url``, ``store``); workers and
+commands run as subprocesses, clients of the same server, exactly as in
+production.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from sinks.store import ServerStore, Store
+from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.dev.store import LocalStore
 from spur.local_state import WRITER, RunningStore
@@ -45,7 +48,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
     assert broker.process is not None
     _brokers_started.append(
         f"a real Apache Kafka {broker.version} broker at {broker.bootstrap} "
-        f"(java pid {broker.process.pid})"
+        f"(SCRAM-SHA-512 login, java pid {broker.process.pid})"
     )
     try:
         yield broker
@@ -53,7 +56,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
         broker.stop()
 
 
-def recreate_topics(bootstrap: str) -> None:
+def recreate_topics(bootstrap: KafkaTarget) -> None:
     """Delete spur's topics and create them anew (their offsets start at 0 again)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -62,7 +65,7 @@ def recreate_topics(bootstrap: str) -> None:
     from spur.topics import ensure_topics, topic_specs
 
     async def recreate() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**bootstrap.client_kwargs())
         await admin.start()
         try:
             existing = set(await admin.list_topics()) & {t.value for t in Topic}
@@ -79,10 +82,13 @@ def recreate_topics(bootstrap: str) -> None:
 
 
 @pytest.fixture
-def fresh_topics(kafka_broker: LocalBroker) -> str:
-    """spur's topics, deleted and created anew: no test sees another's events."""
-    recreate_topics(kafka_broker.bootstrap)
-    return kafka_broker.bootstrap
+def fresh_topics(kafka_broker: LocalBroker) -> KafkaTarget:
+    """spur's topics, deleted and created anew: no test sees another's events.
+
+    Returns the broker with spur's login (pass it to clients and ``spur_env``).
+    """
+    recreate_topics(kafka_broker.target)
+    return kafka_broker.target
 
 
 # Each test that needs a database of its own takes the next of these; the

@@ -42,8 +42,9 @@ def dev_up() -> None:
 
     While they run, spur commands started in this directory use them unless
     SPUR_KAFKA_BOOTSTRAP / SPUR_CLICKHOUSE_URL say otherwise. The first start
-    downloads the broker's jars with Maven into ~/.cache/spur. The store
-    keeps its data in .spur/store (private to you, passwords generated).
+    downloads the broker's jars with Maven into ~/.cache/spur. The broker
+    asks for a generated password (kept in .spur/dev-broker/data, private to
+    you); the store keeps its data in .spur/store (private, passwords generated).
     """
     from spur.client.private import private_dir
     from spur.dev.broker import dev_up as start
@@ -55,6 +56,9 @@ def dev_up() -> None:
         state, started = start(settings.dev_broker_dir, settings.kafka_version, settings.cache_dir)
     verb = "started" if started else "already running"
     click.echo(f"Kafka {state.version} {verb} at {state.bootstrap} (pid {state.pid})")
+    click.echo(
+        f"  SASL_PLAINTEXT, SCRAM-SHA-512: user and password in {state.data_dir}/credentials.json"
+    )
     if settings.clickhouse_url is not None:
         click.echo("store: SPUR_CLICKHOUSE_URL names one; no local store started")
         return

@@ -54,9 +54,9 @@ def status(fmt: str) -> None:
 
     settings = settings_from_env()
     try:
-        bootstrap: KafkaTarget | None = kafka_target(settings)
-    except NoBrokerError:
-        bootstrap = None
+        bootstrap: KafkaTarget | NoBrokerError = kafka_target(settings)
+    except NoBrokerError as exc:
+        bootstrap = exc  # why there is none: the broker's status
     broker = broker_status(bootstrap, settings.consumer_group, [t.value for t in INPUT_TOPICS])
     local = None if settings.clickhouse_url else running_store(settings.local_store_dir)
     try:

@@ -14,12 +14,13 @@ from types import TracebackType
 from typing import Any
 
 from schemas.events import Event
+from spur.client.kafka import KafkaTarget
 from spur.client.recording import Recording
 from spur.client.telemetry import Telemetry
 
 
 class SyncTelemetry(Recording):
-    def __init__(self, bootstrap: str, spool_dir: Path, **options: Any) -> None:
+    def __init__(self, bootstrap: str | KafkaTarget, spool_dir: Path, **options: Any) -> None:
         self._options = options
         self._bootstrap = bootstrap
         self._spool_dir = spool_dir

@@ -7,6 +7,13 @@ This module owns the process: start, wait until it answers, report its log,
 stop. Used by ``spur dev up`` (which leaves the broker running and records it
 in spur.local_state's file), ``spur demo``, the benchmarks and the test session.
 
+Every listener asks for a password (spur.dev.broker_config). The passwords
+are generated when the storage is formatted, with the SCRAM users, and kept
+in the data directory (``credentials.json``, 0600): :attr:`LocalBroker.target`
+is how the starter's own clients log in; other processes of the same user
+read the file (spur.broker.kafka_target). A data directory formatted by an
+older spur, without those users, is refused rather than served open.
+
 Blocking: every function here blocks (subprocesses, polling); call them from
 threads or before an event loop starts. Raises :class:`BrokerError` with the
 broker's log tail when it does not come up.
@@ -21,10 +28,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from spur.client.kafka import KafkaTarget
 from spur.client.private import private_dir, write_private
-from spur.dev.broker_config import LOG4J, SecureListener, server_properties
+from spur.dev.broker_config import LOG4J, SecureListener, scram_users, server_properties
 from spur.dev.kafka_jars import LOG_TAIL_LINES, BrokerError, kafka_jars
-from spur.local_state import DevBrokerState, dev_broker_file, running_dev_broker
+from spur.local_state import (
+    BrokerCredentials,
+    DevBrokerState,
+    dev_broker_file,
+    new_broker_credentials,
+    read_broker_credentials,
+    running_dev_broker,
+)
 from spur.processes import accepts_connections, free_port, stop_pid
 
 # The error and the listener type are part of LocalBroker's interface: named here too.
@@ -44,6 +59,10 @@ class LocalBroker:
     controller_port: int = field(default_factory=free_port)
     heap: str = "512m"
     secure: SecureListener | None = None
+    # False only to measure what authentication costs (bench/): anyone on
+    # the host could then read and write every topic.
+    authenticate: bool = True
+    credentials: BrokerCredentials | None = None  # set by start()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,14 +72,25 @@ class LocalBroker:
 
     @property
     def bootstrap(self) -> str:
+        """The client listener's address (clients also need :attr:`target`'s login)."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def target(self) -> KafkaTarget:
+        """The client listener with spur's login (after :meth:`start`)."""
+        if not self.authenticate:
+            return KafkaTarget(self.bootstrap)
+        assert self.credentials is not None, "start() the broker first"
+        return self.credentials.target(self.bootstrap)
 
     @property
     def log_path(self) -> Path:
         return self.data_dir / "broker.log"
 
     def _properties(self) -> str:
-        return server_properties(self.port, self.controller_port, self.data_dir, self.secure)
+        return server_properties(
+            self.port, self.controller_port, self.data_dir, self.credentials, self.secure
+        )
 
     def _java(self, libs: Path, *args: str) -> list[str]:
         log4j = self.data_dir / "log4j.properties"
@@ -68,6 +98,29 @@ class LocalBroker:
             "java", "-Xms128m", f"-Xmx{self.heap}", "-XX:+UseSerialGC",
             f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{libs}/*", *args,
         ]  # fmt: skip
+
+    def _java_private(self, libs: Path, *args: str) -> list[str]:
+        """The same command, its arguments in a private file (java's @argfile):
+        any user of the host can read a process's command line."""
+        argfile = self.data_dir / "format.args"
+        write_private(argfile, "\n".join(f'"{arg}"' for arg in self._java(libs, *args)[1:]))
+        return ["java", f"@{argfile}"]
+
+    def _login(self) -> BrokerCredentials | None:
+        """The passwords of a new storage, or the ones it was formatted with."""
+        if not self.authenticate:
+            return None
+        kept = read_broker_credentials(self.data_dir)
+        if kept is not None:
+            return kept
+        if (self.data_dir / "logs" / "meta.properties").exists():
+            raise BrokerError(
+                f"{self.data_dir} holds a broker formatted by an older spur, without "
+                "authentication (its topics could be read and written by any user of "
+                f"this host); delete it to start a new one: rm -r {self.data_dir} "
+                "(its Kafka messages are lost; the store keeps what workers stored)"
+            )
+        return new_broker_credentials(self.data_dir)
 
     def start(self, *, timeout: float = 90.0, detach: bool = False) -> None:
         """Format the storage if new, start the broker and wait until it answers.
@@ -77,20 +130,29 @@ class LocalBroker:
         """
         libs = kafka_jars(self.version, self.cache_dir)
         private_dir(self.data_dir)
+        self.credentials = self._login()
         properties = self.data_dir / "server.properties"
-        properties.write_text(self._properties())
+        # Private: it holds the broker's own passwords.
+        write_private(properties, self._properties())
         (self.data_dir / "log4j.properties").write_text(LOG4J.format(log=self.log_path))
         cluster_id = self._cluster_id(libs)
+        users = {
+            **(scram_users(self.credentials) if self.credentials else {}),
+            **(self.secure.users if self.secure else {}),
+        }
         scram = [
             arg
-            for name, password in (self.secure.users.items() if self.secure else ())
+            for name, password in users.items()
             for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
         ]
-        formatted = subprocess.run(
-            self._java(libs, "kafka.tools.StorageTool", "format", "-g",
-                       "-t", cluster_id, "-c", str(properties), *scram),
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        try:
+            formatted = subprocess.run(
+                self._java_private(libs, "kafka.tools.StorageTool", "format", "-g",
+                                   "-t", cluster_id, "-c", str(properties), *scram),
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+        finally:
+            (self.data_dir / "format.args").unlink(missing_ok=True)
         if formatted.returncode != 0:
             raise BrokerError(f"formatting {self.data_dir} failed:\n{formatted.stderr[-2000:]}")
         with (self.data_dir / "broker.out").open("wb") as out:
@@ -191,6 +253,12 @@ def dev_up(
     """Start the dev broker unless it runs; return its state and whether it was started."""
     current = running_dev_broker(dev_dir)
     if current is not None:
+        if read_broker_credentials(Path(current.data_dir)) is None:
+            raise BrokerError(
+                f"the dev broker at {current.bootstrap} (pid {current.pid}) accepts anyone on "
+                "this host: an older spur started it without authentication. Run `spur dev "
+                f"down`, delete its data (rm -r {current.data_dir}) and run `spur dev up` again"
+            )
         return current, False
     broker = LocalBroker(data_dir=dev_dir.resolve() / "data", version=version, cache_dir=cache_dir)
     broker.start(detach=True)

@@ -36,6 +36,7 @@ from schemas.topics import INPUT_TOPICS, Topic
 from sinks.store import ServerStore
 from spur.broker import consumer_lag
 from spur.client import Publisher
+from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.dev.store import LocalStore
@@ -99,13 +100,13 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     try:
         with console.status("starting Kafka broker (the first run downloads its jars)..."):
             broker.start()
-        console.print(f"[green]✓[/] Kafka {broker.version} at {broker.bootstrap}")
+        console.print(f"[green]✓[/] Kafka {broker.version} at {broker.bootstrap} (SCRAM login)")
         with console.status("starting the local ClickHouse store..."):
             store = local_store.start()
         console.print(f"[green]✓[/] ClickHouse store at 127.0.0.1:{store.port} ({workdir})")
-        asyncio.run(ensure_topics(broker.bootstrap, topic_specs(settings)))
+        asyncio.run(ensure_topics(broker.target, topic_specs(settings)))
         worker = start_worker(
-            worker_env(broker.bootstrap, workdir, store.url()), workdir / "worker.log"
+            worker_env(broker.target, workdir, store.url()), workdir / "worker.log"
         )
         console.print(f"[green]✓[/] worker started (pid {worker.pid})")
 
@@ -126,7 +127,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             days=(min(until, month_end) - month_start).total_seconds() / 86400 - 0.1,
         )
         with console.status("simulated app servers publishing..."):
-            sent = asyncio.run(_publish(broker.bootstrap, shape))
+            sent = asyncio.run(_publish(broker.target, shape))
         console.print(
             f"[green]✓[/] app servers published {sent.actions:,} actions "
             f"({sent.resent} of them twice), {sent.web} web requests and "
@@ -134,7 +135,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         )
         _wait_until_processed(
             console,
-            broker.bootstrap,
+            broker.target,
             settings.consumer_group,
             worker=worker,
             worker_log=workdir / "worker.log",
@@ -225,7 +226,7 @@ def _report(
     store.close()
 
 
-async def _publish(bootstrap: str, shape: WorkloadShape) -> Published:
+async def _publish(bootstrap: KafkaTarget, shape: WorkloadShape) -> Published:
     actions = simulate_actions(shape)
     resent = actions[::50]  # an app server re-sending after a timeout: same ids
     async with Publisher(bootstrap) as publisher:
@@ -252,7 +253,7 @@ async def _publish(bootstrap: str, shape: WorkloadShape) -> Published:
 
 def _wait_until_processed(
     console: Console,
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     group: str,
     *,
     worker: subprocess.Popen[bytes],

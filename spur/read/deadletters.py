@@ -17,6 +17,7 @@ from schemas.topics import Topic
 from sinks import deadletters as stored
 from sinks.store import Store
 from spur.broker import read_topic
+from spur.client.kafka import KafkaTarget
 from streams.deadletter import DeadLetter
 
 
@@ -36,7 +37,7 @@ def dead_letter_report(
     }
 
 
-async def read_dead_letters(bootstrap: str) -> list[DeadLetter]:
+async def read_dead_letters(bootstrap: str | KafkaTarget) -> list[DeadLetter]:
     """Every dead letter the topic still retains, oldest first per partition."""
     decoder = msgspec.json.Decoder(DeadLetter)
     return [decoder.decode(value) for value in await read_topic(bootstrap, Topic.DEADLETTER)]

@@ -16,6 +16,7 @@ from typing import Any
 
 from sinks.status import table_status
 from sinks.store import Store, StoreError
+from spur.broker import NoBrokerError
 from spur.client.kafka import KafkaTarget
 from spur.local_state import RunningStore
 
@@ -29,13 +30,16 @@ _NOT_ENOUGH_SPACE = 243
 DISK_FULL_BYTES = 64 * 1024**2
 
 
-def broker_status(bootstrap: KafkaTarget | None, group: str, topics: list[str]) -> dict[str, Any]:
+def broker_status(
+    bootstrap: KafkaTarget | NoBrokerError, group: str, topics: list[str]
+) -> dict[str, Any]:
+    """The group's lag per topic; or why no broker can be used (the error given)."""
     from aiokafka.errors import KafkaError
 
     from spur.broker import consumer_lag
 
-    if bootstrap is None:
-        return {"reachable": False, "error": "no broker configured (SPUR_KAFKA_BOOTSTRAP)"}
+    if isinstance(bootstrap, NoBrokerError):
+        return {"reachable": False, "error": str(bootstrap), "hint": bootstrap.hint}
     # The status line says why the broker is unreachable; aiokafka's own log of
     # each failed connection would only repeat it.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
 
 import faust
-from aiokafka.helpers import create_ssl_context
 
 from schemas.messages import DeadLetter
 from schemas.partitioning import murmur2_partitioner
@@ -197,12 +196,14 @@ def acknowledged_only_if_done(events: Sequence[Any]) -> Iterator[None]:
 
 
 def faust_credentials(target: KafkaTarget) -> faust.SASLCredentials | None:
-    if target.security_protocol != "SASL_SSL":
+    """SCRAM over TLS (SASL_SSL), or over plaintext (the dev broker): Faust picks
+    the protocol from whether an SSL context is given."""
+    if target.security_protocol == "PLAINTEXT":
         return None
     return faust.SASLCredentials(
         username=target.username,
         password=target.password.get_secret_value() if target.password else None,
-        ssl_context=create_ssl_context(cafile=str(target.cafile) if target.cafile else None),
+        ssl_context=target.ssl_context() if target.security_protocol == "SASL_SSL" else None,
         mechanism=SASL_MECHANISM,
     )
 

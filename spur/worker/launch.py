@@ -18,17 +18,40 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from spur.client.kafka import KafkaTarget, as_target
 from spur.processes import stop_pid
 
 
-def worker_env(bootstrap: str, workdir: Path, store_url: str, **extra: str) -> dict[str, str]:
+def kafka_env(bootstrap: str | KafkaTarget) -> dict[str, str]:
+    """The ``SPUR_KAFKA_*`` variables that make a spur process log in as ``bootstrap`` does.
+
+    Passed in the environment, never on a command line: any user of the host
+    can read a process's arguments, only its owner its environment.
+    """
+    target = as_target(bootstrap)
+    env = {
+        "SPUR_KAFKA_BOOTSTRAP": target.bootstrap,
+        "SPUR_KAFKA_SECURITY_PROTOCOL": target.security_protocol,
+    }
+    if target.username is not None:
+        env["SPUR_KAFKA_SASL_USERNAME"] = target.username
+    if target.password is not None:
+        env["SPUR_KAFKA_SASL_PASSWORD"] = target.password.get_secret_value()
+    if target.cafile is not None:
+        env["SPUR_KAFKA_SSL_CAFILE"] = str(target.cafile)
+    return env
+
+
+def worker_env(
+    bootstrap: str | KafkaTarget, workdir: Path, store_url: str, **extra: str
+) -> dict[str, str]:
     """The environment of a `spur worker` subprocess writing to ``store_url``
     and keeping its state under ``workdir`` (the demo, the benchmarks, the tests);
     its metrics on a free port (worker.json says which), so several run side by side."""
     return {
         **os.environ,
         "SPUR_METRICS_PORT": "0",
-        "SPUR_KAFKA_BOOTSTRAP": bootstrap,
+        **kafka_env(bootstrap),
         "SPUR_CLICKHOUSE_URL": store_url,
         "SPUR_STATE_DIR": str(workdir / "state"),
         **extra,

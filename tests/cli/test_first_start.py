@@ -28,7 +28,7 @@ def test_the_first_start_on_a_new_broker_logs_no_error(tmp_path: Path, store_url
     broker.start()
     try:
         log = tmp_path / "worker.log"
-        with running_worker(spur_env(broker.bootstrap, tmp_path, store_url), log) as worker:
+        with running_worker(spur_env(broker.target, tmp_path, store_url), log) as worker:
             deadline = time.monotonic() + 90
             while "worker metrics at" not in log.read_text() and time.monotonic() < deadline:
                 assert worker.poll() is None, log.read_text()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from spur.client.kafka import KafkaTarget
 from spur.processes import free_port
 from tests.integration.helpers import spur, spur_env
 from tests.schemas.test_validate import GOOD
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_line_that_is_not_utf8_is_reported_as_such(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     events = tmp_path / "events.jsonl"
     events.write_bytes(json.dumps(GOOD).encode() + b"\n" + b'\xff\xfe{"a": 1}\n')

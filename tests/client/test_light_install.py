@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,9 @@ import pytest
 
 from schemas.topics import Topic
 from spur.broker import read_topic
+from spur.client.kafka import KafkaTarget
 from spur.console import NEEDS_WORKER_EXTRA
+from spur.worker.launch import kafka_env
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +39,21 @@ SOURCES = ("pyproject.toml", "README.md", "schemas", "streams", "sinks", "spur")
 
 EMIT = textwrap.dedent(
     """
-    import asyncio, json, sys
+    import asyncio, json, os, sys
     from pathlib import Path
 
     import spur.client
     from spur.client import Telemetry
+    from spur.client.kafka import KafkaTarget, Secret
 
     WORKER_ONLY = {worker_only!r}
 
     async def main(bootstrap: str, spool: str) -> None:
-        async with Telemetry(bootstrap, Path(spool), server="light-1") as telemetry:
+        # The password from the environment, as an app server keeps it.
+        password = Secret(os.environ["SPUR_KAFKA_SASL_PASSWORD"])
+        user = os.environ["SPUR_KAFKA_SASL_USERNAME"]
+        target = KafkaTarget(bootstrap, "SASL_PLAINTEXT", user, password)
+        async with Telemetry(target, Path(spool), server="light-1") as telemetry:
             with telemetry.action(
                 "document.export", customer_id=4242, login="light", session_id="s-light",
                 client_ip="10.9.8.7",
@@ -106,14 +114,15 @@ def test_the_spur_command_names_the_worker_extra(light_venv: Path) -> None:
 
 
 def test_the_client_alone_delivers_an_action_to_kafka(
-    light_venv: Path, fresh_topics: str, tmp_path: Path
+    light_venv: Path, fresh_topics: KafkaTarget, tmp_path: Path
 ) -> None:
     script = tmp_path / "emit.py"
     script.write_text(EMIT.format(worker_only=WORKER_ONLY))
     # Run outside the checkout, so the venv's installed spur is the one imported.
     done = subprocess.run(
-        [str(light_venv / "python"), str(script), fresh_topics, str(tmp_path / "spool")],
+        [str(light_venv / "python"), str(script), fresh_topics.bootstrap, str(tmp_path / "spool")],
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        env={**os.environ, **kafka_env(fresh_topics)},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     emitted = json.loads(done.stdout.strip().splitlines()[-1])

@@ -18,6 +18,7 @@ import pytest
 from schemas.topics import INPUT_TOPICS, Topic
 from schemas.validate import encode
 from spur.broker import consumer_lag
+from spur.client.kafka import KafkaTarget
 from spur.client.publisher import Publisher
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.worker.launch import start_worker, worker_env
@@ -36,20 +37,20 @@ def scraped_lag(endpoint: str) -> dict[str, float]:
     }
 
 
-async def publish(bootstrap: str, count: int, seed: int) -> None:
+async def publish(bootstrap: KafkaTarget, count: int, seed: int) -> None:
     actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=2, seed=seed))
     async with Publisher(bootstrap) as publisher:
         for action in actions[:count]:
             await publisher.publish_raw(Topic.ACTIONS, encode(action), key=b"1")
 
 
-def status_lag(bootstrap: str) -> dict[str, int]:
+def status_lag(bootstrap: KafkaTarget) -> dict[str, int]:
     """What `spur status` reports (the same measurement)."""
     return asyncio.run(consumer_lag(bootstrap, GROUP, list(INPUT_TOPICS)))
 
 
 def test_each_scrape_shows_the_lag_of_that_moment(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     fault = tmp_path / "store-down"
     env = worker_env(

@@ -39,6 +39,7 @@ from schemas.topics import Topic, action_key
 from schemas.validate import encode
 from sinks.store import Store
 from spur.broker import Record, read_records
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from tests.faults.test_rebalance import events_read
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
@@ -89,8 +90,8 @@ def copies(actions: list[Action], seed: int) -> list[tuple[int, bytes | None, by
     return sent
 
 
-async def publish(bootstrap: str, messages: list[tuple[int, bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+async def publish(bootstrap: KafkaTarget, messages: list[tuple[int, bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(**bootstrap.client_kwargs(), linger_ms=5)
     await producer.start()
     try:
         sent = [
@@ -139,7 +140,7 @@ def last_per_key(records: list[Record]) -> dict[bytes | None, bytes | None]:
     return {record.key: record.value for record in records}
 
 
-def lag(bootstrap: str) -> int:
+def lag(bootstrap: KafkaTarget) -> int:
     from spur.broker import consumer_lag
 
     try:
@@ -149,7 +150,7 @@ def lag(bootstrap: str) -> int:
 
 
 def test_any_key_any_partition_three_workers_one_killed(
-    fresh_topics: str, tmp_path: Path, store_url: str, store: Store
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=40, sessions_per_customer=30, days=10))
     assert len(actions) >= 3000

@@ -28,29 +28,23 @@ def test_the_worker_survives_a_broker_restart(tmp_path: Path, store_url: str) ->
     broker = LocalBroker(data_dir=tmp_path / "kafka")
     broker.start()
     try:
-        asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
-        env = spur_env(broker.bootstrap, tmp_path, store_url, SPUR_CONSUMER_GROUP="restart")
+        asyncio.run(ensure_topics(broker.target, topic_specs(Settings())))
+        env = spur_env(broker.target, tmp_path, store_url, SPUR_CONSUMER_GROUP="restart")
         log = tmp_path / "worker.log"
 
         def committed(worker: subprocess.Popen[bytes]) -> None:
-            wait_until_committed(
-                broker.bootstrap, "restart", [Topic.ACTIONS], worker=worker, log=log
-            )
+            wait_until_committed(broker.target, "restart", [Topic.ACTIONS], worker=worker, log=log)
 
         with running_worker(env, log) as worker:
-            asyncio.run(publish_all(broker.bootstrap, delivery.messages[:half]))
-            wait_until_committed(
-                broker.bootstrap, "restart", [Topic.ACTIONS], worker=worker, log=log
-            )
+            asyncio.run(publish_all(broker.target, delivery.messages[:half]))
+            wait_until_committed(broker.target, "restart", [Topic.ACTIONS], worker=worker, log=log)
             broker.stop()
             time.sleep(5)  # the worker runs on without a broker
             assert worker.poll() is None, log.read_text()[-3000:]
             broker.start()
-            asyncio.run(publish_all(broker.bootstrap, delivery.messages[half:]))
-            wait_until_committed(
-                broker.bootstrap, "restart", [Topic.ACTIONS], worker=worker, log=log
-            )
-        windows = latest_windows(broker.bootstrap)
+            asyncio.run(publish_all(broker.target, delivery.messages[half:]))
+            wait_until_committed(broker.target, "restart", [Topic.ACTIONS], worker=worker, log=log)
+        windows = latest_windows(broker.target)
         result = spur(env, "billing", "--month", "2026-11", "--format", "json")
     finally:
         broker.stop()

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import SyncTelemetry, Telemetry
+from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.processes import free_port
 from spur.settings import Settings
@@ -26,7 +27,7 @@ class _Id(msgspec.Struct):
     action_id: str
 
 
-async def stored_action_ids(bootstrap: str) -> set[str]:
+async def stored_action_ids(bootstrap: KafkaTarget) -> set[str]:
     decoder = msgspec.json.Decoder(_Id)
     return {decoder.decode(v).action_id for v in await read_topic(bootstrap, Topic.ACTIONS)}
 
@@ -47,7 +48,7 @@ async def emit(telemetry: Telemetry, count: int, customer_id: int) -> list[str]:
 
 async def outage_scenario(broker: LocalBroker, spool: Path) -> tuple[list[str], float]:
     ids: list[str] = []
-    async with Telemetry(broker.bootstrap, spool, retry_seconds=0.5) as telemetry:
+    async with Telemetry(broker.target, spool, retry_seconds=0.5) as telemetry:
         ids += await emit(telemetry, 3_000, customer_id=1)
         await asyncio.sleep(1)
         await asyncio.to_thread(broker.stop)
@@ -73,9 +74,9 @@ def test_no_action_is_lost_while_the_broker_is_down(tmp_path: Path) -> None:
     broker = LocalBroker(data_dir=tmp_path / "kafka")
     broker.start()
     try:
-        asyncio.run(ensure_topics(broker.bootstrap, topic_specs(Settings())))
+        asyncio.run(ensure_topics(broker.target, topic_specs(Settings())))
         ids, outage = asyncio.run(outage_scenario(broker, tmp_path / "spool"))
-        received = asyncio.run(stored_action_ids(broker.bootstrap))
+        received = asyncio.run(stored_action_ids(broker.target))
     finally:
         broker.stop()
     assert outage >= 10
@@ -89,7 +90,9 @@ def test_no_action_is_lost_while_the_broker_is_down(tmp_path: Path) -> None:
     assert (tmp_path / "spool" / "events.jsonl").stat().st_size == 0  # all re-sent
 
 
-def test_a_restarted_app_server_re_sends_its_spool(fresh_topics: str, tmp_path: Path) -> None:
+def test_a_restarted_app_server_re_sends_its_spool(
+    fresh_topics: KafkaTarget, tmp_path: Path
+) -> None:
     spool = tmp_path / "spool"
 
     async def while_broker_unreachable() -> list[str]:
@@ -112,7 +115,7 @@ def test_a_restarted_app_server_re_sends_its_spool(fresh_topics: str, tmp_path: 
 
 
 def test_the_synchronous_facade_delivers_from_many_threads(
-    fresh_topics: str, tmp_path: Path
+    fresh_topics: KafkaTarget, tmp_path: Path
 ) -> None:
     ids: list[str] = []
 

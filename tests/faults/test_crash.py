@@ -12,6 +12,7 @@ import pytest
 
 from schemas.topics import Topic
 from spur.broker import consumer_lag
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
@@ -21,14 +22,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 KILLS = 5
 
 
-def remaining(bootstrap: str, group: str) -> int:
+def remaining(bootstrap: KafkaTarget, group: str) -> int:
     try:
         return sum(asyncio.run(consumer_lag(bootstrap, group, [Topic.ACTIONS])).values())
     except Exception:  # the group coordinator may be moving during a restart
         return -1
 
 
-def test_sigkill_five_times_during_a_run(fresh_topics: str, tmp_path: Path, store_url: str) -> None:
+def test_sigkill_five_times_during_a_run(
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
+) -> None:
     actions = simulate_actions(
         WorkloadShape(customers=200, sessions_per_customer=88, days=20, seed=9)
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import Topic
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import (
@@ -48,7 +49,7 @@ def events_read(state_dir: Path) -> float:
 
 
 def test_workers_joining_and_leaving_a_shared_store_change_no_total(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=60, sessions_per_customer=40, days=10))
     messages = deliver(actions, Disorder(seed=11)).messages

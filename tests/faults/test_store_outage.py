@@ -10,6 +10,7 @@ import pytest
 
 from schemas.topics import Topic
 from spur.broker import consumer_lag
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import (
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=50, sessions_per_customer=40, days=10))
     delivery = deliver(actions, Disorder(seed=8))
@@ -61,7 +62,7 @@ def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
 
 
 def test_stopping_the_worker_during_an_outage_loses_nothing(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     """SIGTERM while every store call fails: no offset of an unstored batch is committed.
 

@@ -20,6 +20,7 @@ import pytest
 
 from schemas.topics import Topic
 from spur.broker import consumer_lag
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from spur.dev.store import LocalStore
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_a_restarted_local_store_is_found_again_without_restarting_the_worker(
-    fresh_topics: str, tmp_path: Path
+    fresh_topics: KafkaTarget, tmp_path: Path
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=30, sessions_per_customer=30, days=5))
     messages = deliver(actions, Disorder(seed=21)).messages

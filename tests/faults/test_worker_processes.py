@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.topics import Topic
 from sinks.store import Store
 from spur.broker import read_records
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.worker.launch import start_worker
 from tests.faults.test_any_key_any_worker import assert_decided_once, copies, lag, publish
@@ -52,8 +53,8 @@ def children(pid: int) -> set[int]:
     return found
 
 
-async def group_members(bootstrap: str, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def group_members(bootstrap: KafkaTarget, group: str) -> int:
+    admin = AIOKafkaAdminClient(**bootstrap.client_kwargs())
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([group])
@@ -72,7 +73,7 @@ def wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
 
 
 def test_three_processes_one_killed_bill_every_action_once(
-    fresh_topics: str, tmp_path: Path, store_url: str, store: Store
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=40, sessions_per_customer=30, days=10))
     messages = copies(actions, seed=23)

@@ -11,16 +11,17 @@ from schemas.messages import UsageMessage
 from schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import Publisher
+from spur.client.kafka import KafkaTarget
 from tests.integration.helpers import spur
 
 
-async def publish_all(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
+async def publish_all(bootstrap: KafkaTarget, messages: list[tuple[bytes, bytes]]) -> None:
     async with Publisher(bootstrap) as publisher:
         for key, value in messages:
             await publisher.publish_raw(Topic.ACTIONS, value, key=key)
 
 
-def latest_windows(bootstrap: str) -> dict[tuple[int, int], tuple[int, ...]]:
+def latest_windows(bootstrap: KafkaTarget) -> dict[tuple[int, int], tuple[int, ...]]:
     """Each window's state with the highest version, as the contract defines it."""
     decoder = msgspec.json.Decoder(UsageMessage)
     latest: dict[tuple[int, int], UsageMessage] = {}

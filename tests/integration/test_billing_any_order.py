@@ -24,6 +24,7 @@ from schemas.events import Action
 from schemas.topics import Topic
 from schemas.validate import encode
 from sinks.store import Store
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
@@ -42,7 +43,7 @@ def messages_of(actions: list[Action]) -> list[Message]:
 
 
 def publish_and_wait(
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     messages: list[Message],
     group: str,
     worker: subprocess.Popen[bytes],
@@ -96,7 +97,7 @@ def scrape(workdir: Path) -> dict[str, float]:
 
 
 def test_a_month_published_in_shuffled_order_is_billed_exactly(
-    fresh_topics: str, tmp_path: Path, store_url: str, store: Store
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
 ) -> None:
     """A backfill of a whole month in random order, duplicates included, is billed
     like live data with no manual step: billing, hourly windows and capacity
@@ -136,7 +137,7 @@ def with_times(document: dict[str, object], started_at: str, ended_at: str) -> b
 
 
 def test_an_action_from_the_future_first_on_its_partition_changes_nothing(
-    fresh_topics: str, tmp_path: Path, store_url: str, store: Store
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
 ) -> None:
     """An app server whose clock runs a year ahead publishes first on its partition
     (also raw bytes dated 2150 and 9999); then the partition's ordinary traffic,
@@ -220,7 +221,7 @@ def age_the_dedup_index(store: Store, days: int) -> None:
 
 
 def test_a_repeat_long_after_the_first_copy_counts_once(
-    fresh_topics: str, tmp_path: Path, store_url: str, store: Store
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
 ) -> None:
     """Actions of about ten months ago (within the year's retention) are billed; a
     repeat arrives at once, then, after a worker restart and with the dedup
@@ -279,7 +280,7 @@ def usage_of(rows: list[dict[str, int]]) -> dict[int, tuple[int, int, int]]:
 
 
 def test_a_closed_month_keeps_its_totals_and_bills_late_actions_as_corrections(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     """Part of November is published and the month closed; the rest arrives late
     (a customer never seen before among it, and repeats of closed actions).

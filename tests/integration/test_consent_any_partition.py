@@ -30,6 +30,7 @@ from schemas.events import Consent
 from schemas.topics import Topic
 from schemas.validate import encode
 from spur.broker import Record, read_records
+from spur.client.kafka import KafkaTarget
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 
 pytestmark = pytest.mark.integration
@@ -94,8 +95,8 @@ def placements(days_ago: float) -> list[tuple[int, bytes, bytes]]:
     return placed
 
 
-async def publish(bootstrap: str, messages: list[tuple[int, bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def publish(bootstrap: KafkaTarget, messages: list[tuple[int, bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(**bootstrap.client_kwargs())
     await producer.start()
     try:
         for partition, key, value in messages:
@@ -117,7 +118,7 @@ def last_values(records: list[Record]) -> dict[tuple[int, bytes | None], bytes |
 
 
 def test_erase_leaves_no_decision_of_the_login_under_any_key_or_partition(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP=GROUP)
     log = tmp_path / "worker.log"

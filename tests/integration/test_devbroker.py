@@ -70,3 +70,16 @@ def test_commands_without_a_broker_say_what_to_do(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "spur dev up" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_broker_directory_formatted_without_a_login_is_refused(tmp_path: Path) -> None:
+    """An older spur's broker data: refused with what to do, never served open."""
+    data = tmp_path / "kafka"
+    before = LocalBroker(data_dir=data, authenticate=False)  # as an older spur formatted it
+    before.start()
+    before.stop()
+    with pytest.raises(BrokerError) as refused:
+        LocalBroker(data_dir=data).start()
+    assert "without authentication" in str(refused.value)
+    assert f"rm -r {data}" in str(refused.value)
+    assert not (data / "credentials.json").exists()

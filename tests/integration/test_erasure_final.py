@@ -18,6 +18,7 @@ from schemas.topics import Topic
 from sinks.erasure import count_rows
 from sinks.store import ServerStore
 from spur.client import Publisher
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import parse_store_url
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.integration
 TOPICS = [Topic.ACTIONS.value, Topic.CONSENT.value]
 
 
-async def publish(bootstrap: str, events: list[Action | Consent]) -> None:
+async def publish(bootstrap: KafkaTarget, events: list[Action | Consent]) -> None:
     async with Publisher(bootstrap) as publisher:
         for event in events:
             await publisher.publish(event)
@@ -61,7 +62,7 @@ def a_late_copy_never_seen(action: Action) -> Action:
 
 
 def test_an_erased_customer_stays_erased_while_workers_run(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=6, sessions_per_customer=8, seed=41))
     victim = actions[0].customer_id
@@ -100,7 +101,7 @@ def test_an_erased_customer_stays_erased_while_workers_run(
 
 
 def test_an_erased_login_stays_erased_and_billing_is_unchanged(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=4, sessions_per_customer=8, seed=43))
     person = actions[0]
@@ -141,7 +142,7 @@ def test_an_erased_login_stays_erased_and_billing_is_unchanged(
 
 
 def test_every_command_works_while_a_worker_runs(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4, seed=47))
     env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="busy")

@@ -15,6 +15,7 @@ import pytest
 from schemas.events import Action, FormSubmission, WebRequest
 from schemas.topics import INPUT_TOPICS, Topic
 from spur.client import Publisher
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.deadletters import count_by_reason, read_dead_letters
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
@@ -45,7 +46,7 @@ FORM = FormSubmission(
 )
 
 
-async def publish(bootstrap: str, actions: list[Action], bad: list[bytes]) -> None:
+async def publish(bootstrap: KafkaTarget, actions: list[Action], bad: list[bytes]) -> None:
     async with Publisher(bootstrap) as publisher:
         for action in actions:
             await publisher.publish(action)
@@ -62,7 +63,7 @@ def query_json(env: dict[str, str], sql: str) -> object:
 
 
 def test_published_actions_are_billed_exactly(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     shape = WorkloadShape(customers=10, sessions_per_customer=12, seed=11)
     actions = list(simulate_actions(shape))
@@ -120,7 +121,7 @@ def test_published_actions_are_billed_exactly(
     assert all(b"content!" not in original for original in originals)
 
 
-def test_the_commands_users_run(fresh_topics: str, tmp_path: Path, store_url: str) -> None:
+def test_the_commands_users_run(fresh_topics: KafkaTarget, tmp_path: Path, store_url: str) -> None:
     actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4, seed=2))
     env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="users")
     log = tmp_path / "worker.log"

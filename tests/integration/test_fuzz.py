@@ -11,6 +11,7 @@ import pytest
 
 from schemas.topics import Topic
 from schemas.validate import encode
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.deadletters import count_by_reason, read_dead_letters
 from tests.fuzz_corpus import malformed_corpus
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_fuzzed_corpus_is_all_dead_lettered_and_the_valid_events_are_exact(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=20, sessions_per_customer=40, seed=21))
     corpus = malformed_corpus(actions, 10_000)

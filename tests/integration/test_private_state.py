@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from spur.client.kafka import KafkaTarget
 from spur.settings import parse_store_url
 from tests.integration.helpers import running_worker, spur, spur_env
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_worker_keeps_its_state_private_and_logs_no_password(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     password = parse_store_url(store_url).password.get_secret_value()
     assert password, "the test's store URL carries a password"

@@ -10,6 +10,7 @@ import pytest
 
 from schemas.topics import Topic
 from spur.broker import read_topic
+from spur.client.kafka import KafkaTarget
 from tests.integration.helpers import spur, spur_env
 from tests.schemas.test_validate import GOOD
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_produce_reports_bad_lines_and_publishes_the_rest(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     lines = [
         json.dumps(GOOD),
@@ -45,7 +46,7 @@ def test_produce_reports_bad_lines_and_publishes_the_rest(
 
 
 def test_produce_refuses_a_topic_that_is_not_an_input(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text(json.dumps(GOOD) + "\n")

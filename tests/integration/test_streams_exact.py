@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import Topic
+from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from spur.read.deadletters import count_by_reason, read_dead_letters
 from tests.conftest import recreate_topics
@@ -18,7 +19,9 @@ from tests.oracle import expected_billing, expected_windows
 pytestmark = pytest.mark.integration
 
 
-def test_windows_equal_the_ground_truth(fresh_topics: str, tmp_path: Path, store_url: str) -> None:
+def test_windows_equal_the_ground_truth(
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
+) -> None:
     actions = simulate_actions(
         WorkloadShape(customers=200, sessions_per_customer=44, days=20, seed=5)
     )
@@ -40,7 +43,7 @@ def test_windows_equal_the_ground_truth(fresh_topics: str, tmp_path: Path, store
 
 
 def test_a_recreated_topic_bills_new_actions_at_reused_offsets(
-    fresh_topics: str, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     """Offsets are not identity (docs/guarantees.md): a topic deleted and created again restarts
     at offset 0, and every new action there is billed, none taken for a replay."""
