@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from schemas.metrics import BATCH_STEP_SECONDS, Metric
@@ -52,6 +52,9 @@ class EncodingStore:
         if keys is not None:  # the probe table's column travels encoded too
             self.encoded_bytes += len(json_columns({"key": list(keys)}))
         return []
+
+    def stream(self, sql: str, deadline_seconds: float) -> Iterator[dict[str, Any]]:
+        return iter(self.query(sql))
 
     def read_only(self, limits: ReadLimits | None = None) -> None:
         return

@@ -8,7 +8,7 @@ store away from one worker while the server stays up for the other tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,10 @@ class FaultyStore:
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         self._check()
         self._inner.insert(table, columns, dedup_token=dedup_token)
+
+    def stream(self, sql: str, deadline_seconds: float) -> Iterator[dict[str, Any]]:
+        self._check()
+        return self._inner.stream(sql, deadline_seconds)
 
     def read_only(self, limits: ReadLimits | None = None) -> None:
         self._inner.read_only(limits)

@@ -12,6 +12,7 @@ Blocking. Raises :class:`QueryRefusedError` naming what was refused, and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -32,13 +33,32 @@ def saved_queries() -> dict[str, str]:
     }
 
 
+# How long past its time limit a read may run before the client cuts it off: the
+# server checks the limit between blocks, and inside some functions only.
+CANCEL_MARGIN_SECONDS = 5.0
+
+
 def run_guarded(store: Store, sql: str, limits: ReadLimits | None = None) -> list[dict[str, Any]]:
     """Rows of ``sql`` if the guard passes it, read-only and within ``limits``."""
+    return list(stream_guarded(store, sql, limits))
+
+
+def stream_guarded(
+    store: Store, sql: str, limits: ReadLimits | None = None
+) -> Iterator[dict[str, Any]]:
+    """Rows of ``sql`` as they arrive, if the guard passes it, read-only and within
+    ``limits``; cut off (and so cancelled on the server) :data:`CANCEL_MARGIN_SECONDS`
+    after the time limit. The guard runs before the first row is asked for."""
     sql = sql.strip().rstrip(";").strip()
     store.read_only(limits)
     Guard(store, store.database).check(sql)
+    deadline = (limits or ReadLimits()).max_execution_seconds + CANCEL_MARGIN_SECONDS
+    return _refusing_writes(store.stream(sql, deadline))
+
+
+def _refusing_writes(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     try:
-        return store.query(sql)
+        yield from rows
     except StoreError as exc:
         if exc.code == _READONLY:  # the engine refused what the guard let through
             raise QueryRefusedError(

@@ -17,21 +17,16 @@ trying again may help.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import msgspec
 
-from schemas.errors import UnavailableError
+from sinks.store_errors import StoreError
 from sinks.url import ReadLimits, StoreURL
 
-# Codes of errors that are about the request, not the moment: retrying the
-# same statement cannot succeed (syntax, unknown table/column, type, readonly).
-_PERMANENT_CODES = frozenset({27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, 81, 164, 497})
-_UNKNOWN_DATABASE = 81
-_CODE = re.compile(r"Code: (\d+)")
+__all__ = ["Columns", "ServerStore", "Store", "StoreError", "open_store", "sql_string"]
 
 Columns = Mapping[str, Sequence[Any]]
 
@@ -40,48 +35,6 @@ def sql_string(value: str) -> str:
     """A ClickHouse string literal for ``value`` (backslashes and quotes escaped)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
-
-class StoreError(UnavailableError, RuntimeError):
-    """A ClickHouse statement failed. ``code`` is ClickHouse's error code, if any."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        # A subclass's own hint (e.g. no local store: how to start one) says more.
-        known = _HINTS.get(code) if code is not None and self.default_hint is None else None
-        super().__init__(message, hint=known)
-        self.code = code
-
-    @property
-    def retriable(self) -> bool:
-        return self.code not in _PERMANENT_CODES
-
-    @classmethod
-    def wrap(cls, exc: Exception, what: str) -> StoreError:
-        text = str(exc)
-        match = _CODE.search(text)
-        code = getattr(exc, "code", None) or (int(match.group(1)) if match else None)
-        # clickhouse-driver puts "Code: N." on a line of its own, then the
-        # server's message, then a stack trace: keep code and message.
-        lines = [line.strip() for line in text.split("Stack trace:", 1)[0].splitlines()]
-        lines = [line for line in lines if line]
-        if len(lines) > 1 and _CODE.fullmatch(lines[0].rstrip(".")):
-            lines = [f"{lines[0]} {lines[1]}"]
-        first_line = lines[0].removesuffix(".").rstrip() if lines else type(exc).__name__
-        if code == _UNKNOWN_DATABASE:
-            first_line += " (a `spur worker` creates spur's database and tables when it starts)"
-        return cls(f"{what}: {first_line}", code)
-
-
-# What to do about the failures a user meets most (ClickHouse's error codes).
-_TIMED_OUT = (
-    "the store did not answer in time: it is hung or overloaded, or the read ran past its "
-    "time limit (SPUR_QUERY_MAX_SECONDS); try again, or check the store's process and log"
-)
-_HINTS = {
-    159: _TIMED_OUT,  # TIMEOUT_EXCEEDED
-    209: _TIMED_OUT,  # SOCKET_TIMEOUT
-    210: "the store refused the connection: is it running? `spur status` says what it sees",
-    243: "the store's disk is full: free space; workers retry and lose nothing meanwhile",
-}
 
 # The table name a query passes ``keys`` under (see Store.query).
 PROBE = "__spur_probe__"
@@ -102,6 +55,10 @@ class Store(Protocol):
         (one String column ``key``): how thousands of ids reach a lookup
         without megabytes of SQL text to parse.
         """
+
+    def stream(self, sql: str, deadline_seconds: float) -> Iterator[dict[str, Any]]:
+        """Run a SELECT; rows as they arrive. At ``deadline_seconds`` the query is cut
+        off (the server cancels it) and :class:`StoreError` code 159 raised."""
 
     def read_only(self, limits: ReadLimits | None = None) -> None:
         """From now on refuse every write; unqualified tables are spur's.
@@ -135,27 +92,57 @@ class ServerStore:
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
 
+    def _new_client(self) -> Any:
+        """A connection of its own (clickhouse-driver ships no type hints)."""
+        from clickhouse_driver import Client
+
+        return Client(
+            host=self.url.host,
+            port=self.url.port,
+            user=self.url.user,
+            password=self.url.password.get_secret_value(),
+            database=self._session_database,
+            secure=self.url.secure,
+            connect_timeout=min(10.0, self._timeout),
+            send_receive_timeout=self._timeout,
+            settings={"use_numpy": False, **self._settings},
+        )
+
     def _client(self) -> Any:
-        """This thread's connection (clickhouse-driver ships no type hints)."""
+        """This thread's connection."""
         client = getattr(self._local, "client", None)
         if client is None:
-            from clickhouse_driver import Client
-
-            client = Client(
-                host=self.url.host,
-                port=self.url.port,
-                user=self.url.user,
-                password=self.url.password.get_secret_value(),
-                database=self._session_database,
-                secure=self.url.secure,
-                connect_timeout=min(10.0, self._timeout),
-                send_receive_timeout=self._timeout,
-                settings={"use_numpy": False, **self._settings},
-            )
+            client = self._new_client()
             self._local.client = client
             with self._clients_lock:
                 self._clients.append(client)
         return client
+
+    def stream(self, sql: str, deadline_seconds: float) -> Iterator[dict[str, Any]]:
+        """Rows as the server sends them, on a connection of its own that is closed at
+        the deadline: the server cancels a query whose client is gone, also one whose
+        work inside a block never reaches its own time check."""
+        client = self._new_client()
+        cut = threading.Timer(deadline_seconds, client.disconnect)
+        cut.daemon = True
+        cut.start()
+        try:
+            names: list[str] | None = None
+            for item in client.execute_iter(sql, with_column_types=True):
+                if names is None:
+                    names = [name for name, _type in item]
+                    continue
+                yield dict(zip(names, item, strict=True))
+        except Exception as exc:
+            if cut.finished.is_set():
+                raise StoreError(
+                    f"query cancelled: it ran past its time limit ({deadline_seconds:.0f} s)",
+                    code=159,
+                ) from exc
+            raise StoreError.wrap(exc, "query failed") from exc
+        finally:
+            cut.cancel()
+            client.disconnect()
 
     def execute(self, sql: str) -> None:
         try:
@@ -190,10 +177,17 @@ class ServerStore:
             return
         # 2: the session may still send settings: the limits, with every query.
         # Computed columns (actions.ended_at) in SELECT *, as the readers' profile has them.
+        # Not the per-user totals: they would count the workers' own inserts
+        # (this is the writer's account) and could make this read wait on them.
+        per_query = {
+            name: value
+            for name, value in (limits.as_query_settings() if limits else {}).items()
+            if not name.endswith("_for_user")
+        }
         wanted: dict[str, Any] = {
             "readonly": 2,
             "asterisk_include_alias_columns": 1,
-            **(limits.as_query_settings() if limits else {}),
+            **per_query,
         }
         self._settings.update(wanted)
         with self._clients_lock:

@@ -88,6 +88,8 @@ class ReadLimits:
     max_memory_bytes: int = 1024**3
     max_execution_seconds: int = 60
     max_result_rows: int = 1_000_000
+    # What one read may send back: the CLI holds a table's rows to print them.
+    max_result_bytes: int = 256 * 1024**2
 
     def as_query_settings(self) -> dict[str, int | str]:
         """The limits as ClickHouse settings (a profile's or a query's)."""
@@ -97,7 +99,11 @@ class ReadLimits:
             # few concurrent queries must not add up to starving the pipeline.
             "max_memory_usage_for_user": 2 * self.max_memory_bytes,
             "max_concurrent_queries_for_user": 4,
+            # A fifth query waits this long for a free slot before it is refused
+            # (TOO_MANY_SIMULTANEOUS_QUERIES, with a hint).
+            "queue_max_wait_ms": 5000,
             "max_execution_time": self.max_execution_seconds,
             "max_result_rows": self.max_result_rows,
+            "max_result_bytes": self.max_result_bytes,
             "result_overflow_mode": "throw",
         }

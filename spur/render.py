@@ -148,6 +148,35 @@ def emit_rows(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
     console().print(table)
 
 
+def emit_stream(rows: Iterable[dict[str, Any]], fmt: str, title: str) -> None:
+    """Like :func:`emit_rows` for CSV and JSON, written row by row as ``rows`` yields them
+    (the memory of one row, whatever the result's size)."""
+    out = click.get_text_stream("stdout")
+    terminal = sys.stdout.isatty()
+    count = 0
+    for row in rows:
+        shown = row_of(row)
+        if fmt == "json":
+            text = json.dumps(value_of(shown), default=str)
+            out.write(("[\n  " if count == 0 else ",\n  ") + text)
+        else:
+            lines = _csv_line(list(shown)) if count == 0 else ""  # the header once
+            lines += _csv_line([_cell(v) for v in shown.values()])
+            out.write(visible(lines) if terminal else lines)
+        count += 1
+    if fmt == "json":
+        out.write("[]\n" if count == 0 else "\n]\n")
+    elif count == 0:
+        click.echo(f"{title}: no rows", err=True)
+    out.flush()
+
+
+def _csv_line(values: list[str]) -> str:
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(values)
+    return line.getvalue()
+
+
 def to_csv(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")

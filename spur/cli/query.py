@@ -9,7 +9,7 @@ from spur.cli.common import (
     reader_for,
     settings_from_env,
 )
-from spur.render import emit_rows
+from spur.render import emit_rows, emit_stream
 
 
 @click.command()
@@ -26,17 +26,23 @@ def query(name_or_sql: str, fmt: str) -> None:
     DDL, SET/SETTINGS, KILL, SYSTEM, INTO OUTFILE, FORMAT, several
     statements, functions reaching files, network, processes or other
     databases) is refused with exit 2, naming what. JSON output: a list of rows.
+    CSV and JSON are written as the rows arrive; a read that runs past its time
+    limit is cancelled on the server (the client gives up 5 s after it).
     """
-    from spur.read.query import resolve, run_query
+    from spur.read.query import resolve, stream_query
 
     resolve(name_or_sql)  # no query, or no such saved one: exit 2 before any connection
     settings = settings_from_env()
     store = reader_for(settings)
+    title = name_or_sql if " " not in name_or_sql else "query"
     try:
-        rows = run_query(store, name_or_sql, settings.read_limits)
+        rows = stream_query(store, name_or_sql, settings.read_limits)
+        if fmt == "table":  # a table is laid out from all its rows (bounded by the limits)
+            emit_rows(list(rows), fmt, title=title)
+        else:  # CSV and JSON are written as the rows arrive
+            emit_stream(rows, fmt, title=title)
     finally:
         store.close()
-    emit_rows(rows, fmt, title=name_or_sql if " " not in name_or_sql else "query")
 
 
 COMMANDS = (query,)

@@ -62,7 +62,10 @@ def status(fmt: str) -> None:
     try:
         # A short timeout: a hung store is reported, not waited for.
         quick = settings.model_copy(update={"insert_timeout_seconds": STATUS_TIMEOUT_SECONDS})
-        store = reader_for(quick)
+        # As the writer (writes refused) where spur has it: readers' queries, which
+        # share a concurrency cap per account, can then never lock status out.
+        writer_known = settings.clickhouse_url is not None or local is not None
+        store = privileged_reader_for(quick) if writer_known else reader_for(quick)
     except Exception as exc:  # any failure to open is reported, not raised
         stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
         if hint := getattr(exc, "hint", None):

@@ -8,14 +8,15 @@ same guard as ad-hoc SQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from sinks.query import run_guarded, saved_queries
+from sinks.query import run_guarded, saved_queries, stream_guarded
 from sinks.query_guard import QueryRefusedError
 from sinks.store import Store
 from sinks.url import ReadLimits
 
-__all__ = ["QueryRefusedError", "resolve", "run_query", "saved_queries"]
+__all__ = ["QueryRefusedError", "resolve", "run_query", "saved_queries", "stream_query"]
 
 _NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -42,3 +43,10 @@ def run_query(
 ) -> list[dict[str, Any]]:
     """Rows of one guarded read; raise :class:`QueryRefusedError` naming what was refused."""
     return run_guarded(store, resolve(name_or_sql), limits)
+
+
+def stream_query(
+    store: Store, name_or_sql: str, limits: ReadLimits | None = None
+) -> Iterator[dict[str, Any]]:
+    """:func:`run_query`'s rows as they arrive (refused before the first, if at all)."""
+    return stream_guarded(store, resolve(name_or_sql), limits)

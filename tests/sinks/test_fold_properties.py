@@ -11,7 +11,7 @@ stored and as published, must equal an independent oracle (tests/oracle.py).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,9 @@ class CrashingStore:
 
     def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
         self._call(lambda: self.inner.insert(table, columns, dedup_token=dedup_token), table)
+
+    def stream(self, sql: str, deadline_seconds: float) -> Iterator[dict[str, Any]]:
+        return iter(self.query(sql))
 
     def read_only(self, limits: ReadLimits | None = None) -> None:
         self.inner.read_only(limits)

@@ -1,0 +1,67 @@
+"""What a failed ClickHouse call means: its error code, whether to retry, what to do.
+
+Blocking: nothing. Raises nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schemas.errors import UnavailableError
+
+# Codes of errors that are about the request, not the moment: retrying the
+# same statement cannot succeed (syntax, unknown table/column, type, readonly).
+_PERMANENT_CODES = frozenset({27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, 81, 164, 497})
+_UNKNOWN_DATABASE = 81
+_CODE = re.compile(r"Code: (\d+)")
+
+
+class StoreError(UnavailableError, RuntimeError):
+    """A ClickHouse statement failed. ``code`` is ClickHouse's error code, if any."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        # A subclass's own hint (e.g. no local store: how to start one) says more.
+        known = _HINTS.get(code) if code is not None and self.default_hint is None else None
+        super().__init__(message, hint=known)
+        self.code = code
+
+    @property
+    def retriable(self) -> bool:
+        return self.code not in _PERMANENT_CODES
+
+    @classmethod
+    def wrap(cls, exc: Exception, what: str) -> StoreError:
+        text = str(exc)
+        match = _CODE.search(text)
+        code = getattr(exc, "code", None) or (int(match.group(1)) if match else None)
+        # clickhouse-driver puts "Code: N." on a line of its own, then the
+        # server's message, then a stack trace: keep code and message.
+        lines = [line.strip() for line in text.split("Stack trace:", 1)[0].splitlines()]
+        lines = [line for line in lines if line]
+        if len(lines) > 1 and _CODE.fullmatch(lines[0].rstrip(".")):
+            lines = [f"{lines[0]} {lines[1]}"]
+        first_line = lines[0].removesuffix(".").rstrip() if lines else type(exc).__name__
+        if code == _UNKNOWN_DATABASE:
+            first_line += " (a `spur worker` creates spur's database and tables when it starts)"
+        return cls(f"{what}: {first_line}", code)
+
+
+# What to do about the failures a user meets most (ClickHouse's error codes).
+_TIMED_OUT = (
+    "the store did not answer in time: it is hung or overloaded, or the read ran past its "
+    "time limit (SPUR_QUERY_MAX_SECONDS); try again, or check the store's process and log"
+)
+_HINTS = {
+    159: _TIMED_OUT,  # TIMEOUT_EXCEEDED
+    209: _TIMED_OUT,  # SOCKET_TIMEOUT
+    210: "the store refused the connection: is it running? `spur status` says what it sees",
+    202: (
+        "this account runs as many queries at once as it may (4, waited 5 s for one to "
+        "end): try again when one has finished"
+    ),
+    396: (
+        "the result is larger than one read may return (SPUR_QUERY_MAX_ROWS rows or "
+        "256 MiB): filter, aggregate or add a LIMIT"
+    ),
+    243: "the store's disk is full: free space; workers retry and lose nothing meanwhile",
+}
