@@ -61,6 +61,11 @@ _HOST_READ = (
 _HOST_WRITE = ("/dev/null",)
 
 
+def is_confined(protection: str) -> bool:
+    """Whether a reported protection (:data:`CONFINED` or :data:`NOT_CONFINED`) confines."""
+    return protection.startswith("confined")
+
+
 def engine_needs(directory: Path, port: int, python_dirs: tuple[Path, ...]) -> landlock.Needs:
     """What the engine serving ``directory`` on ``port`` needs once confined."""
     return landlock.Needs(
