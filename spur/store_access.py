@@ -86,3 +86,11 @@ def describe(settings: Settings) -> str:
         return replace(_local_url(settings, "engineer"), user="*").redacted() + " (local store)"
     except NoStoreError:
         return f"local store in {settings.local_store_dir} (not running)"
+
+
+def local_store_protection(settings: Settings) -> str | None:
+    """The running local store's protection (docs/security.md); None if no local store."""
+    if settings.clickhouse_url is not None:
+        return None
+    running = running_store(settings.local_store_dir)
+    return None if running is None else running.protection

@@ -42,13 +42,16 @@ def retention(fmt: str) -> None:
 def status(fmt: str) -> None:
     """Broker reachable, consumer lag per topic, rows and last insert per table.
 
+    For a local store also its protection: "confined (Landlock ABI n)" or
+    "NOT confined: why" (docs/security.md).
+
     Exit code 1 when the broker or the store cannot be reached.
     """
     from schemas.topics import INPUT_TOPICS
     from spur.broker import NoBrokerError, kafka_target
     from spur.client.kafka import KafkaTarget
     from spur.read.status import broker_status, store_status
-    from spur.store_access import describe
+    from spur.store_access import describe, local_store_protection
 
     settings = settings_from_env()
     try:
@@ -67,22 +70,30 @@ def status(fmt: str) -> None:
             stored = store_status(store)
         finally:
             store.close()
+    if protection := local_store_protection(settings):
+        stored["protection"] = protection
     document = {"broker": broker, "store": {"url": describe(settings), **stored}}
     if fmt == "json":
         click.echo(dumps(document))
     else:
-        state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
-        click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")
-        for topic, lag in broker.get("consumer_lag", {}).items():
-            click.echo(f"  {topic}: lag {lag:,}")
-        health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
-        click.echo(f"store {describe(settings)}: {health}")
-        if stored.get("note"):
-            click.echo(f"  {stored['note']}")
-        if stored.get("tables"):
-            emit_rows(stored["tables"], "table", "tables")
+        _echo_text(broker, stored, describe(settings))
     if not (broker["reachable"] and stored["reachable"]):
         sys.exit(1)
+
+
+def _echo_text(broker: dict[str, Any], stored: dict[str, Any], where: str) -> None:
+    state = "reachable" if broker["reachable"] else f"UNREACHABLE: {broker.get('error')}"
+    click.echo(f"broker {broker.get('bootstrap', '-')}: {state}")
+    for topic, lag in broker.get("consumer_lag", {}).items():
+        click.echo(f"  {topic}: lag {lag:,}")
+    health = "reachable" if stored["reachable"] else f"UNREACHABLE: {stored['error']}"
+    click.echo(f"store {where}: {health}")
+    if stored.get("protection"):
+        click.echo(f"  protection: {stored['protection']}")
+    if stored.get("note"):
+        click.echo(f"  {stored['note']}")
+    if stored.get("tables"):
+        emit_rows(stored["tables"], "table", "tables")
 
 
 COMMANDS = (status, retention)

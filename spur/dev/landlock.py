@@ -225,7 +225,9 @@ def restrict_self(rules: Ruleset) -> list[int]:
     return kept
 
 
-def _add_path_rule(libc: ctypes.CDLL, add_rule: int, ruleset_fd: int, path: Path, rights: int) -> int:
+def _add_path_rule(
+    libc: ctypes.CDLL, add_rule: int, ruleset_fd: int, path: Path, rights: int
+) -> int:
     descriptor = os.open(path, os.O_PATH | os.O_CLOEXEC)
     attr = _PathBeneathAttr(rights, descriptor)
     if libc.syscall(add_rule, ruleset_fd, _RULE_PATH_BENEATH, ctypes.byref(attr), 0):

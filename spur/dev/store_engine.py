@@ -1,6 +1,6 @@
-"""The local store's engine process: confines itself, then serves (``python -m spur.dev.store_engine``).
+"""The local store's engine: a process that confines itself, then serves SQL.
 
-Started by the store's server process (spur.dev.store_server), which keeps
+Runs as ``python -m spur.dev.store_engine``, started by the store's server process (spur.dev.store_server), which keeps
 the passwords, checks the engine's health and records the store. The
 engine is where SQL runs, so it holds no secret and, where the kernel has
 Landlock (spur.dev.landlock), gives up before it starts everything but what

@@ -115,7 +115,8 @@ def serve(
             store_server_file(directory).unlink(missing_ok=True)
             _stop_engine(engine, port, creds)
         if not stop.is_set():
-            raise LocalStoreError(f"the store stopped serving (engine exit code {engine.returncode})")
+            code = engine.returncode
+            raise LocalStoreError(f"the store stopped serving (engine exit code {code})")
 
 
 def _watch(
@@ -188,6 +189,9 @@ def _wait_ready(port: int, creds: Credentials, engine: subprocess.Popen[bytes]) 
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and engine.poll() is None:
+        if not accepts_connections(port):  # the driver would log each refusal
+            time.sleep(0.1)
+            continue
         client = Client(
             host="127.0.0.1", port=port, user=ADMIN, password=creds.passwords[ADMIN],
             connect_timeout=1,
