@@ -1,10 +1,11 @@
 """The local store's engine: a process that confines itself, then serves SQL.
 
-Runs as ``python -m spur.dev.store_engine``, started by the store's server process (spur.dev.store_server), which keeps
-the passwords, checks the engine's health and records the store. The
-engine is where SQL runs, so it holds no secret and, where the kernel has
-Landlock (spur.dev.landlock), gives up before it starts everything but what
-the chdb engine was measured to need:
+Runs as ``python -m spur.dev.store_engine``, started by the store's server
+process (spur.dev.store_server), which keeps the passwords, checks the
+engine's health and records the store. The engine is where SQL runs, so
+it holds no secret and, where the kernel has Landlock (spur.dev.landlock),
+gives up before it starts everything but what the chdb engine was measured
+to need:
 
 - read: Python's standard library and the installed packages (the engine's
   own modules load lazily), shared libraries, time zones, name resolution's
