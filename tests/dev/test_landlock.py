@@ -60,7 +60,9 @@ def test_the_engine_may_write_only_its_data_and_read_none_of_the_store_s_secrets
     store = Path("/state/store")
     needs = engine_needs(store, 9000, (Path("/py/lib"),))
     assert store / "data" in needs.read_write
-    assert not any(p == store or p.is_relative_to(store) for p in needs.read_write if p != store / "data")
+    assert not any(
+        p == store or p.is_relative_to(store) for p in needs.read_write if p != store / "data"
+    )
     readable = [p for p in needs.read if p.is_relative_to(store)]
     assert readable == [store / "config.xml", store / "users.xml"]  # no credentials.json
     assert not any(str(p) in ("/etc", "/proc", "/proc/self", "/") for p in needs.read)
