@@ -1,4 +1,4 @@
-"""Landlock rule sets (spur.dev.landlock) and what the store's engine asks for (spur.dev.store_engine)."""
+"""Landlock rule sets (spur.dev.landlock); what the store's engine asks for (store_engine)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def test_a_rule_set_grants_what_is_needed_and_handles_everything_else() -> None:
     granted = dict(rules.paths)
     assert granted[Path("/lib")] == READ_FILE | READ_DIR
     assert granted[Path("/etc/hosts")] == READ_FILE  # a file: no directory rights
-    assert granted[Path("/srv/data")] & WRITE_FILE and granted[Path("/srv/data")] & REFER
+    assert granted[Path("/srv/data")] & WRITE_FILE
+    assert granted[Path("/srv/data")] & REFER
     assert granted[Path("/dev/null")] & ~FILE_RIGHTS == 0
     assert Path("/absent") not in granted  # nothing to grant on this host
     assert rules.handled_fs == landlock.fs_rights(7)
@@ -51,7 +52,7 @@ def test_an_older_kernel_gets_only_the_rights_it_knows() -> None:
     old = ruleset(1, NEEDS, IS_DIR)
     assert old.handled_fs & (REFER | TRUNCATE) == 0
     assert all(rights & ~old.handled_fs == 0 for _, rights in old.paths)
-    assert old.handled_net == 0 and old.ports == () and old.scoped == 0
+    assert (old.handled_net, old.ports, old.scoped) == (0, (), 0)
     assert ruleset(3, NEEDS, IS_DIR).handled_fs & TRUNCATE
     assert ruleset(0, NEEDS, IS_DIR).handled_fs == 0
 
@@ -66,7 +67,7 @@ def test_the_engine_may_write_only_its_data_and_read_none_of_the_store_s_secrets
     readable = [p for p in needs.read if p.is_relative_to(store)]
     assert readable == [store / "config.xml", store / "users.xml"]  # no credentials.json
     assert not any(str(p) in ("/etc", "/proc", "/proc/self", "/") for p in needs.read)
-    assert needs.bind_ports == (9000,) and needs.connect_ports == ()
+    assert (needs.bind_ports, needs.connect_ports) == ((9000,), ())
     assert set(engine_environment(store)) == {"PATH", "LANG", "TMPDIR"}  # nothing inherited
 
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clickhouse_driver import Client
 from click.testing import CliRunner
+from clickhouse_driver import Client
 
 from sinks.store import Store
 from spur.dev import landlock
@@ -116,7 +116,7 @@ def serves(running: RunningStore, timeout: float) -> bool:
             password=running.credentials.passwords[WRITER], connect_timeout=1,
         )  # fmt: skip
         try:
-            return client.execute("SELECT currentUser()") == [(WRITER,)]
+            return bool(client.execute("SELECT currentUser()") == [(WRITER,)])
         except Exception:  # not listening (yet)
             time.sleep(0.5)
         finally:
