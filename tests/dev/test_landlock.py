@@ -99,3 +99,15 @@ def test_a_confined_process_reads_only_what_its_rules_grant(tmp_path: Path) -> N
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
     assert out == ["yes", "denied", "denied", "denied", "denied"]
+
+
+def test_without_landlock_the_engine_says_it_is_not_confined(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from spur.dev import store_engine
+
+    monkeypatch.setattr(landlock, "abi_version", lambda: (0, "the kernel offers no Landlock"))
+    protection, kept = store_engine.confine(tmp_path, 9000)
+    assert protection == "NOT confined: the kernel offers no Landlock"
+    assert kept == []
+    assert not store_engine.is_confined(protection)
