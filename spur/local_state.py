@@ -12,7 +12,8 @@ apart from a recycled PID.
 Files, all private to the user (0700/0600):
 ``<state_dir>/dev-broker/state.json`` (pid, bootstrap, data dir, version)
 and ``<data dir>/credentials.json`` (the broker's generated passwords);
-``<state_dir>/store/server.json`` (pid and port of the running store) and
+``<state_dir>/store/server.json`` (pid and port of the running store, and
+the protection its engine runs under: spur.dev.store_engine) and
 ``credentials.json`` (the store users' generated passwords).
 
 Blocking: small file reads (and one write, when the passwords are first
@@ -138,6 +139,8 @@ class RunningStore:
     port: int
     directory: Path
     credentials: Credentials
+    # "confined (Landlock ABI n)" or "NOT confined: why" (spur.dev.store_engine).
+    protection: str = "unknown"
 
     def url(self, user: str = WRITER, database: str = DATABASE) -> str:
         """A ``SPUR_CLICKHOUSE_URL`` for ``user`` (with its password: keep it private)."""
@@ -166,11 +169,12 @@ def running_store(directory: Path) -> RunningStore | None:
     try:
         state = json.loads(store_server_file(directory).read_text())
         pid, port = int(state["pid"]), int(state["port"])
-    except (OSError, ValueError, KeyError, TypeError):
+        protection = str(state.get("protection", "unknown"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     if not pid_alive(pid) or not _is_our_server(pid, directory):
         return None
-    return RunningStore(pid, port, directory, credentials(directory))
+    return RunningStore(pid, port, directory, credentials(directory), protection)
 
 
 def _is_our_server(pid: int, directory: Path) -> bool:

@@ -25,7 +25,7 @@ from spur.settings import Settings, parse_store_url
 
 __all__ = [
     "NoStoreError", "Reader", "describe", "open_privileged_reader", "open_reader",
-    "open_writer", "writer_url",
+    "open_status_reader", "open_writer", "writer_url",
 ]  # fmt: skip
 
 
@@ -65,6 +65,15 @@ def open_privileged_reader(settings: Settings) -> Store:
     return store
 
 
+def open_status_reader(settings: Settings) -> Store:
+    """The store for `spur status`'s own fixed reads of the system tables: the writer's
+    account where spur has it (readers' ad-hoc queries share a concurrency cap per
+    account and could lock status out), else the engineer's. Connects on first use."""
+    if settings.clickhouse_url is None and running_store(settings.local_store_dir) is None:
+        return open_reader(settings)
+    return open_store(writer_url(settings), settings.insert_timeout_seconds)
+
+
 def open_reader(settings: Settings, user: Reader = "engineer") -> Store:
     """The store as a read-only user (``user`` for the local store)."""
     if settings.clickhouse_read_url is not None:
@@ -86,3 +95,11 @@ def describe(settings: Settings) -> str:
         return replace(_local_url(settings, "engineer"), user="*").redacted() + " (local store)"
     except NoStoreError:
         return f"local store in {settings.local_store_dir} (not running)"
+
+
+def local_store_protection(settings: Settings) -> str | None:
+    """The running local store's protection (docs/security.md); None if no local store."""
+    if settings.clickhouse_url is not None:
+        return None
+    running = running_store(settings.local_store_dir)
+    return None if running is None else running.protection

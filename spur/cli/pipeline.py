@@ -49,6 +49,7 @@ def dev_up() -> None:
     from spur.client.private import private_dir
     from spur.dev.broker import dev_up as start
     from spur.dev.store import store_up
+    from spur.dev.store_engine import is_confined
 
     settings = settings_from_env()
     private_dir(settings.state_dir)
@@ -67,8 +68,13 @@ def dev_up() -> None:
     verb = "started" if store_started else "already running"
     click.echo(
         f"ClickHouse store {verb} at 127.0.0.1:{store.port} (pid {store.pid}, "
-        f"data in {settings.local_store_dir})"
+        f"data in {settings.local_store_dir}): {store.protection}"
     )
+    if not is_confined(store.protection):
+        err.print(
+            f"[yellow]warning:[/] the store's engine is {store.protection}: through "
+            "it, any OS user of this host can read every file yours can (docs/security.md)"
+        )
 
 
 @dev.command("down")

@@ -11,7 +11,6 @@ from spur.cli.common import (
     FORMATS,
     TABLE_OR_JSON,
     privileged_reader_for,
-    reader_for,
     settings_from_env,
 )
 from spur.render import dumps, emit_rows
@@ -42,6 +41,9 @@ def retention(fmt: str) -> None:
 def status(fmt: str) -> None:
     """Broker reachable, consumer lag per topic, rows and last insert per table.
 
+    For a local store also its protection: "confined (Landlock ABI n)" or
+    "NOT confined: why" (docs/security.md).
+
     Exit code 1 when the broker or the store cannot be reached, or the
     local store's disk is full. Each failure comes with a hint.
     """
@@ -50,7 +52,7 @@ def status(fmt: str) -> None:
     from spur.client.kafka import KafkaTarget
     from spur.local_state import running_store
     from spur.read.status import broker_status, local_disk, store_status
-    from spur.store_access import describe
+    from spur.store_access import describe, local_store_protection, open_status_reader
 
     settings = settings_from_env()
     try:
@@ -62,10 +64,7 @@ def status(fmt: str) -> None:
     try:
         # A short timeout: a hung store is reported, not waited for.
         quick = settings.model_copy(update={"insert_timeout_seconds": STATUS_TIMEOUT_SECONDS})
-        # As the writer (writes refused) where spur has it: readers' queries, which
-        # share a concurrency cap per account, can then never lock status out.
-        writer_known = settings.clickhouse_url is not None or local is not None
-        store = privileged_reader_for(quick) if writer_known else reader_for(quick)
+        store = open_status_reader(quick)
     except Exception as exc:  # any failure to open is reported, not raised
         stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
         if hint := getattr(exc, "hint", None):
@@ -76,6 +75,8 @@ def status(fmt: str) -> None:
             stored = store_status(store, local=local, disk=disk)
         finally:
             store.close()
+    if protection := local_store_protection(settings):
+        stored["protection"] = protection
     document = {"broker": broker, "store": {"url": describe(settings), **stored}}
     if fmt == "json":
         click.echo(dumps(document))
@@ -107,6 +108,8 @@ def _print_status(broker: dict[str, Any], stored: dict[str, Any], where: str) ->
         click.echo(f"  Hint: {stored['hint']}")
     if disk := stored.get("disk"):
         click.echo(f"  disk: {disk['free_bytes']:,} of {disk['total_bytes']:,} bytes free")
+    if stored.get("protection"):
+        click.echo(f"  protection: {stored['protection']}")
     if stored.get("note"):
         click.echo(f"  {stored['note']}")
     if stored.get("tables"):

@@ -9,7 +9,9 @@ Users (their names in spur.local_state), mirroring deploy/clickhouse:
 deploy/clickhouse/users.d), ``spur_admin`` (used only by the server itself
 to end its serving query). The engine's own serving call runs
 as the password-less ``default``: it is reachable on loopback, so it is
-granted nothing but starting listeners.
+granted nothing but starting listeners, under a memory limit it cannot
+change (profile ``listener``). What this leaves open (``SYSTEM STOP
+LISTEN``, no time limit) is in docs/security.md.
 
 Blocking: nothing. Raises nothing.
 """
@@ -81,7 +83,7 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
     users = [
         # The engine's own serving call; nothing else may be done as it.
         "<default><password></password><networks><ip>127.0.0.1</ip></networks>"
-        "<profile>default</profile><quota>default</quota><grants>"
+        "<profile>listener</profile><quota>default</quota><grants>"
         "<query>GRANT SYSTEM LISTEN ON *.*</query>"
         "<query>GRANT CREATE TEMPORARY TABLE ON *.*</query></grants></default>",
         _user(ADMIN, creds.passwords[ADMIN], "default", ["GRANT ALL ON *.* WITH GRANT OPTION"]),
@@ -109,12 +111,31 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
         "</max_execution_time></constraints>"
     )
     return (
-        "<clickhouse><profiles><default/>"
+        f"<clickhouse><profiles><default/>{_listener_profile(limits)}"
         # Computed columns (actions.ended_at) are in a reader's SELECT *.
         "<readonly><readonly>1</readonly>"
         f"<asterisk_include_alias_columns>1</asterisk_include_alias_columns>{limit_xml}"
         f"{constraints}</readonly></profiles>"
         f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"
+    )
+
+
+def _listener_profile(limits: ReadLimits) -> str:
+    """The password-less account's: the readers' memory and concurrency limits, fixed.
+
+    No time limit and no readonly: the engine's serving call takes this
+    profile, runs forever and starts the listener (measured: with
+    max_execution_time it ends, and the listener with it, when the time is
+    up; readonly refuses SYSTEM START LISTEN).
+    """
+    settings = limits.as_query_settings()
+    fixed = ("max_memory_usage", "max_memory_usage_for_user", "max_concurrent_queries_for_user")
+    return (
+        "<listener>"
+        + "".join(f"<{name}>{settings[name]}</{name}>" for name in fixed)
+        + "<constraints>"
+        + "".join(f"<{name}><readonly/></{name}>" for name in fixed)
+        + "</constraints></listener>"
     )
 
 

@@ -50,15 +50,24 @@ def _status(state_dir: Path) -> tuple[int, dict[str, object], str, float]:
     return json_run.returncode, json.loads(json_run.stdout)["store"], text_run.stdout, took
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
 @contextlib.contextmanager
 def _local_store(state_dir: Path) -> Iterator[RunningStore]:
     store = LocalStore(state_dir / "store")
     running = store.start()
+    engines = _children(running.pid)
     try:
         yield running
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(running.pid, signal.SIGCONT)
+        for pid in [running.pid, *engines]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         store.stop()
 
 
@@ -66,7 +75,9 @@ def test_a_hung_store_is_reported_with_a_hint_within_seconds(tmp_path: Path) -> 
     with _local_store(tmp_path) as running:
         code, store, text, _ = _status(tmp_path)
         assert store["reachable"] is True, store
-        os.kill(running.pid, signal.SIGSTOP)
+        hung = [running.pid, *_children(running.pid)]  # the server and its engine
+        for pid in hung:
+            os.kill(pid, signal.SIGSTOP)
         code, store, text, took = _status(tmp_path)
         billing = subprocess.run(
             [sys.executable, "-m", "spur", "billing", "--month", "2026-11"],
@@ -89,6 +100,9 @@ def test_a_store_whose_listener_was_stopped_is_reported_as_deaf(tmp_path: Path) 
     from clickhouse_driver import Client
 
     with _local_store(tmp_path) as running:
+        # The server would start a deaf engine again within seconds: held still here,
+        # so that status meets the stopped listener every time.
+        os.kill(running.pid, signal.SIGSTOP)
         admin = Client(
             host="127.0.0.1", port=running.port, user=ADMIN,
             password=running.credentials.passwords[ADMIN],
