@@ -99,9 +99,6 @@ class ReadLimits:
             # few concurrent queries must not add up to starving the pipeline.
             "max_memory_usage_for_user": 2 * self.max_memory_bytes,
             "max_concurrent_queries_for_user": 4,
-            # A fifth query waits this long for a free slot before it is refused
-            # (TOO_MANY_SIMULTANEOUS_QUERIES, with a hint).
-            "queue_max_wait_ms": 5000,
             "max_execution_time": self.max_execution_seconds,
             "max_result_rows": self.max_result_rows,
             "max_result_bytes": self.max_result_bytes,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import click
 
 from spur.cli.common import (
@@ -36,13 +41,46 @@ def query(name_or_sql: str, fmt: str) -> None:
     store = reader_for(settings)
     title = name_or_sql if " " not in name_or_sql else "query"
     try:
-        rows = stream_query(store, name_or_sql, settings.read_limits)
+        rows = _when_a_slot_is_free(lambda: stream_query(store, name_or_sql, settings.read_limits))
         if fmt == "table":  # a table is laid out from all its rows (bounded by the limits)
             emit_rows(list(rows), fmt, title=title)
         else:  # CSV and JSON are written as the rows arrive
             emit_stream(rows, fmt, title=title)
     finally:
         store.close()
+
+
+Row = dict[str, Any]
+
+# How long a read waits for one of its account's concurrent reads to end.
+SLOT_WAIT_SECONDS = 10.0
+_TOO_MANY_SIMULTANEOUS_QUERIES = 202
+
+
+def _when_a_slot_is_free(start: Callable[[], Iterator[Row]]) -> Iterator[Row]:
+    """``start()``'s rows; while the account runs as many reads as it may, it waits
+    (saying so once) and starts again, for :data:`SLOT_WAIT_SECONDS` at most."""
+    from sinks.store import StoreError
+
+    deadline = time.monotonic() + SLOT_WAIT_SECONDS
+    told = False
+    while True:
+        try:  # the guard's own reads can meet the cap as well as the query
+            rows = start()
+            first = next(rows, None)
+        except StoreError as exc:
+            if exc.code != _TOO_MANY_SIMULTANEOUS_QUERIES or time.monotonic() > deadline:
+                raise
+            if not told:
+                click.echo(
+                    "the store runs as many reads of this account as it may; waiting up to "
+                    f"{SLOT_WAIT_SECONDS:.0f} s for one to end",
+                    err=True,
+                )
+                told = True
+            time.sleep(0.5)
+            continue
+        return rows if first is None else itertools.chain([first], rows)
 
 
 COMMANDS = (query,)
