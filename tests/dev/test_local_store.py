@@ -6,7 +6,12 @@ if an upgrade changes it, these tests fail loudly, naming what changed.
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -15,7 +20,8 @@ from clickhouse_driver import Client
 
 from sinks.store import Store
 from spur.dev.store import LocalStore, LocalStoreError
-from spur.local_state import ADMIN, WRITER, RunningStore
+from spur.local_state import ADMIN, WRITER, RunningStore, running_store
+from spur.processes import free_port
 
 
 def client(running: RunningStore, user: str) -> Client:
@@ -115,3 +121,40 @@ def test_inserted_timestamps_keep_their_millisecond_and_never_round_up(store: St
         "1999-12-31 23:59:59.001",
     ]
     assert {r["whole"] for r in rows} == {"2026-11-30 11:00:00"}
+
+
+def test_a_foreground_store_is_found_by_every_command_and_stops_promptly(tmp_path: Path) -> None:
+    """`spur store` (Ctrl-C to stop) is found as one started by `spur dev up` is."""
+    env = {**os.environ, "SPUR_STATE_DIR": str(tmp_path / ".spur")}
+    for name in ("SPUR_CLICKHOUSE_URL", "SPUR_CLICKHOUSE_READ_URL"):
+        env.pop(name, None)
+    log = (tmp_path / "store.out").open("wb")
+    store = subprocess.Popen(
+        [sys.executable, "-m", "spur", "store"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while running_store(tmp_path / ".spur" / "store") is None:
+            assert store.poll() is None, (tmp_path / "store.out").read_text()
+            assert time.monotonic() < deadline, "spur store did not come up"
+            time.sleep(0.2)
+        found = running_store(tmp_path / ".spur" / "store")
+        assert found is not None
+        assert found.pid == store.pid  # the command itself became the server
+        status = subprocess.run(
+            [sys.executable, "-m", "spur", "status", "--format", "json"],
+            env={**env, "SPUR_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert '"reachable": true' in status.stdout.split('"store"', 1)[1], status.stdout
+        started = time.monotonic()
+        store.send_signal(signal.SIGINT)  # Ctrl-C
+        store.wait(timeout=30)
+        # About 1.8 s measured on the 2-core build machine; the bound leaves room for load.
+        assert time.monotonic() - started < 10
+        assert running_store(tmp_path / ".spur" / "store") is None
+    finally:
+        if store.poll() is None:
+            store.kill()
+            store.wait()
+        log.close()
