@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sinks.store import Columns, Store, StoreError
+from sinks.store_errors import NETWORK_ERROR
 from sinks.url import ReadLimits
 
 
@@ -24,7 +25,7 @@ class FaultyStore:
 
     def _check(self) -> None:
         if self._fault_file.exists():
-            raise StoreError(f"injected outage: {self._fault_file} exists", code=210)
+            raise StoreError(f"injected outage: {self._fault_file} exists", code=NETWORK_ERROR)
 
     def execute(self, sql: str) -> None:
         self._check()

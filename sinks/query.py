@@ -18,9 +18,8 @@ from typing import Any
 
 from sinks.query_guard import Guard, QueryRefusedError
 from sinks.store import Store, StoreError
+from sinks.store_errors import READONLY
 from sinks.url import ReadLimits
-
-_READONLY = 164
 
 
 def saved_queries() -> dict[str, str]:
@@ -60,7 +59,7 @@ def _refusing_writes(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]
     try:
         yield from rows
     except StoreError as exc:
-        if exc.code == _READONLY:  # the engine refused what the guard let through
+        if exc.code == READONLY:  # the engine refused what the guard let through
             raise QueryRefusedError(
                 "spur query is read-only: writes, DDL and settings changes are refused "
                 "(use spur erase for deletions)"

@@ -54,6 +54,7 @@ from sinks.query_rules import (
 )
 from sinks.query_tree import Node, QueryRefusedError, parse_tree
 from sinks.store import Store, StoreError
+from sinks.store_errors import READONLY, TOO_MANY_ROWS_OR_BYTES
 
 __all__ = ["Catalog", "Guard", "Node", "QueryRefusedError", "parse_tree"]
 
@@ -231,13 +232,13 @@ class Guard:
 def _refusal(exc: StoreError) -> QueryRefusedError:
     """ClickHouse's reason for not parsing the query, as a refusal."""
     text = str(exc).split(". Stack trace", 1)[0]
-    if exc.code == 396:  # TOO_MANY_ROWS_OR_BYTES: of the parse itself
+    if exc.code == TOO_MANY_ROWS_OR_BYTES:  # of the parse itself
         return QueryRefusedError(
             "refused: the query's parse has more lines than SPUR_QUERY_MAX_ROWS allows"
         )
     if "Multi-statements" in text:
         return QueryRefusedError("refused: several statements; spur query runs exactly one")
-    if exc.code == 164:  # READONLY: a SETTINGS clause, refused by the profile
+    if exc.code == READONLY:  # a SETTINGS clause, refused by the profile
         return QueryRefusedError(
             "refused: a SETTINGS clause (the reader's limits are fixed): " + text.split(": ", 1)[-1]
         )

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from sinks.store_errors import StoreError
+from sinks.store_errors import TIMEOUT_EXCEEDED, StoreError
 from sinks.url import ReadLimits, StoreURL
 
 __all__ = ["Columns", "ServerStore", "Store", "StoreError", "open_store", "sql_string"]
@@ -137,7 +137,7 @@ class ServerStore:
             if cut.finished.is_set():
                 raise StoreError(
                     f"query cancelled: it ran past its time limit ({deadline_seconds:.0f} s)",
-                    code=159,
+                    code=TIMEOUT_EXCEEDED,
                 ) from exc
             raise StoreError.wrap(exc, "query failed") from exc
         finally:

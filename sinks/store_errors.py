@@ -9,10 +9,22 @@ import re
 
 from schemas.errors import UnavailableError
 
+# ClickHouse's error codes that spur acts on, by their names in ClickHouse.
+UNKNOWN_DATABASE = 81
+TIMEOUT_EXCEEDED = 159
+READONLY = 164
+TOO_MANY_SIMULTANEOUS_QUERIES = 202
+SOCKET_TIMEOUT = 209
+NETWORK_ERROR = 210  # also: the connection was refused
+NOT_ENOUGH_SPACE = 243
+TOO_MANY_ROWS_OR_BYTES = 396
+TIMEOUTS = frozenset({TIMEOUT_EXCEEDED, SOCKET_TIMEOUT})
+
 # Codes of errors that are about the request, not the moment: retrying the
 # same statement cannot succeed (syntax, unknown table/column, type, readonly).
-_PERMANENT_CODES = frozenset({27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, 81, 164, 497})
-_UNKNOWN_DATABASE = 81
+_PERMANENT_CODES = frozenset(
+    {27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, UNKNOWN_DATABASE, READONLY, 497}
+)
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -41,7 +53,7 @@ class StoreError(UnavailableError, RuntimeError):
         if len(lines) > 1 and _CODE.fullmatch(lines[0].rstrip(".")):
             lines = [f"{lines[0]} {lines[1]}"]
         first_line = lines[0].removesuffix(".").rstrip() if lines else type(exc).__name__
-        if code == _UNKNOWN_DATABASE:
+        if code == UNKNOWN_DATABASE:
             first_line += " (a `spur worker` creates spur's database and tables when it starts)"
         return cls(f"{what}: {first_line}", code)
 
@@ -52,15 +64,19 @@ _TIMED_OUT = (
     "time limit (SPUR_QUERY_MAX_SECONDS); try again, or check the store's process and log"
 )
 _HINTS = {
-    159: _TIMED_OUT,  # TIMEOUT_EXCEEDED
-    209: _TIMED_OUT,  # SOCKET_TIMEOUT
-    210: "the store refused the connection: is it running? `spur status` says what it sees",
-    202: (
+    TIMEOUT_EXCEEDED: _TIMED_OUT,
+    SOCKET_TIMEOUT: _TIMED_OUT,
+    NETWORK_ERROR: (
+        "the store refused the connection: is it running? `spur status` says what it sees"
+    ),
+    TOO_MANY_SIMULTANEOUS_QUERIES: (
         "this account runs as many queries at once as it may (4): try again when one has finished"
     ),
-    396: (
+    TOO_MANY_ROWS_OR_BYTES: (
         "the result is larger than one read may return (SPUR_QUERY_MAX_ROWS rows or "
         "256 MiB): filter, aggregate or add a LIMIT"
     ),
-    243: "the store's disk is full: free space; workers retry and lose nothing meanwhile",
+    NOT_ENOUGH_SPACE: (
+        "the store's disk is full: free space; workers retry and lose nothing meanwhile"
+    ),
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sinks.store import Store, StoreError, open_store
+from sinks.store_errors import NETWORK_ERROR
 from sinks.tables import Reader  # the read-only roles, with their grants
 from sinks.url import StoreURL
 from spur.local_state import WRITER, running_store
@@ -41,7 +42,7 @@ class NoStoreError(StoreError):
 def _local_url(settings: Settings, user: str) -> StoreURL:
     running = running_store(settings.local_store_dir)
     if running is None:
-        raise NoStoreError(f"no local store runs in {settings.local_store_dir}", code=210)
+        raise NoStoreError(f"no local store runs in {settings.local_store_dir}", code=NETWORK_ERROR)
     return parse_store_url(running.url(user))
 
 

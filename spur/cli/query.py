@@ -54,13 +54,13 @@ Row = dict[str, Any]
 
 # How long a read waits for one of its account's concurrent reads to end.
 SLOT_WAIT_SECONDS = 10.0
-_TOO_MANY_SIMULTANEOUS_QUERIES = 202
 
 
 def _when_a_slot_is_free(start: Callable[[], Iterator[Row]]) -> Iterator[Row]:
     """``start()``'s rows; while the account runs as many reads as it may, it waits
     (saying so once) and starts again, for :data:`SLOT_WAIT_SECONDS` at most."""
     from sinks.store import StoreError
+    from sinks.store_errors import TOO_MANY_SIMULTANEOUS_QUERIES
 
     deadline = time.monotonic() + SLOT_WAIT_SECONDS
     told = False
@@ -69,7 +69,7 @@ def _when_a_slot_is_free(start: Callable[[], Iterator[Row]]) -> Iterator[Row]:
             rows = start()
             first = next(rows, None)
         except StoreError as exc:
-            if exc.code != _TOO_MANY_SIMULTANEOUS_QUERIES or time.monotonic() > deadline:
+            if exc.code != TOO_MANY_SIMULTANEOUS_QUERIES or time.monotonic() > deadline:
                 raise
             if not told:
                 click.echo(

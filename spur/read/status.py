@@ -16,15 +16,10 @@ from typing import Any
 
 from sinks.status import table_status
 from sinks.store import Store, StoreError
+from sinks.store_errors import NETWORK_ERROR, NOT_ENOUGH_SPACE, TIMEOUTS, UNKNOWN_DATABASE
 from spur.broker import NoBrokerError
 from spur.client.kafka import KafkaTarget
 from spur.local_state import RunningStore
-
-# ClickHouse's error codes that say where the problem is.
-_UNKNOWN_DATABASE = 81
-_TIMEOUT_CODES = frozenset({159, 209})  # TIMEOUT_EXCEEDED, SOCKET_TIMEOUT
-_CONNECTION_REFUSED = 210  # NETWORK_ERROR
-_NOT_ENOUGH_SPACE = 243
 
 # A store with less free space than this cannot write a batch's parts: full.
 DISK_FULL_BYTES = 64 * 1024**2
@@ -85,7 +80,7 @@ def store_status(
     try:
         document: dict[str, Any] = {"reachable": True, "tables": table_status(store)}
     except StoreError as exc:
-        if exc.code == _UNKNOWN_DATABASE:  # reachable, but no worker made spur's tables yet
+        if exc.code == UNKNOWN_DATABASE:  # reachable, but no worker made spur's tables yet
             document = {"reachable": True, "tables": [], "note": str(exc)}
         else:
             return {"reachable": False, "error": str(exc), "hint": store_hint(exc.code, local)}
@@ -95,29 +90,29 @@ def store_status(
         if disk.full:
             document["writable"] = False
             document["error"] = f"disk full: {disk.free_bytes:,} bytes free at {disk.path}"
-            document["hint"] = store_hint(_NOT_ENOUGH_SPACE, local)
+            document["hint"] = store_hint(NOT_ENOUGH_SPACE, local)
     return document
 
 
 def store_hint(code: int | None, local: RunningStore | None) -> str:
     """What to do about a store that failed with ClickHouse error ``code``."""
     where = f"the local store (pid {local.pid})" if local else "the store"
-    if code == _NOT_ENOUGH_SPACE:
+    if code == NOT_ENOUGH_SPACE:
         return (
             f"free space on the disk of {where}: workers retry their inserts and lose "
             "nothing, but the pipeline stalls until there is room"
         )
-    if code in _TIMEOUT_CODES:
+    if code in TIMEOUTS:
         return (
             f"{where} accepted the connection but did not answer in time: it may be hung "
             "(stopped, swapping) or overloaded; check its process and its log"
         )
-    if code == _CONNECTION_REFUSED and local is not None:
+    if code == NETWORK_ERROR and local is not None:
         return (
             f"{where} runs but does not listen on 127.0.0.1:{local.port} (its listener was "
             "stopped): restart it with `spur dev down && spur dev up`; workers reconnect by "
             "themselves"
         )
-    if code == _CONNECTION_REFUSED:
+    if code == NETWORK_ERROR:
         return "is the store running? check SPUR_CLICKHOUSE_URL and the server's log"
     return "see the error; the store's log says more"
