@@ -105,9 +105,10 @@ def test_a_month_published_in_shuffled_order_is_billed_exactly(
 
     Fails on: an implementation that keeps "late" actions out of the windows
     (the pipeline before migration 0006 left 46,476 of 50,000 out; the late
-    counter proves most actions here are late by 48 h or more); capacity minutes computed from the actions
-    a batch sees rather than merged with what the minute already holds (the
-    shuffle spreads every minute over many batches); duplicates counted twice.
+    counter proves most actions here are late by 48 h or more); capacity
+    minutes computed from the actions a batch sees rather than merged with what
+    the minute already holds (the shuffle spreads every minute over many
+    batches); duplicates counted twice.
     """
     actions = simulate_actions(WorkloadShape(customers=100, sessions_per_customer=50, seed=61))
     assert len(actions) >= 25_000
