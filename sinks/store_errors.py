@@ -56,8 +56,7 @@ _HINTS = {
     209: _TIMED_OUT,  # SOCKET_TIMEOUT
     210: "the store refused the connection: is it running? `spur status` says what it sees",
     202: (
-        "this account runs as many queries at once as it may (4): try again when one "
-        "has finished"
+        "this account runs as many queries at once as it may (4): try again when one has finished"
     ),
     396: (
         "the result is larger than one read may return (SPUR_QUERY_MAX_ROWS rows or "
