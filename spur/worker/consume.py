@@ -18,7 +18,7 @@ reassigned partitions' cached state is forgotten before any new batch
 starts. Why: docs/design.md#rebalances.
 
 Consumer group: actions are consumed under ``consumer_group`` itself; the
-Faust agents use a group of their own (:func:`spur.topics.consumer_group_of`)
+Faust agents use a group of their own (:func:`schemas.topics.consumer_group_of`)
 because members with different assignment protocols cannot share one.
 
 Blocking: a batch blocks this consumer until the store accepted it
