@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m bench.billing [--customers N]``. Billing reads
 ``usage_hourly``, whose size is customers x hours, not actions: a month of
 10 million actions from 2,000 customers active every hour is 1.44 million
 windows. The windows are inserted directly (the pipeline's own benchmark is
-bench/worker), then ``spur billing``'s query is timed (best of 5) and checked
+bench.worker), then ``spur billing``'s query is timed (best of 5) and checked
 against the inserted totals. Prints JSON.
 """
 

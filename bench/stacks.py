@@ -3,7 +3,7 @@
 py-spy's ``--format raw`` writes collapsed stacks, one line per distinct
 stack: its frames from the outermost to the running one, separated by ";",
 then how many samples caught it, e.g.
-``<module> (spur/__main__.py:3);fold (streams/fold.py:12) 57``. py-spy
+``<module> (spur/__main__.py:3);process (streams/batch.py:143) 57``. py-spy
 names a file relative to the ``sys.path`` entry it was found under, so the
 project's own files start with its package names.
 
@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 PROJECT = ("streams/", "sinks/", "schemas/", "spur/")
-# "fold (streams/fold.py:12)" -> "fold (streams/fold.py)"; py-spy writes the line last.
+# "process (streams/batch.py:143)" -> "process (streams/batch.py)"; py-spy writes the line last.
 LINE = re.compile(r":\d+\)$")
 
 Stack = tuple[list[str], int]  # frames outermost first, samples

@@ -1,19 +1,14 @@
 """Erasure in the store: which rows reference a subject, their deletion, and tombstones.
 
-Clause 3.4: authorised users may demand deletion of all their data. The
-table registry (sinks.tables) says, per table, which rows reference a
-subject; erase deletes exactly those and export (sinks.export) reads exactly
-those, so the two never disagree about what "all their data" is.
+A data subject may demand deletion of all their data. The table registry
+(sinks.tables) says, per table, which rows reference a subject; erase
+deletes exactly those and export (sinks.export) reads exactly those, so the
+two never disagree about what "all their data" is.
 
-Finality (docs/guarantees.md): ``spur erase`` first writes a tombstone
-(``erased_subjects``), then deletes. A worker reads the tombstones at the
-start of every batch (an erased customer's actions from before the erasure
-are dropped; an erased login's are billed but their raw rows never stored)
-and again after the batch's writes: a tombstone that appeared meanwhile may
-have raced the batch, so the worker deletes that subject's rows once more.
-Either the worker's second look sees the tombstone (and it re-deletes), or
-the tombstone, and so the erase's own deletion, came after the batch's
-writes: no interleaving leaves a row behind.
+Finality: ``spur erase`` writes a tombstone (``erased_subjects``) before it
+deletes; workers read the tombstones before and after each batch's writes
+and delete again what raced a fresh erasure (:func:`delete_again`). Why no
+interleaving leaves a row behind: docs/design.md#the-erasure-protocol.
 
 Blocking: every function runs statements on the store. Raises
 :class:`sinks.store.StoreError`.

@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     state_dir: Path = DEFAULT_STATE_DIR
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "spur")
 
-    # Pipeline tuning (issue 4 grows these).
+    # Pipeline tuning.
     batch_size: int = Field(default=20_000, ge=1)
     # Actions: a batch is what has been fetched, at most batch_size, waiting at
     # most batch_seconds when nothing has (streams/consume.py). Web, forms and

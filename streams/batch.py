@@ -28,22 +28,11 @@ consumer's commit:
 10. commit: the batch's offsets, only after all of the above
     (:func:`streams.steps.commit.complete_then_commit`).
 
-Why exactly once, whatever the order, lateness, crash or replay point: an
-action is counted iff its id is in the index, and the index row and the
-action's contributions to its hour and its minute are written by one
-statement (step 7). A crash before it leaves the action uncounted, and the
-replay finds its id missing and folds it (its raw row, possibly written
-twice, collapses in the ReplacingMergeTree). A crash after it leaves the
-action counted: the replay finds the id, classifies it as a duplicate and
-folds nothing, but still rewrites and republishes its window (steps 7-9),
-in case the crash came before those. A retry of the fold itself (a store
-error after the server applied it) carries the same token, derived from
-the new ids alone, and lands once in every target. Nothing depends on
-offsets, on arrival order or on how the replay cuts its batches, so a
-recreated topic's actions at reused offsets are simply new. Residual risk:
-a server failing *between* the views of one statement, followed by a worker
-crash before the statement is retried; ``spur reconcile`` reports such a
-window and ``--repair`` rebuilds it from the raw actions.
+Guarantees: every accepted action is counted once in its hour and its
+minute, whatever the order, lateness, crash or replay point, because an id
+is indexed by the same statement that folds it (step 7) and every step is
+idempotent; the argument is docs/design.md#why-billing-totals-are-exact,
+the order of writes and commit docs/design.md#the-store-protocol.
 
 Web requests, forms and consent take :class:`streams.steps.raw_events.RawEvents`.
 Blocking: store calls block and are retried inside the sinks until they

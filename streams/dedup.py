@@ -1,13 +1,11 @@
 """Which actions of a batch are new, duplicates or conflicting (pure).
 
-Identity is the action id and the content, never the Kafka position: the
-dedup index maps every action id ever counted (for as long as its raw row is
-retained) to a hash of its content. An id found there with the same content
-is a duplicate, whether an upstream re-send or a replay after a crash: the
-id is indexed by the very statement that folds the action into its windows
-(streams.steps.windows), so "indexed" means "counted". Found with other content,
-it is a conflicting duplicate (rejected, the first copy stands). A recreated
-topic or a migrated cluster reuses offsets, not ids: its actions are new.
+Input: a batch's valid actions and the dedup index's answer for their ids
+(id -> content hash of the copy counted). Output: a :class:`DedupResult`.
+An id not in the index (nor earlier in the batch) is new; found with the
+same content, a duplicate; with other content, a conflict (rejected, the
+first copy stands). Identity is the action id and the content, never the
+Kafka position: docs/design.md#identity-is-the-action-id-never-the-kafka-offset.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The shape of the code that a newcomer reads first (issue 14).
+"""The shape of the code that a newcomer reads first (docs/design.md#layers).
 
 Import layers and cycles are checked by import-linter (`make test` runs
 `lint-imports` with the contracts in pyproject.toml); what import-linter

@@ -1,4 +1,4 @@
--- Closed billing periods (DESIGN §4): a month's invoice totals per customer in
+-- Closed billing periods (docs/design.md#closed-months): a month's invoice totals per customer in
 -- one time zone, recorded by `spur billing close` and never changed by spur
 -- (plain MergeTree: nothing replaces a row; only the TTL and `spur erase
 -- --customer` remove rows). A period is (month, timezone). One close is one

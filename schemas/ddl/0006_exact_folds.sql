@@ -1,4 +1,4 @@
--- Exact folding whatever the arrival order (issue 11). One statement per batch
+-- Exact folding whatever the arrival order (docs/design.md). One statement per batch
 -- records an action as counted: an INSERT into the Null table action_folds,
 -- whose materialized views write, from the same block,
 --   action_ids      the dedup index (by action id, kept as long as the raw row),

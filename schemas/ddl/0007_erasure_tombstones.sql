@@ -1,4 +1,4 @@
--- Erasure is final (DESIGN §4): a tombstone per erased subject, written by
+-- Erasure is final (docs/design.md#the-erasure-protocol): a tombstone per erased subject, written by
 -- `spur erase` before it deletes. Workers read them every batch and drop a
 -- replayed, re-sent or late action of an erased customer (from before the
 -- erasure), and never store again the raw rows of an erased login's actions.

@@ -1,4 +1,4 @@
-"""Data-subject commands: erase and export (privacy policy clauses 3.4 and 2)."""
+"""Data-subject commands: erase and export (deletion and information requests)."""
 
 from __future__ import annotations
 

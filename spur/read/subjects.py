@@ -1,7 +1,7 @@
 """Data subjects: where a customer's or a login's rows are, erasure and export.
 
-Clause 3.4: authorised users may demand deletion of all their data; clause 2:
-information requests. The table registry (sinks.tables) says, per table,
+A data subject may demand deletion of all their data, or ask for it
+(information requests). The table registry (sinks.tables) says, per table,
 which rows reference a subject; erase deletes exactly those and export reads
 exactly those, so the two can never disagree about what "all their data" is.
 
@@ -70,8 +70,9 @@ def erase(store: Store, subject: Subject, salt: bytes, input_retention_days: int
     from a customer), write the audit record.
 
     The tombstone comes first: running workers then keep the subject's
-    earlier data out for good (sinks.erasure says why no interleaving with
-    a batch in flight leaves a row behind). Workers may run meanwhile.
+    earlier data out for good (docs/design.md#the-erasure-protocol says why
+    no interleaving with a batch in flight leaves a row behind). Workers may
+    run meanwhile.
     """
     now = dt.datetime.now(dt.UTC)
     erasure_id = uuid.uuid4()

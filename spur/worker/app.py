@@ -9,8 +9,8 @@ thread (store calls block); then it publishes what the batch produced
 Offsets: ``take_events`` acknowledges a batch's messages only when the agent
 asks for the next batch, i.e. after the batch's rows are stored and its
 outputs delivered; Faust commits acknowledged offsets every
-``commit_interval_seconds``. A crash before that replays the batch, which is
-harmless: every step of the batch is idempotent (see streams.batch).
+``commit_interval_seconds``. A crash before that replays the batch, which
+every step tolerates (docs/design.md#two-consumption-styles).
 
 Blocking: a batch blocks its agent until the store accepted it (retrying);
 that stalls consumption of the agent's partitions: the backpressure.

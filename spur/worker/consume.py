@@ -8,19 +8,17 @@ actions/s. Here aiokafka's ``getmany`` hands over up to ``batch_size``
 fetched messages at once; web, forms and consent (low volume) stay agents.
 
 Offsets: a batch's offsets are committed after its rows are stored and its
-outputs acknowledged by the broker. A crash replays the batch, which is
-harmless: every step of the batch is idempotent (see streams.batch).
+outputs acknowledged by the broker (docs/design.md#the-store-protocol); a
+crash replays the batch, which every step tolerates.
 
-Rebalances: no batch may still be running when the partition moves: two
-workers reading the same uncommitted message at once would both find its id
-unindexed and both fold it. When partitions are
-revoked, the consumer first lets every batch in flight finish and commit;
-records fetched meanwhile are dropped unprocessed (the next owner reads them
-from the committed offset); reassigned partitions' cached state is forgotten
-before any new batch starts.
+Rebalances: when partitions are revoked, the consumer first lets every batch
+in flight finish and commit; records fetched meanwhile are dropped
+unprocessed (the next owner reads them from the committed offset);
+reassigned partitions' cached state is forgotten before any new batch
+starts. Why: docs/design.md#rebalances.
 
 Consumer group: actions are consumed under ``consumer_group`` itself; the
-Faust agents use a group of their own (:func:`spur.topics.consumer_group_of`)
+Faust agents use a group of their own (:func:`schemas.topics.consumer_group_of`)
 because members with different assignment protocols cannot share one.
 
 Blocking: a batch blocks this consumer until the store accepted it

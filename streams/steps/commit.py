@@ -4,10 +4,10 @@ Input: the next offset of every partition the batch read, and the batch's
 ``complete`` (its outputs being published); a :class:`Committer`.
 Output: the offsets committed to the consumer group.
 Guarantees: offsets are committed only after the store write succeeded and
-the outputs were acknowledged (docs/guarantees.md): :func:`complete_then_commit`
-awaits ``complete`` first and commits nothing if it raised. A crash before the
-commit replays the batch, which every earlier step tolerates (they are
-idempotent). Offsets never decide identity (step dedup).
+the outputs were acknowledged (docs/design.md#the-store-protocol):
+:func:`complete_then_commit` awaits ``complete`` first and commits nothing if
+it raised. A crash before the commit replays the batch, which every earlier
+step tolerates. Offsets never decide identity (step dedup).
 Failure: ``complete`` raising is passed on (nothing committed); a commit the
 committer could not make is its own to report (the batch is then replayed).
 """

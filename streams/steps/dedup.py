@@ -6,8 +6,9 @@ Output: a :class:`streams.dedup.DedupResult` (new, duplicates, conflicts,
 the content hash of each new id) and a ``conflicting_duplicate`` dead letter
 per conflict; duplicates are counted (``DUPLICATES``).
 Guarantees: identity is the action id and its content, never the Kafka
-offset (streams.dedup): an id in the index is counted, because the index row
-is written by the very statement that folds the action (step windows).
+offset; an id in the index is counted, because the index row is written by
+the very statement that folds the action
+(docs/design.md#one-statement-counts-an-action).
 Failure: the classification is pure; the index lookup blocks and retries
 inside until the store answers.
 """

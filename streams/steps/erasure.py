@@ -1,4 +1,4 @@
-"""Step ``erasure``: erasure is final (docs/guarantees.md, sinks.erasure).
+"""Step ``erasure``: erasure is final (docs/design.md#the-erasure-protocol).
 
 Input: the batch's valid events (or dead letters) and the tombstones read
 from an :class:`ErasureLog` at the start of the batch.

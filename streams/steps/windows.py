@@ -9,12 +9,11 @@ state of every hour the accepted actions touch (written to the usage
 windows first) as :class:`schemas.messages.UsageMessage` s, and the touched
 capacity minutes; :func:`refresh_capacity` stores and returns those minutes'
 states (:class:`schemas.messages.CapacityMessage`).
-Guarantees: exactly once, whatever the order, lateness, crash or replay
-point: an action is counted iff its id is indexed, and the index row and
-the action's contributions are written by ONE statement (the fold) with a
-deterministic insert deduplication token (a retry lands once). Every touched
-window is rewritten, changed or not: a replay finds its actions counted, but
-their states may never have been written or published before the crash.
+Guarantees: the index row and the action's contributions are written by
+ONE statement (the fold) with a deterministic insert deduplication token,
+so an action is counted once (docs/design.md#one-statement-counts-an-action).
+Every touched window is rewritten, changed or not, so a replay writes and
+publishes states a crash left unwritten (docs/design.md#crashes-and-replays).
 ``version`` = inserts folded into the window; it only grows.
 Failure: blocks while the store is down, retrying inside (sinks.writer);
 never skips a write.

@@ -1,4 +1,4 @@
-"""A healthy first start logs no error (issue 15): the worker waits for its coordinators.
+"""A healthy first start logs no error: the worker waits for its coordinators.
 
 On a broker's first start the group coordinator appears only once the offsets
 topic exists; a worker that joined before then logged ``[ERROR] Group

@@ -1,4 +1,4 @@
-"""Commands run where no store runs, and with a misspelt SPUR_ variable (issue 15).
+"""Commands run where no store runs, and with a misspelt SPUR_ variable.
 
 Run as the user would: the console entry point in a fresh directory, with
 no SPUR_* variable but those the test sets.

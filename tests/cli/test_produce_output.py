@@ -1,4 +1,4 @@
-"""`spur produce` output: a non-UTF-8 line is named as such, no stray blank line (issue 15)."""
+"""`spur produce` output: a non-UTF-8 line is named as such, no stray blank line."""
 
 from __future__ import annotations
 

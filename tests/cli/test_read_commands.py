@@ -1,4 +1,4 @@
-"""Read commands through the public CLI against the real local store (issue 15)."""
+"""Read commands through the public CLI against the real local store."""
 
 from __future__ import annotations
 

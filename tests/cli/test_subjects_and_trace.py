@@ -1,4 +1,4 @@
-"""trace and export JSON in spur's conventions; unknown subjects; --out (issue 15)."""
+"""trace and export JSON in spur's conventions; unknown subjects; --out."""
 
 from __future__ import annotations
 

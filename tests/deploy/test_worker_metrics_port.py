@@ -39,7 +39,7 @@ def taken_port() -> Iterator[int]:
 def test_the_default_port_is_fixed_and_prometheus_scrapes_it() -> None:
     port = default_port()
     assert port != 0, "a free port moves on every restart: Prometheus scrapes the old one"
-    assert port == 9464  # documented in README.md and deploy/prometheus/prometheus.yml
+    assert port == 9464  # documented in docs/cli.md and deploy/prometheus/prometheus.yml
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "spur-worker"]
     targets = [t for group in job["static_configs"] for t in group["targets"]]
@@ -49,7 +49,7 @@ def test_the_default_port_is_fixed_and_prometheus_scrapes_it() -> None:
     worker = compose["services"]["worker"]
     assert int(worker["environment"].get("SPUR_METRICS_PORT", port)) == port
     assert {int(str(p)) for p in worker["expose"]} == {port}
-    assert f"`SPUR_METRICS_PORT` | {port} |" in (ROOT / "README.md").read_text()
+    assert f"`SPUR_METRICS_PORT` | {port} |" in (ROOT / "docs" / "cli.md").read_text()
 
 
 def test_a_taken_port_is_a_message_naming_the_setting(taken_port: int) -> None:

@@ -1,4 +1,4 @@
-"""Billing is exact whatever the order in which actions arrive (docs/guarantees.md, issue 11),
+"""Billing is exact whatever the order in which actions arrive (docs/guarantees.md),
 checked from outside: raw bytes on the real broker, a running `spur worker`, and
 what the CLI and the store then say.
 
@@ -104,10 +104,11 @@ def test_a_month_published_in_shuffled_order_is_billed_exactly(
     minutes equal the oracle, and reconcile finds nothing.
 
     Fails on: an implementation that keeps "late" actions out of the windows
-    (issue 11: 46,476 of 50,000 left out; the late counter proves most actions
-    here are late by 48 h or more); capacity minutes computed from the actions
-    a batch sees rather than merged with what the minute already holds (the
-    shuffle spreads every minute over many batches); duplicates counted twice.
+    (the pipeline before migration 0006 left 46,476 of 50,000 out; the late
+    counter proves most actions here are late by 48 h or more); capacity
+    minutes computed from the actions a batch sees rather than merged with what
+    the minute already holds (the shuffle spreads every minute over many
+    batches); duplicates counted twice.
     """
     actions = simulate_actions(WorkloadShape(customers=100, sessions_per_customer=50, seed=61))
     assert len(actions) >= 25_000

@@ -1,4 +1,4 @@
-"""What a worker leaves on disk is private, and its log holds no secret (issue 13)."""
+"""What a worker leaves on disk is private, and its log holds no secret."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`spur query` is confined (issue 13): an attack corpus through the real command
+"""`spur query` is confined: an attack corpus through the real command
 line, each refused with exit 2 naming what, nothing written, no file read;
 saved queries and an engineer's usual queries still run.
 

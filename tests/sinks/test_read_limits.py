@@ -1,4 +1,4 @@
-"""Reads run within SPUR_QUERY_MAX_* (issue 13): the readers' profile of the local
+"""Reads run within SPUR_QUERY_MAX_*: the readers' profile of the local
 store is generated from them, the writer's account sends them with each query;
 state files are private."""
 

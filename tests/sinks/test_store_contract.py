@@ -122,7 +122,7 @@ def process(p: Batch, store: Store, batch: list[Message]) -> None:
     refresh_capacity(store, p.process_actions(batch, NOW).capacity)
 
 
-# Contract changed with issue 11: actions days behind their partition's newest
+# Contract changed with migration 0006 (exact folds): actions days behind their partition's newest
 # event time were stored raw and left out of the windows until `--repair`;
 # now they are folded like any other and reconcile finds nothing to repair.
 def test_late_actions_are_folded_and_reconcile_finds_no_difference(store: Store) -> None:

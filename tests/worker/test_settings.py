@@ -55,7 +55,7 @@ def test_store_urls() -> None:
 def test_a_retired_dedup_horizon_is_refused_not_silently_ignored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Ids are remembered as long as their actions (issue 11): the horizon is gone."""
+    """Ids are remembered as long as their actions: the horizon is gone."""
     monkeypatch.setenv("SPUR_DEDUP_HORIZON_DAYS", "7")
     with pytest.raises(SettingsError, match="SPUR_ACTIONS_RETENTION_DAYS"):
         load_settings()

@@ -1,5 +1,5 @@
 """The worker's metrics endpoint answers bad requests with 4xx and no traceback
-(issue 13), spoken to over raw sockets as an attacker would."""
+(docs/security.md#private-on-disk), spoken to over raw sockets as an attacker would."""
 
 from __future__ import annotations
 
