@@ -123,7 +123,13 @@ class ServerStore:
         the deadline: the server cancels a query whose client is gone, also one whose
         work inside a block never reaches its own time check."""
         client = self._new_client()
-        cut = threading.Timer(deadline_seconds, client.disconnect)
+        cut_off = threading.Event()  # set before the connection is closed, so never late
+
+        def cut_connection() -> None:
+            cut_off.set()
+            client.disconnect()
+
+        cut = threading.Timer(deadline_seconds, cut_connection)
         cut.daemon = True
         cut.start()
         try:
@@ -134,7 +140,7 @@ class ServerStore:
                     continue
                 yield dict(zip(names, item, strict=True))
         except Exception as exc:
-            if cut.finished.is_set():
+            if cut_off.is_set():
                 raise StoreError(
                     f"query cancelled: it ran past its time limit ({deadline_seconds:.0f} s)",
                     code=TIMEOUT_EXCEEDED,
