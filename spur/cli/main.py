@@ -31,6 +31,9 @@ class SpurGroup(click.Group):
             if exc.hint:
                 click.echo(f"Hint: {visible(exc.hint)}", err=True)
             ctx.exit(exc.exit_code)
+        except MemoryError:
+            click.echo("Error: out of memory for this output; write it with --format csv", err=True)
+            ctx.exit(1)
         except OSError as exc:
             # Writing the output failed (a full disk, an I/O error): say so, not a traceback.
             click.echo(f"Error: {exc.strerror or exc}: {exc.filename or 'the output'}", err=True)

@@ -42,8 +42,15 @@ def query(name_or_sql: str, fmt: str) -> None:
     title = name_or_sql if " " not in name_or_sql else "query"
     try:
         rows = _when_a_slot_is_free(lambda: stream_query(store, name_or_sql, settings.read_limits))
-        if fmt == "table":  # a table is laid out from all its rows (bounded by the limits)
-            emit_rows(list(rows), fmt, title=title)
+        if fmt == "table":  # a table is laid out from all its rows: at most TABLE_ROWS
+            shown = list(itertools.islice(rows, TABLE_ROWS + 1))
+            emit_rows(shown[:TABLE_ROWS], fmt, title=title)
+            if len(shown) > TABLE_ROWS:  # the rest is not read (the query is cancelled)
+                click.echo(
+                    f"{title}: the first {TABLE_ROWS:,} rows only; --format csv or json "
+                    "writes every row",
+                    err=True,
+                )
         else:  # CSV and JSON are written as the rows arrive
             emit_stream(rows, fmt, title=title)
     finally:
@@ -51,6 +58,10 @@ def query(name_or_sql: str, fmt: str) -> None:
 
 
 Row = dict[str, Any]
+
+# Rows a table shows: laid out in memory (a million rows took 3.5 GB), and more
+# than anyone reads on a terminal.
+TABLE_ROWS = 10_000
 
 # How long a read waits for one of its account's concurrent reads to end.
 SLOT_WAIT_SECONDS = 10.0

@@ -180,3 +180,11 @@ def test_output_is_written_as_the_rows_arrive(own_store: RunningStore, tmp_path:
     assert rows[-1] == {"n": 999_999}
     # A list of a million dicts alone would take a few hundred MB.
     assert peak_kb < 250_000, peak_kb
+
+
+def test_a_table_shows_at_most_ten_thousand_rows_and_says_so(own_store: RunningStore) -> None:
+    result = _spur(own_store, "query", "SELECT number AS n FROM numbers(50000)")
+    assert result.returncode == 0, result.stderr
+    assert "the first 10,000 rows only" in result.stderr
+    assert "│ 9999 " in result.stdout
+    assert "│ 10000 " not in result.stdout

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,14 @@ def test_dev_up_and_down(tmp_path: Path) -> None:
         assert "already running" in again.stdout
         assert json.loads(state_file.read_text())["pid"] == pid
 
+        bootstrap = json.loads(state_file.read_text())["bootstrap"]
+        os.kill(pid, signal.SIGKILL)  # dies; comes back where clients look for it
+        wait_until_gone(pid)
+        back = run_spur(state_dir, "dev", "up")
+        assert back.returncode == 0, back.stderr
+        assert json.loads(state_file.read_text())["bootstrap"] == bootstrap
+        pid = json.loads(state_file.read_text())["pid"]
+
         down = run_spur(state_dir, "dev", "down")
         assert down.returncode == 0, down.stderr
         assert "stopped Kafka" in down.stdout
@@ -61,6 +71,12 @@ def test_dev_up_and_down(tmp_path: Path) -> None:
         assert not state_file.exists()
     finally:
         run_spur(state_dir, "dev", "down")
+
+
+def wait_until_gone(pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def test_commands_without_a_broker_say_what_to_do(tmp_path: Path) -> None:

@@ -136,6 +136,10 @@ OTHER_ATTACKS = [
     "SELECT disk_name, name FROM system.parts",
     "SELECT (SELECT groupArray(data_paths) FROM system.tables) AS x",
     "SELECT * FROM actions WHERE 0 UNION ALL SELECT * FROM system.parts",
+    # quadratic work inside one block, which no time check reaches
+    "SELECT editDistance(repeat('a', 60000), repeat('b', 60000 + number)) FROM numbers(10)",
+    "SELECT arrayLevenshteinDistance(range(100000), arrayMap(x -> x + 1, range(100000)))",
+    "SELECT arraySimilarity(range(20000), range(20000), range(20000), range(20000))",
 ]
 ENGINEER_QUERIES = [
     "SELECT name, engine, total_rows FROM system.tables WHERE database = currentDatabase()",
