@@ -28,9 +28,13 @@ kills it). Raises nothing; the engine's failure is on stderr.
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import importlib
 import os
 import site
+import socket
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,13 @@ from spur.dev.store_config import SERVING_QUERY
 
 CONFINED = "confined (Landlock ABI {abi})"
 NOT_CONFINED = "NOT confined: {why}"
+# Appended to the protection: whether other processes of the host can reach the
+# engine's port (spur.dev.store_gate admits only spur's named accounts).
+OWN_NETWORK = "; reached only through the gate"
+SHARED_NETWORK = "; port open to every local user: {why}"
+
+_CLONE_NEWNET = 0x40000000
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 
 # Files of the host the engine reads while it serves (strace of a served
 # workload: start, DDL, inserts, merges, mutations, TTL, system tables).
@@ -118,10 +129,30 @@ def confine(directory: Path, port: int) -> tuple[str, list[int]]:
     return CONFINED.format(abi=abi), kept
 
 
+def has_own_network(protection: str) -> bool:
+    """Whether a reported protection says the engine runs in a network of its own."""
+    return protection.endswith(OWN_NETWORK)
+
+
+def isolate_network() -> str:
+    """Move into a network namespace of its own, with loopback up: :data:`OWN_NETWORK`,
+    or :data:`SHARED_NETWORK` saying why not (e.g. not root)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNET) != 0:
+        return SHARED_NETWORK.format(why=os.strerror(ctypes.get_errno()))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(probe, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(probe, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+    return OWN_NETWORK
+
+
 def main(directory: Path, port: int, report_fd: int) -> int:
     """Confine, report the protection, then serve until the server ends the serving query."""
     os.chdir(data_dir(directory))  # the import's session reads ./config.xml: none here
+    network = isolate_network()
     protection, _kept = confine(directory, port)
+    protection += network
     with os.fdopen(report_fd, "w") as report:
         report.write(protection + "\n")
     engine: Any = importlib.import_module("chdb._chdb")

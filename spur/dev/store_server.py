@@ -47,8 +47,17 @@ from schemas.errors import SpurError
 from sinks.url import ReadLimits
 from spur.client.private import private_dir, write_private
 from spur.dev.store_config import END_SERVING_QUERY, READY_QUERY, config_xml, users_xml
-from spur.dev.store_engine import data_dir, engine_environment, is_confined
-from spur.local_state import ADMIN, DATABASE, Credentials, credentials, store_server_file
+from spur.dev.store_engine import data_dir, engine_environment, has_own_network, is_confined
+from spur.dev.store_gate import Gate
+from spur.local_state import (
+    ADMIN,
+    DATABASE,
+    READERS,
+    WRITER,
+    Credentials,
+    credentials,
+    store_server_file,
+)
 from spur.processes import accepts_connections, free_port, port_free, stop_pid
 
 ENGINE_MODULE = "spur.dev.store_engine"
@@ -116,7 +125,8 @@ def serve(
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        engine, protection = _start_engine(directory, port, creds)
+        gate = Gate(port, (WRITER, ADMIN, *READERS))
+        engine, protection = _start_engine(directory, port, creds, gate)
         try:
             write_private(
                 store_server_file(directory),
@@ -125,10 +135,11 @@ def serve(
             print(f"spur store serving {directory} on 127.0.0.1:{port}: {protection}", flush=True)
             if not is_confined(protection):
                 log.warning("the store's engine is %s (docs/security.md)", protection)
-            engine = _watch(engine, directory, port, creds, stop)
+            engine = _watch(engine, directory, port, creds, stop=stop, gate=gate)
         finally:
             store_server_file(directory).unlink(missing_ok=True)
             _stop_engine(engine, port, creds)
+            gate.close()
         if not stop.is_set():
             code = engine.returncode
             raise LocalStoreError(f"the store stopped serving (engine exit code {code})")
@@ -139,7 +150,9 @@ def _watch(
     directory: Path,
     port: int,
     creds: Credentials,
+    *,
     stop: threading.Event,
+    gate: Gate,
 ) -> subprocess.Popen[bytes]:
     """Wait for a stop signal or the engine's end; start a deaf engine again.
 
@@ -149,19 +162,21 @@ def _watch(
     """
     refused = 0
     while not stop.wait(WATCH_SECONDS) and engine.poll() is None:
-        refused = 0 if accepts_connections(port) else refused + 1
+        listens = gate.engine_listens() if gate.started else accepts_connections(port)
+        refused = 0 if listens else refused + 1
         if refused >= DEAF_CHECKS and not stop.is_set():
             log.warning("the store's engine stopped listening; starting it again")
             stop_pid(engine.pid, timeout=10.0, wait=engine.wait)
-            engine, _ = _start_engine(directory, port, creds)
+            engine, _ = _start_engine(directory, port, creds, gate)
             refused = 0
     return engine
 
 
 def _start_engine(
-    directory: Path, port: int, creds: Credentials
+    directory: Path, port: int, creds: Credentials, gate: Gate
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The engine process, serving; and the protection it reported."""
+    """The engine process, serving; and the protection it reported. An engine in a
+    network of its own is reached through ``gate`` (started, or pointed at it)."""
     read_end, write_end = os.pipe()
     try:
         engine = subprocess.Popen(
@@ -176,6 +191,9 @@ def _start_engine(
         os.close(write_end)
     try:
         protection = _read_report(read_end, engine)
+        if has_own_network(protection):
+            netns = f"/proc/{engine.pid}/ns/net"
+            gate.point_at(netns) if gate.started else gate.start(netns)
         _wait_ready(port, creds, engine)
     except BaseException:
         stop_pid(engine.pid, timeout=10.0, wait=engine.wait)

@@ -59,7 +59,8 @@ def test_the_store_speaks_the_native_protocol_with_its_generated_users(
 
 def test_the_password_less_engine_account_reaches_no_data(local_store: RunningStore) -> None:
     # The engine's own serving call needs `default` without a password on
-    # loopback; it is granted nothing but starting listeners.
+    # loopback; it is granted nothing but starting listeners, and where the
+    # engine has a network of its own the gate does not even let it in.
     engine = Client(host="127.0.0.1", port=local_store.port)
     for statement in (
         "SELECT count() FROM spur.actions",
@@ -67,7 +68,7 @@ def test_the_password_less_engine_account_reaches_no_data(local_store: RunningSt
         "SELECT * FROM system.processes",
         "KILL QUERY WHERE 1",
     ):
-        with pytest.raises(Exception, match="497"):
+        with pytest.raises(Exception, match=r"497|Unexpected EOF"):
             engine.execute(statement)
 
 

@@ -26,7 +26,7 @@ from clickhouse_driver import Client
 from sinks.store import Store
 from spur.dev import landlock
 from spur.dev.store import LocalStore
-from spur.dev.store_engine import is_confined
+from spur.dev.store_engine import has_own_network, is_confined
 from spur.local_state import WRITER, RunningStore
 
 LANDLOCK = landlock.abi_version()[0]
@@ -59,6 +59,10 @@ def attacks(store: Path, table: str) -> dict[str, str]:
         "credentials": f"SELECT file('{store / 'credentials.json'}')",
         "environment": "SELECT file('/proc/self/environ')",
         "server state": f"SELECT file('{store / 'server.json'}')",
+        # The engine must read its own data: its part files, and the mutation
+        # files that hold an erasure's condition.
+        "data files": f"SELECT file('{store / 'data' / 'metadata' / 'system.sql'}')",
+        "mutation files": f"SELECT file('{store / 'data' / 'store' / 'mutation_1.txt'}')",
         "spur's tables": f"SELECT * FROM {table}",
         "file table function": "SELECT * FROM file('/etc/passwd', 'LineAsString')",
         "writing a file": "INSERT INTO FUNCTION file('/tmp/spur-x', 'TSV') SELECT 1",
@@ -135,6 +139,17 @@ def test_another_os_user_gets_nothing_through_the_store(
     table = f"{store.database}.kept"
     outcome = attack_as(other_user, local_store.port, local_store.directory, table)
     assert outcome.pop("direct read") == "refused"  # the test really is another user
+    if has_own_network(local_store.protection):
+        # The gate admits spur's named accounts only: not one attack reaches the engine.
+        for what, result in outcome.items():
+            assert result.startswith("refused"), (what, result)
+            assert "Unexpected EOF" in result or "Connection" in result, (what, result)
+        assert serves(local_store, timeout=5)
+        return
+    # Without the gate (the store's OS user may not create namespaces), the engine's
+    # own data stays readable through file(): docs/security.md says so.
+    for what in ("data files", "mutation files"):
+        outcome.pop(what)
     # No grant, setting or profile can forbid this one to the account the
     # engine's serving call needs (measured): it works, and the server
     # starts the engine again at once.

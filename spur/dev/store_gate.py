@@ -1,0 +1,209 @@
+"""The local store's gate: the only way into an engine that has a network of its own.
+
+The engine must serve a password-less ``default`` account (its own serving
+call logs in as it), and that account's scalar ``file()`` reads whatever
+the engine can, its data files included. So where it can, the engine runs
+in a network namespace of its own (spur.dev.store_engine), where no other
+process of the host reaches its port, and the store's server admits clients
+through this gate: it listens on the store's port on 127.0.0.1, reads each
+connection's first packet (the native protocol's Hello: client name,
+version, database, user, password) and forwards the connection into the
+engine's namespace only when the user is one of spur's named accounts,
+whose passwords the engine checks. ``default`` and every other name are
+refused before a byte reaches the engine.
+
+Threads: one accepts, one connects into the engine's namespace (``setns``
+changes only the calling thread's), two per connection copy bytes.
+
+Blocking: :meth:`Gate.start` returns at once; the threads are daemons.
+Raises OSError when the port cannot be bound or the namespace not entered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import queue
+import socket
+import threading
+from collections.abc import Collection
+from concurrent.futures import Future
+
+log = logging.getLogger(__name__)
+
+CLONE_NEWNET = 0x40000000
+_HELLO = 0  # the client's first packet type
+_MAX_HELLO_BYTES = 64 * 1024
+_CHUNK = 256 * 1024
+
+
+def hello_user(data: bytes) -> str | None:
+    """The user a native-protocol Hello names, or None while ``data`` holds less than
+    the Hello's fields up to the user. Raises ValueError when it is no Hello."""
+    reader = _Reader(data)
+    try:
+        if reader.varint() != _HELLO:
+            raise ValueError("the first packet is not a Hello")
+        reader.string()  # client name
+        for _ in range(3):  # version major, minor, protocol
+            reader.varint()
+        reader.string()  # default database
+        return reader.string().decode("utf-8", errors="replace")
+    except IndexError:
+        return None
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def varint(self) -> int:
+        value = shift = 0
+        while True:
+            byte = self.data[self.at]
+            self.at += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise ValueError("a varint longer than 9 bytes")
+
+    def string(self) -> bytes:
+        size = self.varint()
+        if size > _MAX_HELLO_BYTES:
+            raise ValueError("a string longer than a Hello holds")
+        if self.at + size > len(self.data):
+            raise IndexError
+        value = self.data[self.at : self.at + size]
+        self.at += size
+        return value
+
+
+def enter_network_namespace(netns: str) -> None:
+    """Move the calling thread into the network namespace at ``netns`` (/proc/PID/ns/net)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(netns, os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"setns({netns}): {os.strerror(errno)}")
+    finally:
+        os.close(fd)
+
+
+class Gate:
+    """Admits spur's named accounts on 127.0.0.1:``port`` into the engine's namespace."""
+
+    def __init__(self, port: int, users: Collection[str]) -> None:
+        self.port = port
+        self.users = frozenset(users)
+        self._requests: queue.Queue[Future[socket.socket] | None] = queue.Queue()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.started = False
+
+    def start(self, netns: str) -> None:
+        """Listen, and connect admitted clients into the namespace at ``netns``."""
+        self.point_at(netns)
+        self._listener.bind(("127.0.0.1", self.port))
+        self._listener.listen(128)
+        self.started = True
+        threading.Thread(target=self._accept, name="store-gate", daemon=True).start()
+
+    def point_at(self, netns: str) -> None:
+        """Connect into ``netns`` from now on (a restarted engine has a new namespace)."""
+        self._requests.put(None)  # ends the previous connector, if any
+        self._requests = queue.Queue()
+        ready: Future[None] = Future()
+        threading.Thread(
+            target=self._connector, args=(netns, self._requests, ready),
+            name="store-gate-connector", daemon=True,
+        ).start()  # fmt: skip
+        ready.result(timeout=10)
+
+    def engine_connection(self, timeout: float = 5.0) -> socket.socket:
+        """A connection to the engine's port, from inside its namespace."""
+        wanted: Future[socket.socket] = Future()
+        self._requests.put(wanted)
+        return wanted.result(timeout=timeout)
+
+    def engine_listens(self) -> bool:
+        try:
+            self.engine_connection(timeout=2.0).close()
+        except (OSError, TimeoutError):
+            return False
+        return True
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._listener.close()
+
+    def _connector(
+        self,
+        netns: str,
+        requests: queue.Queue[Future[socket.socket] | None],
+        ready: Future[None],
+    ) -> None:
+        try:
+            enter_network_namespace(netns)
+        except OSError as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        while (wanted := requests.get()) is not None:
+            try:
+                wanted.set_result(socket.create_connection(("127.0.0.1", self.port), timeout=5))
+            except OSError as exc:
+                wanted.set_exception(exc)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed: the store stops
+                return
+            threading.Thread(target=self._admit, args=(client,), daemon=True).start()
+
+    def _admit(self, client: socket.socket) -> None:
+        with contextlib.ExitStack() as closing:
+            closing.callback(client.close)
+            client.settimeout(10)
+            hello = b""
+            try:
+                user = None
+                while user is None and len(hello) < _MAX_HELLO_BYTES:
+                    chunk = client.recv(4096)
+                    if not chunk:
+                        return
+                    hello += chunk
+                    user = hello_user(hello)
+                if user not in self.users:
+                    log.warning("store gate: refused a connection as %r", user)
+                    return
+                engine = self.engine_connection()
+            except (OSError, ValueError, TimeoutError):
+                return
+            closing.callback(engine.close)
+            client.settimeout(None)
+            engine.settimeout(None)
+            engine.sendall(hello)
+            back = threading.Thread(target=_copy, args=(engine, client), daemon=True)
+            back.start()
+            _copy(client, engine)
+            back.join()
+
+
+def _copy(source: socket.socket, sink: socket.socket) -> None:
+    """Bytes from ``source`` to ``sink`` until either side ends; then both are shut."""
+    try:
+        while chunk := source.recv(_CHUNK):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    for side in (source, sink):
+        with contextlib.suppress(OSError):
+            side.shutdown(socket.SHUT_RDWR)
