@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.drain import drained_rate
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.broker import topic_partitions
 from spur.client.kafka import KafkaTarget
 from spur.worker.launch import kafka_env

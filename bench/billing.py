@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.local import local_store, writer
-from sinks.migrate import apply_migrations
+from spur_sinks.migrate import apply_migrations
 from spur.read.billing import billing
 from spur.settings import Settings
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.client import Telemetry
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker

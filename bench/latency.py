@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.local import local_store
-from sinks.store import ServerStore
+from spur_sinks.store import ServerStore
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker

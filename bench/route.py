@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m bench.route [--actions N]``. In one process,
 without Kafka or a store, over simulated actions validated once:
 
-- ``correctly_keyed_us_per_action``: the route step (streams.steps.route)
+- ``correctly_keyed_us_per_action``: the route step (spur_streams.steps.route)
   over a batch whose actions all sit on their id's partition (spur's own
   key): one vectorised murmur2 of the ids, nothing moves;
 - ``miskeyed_us_per_action``: the same batch with every action one
@@ -21,14 +21,14 @@ import json
 import time
 from collections.abc import Callable
 
-from schemas.events import Action
-from schemas.metrics import NO_METRICS
-from schemas.partitioning import partition_of
-from schemas.topics import action_key
-from schemas.validate import TimeLimits, encode
+from spur_schemas.events import Action
+from spur_schemas.metrics import NO_METRICS
+from spur_schemas.partitioning import partition_of
+from spur_schemas.topics import action_key
+from spur_schemas.validate import TimeLimits, encode
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from streams.steps.route import route_actions
-from streams.steps.validate import Message, split
+from spur_streams.steps.route import route_actions
+from spur_streams.steps.validate import Message, split
 
 PARTITIONS = 4
 BATCH = 20_000

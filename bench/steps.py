@@ -4,12 +4,12 @@ Run: ``.venv/bin/python -m bench.steps [--actions N] [--batch N]``. The
 worker's own wiring (spur.worker.batch.batch_steps: the real steps and the
 real sinks) runs over :class:`EncodingStore`, an in-memory store connection
 that encodes every insert as the server connection does
-(sinks.store.json_columns) and answers every query with no rows: every
+(spur_sinks.store.json_columns) and answers every query with no rows: every
 action is new, nobody erased anything. What remains is the Python work the
 worker does per action; the store's and the driver's time are not in it
 (bench.store and bench.worker measure those).
 
-The laps are the batch's own (streams.steps.clock: ``spur_batch_step_seconds``,
+The laps are the batch's own (spur_streams.steps.clock: ``spur_batch_step_seconds``,
 which a running worker exports too). Prints JSON: µs per action per step and
 in all, and the rate one core would reach on this work alone.
 """
@@ -24,15 +24,15 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from schemas.metrics import BATCH_STEP_SECONDS, Metric
-from schemas.topics import Topic
-from schemas.validate import encode
-from sinks.store import Columns, json_columns
-from sinks.url import ReadLimits
+from spur_schemas.metrics import BATCH_STEP_SECONDS, Metric
+from spur_schemas.topics import Topic
+from spur_schemas.validate import encode
+from spur_sinks.store import Columns, json_columns
+from spur_sinks.url import ReadLimits
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
-from streams.batch import Message
+from spur_streams.batch import Message
 
 PARTITIONS = 4
 

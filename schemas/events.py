@@ -3,7 +3,7 @@
 Each struct decodes and validates in one step (msgspec): a field that is not
 listed is an error, so content can never slip into storage through an extra
 field. Rules msgspec cannot state (an explicit UTC offset, ``ended_at >=
-started_at``, IP syntax) are checked in :mod:`schemas.validate`.
+started_at``, IP syntax) are checked in :mod:`spur_schemas.validate`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ IpText = Annotated[
 ]
 # RFC 3339 with an explicit offset: a naive timestamp is ambiguous, so refused.
 # The limits relative to the arrival time cannot be said in JSON Schema; the
-# description tells producers in other languages (schemas.validate enforces them).
+# description tells producers in other languages (spur_schemas.validate enforces them).
 Timestamp = Annotated[
     dt.datetime,
     msgspec.Meta(

@@ -1,6 +1,6 @@
 """JSON Schema files for producers in other languages, generated from the structs.
 
-``python -m schemas.jsonschema`` rewrites ``schemas/json/*.schema.json`` (the
+``python -m spur_schemas.jsonschema`` rewrites ``schemas/json/*.schema.json`` (the
 input events) and ``schemas/json/messages/*.schema.json`` (the worker's
 output messages, for consumers); a test fails when the committed files
 differ from what the structs generate.
@@ -16,8 +16,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
+from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from spur_schemas.messages import CapacityMessage, DeadLetter, UsageMessage
 
 JSON_DIR = Path(__file__).with_name("json")
 MESSAGES_DIR = JSON_DIR / "messages"

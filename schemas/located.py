@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 
 E_co = TypeVar("E_co", Action, WebRequest, FormSubmission, Consent, covariant=True)
 

@@ -3,7 +3,7 @@
 ``UsageMessage`` goes to ``spur.usage.v1`` (key ``customer_id:hour``),
 ``CapacityMessage`` to ``spur.capacity.v1`` (key ``action:minute``),
 ``DeadLetter`` to ``spur.deadletter.v1`` (key: the reason). Their JSON Schemas
-are generated with the events' (``python -m schemas.jsonschema``, in
+are generated with the events' (``python -m spur_schemas.jsonschema``, in
 ``schemas/json/messages/``). Pure data, no I/O.
 """
 

@@ -5,7 +5,7 @@ partitioner picks, and aiokafka's, and librdkafka's ``murmur2_random``:
 ``(murmur2(key) & 0x7fffffff) % partitions`` (docs/topics.md, "Keys"). It is
 part of the topic contract, so the client (which must stay light: no numpy)
 and the worker compute it from here; the worker hashes whole batches with
-the vectorised twin in streams.routing.
+the vectorised twin in spur_streams.routing.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from schemas.events import (
+from spur_schemas.events import (
     MAX_EVENT_BYTES,
     Action,
     Consent,

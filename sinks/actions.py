@@ -4,7 +4,7 @@ Each row carries its Kafka partition and offset, so any stored action can be
 traced back to the message it came from. The columns hold the events' own
 values (times, ids, the profile struct, ``None`` for absent fields): the
 insert encodes them in C and the server converts them
-(sinks.store.json_columns), so building a column is one C-speed pass.
+(spur_sinks.store.json_columns), so building a column is one C-speed pass.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-from schemas.events import Action
-from schemas.located import Located
+from spur_schemas.events import Action
+from spur_schemas.located import Located
 
 # Every field of the event is a column of the same name (docs/events.md), but
 # ended_at: stored as its distance from started_at (migration 0009: a smaller

@@ -5,7 +5,7 @@ is (its bounds in a time zone) and what a period shows are spur's read
 models (spur.read.billing), which call these.
 
 Blocking: every function runs one statement on the store. Raises
-:class:`sinks.store.StoreError`.
+:class:`spur_sinks.store.StoreError`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sinks.store import Columns, Store, sql_string
+from spur_sinks.store import Columns, Store, sql_string
 
 # The customer_id of the row that marks a period closed (customer ids start at 1).
 PERIOD_MARK = 0

@@ -1,7 +1,7 @@
 """Capacity windows per (action type, minute) in the store: counts, bytes, quantiles.
 
 A minute's window spans all customers and so all partitions, which no single
-worker sees. Each batch's fold (sinks.windows) adds its new actions to
+worker sees. Each batch's fold (spur_sinks.windows) adds its new actions to
 ``capacity_states``: mergeable states per (minute, action), the durations as
 a ``quantilesExact`` state (all values, so the merged quantiles are exactly
 those of all the minute's actions, in any order of arrival, however late).
@@ -9,7 +9,7 @@ After a batch, the windows it touched are read back by exact key, merged,
 stored in ``capacity_minutely`` and published. ``version`` = inserts folded
 into the minute: it only grows, so the highest version is the most complete
 state (ReplacingMergeTree keeps it). No raw actions are rescanned. Holds no
-customer data. Implements :class:`streams.steps.windows.CapacityStore`.
+customer data. Implements :class:`spur_streams.steps.windows.CapacityStore`.
 
 Blocking: one query and one insert per run; store errors are retried.
 """
@@ -21,10 +21,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from schemas.messages import CapacityMessage
-from sinks.store import PROBE, Store
-from sinks.writer import retrying
-from streams.usage import CapacityKey
+from spur_schemas.messages import CapacityMessage
+from spur_sinks.store import PROBE, Store
+from spur_sinks.writer import retrying
+from spur_streams.usage import CapacityKey
 
 
 class StoreCapacity:

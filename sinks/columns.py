@@ -1,7 +1,7 @@
 """Column lists for every table but ``actions`` (pure; names as in the DDL).
 
 Values as the events hold them; the insert encodes and the server converts
-them (sinks.store.json_columns).
+them (spur_sinks.store.json_columns).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.events import Consent, FormSubmission, WebRequest
-from schemas.messages import DeadLetter
-from sinks.actions import copied
+from spur_schemas.events import Consent, FormSubmission, WebRequest
+from spur_schemas.messages import DeadLetter
+from spur_sinks.actions import copied
 
 
 def web_columns(events: Sequence[WebRequest]) -> dict[str, list[Any]]:

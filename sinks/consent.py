@@ -1,17 +1,17 @@
 """The consent ledger in the store (``consent_log``), as a consent source.
 
-Implements :class:`streams.steps.privacy.ConsentSource`: the
+Implements :class:`spur_streams.steps.privacy.ConsentSource`: the
 extended-processing decisions of some logins. Blocking; store errors are
-retried (sinks.writer).
+retried (spur_sinks.writer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sinks.store import as_utc, sql_string
-from sinks.writer import Retrying
-from streams.privacy import ConsentDecision, ConsentLedger
+from spur_sinks.store import as_utc, sql_string
+from spur_sinks.writer import Retrying
+from spur_streams.privacy import ConsentDecision, ConsentLedger
 
 
 class StoreConsent:

@@ -1,6 +1,6 @@
 """Stored dead letters, counted by reason and the latest few, for ``spur deadletters``.
 
-Blocking: two queries. Raises :class:`sinks.store.StoreError`.
+Blocking: two queries. Raises :class:`spur_sinks.store.StoreError`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sinks.store import Store, sql_string
+from spur_sinks.store import Store, sql_string
 
 
 def _where(reason: str | None, since: dt.datetime | None) -> str:

@@ -1,8 +1,8 @@
 """The dedup index in the store: ``action_ids``, action id -> content hash.
 
-Implements :class:`streams.steps.dedup.DedupIndex`. Rows are written only
-by the fold's materialized view (sinks.windows), so an indexed id is a
-counted one. Blocking; store errors are retried (sinks.writer).
+Implements :class:`spur_streams.steps.dedup.DedupIndex`. Rows are written only
+by the fold's materialized view (spur_sinks.windows), so an indexed id is a
+counted one. Blocking; store errors are retried (spur_sinks.writer).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sinks.store import PROBE
-from sinks.writer import Retrying
-from streams.dedup import UNKNOWN_HASH
-from streams.routing import uuid_strings
+from spur_sinks.store import PROBE
+from spur_sinks.writer import Retrying
+from spur_streams.dedup import UNKNOWN_HASH
+from spur_streams.routing import uuid_strings
 
 
 class StoreDedupIndex:

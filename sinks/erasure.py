@@ -1,8 +1,8 @@
 """Erasure in the store: which rows reference a subject, their deletion, and tombstones.
 
 A data subject may demand deletion of all their data. The table registry
-(sinks.tables) says, per table, which rows reference a subject; erase
-deletes exactly those and export (sinks.export) reads exactly those, so the
+(spur_sinks.tables) says, per table, which rows reference a subject; erase
+deletes exactly those and export (spur_sinks.export) reads exactly those, so the
 two never disagree about what "all their data" is.
 
 Finality: ``spur erase`` writes a tombstone (``erased_subjects``) before it
@@ -11,7 +11,7 @@ and delete again what raced a fresh erasure (:func:`delete_again`). Why no
 interleaving leaves a row behind: docs/design.md#the-erasure-protocol.
 
 Blocking: every function runs statements on the store. Raises
-:class:`sinks.store.StoreError`.
+:class:`spur_sinks.store.StoreError`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sinks.store import Store, as_utc, sql_string
-from sinks.tables import SubjectKind, subject_tables
-from streams.steps.erasure import Tombstones, login_key
+from spur_sinks.store import Store, as_utc, sql_string
+from spur_sinks.tables import SubjectKind, subject_tables
+from spur_streams.steps.erasure import Tombstones, login_key
 
 _DELETE_SETTINGS = " SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
 

@@ -1,6 +1,6 @@
 """Every stored row about a subject (clause 2: information requests).
 
-The rows are those that erasure deletes: the registry's (sinks.tables), so
+The rows are those that erasure deletes: the registry's (spur_sinks.tables), so
 export and erase never disagree about what "all their data" is.
 
 Blocking: one query per table that may hold the subject's rows.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sinks.erasure import predicates
-from sinks.store import Store
-from sinks.tables import SubjectKind, table
+from spur_sinks.erasure import predicates
+from spur_sinks.store import Store
+from spur_sinks.tables import SubjectKind, table
 
 
 def export_rows(

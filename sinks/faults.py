@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sinks.store import Columns, Store, StoreError
-from sinks.store_errors import NETWORK_ERROR
-from sinks.url import ReadLimits
+from spur_sinks.store import Columns, Store, StoreError
+from spur_sinks.store_errors import NETWORK_ERROR
+from spur_sinks.url import ReadLimits
 
 
 class FaultyStore:

@@ -3,11 +3,11 @@
 Migrations are the files ``schemas/ddl/NNNN_name.sql``, applied in order;
 each applied version is recorded in ``schema_migrations``, and every
 statement is itself idempotent (``IF NOT EXISTS``), so a crash between a
-statement and its record is harmless. Retention days (sinks.tables.Retention,
+statement and its record is harmless. Retention days (spur_sinks.tables.Retention,
 from the settings) are compiled into the TTLs here, declared once; the
-tables the DDL creates are the registry's (sinks.tables, checked by a test).
+tables the DDL creates are the registry's (spur_sinks.tables, checked by a test).
 
-Blocking. Raises :class:`sinks.store.StoreError` when a statement fails.
+Blocking. Raises :class:`spur_sinks.store.StoreError` when a statement fails.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
-from sinks.store import Store, StoreError
-from sinks.tables import Retention
+from spur_sinks.store import Store, StoreError
+from spur_sinks.tables import Retention
 
 # Migration 0002 indexed action ids for this many days after they were seen;
 # 0006 keeps them as long as their actions. Only 0002's text still names it.

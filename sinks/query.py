@@ -1,13 +1,13 @@
 """Saved queries (``sinks/queries/*.sql``) and one guarded, read-only run of a query.
 
-A statement runs only when :mod:`sinks.query_guard` passes it on the
+A statement runs only when :mod:`spur_sinks.query_guard` passes it on the
 server's own parse: one SELECT over spur's tables and harmless system
 metadata. The store is made read-only first (for the writer's account; a
 reading account's profile is already), so the engine refuses writes and
 setting changes on its own as well.
 
 Blocking. Raises :class:`QueryRefusedError` naming what was refused, and
-:class:`sinks.store.StoreError` for what the store fails.
+:class:`spur_sinks.store.StoreError` for what the store fails.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-from sinks.query_guard import Guard, QueryRefusedError
-from sinks.store import Store, StoreError
-from sinks.store_errors import READONLY
-from sinks.url import ReadLimits
+from spur_sinks.query_guard import Guard, QueryRefusedError
+from spur_sinks.store import Store, StoreError
+from spur_sinks.store_errors import READONLY
+from spur_sinks.url import ReadLimits
 
 
 def saved_queries() -> dict[str, str]:

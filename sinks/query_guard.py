@@ -24,7 +24,7 @@ reading account; the guard walks the printed tree. A query passes when:
   ``system.tables`` and ``system.parts``) is named, and ``*`` is not used in
   a query that reads those tables.
 
-The lists, by name: sinks.query_rules.
+The lists, by name: spur_sinks.query_rules.
 
 Names with line breaks would print as several lines: a tree whose lines do
 not add up to the children ClickHouse counted is refused as unreadable.
@@ -33,7 +33,7 @@ the guard misses the server still refuses; the guard is what keeps scalar
 functions such as ``file()`` from the host (the local store does not confine
 them: README, "Known limit of the local store").
 
-The parse's tree: sinks.query_tree. Blocking: two or three small queries through the store. Raises
+The parse's tree: spur_sinks.query_tree. Blocking: two or three small queries through the store. Raises
 :class:`QueryRefusedError` naming what was refused.
 """
 
@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from sinks.query_rules import (
+from spur_sinks.query_rules import (
     DENIED_FUNCTIONS,
     NODE_KINDS,
     STRUCTURAL_FUNCTIONS,
@@ -52,9 +52,9 @@ from sinks.query_rules import (
     host_columns_read,
     refuse_host_columns,
 )
-from sinks.query_tree import Node, QueryRefusedError, parse_tree
-from sinks.store import Store, StoreError
-from sinks.store_errors import READONLY, TOO_MANY_ROWS_OR_BYTES
+from spur_sinks.query_tree import Node, QueryRefusedError, parse_tree
+from spur_sinks.store import Store, StoreError
+from spur_sinks.store_errors import READONLY, TOO_MANY_ROWS_OR_BYTES
 
 __all__ = ["Catalog", "Guard", "Node", "QueryRefusedError", "parse_tree"]
 

@@ -1,12 +1,12 @@
-"""What the guard of ad-hoc SQL (sinks.query_guard) allows and refuses: the lists, by name.
+"""What the guard of ad-hoc SQL (spur_sinks.query_guard) allows and refuses: the lists, by name.
 
-Pure data and two pure checks over the parsed query (sinks.query_tree);
+Pure data and two pure checks over the parsed query (spur_sinks.query_tree);
 kept apart from the guard's walk so that the rules read in one place.
 """
 
 from __future__ import annotations
 
-from sinks.query_tree import Node, QueryRefusedError
+from spur_sinks.query_tree import Node, QueryRefusedError
 
 # Functions that read files, other tables or dictionaries (whose sources may
 # be anything), reveal the host or server, or only hold a thread. Every name

@@ -1,4 +1,4 @@
-"""The tree that ``EXPLAIN AST`` prints, read back (pure; used by sinks.query_guard).
+"""The tree that ``EXPLAIN AST`` prints, read back (pure; used by spur_sinks.query_guard).
 
 ClickHouse prints one node a line, indented by depth, with its kind, its
 name or value, and how many children it has. A name with a line break
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from schemas.errors import InputError
+from spur_schemas.errors import InputError
 
 
 class QueryRefusedError(InputError, ValueError):

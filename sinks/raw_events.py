@@ -1,19 +1,19 @@
 """Raw rows in the store: one table per input stream, and the dead letters.
 
-Implements :class:`streams.steps.store.RawEventsSink`. An empty batch runs
-no statement. Blocking; store errors are retried (sinks.writer).
+Implements :class:`spur_streams.steps.store.RawEventsSink`. An empty batch runs
+no statement. Blocking; store errors are retried (spur_sinks.writer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.located import Located
-from schemas.messages import DeadLetter
-from sinks.actions import action_columns
-from sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
-from sinks.writer import Retrying
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.located import Located
+from spur_schemas.messages import DeadLetter
+from spur_sinks.actions import action_columns
+from spur_sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
+from spur_sinks.writer import Retrying
 
 
 class StoreRawEvents:

@@ -5,7 +5,7 @@ What differs and what to rewrite is decided in spur.read.reconcile; this
 module only reads windows (keyed by customer and hour, or by action type
 and minute, as epoch seconds) and writes the corrections it is given.
 
-Blocking. Raises :class:`sinks.store.StoreError`.
+Blocking. Raises :class:`spur_sinks.store.StoreError`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sinks.capacity import refresh_capacity
-from sinks.store import PROBE, Store
-from streams.usage import CapacityKey
+from spur_sinks.capacity import refresh_capacity
+from spur_sinks.store import PROBE, Store
+from spur_streams.usage import CapacityKey
 
 USAGE_FIELDS = ("bytes_in", "bytes_out", "actions", "error_actions", "duration_ms")
 CAPACITY_FIELDS = (

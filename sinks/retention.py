@@ -1,9 +1,9 @@
 """How old the oldest row of each table is, for ``spur retention`` and its gauges.
 
-Which tables age, by which column: the registry's (sinks.tables). Whether
+Which tables age, by which column: the registry's (spur_sinks.tables). Whether
 that conforms to the policy is the read model's (spur.read.retention).
 
-Blocking: one small query per table. Raises :class:`sinks.store.StoreError`.
+Blocking: one small query per table. Raises :class:`spur_sinks.store.StoreError`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sinks.store import Store
-from sinks.tables import Table, kept_tables
+from spur_sinks.store import Store
+from spur_sinks.tables import Table, kept_tables
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Rows and the last insert per table of spur's database, for ``spur status``.
 
-Blocking: one query of ``system.parts``. Raises :class:`sinks.store.StoreError`
+Blocking: one query of ``system.parts``. Raises :class:`spur_sinks.store.StoreError`
 (code 81 when spur's database does not exist yet).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sinks.store import Store, sql_string
+from spur_sinks.store import Store, sql_string
 
 
 def table_status(store: Store) -> list[dict[str, Any]]:

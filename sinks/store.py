@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from sinks.store_errors import TIMEOUT_EXCEEDED, StoreError
-from sinks.url import ReadLimits, StoreURL
+from spur_sinks.store_errors import TIMEOUT_EXCEEDED, StoreError
+from spur_sinks.url import ReadLimits, StoreURL
 
 __all__ = ["Columns", "ServerStore", "Store", "StoreError", "open_store", "sql_string"]
 

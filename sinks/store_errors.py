@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from schemas.errors import UnavailableError
+from spur_schemas.errors import UnavailableError
 
 # ClickHouse's error codes that spur acts on, by their names in ClickHouse.
 UNKNOWN_DATABASE = 81

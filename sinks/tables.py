@@ -162,7 +162,7 @@ TABLES: tuple[Table, ...] = (
     Table("action_folds_to_quarters"),
     # The key of login tombstones (one row, made by migration 0007).
     Table("erasure_keys", append_only=True),
-    # Which migrations are applied (created by sinks.migrate itself).
+    # Which migrations are applied (created by spur_sinks.migrate itself).
     Table("schema_migrations"),
 )
 

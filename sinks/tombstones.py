@@ -1,16 +1,16 @@
 """The erasure tombstones in the store, as an erasure log.
 
-Implements :class:`streams.steps.erasure.ErasureLog` over sinks.erasure
+Implements :class:`spur_streams.steps.erasure.ErasureLog` over spur_sinks.erasure
 (``erased_subjects``, and the deletion of a subject's rows). Blocking;
-store errors are retried (sinks.writer).
+store errors are retried (spur_sinks.writer).
 """
 
 from __future__ import annotations
 
-from sinks import erasure
-from sinks.tables import SubjectKind
-from sinks.writer import Retrying, retrying
-from streams.steps.erasure import Tombstones
+from spur_sinks import erasure
+from spur_sinks.tables import SubjectKind
+from spur_sinks.writer import Retrying, retrying
+from spur_streams.steps.erasure import Tombstones
 
 
 class StoreTombstones:

@@ -1,6 +1,6 @@
 """The raw actions of a session, or one action, for ``spur trace``.
 
-Blocking: one query. Raises :class:`sinks.store.StoreError`.
+Blocking: one query. Raises :class:`spur_sinks.store.StoreError`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sinks.store import Store, sql_string
+from spur_sinks.store import Store, sql_string
 
 # Renamed only here: in SQL an alias named like a column would shadow it.
 _RENAMES = {"id": "action_id", "parent": "parent_action_id", "started": "started_at",

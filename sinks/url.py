@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
-from schemas.errors import InputError
+from spur_schemas.errors import InputError
 
 
 class StoreURLError(InputError, ValueError):

@@ -1,6 +1,6 @@
 """Usage windows in the store, and the fold that feeds them.
 
-Implements :class:`streams.steps.windows.WindowStore`:
+Implements :class:`spur_streams.steps.windows.WindowStore`:
 
 - ``fold``: ONE insert of the new actions into ``action_folds`` (a Null
   table), whose materialized views write the dedup index ``action_ids``, the
@@ -11,7 +11,7 @@ Implements :class:`streams.steps.windows.WindowStore`:
 - ``write``: those states into ``usage_hourly`` (a ReplacingMergeTree on
   ``version``).
 
-Blocking; store errors are retried (sinks.writer).
+Blocking; store errors are retried (spur_sinks.writer).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from typing import Any
 import msgspec
 import xxhash
 
-from schemas.events import Action
-from schemas.located import Located
-from sinks.actions import copied
-from sinks.store import PROBE
-from sinks.writer import Retrying
-from streams.usage import UsageState, WindowKey
+from spur_schemas.events import Action
+from spur_schemas.located import Located
+from spur_sinks.actions import copied
+from spur_sinks.store import PROBE
+from spur_sinks.writer import Retrying
+from spur_streams.usage import UsageState, WindowKey
 
 _FOLDED = (
     "action_id", "customer_id", "started_at", "ended_at", "action", "bytes_in", "bytes_out",

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from schemas.metrics import NO_METRICS, STORE_ERRORS, Metrics
-from sinks.store import Columns, Store, StoreError
+from spur_schemas.metrics import NO_METRICS, STORE_ERRORS, Metrics
+from spur_sinks.store import Columns, Store, StoreError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

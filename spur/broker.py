@@ -9,8 +9,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.errors import UnavailableError
-from schemas.topics import consumer_group_of
+from spur_schemas.errors import UnavailableError
+from spur_schemas.topics import consumer_group_of
 from spur.client.kafka import KafkaTarget, as_target
 from spur.local_state import read_broker_credentials, running_dev_broker
 from spur.settings import Settings

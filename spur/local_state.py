@@ -28,7 +28,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sinks.tables import Reader
+from spur_sinks.tables import Reader
 from spur.client.kafka import KafkaTarget, Secret
 from spur.client.private import private_dir, write_private
 from spur.processes import pid_alive

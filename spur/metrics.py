@@ -1,5 +1,5 @@
-"""spur's metrics in prometheus-client: the declarations of :mod:`schemas.metrics`
-registered once per process, behind the :class:`schemas.metrics.Metrics` interface."""
+"""spur's metrics in prometheus-client: the declarations of :mod:`spur_schemas.metrics`
+registered once per process, behind the :class:`spur_schemas.metrics.Metrics` interface."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from schemas.metrics import ALL_METRICS, Metric
+from spur_schemas.metrics import ALL_METRICS, Metric
 
 
 class PrometheusMetrics:

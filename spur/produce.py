@@ -24,10 +24,10 @@ from aiokafka.errors import KafkaConnectionError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from schemas.errors import InputError, UnavailableError
-from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from schemas.topics import Topic
-from schemas.validate import Rejection, TimeLimits, validate
+from spur_schemas.errors import InputError, UnavailableError
+from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from spur_schemas.topics import Topic
+from spur_schemas.validate import Rejection, TimeLimits, validate
 from spur.client import Publisher, topic_and_key
 from spur.client.kafka import KafkaTarget
 

@@ -46,7 +46,7 @@ class Node(Protocol):
 
 NIL_UUID = uuid.UUID(int=0)
 
-# Optional fields of the event contract (schemas.events), as the store keeps
+# Optional fields of the event contract (spur_schemas.events), as the store keeps
 # them when the event had none: shown as null.
 ABSENT: dict[str, object] = {
     "parent_action_id": NIL_UUID,

@@ -16,12 +16,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.errors import InputError
-from schemas.events import Action, Event, FormSubmission, WebRequest
-from schemas.validate import TimeLimits
-from sinks.tables import Retention
-from sinks.url import ReadLimits, StoreURL, StoreURLError
-from sinks.url import parse_store_url as parse_url
+from spur_schemas.errors import InputError
+from spur_schemas.events import Action, Event, FormSubmission, WebRequest
+from spur_schemas.validate import TimeLimits
+from spur_sinks.tables import Retention
+from spur_sinks.url import ReadLimits, StoreURL, StoreURLError
+from spur_sinks.url import parse_store_url as parse_url
 
 # Kafka holds the same personal data as the store while it retains messages
 # (docs/topics.md, "Retention"), so its retention is bounded like the store's.
@@ -45,7 +45,7 @@ class SettingsError(InputError, ValueError):
 
 
 def parse_store_url(url: str) -> StoreURL:
-    """Parse a storage URL (sinks.url); raise :class:`SettingsError` naming what is wrong."""
+    """Parse a storage URL (spur_sinks.url); raise :class:`SettingsError` naming what is wrong."""
     try:
         return parse_url(url)
     except StoreURLError as exc:

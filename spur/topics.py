@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from schemas.errors import SpurError
-from schemas.topics import Topic
+from spur_schemas.errors import SpurError
+from spur_schemas.topics import Topic
 from spur.client.kafka import KafkaTarget, as_target
 from spur.settings import Settings
 

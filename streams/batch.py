@@ -1,4 +1,4 @@
-"""The worker's batch: its steps in order, written once (streams.steps).
+"""The worker's batch: its steps in order, written once (spur_streams.steps).
 
 Actions, :meth:`ActionsBatch.process` (blocking: the worker runs it in a
 thread; :meth:`ActionsBatch.prepare` then :meth:`ActionsBatch.process_prepared`
@@ -26,7 +26,7 @@ consumer's commit:
    into meanwhile once more, so the last message per window key is its
    newest state;
 10. commit: the batch's offsets, only after all of the above
-    (:func:`streams.steps.commit.complete_then_commit`).
+    (:func:`spur_streams.steps.commit.complete_then_commit`).
 
 Guarantees: every accepted action is counted once in its hour and its
 minute, whatever the order, lateness, crash or replay point, because an id
@@ -34,7 +34,7 @@ is indexed by the same statement that folds it (step 7) and every step is
 idempotent; the argument is docs/design.md#why-billing-totals-are-exact,
 the order of writes and commit docs/design.md#the-store-protocol.
 
-Web requests, forms and consent take :class:`streams.steps.raw_events.RawEvents`.
+Web requests, forms and consent take :class:`spur_streams.steps.raw_events.RawEvents`.
 Blocking: store calls block and are retried inside the sinks until they
 succeed (or the worker stops: ``stopping``); raises nothing for bad input.
 """
@@ -47,32 +47,32 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.located import Located
-from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
-from schemas.metrics import EVENTS_IN, Metrics
-from schemas.topics import Topic
-from schemas.validate import TimeLimits
-from streams.privacy import IpPolicy
-from streams.steps.clock import StepClock
-from streams.steps.dedup import DedupIndex, deduplicate
-from streams.steps.erasure import (
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.located import Located
+from spur_schemas.messages import CapacityMessage, DeadLetter, UsageMessage
+from spur_schemas.metrics import EVENTS_IN, Metrics
+from spur_schemas.topics import Topic
+from spur_schemas.validate import TimeLimits
+from spur_streams.privacy import IpPolicy
+from spur_streams.steps.clock import StepClock
+from spur_streams.steps.dedup import DedupIndex, deduplicate
+from spur_streams.steps.erasure import (
     ErasureLog,
     delete_what_raced,
     without_erased_customers,
     without_erased_letters,
     without_erased_logins,
 )
-from streams.steps.lateness import Lateness
-from streams.steps.privacy import ConsentSource, private_actions
-from streams.steps.publish import (
+from spur_streams.steps.lateness import Lateness
+from spur_streams.steps.privacy import ConsentSource, private_actions
+from spur_streams.steps.publish import (
     Publisher,
     publish_dead_letters,
     publish_detours,
     publish_windows,
 )
-from streams.steps.raw_events import RawEvents
-from streams.steps.route import (
+from spur_streams.steps.raw_events import RawEvents
+from spur_streams.steps.route import (
     ConsentRoute,
     Detour,
     not_detoured,
@@ -80,9 +80,9 @@ from streams.steps.route import (
     route_actions,
     route_consent,
 )
-from streams.steps.store import RawEventsSink, store_dead_letters
-from streams.steps.validate import Message, Split, reject, split
-from streams.steps.windows import (
+from spur_streams.steps.store import RawEventsSink, store_dead_letters
+from spur_streams.steps.validate import Message, Split, reject, split
+from spur_streams.steps.windows import (
     CapacityStore,
     WindowStore,
     fold,
@@ -90,7 +90,7 @@ from streams.steps.windows import (
     refresh_capacity,
     rewrite,
 )
-from streams.usage import CapacityKey
+from spur_streams.usage import CapacityKey
 
 __all__ = [
     "ActionsBatch", "ActionsOutcome", "Batch", "Message", "Prepared", "Split", "reject", "split",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from schemas.events import MAX_EVENT_BYTES
-from schemas.messages import DeadLetter
-from schemas.validate import Rejection
+from spur_schemas.events import MAX_EVENT_BYTES
+from spur_schemas.messages import DeadLetter
+from spur_schemas.validate import Rejection
 
 REDACTED = "[redacted]"
 # The whole original when it cannot be redacted field by field (not JSON, not

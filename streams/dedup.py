@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import xxhash
 
-from schemas.events import Action
-from schemas.located import Located
-from schemas.validate import encode
+from spur_schemas.events import Action
+from spur_schemas.located import Located
+from spur_schemas.validate import encode
 
 # The hash of ids indexed from stored raw rows when the index was extended
 # (migration 0006): their content hash is unknown, any repeat is a duplicate.

@@ -1,6 +1,6 @@
 """Kafka's murmur2 partitioner over a whole batch of action ids, with numpy.
 
-The canonical partition of a key (schemas.partitioning, one key at a time)
+The canonical partition of a key (spur_schemas.partitioning, one key at a time)
 is ``(murmur2(key) & 0x7fffffff) % partitions``. The worker compares every
 input message's partition with its canonical one (docs/guarantees.md,
 "Scale does not matter"); the batch of actions is hashed at once with
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from schemas.partitioning import MASK, SEED, M
+from spur_schemas.partitioning import MASK, SEED, M
 
 # Where the 32 hex digits of a UUID go in its 36-byte canonical text.
 _DIGIT_COLUMNS = np.array([c for c in range(36) if c not in (8, 13, 18, 23)])

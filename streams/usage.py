@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from schemas.events import Action
-from schemas.located import Located
+from spur_schemas.events import Action
+from spur_schemas.located import Located
 
 HOUR = dt.timedelta(hours=1)
 
@@ -30,7 +30,7 @@ class WindowKey(NamedTuple):
 
 
 class CapacityKey(NamedTuple):
-    """A capacity window: (action type, minute), across all customers (sinks.capacity)."""
+    """A capacity window: (action type, minute), across all customers (spur_sinks.capacity)."""
 
     action: str
     minute: dt.datetime  # UTC, on the minute

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sinks.store import ServerStore, Store
+from spur_sinks.store import ServerStore, Store
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.dev.store import LocalStore
@@ -60,7 +60,7 @@ def recreate_topics(bootstrap: KafkaTarget) -> None:
     """Delete spur's topics and create them anew (their offsets start at 0 again)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from schemas.topics import Topic
+    from spur_schemas.topics import Topic
     from spur.settings import Settings
     from spur.topics import ensure_topics, topic_specs
 

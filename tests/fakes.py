@@ -1,4 +1,4 @@
-"""In-memory fakes of the batch's interfaces (streams.steps), for broker- and store-free tests.
+"""In-memory fakes of the batch's interfaces (spur_streams.steps), for broker- and store-free tests.
 
 :class:`MemoryStore` implements every store-side interface at once
 (DedupIndex, WindowStore, CapacityStore, ConsentSource, RawEventsSink,
@@ -17,20 +17,20 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.located import Located
-from schemas.messages import CapacityMessage, DeadLetter
-from schemas.metrics import Metric
-from schemas.topics import Topic
-from schemas.validate import TimeLimits
-from streams.batch import ActionsBatch, Batch
-from streams.dedup import UNKNOWN_HASH
-from streams.privacy import ConsentDecision, ConsentLedger, IpPolicy
-from streams.steps.erasure import SubjectKind, Tombstones, login_key
-from streams.steps.lateness import Lateness
-from streams.steps.privacy import private_forms, private_web
-from streams.steps.raw_events import RawEvents, consent_kept, consent_raced
-from streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_of
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.located import Located
+from spur_schemas.messages import CapacityMessage, DeadLetter
+from spur_schemas.metrics import Metric
+from spur_schemas.topics import Topic
+from spur_schemas.validate import TimeLimits
+from spur_streams.batch import ActionsBatch, Batch
+from spur_streams.dedup import UNKNOWN_HASH
+from spur_streams.privacy import ConsentDecision, ConsentLedger, IpPolicy
+from spur_streams.steps.erasure import SubjectKind, Tombstones, login_key
+from spur_streams.steps.lateness import Lateness
+from spur_streams.steps.privacy import private_forms, private_web
+from spur_streams.steps.raw_events import RawEvents, consent_kept, consent_raced
+from spur_streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_of
 
 ERASURE_KEY = b"fake erasure key"
 R = TypeVar("R")
@@ -234,7 +234,7 @@ def _fields(state: UsageState) -> dict[str, int]:
 
 
 class RecordingMetrics:
-    """A :class:`schemas.metrics.Metrics` that keeps every measurement."""
+    """A :class:`spur_schemas.metrics.Metrics` that keeps every measurement."""
 
     def __init__(self) -> None:
         self.counts: defaultdict[tuple[str, frozenset[tuple[str, str]]], float] = defaultdict(float)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from schemas.events import Action
+from spur_schemas.events import Action
 
 
 def expected_billing(actions: Iterable[Action]) -> dict[int, tuple[int, int, int]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sinks.store import Store
+from spur_sinks.store import Store
 
 
 def stored_usage(store: Store) -> dict[tuple[int, int], tuple[int, ...]]:

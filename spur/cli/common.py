@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from schemas.errors import SpurError
+from spur_schemas.errors import SpurError
 from spur.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from sinks.store import Store
+    from spur_sinks.store import Store
     from spur.store_access import Reader
 
 err = Console(stderr=True)

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success, 1 the command failed (broker or store unreachable,
 worker died), 2 bad input (options, settings, file lines). Every failure
-spur knows is a ``SpurError`` (schemas.errors), caught here and nowhere
+spur knows is a ``SpurError`` (spur_schemas.errors), caught here and nowhere
 else: ``Error: <message>`` and ``Hint: <hint>`` on stderr, its exit code,
 no traceback.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from schemas.errors import SpurError
+from spur_schemas.errors import SpurError
 from spur.cli import billing, deadletters, pipeline, privacy, query, status, trace
 from spur.terminal import visible
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from schemas.errors import InputError
+from spur_schemas.errors import InputError
 from spur.cli.common import (
     CUSTOMER_ID,
     TABLE_OR_JSON,
@@ -114,7 +114,7 @@ def tombstone_consent(settings: Settings, logins: list[str]) -> str:
     """
     from aiokafka.errors import KafkaError
 
-    from schemas.topics import Topic, consent_key
+    from spur_schemas.topics import Topic, consent_key
     from spur.broker import NoBrokerError, kafka_target
     from spur.client import Publisher
 

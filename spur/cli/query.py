@@ -70,8 +70,8 @@ SLOT_WAIT_SECONDS = 10.0
 def _when_a_slot_is_free(start: Callable[[], Iterator[Row]]) -> Iterator[Row]:
     """``start()``'s rows; while the account runs as many reads as it may, it waits
     (saying so once) and starts again, for :data:`SLOT_WAIT_SECONDS` at most."""
-    from sinks.store import StoreError
-    from sinks.store_errors import TOO_MANY_SIMULTANEOUS_QUERIES
+    from spur_sinks.store import StoreError
+    from spur_sinks.store_errors import TOO_MANY_SIMULTANEOUS_QUERIES
 
     deadline = time.monotonic() + SLOT_WAIT_SECONDS
     told = False

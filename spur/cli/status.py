@@ -47,7 +47,7 @@ def status(fmt: str) -> None:
     Exit code 1 when the broker or the store cannot be reached, or the
     local store's disk is full. Each failure comes with a hint.
     """
-    from schemas.topics import INPUT_TOPICS
+    from spur_schemas.topics import INPUT_TOPICS
     from spur.broker import NoBrokerError, kafka_target
     from spur.client.kafka import KafkaTarget
     from spur.local_state import running_store

@@ -17,10 +17,10 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from schemas.partitioning import murmur2_partitioner
-from schemas.topics import Topic, action_key, consent_key
-from schemas.validate import encode
+from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from spur_schemas.partitioning import murmur2_partitioner
+from spur_schemas.topics import Topic, action_key, consent_key
+from spur_schemas.validate import encode
 from spur.client.kafka import KafkaTarget, as_target
 
 

@@ -1,6 +1,6 @@
 """Recording actions and events: what an app server's code calls, without delivery.
 
-``Recording`` turns calls into contract events (schemas.events) and hands
+``Recording`` turns calls into contract events (spur_schemas.events) and hands
 each one to ``emit``; subclasses decide where it goes: :class:`Telemetry`
 buffers and sends it to Kafka, the synchronous facade hands it to
 Telemetry's loop, tests collect it. Kept apart from delivery so the rules
@@ -26,8 +26,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
-from schemas.validate import E, Rejection
+from spur_schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
+from spur_schemas.validate import E, Rejection
 from spur.client.ids import uuid7
 
 _current_action: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from schemas.events import Event
+from spur_schemas.events import Event
 from spur.client.kafka import KafkaTarget
 from spur.client.recording import Recording
 from spur.client.telemetry import Telemetry

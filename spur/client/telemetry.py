@@ -29,8 +29,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.events import Event
-from schemas.metrics import (
+from spur_schemas.events import Event
+from spur_schemas.metrics import (
     CLIENT_BUFFERED,
     CLIENT_EMITTED,
     CLIENT_METRICS,
@@ -40,7 +40,7 @@ from schemas.metrics import (
     CLIENT_SPOOLED,
     Metrics,
 )
-from schemas.validate import encode
+from spur_schemas.validate import encode
 from spur.client.kafka import KafkaTarget
 from spur.client.publisher import new_producer, topic_and_key
 from spur.client.recording import Recording

@@ -30,10 +30,10 @@ from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from schemas.errors import SpurError
-from schemas.events import WebRequest
-from schemas.topics import INPUT_TOPICS, Topic
-from sinks.store import ServerStore
+from spur_schemas.errors import SpurError
+from spur_schemas.events import WebRequest
+from spur_schemas.topics import INPUT_TOPICS, Topic
+from spur_sinks.store import ServerStore
 from spur.broker import consumer_lag
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from schemas.errors import SpurError
+from spur_schemas.errors import SpurError
 
 POM = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "pom.xml"
 LOG_TAIL_LINES = 40

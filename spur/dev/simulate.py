@@ -16,9 +16,9 @@ from typing import Any
 
 import msgspec
 
-from schemas.events import Action, Profile
-from schemas.topics import action_key
-from schemas.validate import encode
+from spur_schemas.events import Action, Profile
+from spur_schemas.topics import action_key
+from spur_schemas.validate import encode
 from spur.client.ids import IdMinter
 
 # (user action, actions it triggers automatically)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sinks.url import ReadLimits
+from spur_sinks.url import ReadLimits
 from spur.client.private import private_dir
 from spur.dev.store_server import LocalStoreError, serve
 from spur.local_state import DATABASE, STORE_MODULE, RunningStore, running_store

@@ -10,7 +10,7 @@ actions of the month that arrived after closing). A period is a month *in a
 time zone*: 2026-11 in UTC and in Europe/Berlin have different bounds, so
 they are closed separately; the zone is compared by its IANA name.
 
-Blocking: every function that takes a store queries it (through sinks.billing).
+Blocking: every function that takes a store queries it (through spur_sinks.billing).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sinks import billing as stored
-from sinks.billing import Closing, CustomerUsage
-from sinks.store import Store, StoreError
+from spur_sinks import billing as stored
+from spur_sinks.billing import Closing, CustomerUsage
+from spur_sinks.store import Store, StoreError
 from spur.read.periods import (
     QUARTER_SECONDS,
     BillingInputError,

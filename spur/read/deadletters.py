@@ -1,6 +1,6 @@
 """Dead letters: as stored (``spur deadletters``) and as read back from their topic.
 
-Blocking: the store report runs two queries (sinks.deadletters); the topic
+Blocking: the store report runs two queries (spur_sinks.deadletters); the topic
 is read from its beginning to the end offsets seen at the start, then the
 read stops (it never waits for new letters).
 """
@@ -13,12 +13,12 @@ from typing import Any
 
 import msgspec
 
-from schemas.topics import Topic
-from sinks import deadletters as stored
-from sinks.store import Store
+from spur_schemas.topics import Topic
+from spur_sinks import deadletters as stored
+from spur_sinks.store import Store
 from spur.broker import read_topic
 from spur.client.kafka import KafkaTarget
-from streams.deadletter import DeadLetter
+from spur_streams.deadletter import DeadLetter
 
 
 def dead_letter_report(

@@ -1,4 +1,4 @@
-"""``spur query``: a saved query by name, or ad-hoc SQL, confined (sinks.query).
+"""``spur query``: a saved query by name, or ad-hoc SQL, confined (spur_sinks.query).
 
 It runs as the reading account (spur.store_access: read-only, granted only
 spur's database, with the limits of SPUR_QUERY_*); saved queries pass the
@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from sinks.query import run_guarded, saved_queries, stream_guarded
-from sinks.query_guard import QueryRefusedError
-from sinks.store import Store
-from sinks.url import ReadLimits
+from spur_sinks.query import run_guarded, saved_queries, stream_guarded
+from spur_sinks.query_guard import QueryRefusedError
+from spur_sinks.store import Store
+from spur_sinks.url import ReadLimits
 
 __all__ = ["QueryRefusedError", "resolve", "run_query", "saved_queries", "stream_query"]
 

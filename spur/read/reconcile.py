@@ -1,14 +1,14 @@
 """``spur reconcile``: aggregates against the raw actions, and repair after a disaster.
 
 Every accepted action is folded into its hour and its minute whatever its
-arrival order (streams.batch), so after any delivery the aggregates equal
+arrival order (spur_streams.batch), so after any delivery the aggregates equal
 what the raw actions give: ``reconcile`` reports no difference, for usage
 (per customer) and for capacity (per action type and minute, every field).
 Differences mean either an erasure (an erased login's raw actions are gone
 while the customer's billing stays; an erased customer's actions stay in
 capacity, which has no customer: by design) or a disaster (a store that lost
 or doubled a fold, restored backups). The action ids an erasure keeps
-(sinks.tables) tell the two apart: a difference that is exactly a window's
+(spur_sinks.tables) tell the two apart: a difference that is exactly a window's
 ids without a raw row is ``explained_by_erasure``.
 
 ``--repair`` decides by content, window by window: it recomputes each
@@ -18,7 +18,7 @@ no raw row any more (an erased login): the raw rows cannot say what such a
 window held, so it is reported and left alone (for capacity: the minute).
 Usage is corrected by adding the difference to the sums (so folds that
 follow build on it); capacity minutes get their state rebuilt from the raw
-actions. The windows are read and written by sinks.reconcile.
+actions. The windows are read and written by spur_sinks.reconcile.
 
 Usage windows are whole UTC hours, so in a zone whose month does not begin
 on a whole hour (Asia/Kolkata, Asia/Kathmandu) the usage check covers the
@@ -36,9 +36,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sinks import reconcile as windows
-from sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
-from sinks.store import Store
+from spur_sinks import reconcile as windows
+from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
+from spur_sinks.store import Store
 from spur.read.periods import month_bounds
 
 __all__ = [

@@ -1,6 +1,6 @@
 """``spur retention`` and the retention gauges: each table's oldest row against its policy.
 
-Blocking: reads the store (sinks.retention), one small query per table.
+Blocking: reads the store (spur_sinks.retention), one small query per table.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sinks.retention import table_ages
-from sinks.store import Store
+from spur_sinks.retention import table_ages
+from spur_sinks.store import Store
 from spur.settings import Settings
 
 # One day of grace: TTL merges run hourly, and parts merge when they can.

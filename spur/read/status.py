@@ -1,6 +1,6 @@
 """``spur status``: the broker's lag, the store's tables and disk, each failure with a hint.
 
-Blocking reads of the store (sinks.status, within the caller's connection
+Blocking reads of the store (spur_sinks.status, within the caller's connection
 timeout) and of the broker (15 s at most). Raises nothing: every failure is
 reported in the document, with a hint that says what to do.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sinks.status import table_status
-from sinks.store import Store, StoreError
-from sinks.store_errors import NETWORK_ERROR, NOT_ENOUGH_SPACE, TIMEOUTS, UNKNOWN_DATABASE
+from spur_sinks.status import table_status
+from spur_sinks.store import Store, StoreError
+from spur_sinks.store_errors import NETWORK_ERROR, NOT_ENOUGH_SPACE, TIMEOUTS, UNKNOWN_DATABASE
 from spur.broker import NoBrokerError
 from spur.client.kafka import KafkaTarget
 from spur.local_state import RunningStore

@@ -1,7 +1,7 @@
 """Data subjects: where a customer's or a login's rows are, erasure and export.
 
 A data subject may demand deletion of all their data, or ask for it
-(information requests). The table registry (sinks.tables) says, per table,
+(information requests). The table registry (spur_sinks.tables) says, per table,
 which rows reference a subject; erase deletes exactly those and export reads
 exactly those, so the two can never disagree about what "all their data" is.
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sinks import erasure
-from sinks.export import export_rows
-from sinks.store import Store
-from sinks.tables import SubjectKind
+from spur_sinks import erasure
+from spur_sinks.export import export_rows
+from spur_sinks.store import Store
+from spur_sinks.tables import SubjectKind
 from spur.client.private import private_dir, write_private
 
 
@@ -55,7 +55,7 @@ class Erasure:
     erasure_id: uuid.UUID
     rows_removed: dict[str, int]
     kafka_expires_at: dt.datetime
-    # Rows kept without the reference to the subject (sinks.tables: action ids).
+    # Rows kept without the reference to the subject (spur_sinks.tables: action ids).
     rows_unlinked: dict[str, int]
 
 

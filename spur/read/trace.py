@@ -2,7 +2,7 @@
 
 Actions link to the action that triggered them (``parent_action_id``).
 Orphans (their parent is not stored: expired, erased or never sent) are shown
-at the top level and marked, never dropped. The rows: sinks.trace.
+at the top level and marked, never dropped. The rows: spur_sinks.trace.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sinks import trace as stored
-from sinks.store import Store
+from spur_sinks import trace as stored
+from spur_sinks.store import Store
 
 NIL = str(uuid.UUID(int=0))
 

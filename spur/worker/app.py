@@ -2,7 +2,7 @@
 
 Actions (the volume) are read in batches by :mod:`spur.worker.consume`, a task
 of this app. Each agent (web, forms, consent) takes batches with ``take_events`` and hands them to
-its path of :class:`streams.batch.Batch` (spur.worker.batch) in a worker
+its path of :class:`spur_streams.batch.Batch` (spur.worker.batch) in a worker
 thread (store calls block); then it publishes what the batch produced
 (window states, dead letters) and waits for the broker to acknowledge them.
 
@@ -27,10 +27,10 @@ from typing import Any, cast
 
 import faust
 
-from schemas.messages import DeadLetter
-from schemas.partitioning import murmur2_partitioner
-from schemas.topics import Topic, consumer_group_of
-from sinks.store import Store
+from spur_schemas.messages import DeadLetter
+from spur_schemas.partitioning import murmur2_partitioner
+from spur_schemas.topics import Topic, consumer_group_of
+from spur_sinks.store import Store
 from spur.client.kafka import SASL_MECHANISM, KafkaTarget
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
@@ -38,9 +38,9 @@ from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
 from spur.worker.publishers import detour_headers
-from streams.batch import ActionsOutcome, Message
-from streams.steps.publish import publish_dead_letters, publish_detours
-from streams.steps.route import Detour
+from spur_streams.batch import ActionsOutcome, Message
+from spur_streams.steps.publish import publish_dead_letters, publish_detours
+from spur_streams.steps.route import Detour
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
 
 
 class FaustPublisher:
-    """The app's producer as a :class:`streams.steps.publish.Publisher`."""
+    """The app's producer as a :class:`spur_streams.steps.publish.Publisher`."""
 
     def __init__(self, app: faust.App) -> None:
         self._app = app

@@ -1,7 +1,7 @@
 """The worker's batch wired to the store: each step's interface, its ClickHouse sink.
 
 ``batch_steps(store, settings, metrics)`` is what the worker, the tests and
-the benchmarks run: :class:`streams.batch.Batch` over the sinks of one store,
+the benchmarks run: :class:`spur_streams.batch.Batch` over the sinks of one store,
 with the settings' plain values (time limits, IP policies, lateness, retry
 backoff) handed to the steps that need them.
 """
@@ -11,24 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.metrics import NO_METRICS, Metrics
-from schemas.topics import Topic
-from sinks.capacity import StoreCapacity
-from sinks.consent import StoreConsent
-from sinks.dedup_index import StoreDedupIndex
-from sinks.faults import FaultyStore
-from sinks.raw_events import StoreRawEvents
-from sinks.store import Store
-from sinks.tombstones import StoreTombstones
-from sinks.windows import StoreWindows
-from sinks.writer import Retrying
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.metrics import NO_METRICS, Metrics
+from spur_schemas.topics import Topic
+from spur_sinks.capacity import StoreCapacity
+from spur_sinks.consent import StoreConsent
+from spur_sinks.dedup_index import StoreDedupIndex
+from spur_sinks.faults import FaultyStore
+from spur_sinks.raw_events import StoreRawEvents
+from spur_sinks.store import Store
+from spur_sinks.tombstones import StoreTombstones
+from spur_sinks.windows import StoreWindows
+from spur_sinks.writer import Retrying
 from spur.settings import Settings
 from spur.store_access import open_writer
-from streams.batch import ActionsBatch, Batch
-from streams.steps.lateness import Lateness
-from streams.steps.privacy import private_forms, private_web
-from streams.steps.raw_events import RawEvents, consent_kept, consent_raced
+from spur_streams.batch import ActionsBatch, Batch
+from spur_streams.steps.lateness import Lateness
+from spur_streams.steps.privacy import private_forms, private_web
+from spur_streams.steps.raw_events import RawEvents, consent_kept, consent_raced
 
 
 def open_worker_store(settings: Settings) -> Store:

@@ -18,7 +18,7 @@ reassigned partitions' cached state is forgotten before any new batch
 starts. Why: docs/design.md#rebalances.
 
 Consumer group: actions are consumed under ``consumer_group`` itself; the
-Faust agents use a group of their own (:func:`schemas.topics.consumer_group_of`)
+Faust agents use a group of their own (:func:`spur_schemas.topics.consumer_group_of`)
 because members with different assignment protocols cannot share one.
 
 Blocking: a batch blocks this consumer until the store accepted it
@@ -35,12 +35,12 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
-from streams.batch import Message
-from streams.steps.commit import complete_then_commit
-from streams.steps.route import DETOUR_HEADER
+from spur_streams.batch import Message
+from spur_streams.steps.commit import complete_then_commit
+from spur_streams.steps.route import DETOUR_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ import time
 
 from aiokafka.errors import KafkaError
 
-from schemas.metrics import CONSUMER_LAG, RETENTION_OLDEST_AGE, RETENTION_POLICY
-from schemas.topics import INPUT_TOPICS
-from sinks.store import Store, StoreError
+from spur_schemas.metrics import CONSUMER_LAG, RETENTION_OLDEST_AGE, RETENTION_POLICY
+from spur_schemas.topics import INPUT_TOPICS
+from spur_sinks.store import Store, StoreError
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.metrics import PROMETHEUS

@@ -2,7 +2,7 @@
 
 Blocks until the worker stops (SIGTERM/SIGINT are handled by Faust, which
 stops the agents and commits acknowledged offsets). Raises
-:class:`spur.broker.NoBrokerError` or :class:`sinks.store.StoreError` before
+:class:`spur.broker.NoBrokerError` or :class:`spur_sinks.store.StoreError` before
 starting when the broker or the store is unusable.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from schemas.topics import INPUT_TOPICS, consumer_group_of
-from sinks.migrate import apply_migrations
+from spur_schemas.topics import INPUT_TOPICS, consumer_group_of
+from spur_sinks.migrate import apply_migrations
 from spur.broker import kafka_target
 from spur.client.private import private_dir
 from spur.metrics import PROMETHEUS

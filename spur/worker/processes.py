@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.metrics import ALL_METRICS, Metric, Metrics
+from spur_schemas.metrics import ALL_METRICS, Metric, Metrics
 from spur.settings import Settings
 from spur.worker.actions_process import run_actions_process
 
@@ -37,7 +37,7 @@ _SPAWN = multiprocessing.get_context("spawn")
 
 
 class QueuedMetrics:
-    """A child's :class:`schemas.metrics.Metrics`: each measurement put on a queue."""
+    """A child's :class:`spur_schemas.metrics.Metrics`: each measurement put on a queue."""
 
     def __init__(self, measurements: Any) -> None:
         self._queue = measurements

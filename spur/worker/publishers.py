@@ -1,4 +1,4 @@
-"""The batch's :class:`streams.steps.publish.Publisher` over a plain aiokafka producer.
+"""The batch's :class:`spur_streams.steps.publish.Publisher` over a plain aiokafka producer.
 
 The worker's main process publishes through its Faust app's producer
 (spur.worker.app); the extra actions processes (spur.worker.actions_process)
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.topics import Topic
-from streams.steps.route import DETOUR_HEADER, Detour
+from spur_schemas.topics import Topic
+from spur_streams.steps.route import DETOUR_HEADER, Detour
 
 
 def detour_headers(detour: Detour) -> list[tuple[str, bytes]] | None:

@@ -27,5 +27,5 @@ def tune_interpreter() -> None:
 
 def quiet_driver_logs() -> None:
     """The store driver's warnings (each failed connect with its traceback) are left out:
-    every failed store call is logged once by the worker's retries (sinks.writer)."""
+    every failed store call is logged once by the worker's retries (spur_sinks.writer)."""
     logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)

@@ -1,6 +1,6 @@
 """The worker's batch as named steps, one module each, each with its contract.
 
-Actions, in this order (streams.batch runs them, the order written once):
+Actions, in this order (spur_streams.batch runs them, the order written once):
 validate -> erasure (drop erased subjects) -> dedup -> lateness (a metric)
 -> privacy -> store (raw rows) -> windows (fold, rewrite, capacity) ->
 publish -> commit. Web requests, forms and consent take one shared path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from schemas.metrics import BATCH_SECONDS, BATCH_STEP_SECONDS, Metrics
+from spur_schemas.metrics import BATCH_SECONDS, BATCH_STEP_SECONDS, Metrics
 
 
 class StepClock:

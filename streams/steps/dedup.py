@@ -2,7 +2,7 @@
 
 Input: the batch's valid actions (erased customers' already dropped), the
 raw messages they came from, and a :class:`DedupIndex`.
-Output: a :class:`streams.dedup.DedupResult` (new, duplicates, conflicts,
+Output: a :class:`spur_streams.dedup.DedupResult` (new, duplicates, conflicts,
 the content hash of each new id) and a ``conflicting_duplicate`` dead letter
 per conflict; duplicates are counted (``DUPLICATES``).
 Guarantees: identity is the action id and its content, never the Kafka
@@ -20,22 +20,22 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
-from schemas.events import Action
-from schemas.located import Located
-from schemas.messages import DeadLetter
-from schemas.metrics import DUPLICATES, Metrics
-from schemas.validate import Rejection
-from streams.dedup import DedupResult, classify
-from streams.steps.validate import Message, reject
+from spur_schemas.events import Action
+from spur_schemas.located import Located
+from spur_schemas.messages import DeadLetter
+from spur_schemas.metrics import DUPLICATES, Metrics
+from spur_schemas.validate import Rejection
+from spur_streams.dedup import DedupResult, classify
+from spur_streams.steps.validate import Message, reject
 
 
 class DedupIndex(Protocol):
-    """Every action id counted so far -> its content hash (sinks.dedup_index)."""
+    """Every action id counted so far -> its content hash (spur_sinks.dedup_index)."""
 
     def counted(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """The content hash of each of ``ids`` already counted (absent: not counted).
 
-        An id indexed with :data:`streams.dedup.UNKNOWN_HASH` and another hash
+        An id indexed with :data:`spur_streams.dedup.UNKNOWN_HASH` and another hash
         answers the unknown one. Blocks; no store call for no ids.
         """
 

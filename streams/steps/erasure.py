@@ -10,7 +10,7 @@ subject. After the batch's writes, :func:`delete_what_raced` reads the
 tombstones again and deletes once more what a fresh erasure may have raced.
 Guarantees: no replay, re-send or late arrival brings erased data back.
 Failure: the filters are pure and never raise; the log's reads and deletes
-block and retry inside (sinks.writer) until the store accepts them.
+block and retry inside (spur_sinks.writer) until the store accepts them.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
 
-from schemas.events import Action, Consent
-from schemas.located import Located
-from schemas.messages import DeadLetter
-from schemas.metrics import ERASED_DROPPED, Metrics
+from spur_schemas.events import Action, Consent
+from spur_schemas.located import Located
+from spur_schemas.messages import DeadLetter
+from spur_schemas.metrics import ERASED_DROPPED, Metrics
 
 S = TypeVar("S", Action, Consent)  # events that name a customer and a login
 

@@ -20,9 +20,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
-from schemas.events import Action
-from schemas.located import Located
-from schemas.metrics import EVENT_TIME_LAG, LATE_EVENTS, Metrics
+from spur_schemas.events import Action
+from spur_schemas.located import Located
+from spur_schemas.metrics import EVENT_TIME_LAG, LATE_EVENTS, Metrics
 
 _POSITION = attrgetter("partition", "offset")  # C-speed sort key
 

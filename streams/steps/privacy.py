@@ -9,7 +9,7 @@ action's profile dropped unless the login's latest consent to extended
 processing at the action's time is granted (clause 3.6; counted in
 ``DROPPED_PROFILES``, never rejected).
 Guarantees: nothing reaches a store call before these rules ran on it.
-Failure: the rules are pure (streams.privacy) and never raise; the consent
+Failure: the rules are pure (spur_streams.privacy) and never raise; the consent
 lookup blocks and retries inside until the store answers.
 """
 
@@ -20,14 +20,14 @@ from typing import Any, Protocol
 
 import msgspec
 
-from schemas.events import Action, FormSubmission, WebRequest
-from schemas.located import Located
-from schemas.metrics import DROPPED_PROFILES, Metrics
-from streams.privacy import ConsentLedger, IpPolicy, apply_ip_policy, strip_query
+from spur_schemas.events import Action, FormSubmission, WebRequest
+from spur_schemas.located import Located
+from spur_schemas.metrics import DROPPED_PROFILES, Metrics
+from spur_streams.privacy import ConsentLedger, IpPolicy, apply_ip_policy, strip_query
 
 
 class ConsentSource(Protocol):
-    """The consent ledger's extended-processing decisions (sinks.consent)."""
+    """The consent ledger's extended-processing decisions (spur_sinks.consent)."""
 
     def ledger(self, logins: Collection[str]) -> ConsentLedger:
         """The decisions of ``logins`` (blocks; no store call for no logins)."""

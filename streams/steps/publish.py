@@ -21,9 +21,9 @@ from typing import Protocol
 
 import msgspec
 
-from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
-from schemas.topics import Topic
-from streams.steps.route import Detour
+from spur_schemas.messages import CapacityMessage, DeadLetter, UsageMessage
+from spur_schemas.topics import Topic
+from spur_streams.steps.route import Detour
 
 
 class Publisher(Protocol):

@@ -6,8 +6,8 @@ Steps: validate (as the path's event type, with its time limits) -> keep
 rows (one insert) -> for consent, delete again what raced a fresh erasure
 -> store the dead letters -> count ``EVENTS_IN``.
 Output: the batch's dead letters, to publish (step publish).
-Guarantees: what :mod:`streams.steps.validate`, :mod:`~streams.steps.privacy`,
-:mod:`~streams.steps.erasure` and :mod:`~streams.steps.store` guarantee.
+Guarantees: what :mod:`spur_streams.steps.validate`, :mod:`~spur_streams.steps.privacy`,
+:mod:`~spur_streams.steps.erasure` and :mod:`~spur_streams.steps.store` guarantee.
 On the consent path, an empty value is a tombstone of the compacted ledger
 (``spur erase`` writes them): the end of a login's entries, skipped, not a
 malformed event; and tombstones are read first, so an erased subject's
@@ -22,21 +22,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.located import Located
-from schemas.messages import DeadLetter
-from schemas.metrics import EVENTS_IN, Metrics
-from schemas.topics import Topic
-from schemas.validate import TimeLimits
-from streams.steps.erasure import (
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.located import Located
+from spur_schemas.messages import DeadLetter
+from spur_schemas.metrics import EVENTS_IN, Metrics
+from spur_schemas.topics import Topic
+from spur_schemas.validate import TimeLimits
+from spur_streams.steps.erasure import (
     NO_TOMBSTONES,
     ErasureLog,
     Tombstones,
     delete_what_raced,
     without_erased_letters,
 )
-from streams.steps.store import RawEventsSink, store_dead_letters
-from streams.steps.validate import Message, split
+from spur_streams.steps.store import RawEventsSink, store_dead_letters
+from spur_streams.steps.validate import Message, split
 
 E = TypeVar("E", Action, WebRequest, FormSubmission, Consent)
 

@@ -6,7 +6,7 @@ partition count.
 Output: the events already on their canonical partition (the rest of the
 batch goes on with them), and a :class:`Detour` per event that is not: its
 original bytes, to be re-published under the canonical key on the canonical
-partition (streams.steps.publish), where the partition's owner decides it
+partition (spur_streams.steps.publish), where the partition's owner decides it
 with every other copy. Mis-routed messages are counted (``MISKEYED``).
 Guarantees: the canonical partition is a function of the event's identity
 alone (actions: the action id; consent: the login), never of the key or
@@ -26,15 +26,15 @@ from typing import TypeVar
 
 import numpy as np
 
-from schemas.events import Action, Consent
-from schemas.located import Located
-from schemas.metrics import EVENTS_IN, MISKEYED, Metrics
-from schemas.partitioning import partition_of
-from schemas.topics import Topic, action_key, consent_key
-from schemas.validate import TimeLimits
-from streams.routing import partitions_of_uuids
-from streams.steps.erasure import Tombstones
-from streams.steps.validate import Message, split
+from spur_schemas.events import Action, Consent
+from spur_schemas.located import Located
+from spur_schemas.metrics import EVENTS_IN, MISKEYED, Metrics
+from spur_schemas.partitioning import partition_of
+from spur_schemas.topics import Topic, action_key, consent_key
+from spur_schemas.validate import TimeLimits
+from spur_streams.routing import partitions_of_uuids
+from spur_streams.steps.erasure import Tombstones
+from spur_streams.steps.validate import Message, split
 
 E = TypeVar("E", Action, Consent)
 

@@ -8,7 +8,7 @@ Guarantees: an empty batch writes nothing. Raw rows are idempotent (a replay's
 rows collapse in the tables' ReplacingMergeTree), so storing them again after
 a crash is harmless. For actions, raw rows are stored before the fold (step
 windows): an id is never indexed before its row is stored.
-Failure: blocks while the store is down, retrying inside (sinks.writer);
+Failure: blocks while the store is down, retrying inside (spur_sinks.writer);
 returns only once the store accepted the rows, never skips them.
 """
 
@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.located import Located
-from schemas.messages import DeadLetter
-from schemas.metrics import REJECTED, Metrics
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.located import Located
+from spur_schemas.messages import DeadLetter
+from spur_schemas.metrics import REJECTED, Metrics
 
 
 class RawEventsSink(Protocol):
-    """Where raw rows go, one table per stream (sinks.raw_events). Blocks, retries inside."""
+    """Where raw rows go, one table per stream (spur_sinks.raw_events). Blocks, retries inside."""
 
     def store_actions(self, items: Sequence[Located[Action]]) -> None: ...
 

@@ -22,9 +22,9 @@ from typing import Generic
 
 import msgspec
 
-from schemas.located import E_co, Located
-from schemas.validate import Rejection, TimeLimits, validate
-from streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
+from spur_schemas.located import E_co, Located
+from spur_schemas.validate import Rejection, TimeLimits, validate
+from spur_streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Message:
     offset: int
     value: bytes
     key: bytes | None = None  # read only where a topic's key matters (consent's)
-    detoured: bool = False  # re-published here by a worker (streams.steps.route)
+    detoured: bool = False  # re-published here by a worker (spur_streams.steps.route)
 
 
 @dataclass

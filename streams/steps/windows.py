@@ -6,16 +6,16 @@ the capacity minutes, a :class:`CapacityStore`.
 Output: :func:`fold` adds the new actions to the dedup index, their hourly
 usage sums and their capacity minutes; :func:`rewrite` returns the current
 state of every hour the accepted actions touch (written to the usage
-windows first) as :class:`schemas.messages.UsageMessage` s, and the touched
+windows first) as :class:`spur_schemas.messages.UsageMessage` s, and the touched
 capacity minutes; :func:`refresh_capacity` stores and returns those minutes'
-states (:class:`schemas.messages.CapacityMessage`).
+states (:class:`spur_schemas.messages.CapacityMessage`).
 Guarantees: the index row and the action's contributions are written by
 ONE statement (the fold) with a deterministic insert deduplication token,
 so an action is counted once (docs/design.md#one-statement-counts-an-action).
 Every touched window is rewritten, changed or not, so a replay writes and
 publishes states a crash left unwritten (docs/design.md#crashes-and-replays).
 ``version`` = inserts folded into the window; it only grows.
-Failure: blocks while the store is down, retrying inside (sinks.writer);
+Failure: blocks while the store is down, retrying inside (spur_sinks.writer);
 never skips a write.
 """
 
@@ -25,16 +25,16 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from schemas.events import Action
-from schemas.located import Located
-from schemas.messages import CapacityMessage, UsageMessage
-from schemas.metrics import CAPACITY_UPDATES, REPUBLISHED, WINDOW_UPDATES, Metrics
-from schemas.topics import Topic
-from streams.usage import CapacityKey, UsageState, WindowKey, touched
+from spur_schemas.events import Action
+from spur_schemas.located import Located
+from spur_schemas.messages import CapacityMessage, UsageMessage
+from spur_schemas.metrics import CAPACITY_UPDATES, REPUBLISHED, WINDOW_UPDATES, Metrics
+from spur_schemas.topics import Topic
+from spur_streams.usage import CapacityKey, UsageState, WindowKey, touched
 
 
 class WindowStore(Protocol):
-    """Usage windows (customer, hour) and the fold that feeds them (sinks.windows)."""
+    """Usage windows (customer, hour) and the fold that feeds them (spur_sinks.windows)."""
 
     def fold(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
         """Index ``new`` (id -> hash) and add them to their hours and minutes, atomically."""
@@ -47,7 +47,7 @@ class WindowStore(Protocol):
 
 
 class CapacityStore(Protocol):
-    """Capacity minutes (action, minute), fed by the fold (sinks.capacity)."""
+    """Capacity minutes (action, minute), fed by the fold (spur_sinks.capacity)."""
 
     def refresh(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """Store and return the current states of ``keys``' minutes."""

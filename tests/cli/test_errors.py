@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from schemas.errors import InputError, SpurError, UnavailableError
+from spur_schemas.errors import InputError, SpurError, UnavailableError
 from spur.cli.main import main
 
 
 def error_types() -> list[tuple[type[Exception], type[SpurError]]]:
-    from sinks.query_tree import QueryRefusedError
-    from sinks.store import StoreError
-    from sinks.url import StoreURLError
+    from spur_sinks.query_tree import QueryRefusedError
+    from spur_sinks.store import StoreError
+    from spur_sinks.url import StoreURLError
     from spur.broker import NoBrokerError
     from spur.dev.broker import BrokerError
     from spur.dev.demo import DemoError

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
-from sinks.migrate import apply_migrations
-from sinks.store import open_store
-from sinks.url import ReadLimits
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import open_store
+from spur_sinks.url import ReadLimits
 from spur.dev.store import LocalStore
 from spur.local_state import ADMIN, RunningStore
 from spur.processes import free_port

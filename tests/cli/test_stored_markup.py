@@ -20,13 +20,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from schemas.events import Consent, FormSubmission, Profile, WebRequest
-from schemas.messages import DeadLetter
-from schemas.validate import encode
+from spur_schemas.events import Consent, FormSubmission, Profile, WebRequest
+from spur_schemas.messages import DeadLetter
+from spur_schemas.validate import encode
 from spur.settings import Settings
 from spur.terminal import visible
 from spur.worker.batch import batch_steps
-from streams.batch import Message
+from spur_streams.batch import Message
 from tests.cli.conftest import NOW, Cli, action
 
 # Each at most 64 characters (the shortest free-text field's limit).

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from schemas.events import Action, Consent, Event, WebRequest
+from spur_schemas.events import Action, Consent, Event, WebRequest
 from spur.client.recording import ContractError, Recording
 
 WHO: dict[str, Any] = {

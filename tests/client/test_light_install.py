@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client.kafka import KafkaTarget
 from spur.console import NEEDS_WORKER_EXTRA

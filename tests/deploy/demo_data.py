@@ -6,14 +6,14 @@ import datetime as dt
 
 import msgspec
 
-from schemas.validate import encode
-from sinks.capacity import refresh_capacity
-from sinks.migrate import apply_migrations
-from sinks.store import Store
+from spur_schemas.validate import encode
+from spur_sinks.capacity import refresh_capacity
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
-from streams.batch import Message
+from spur_streams.batch import Message
 
 
 def load_demo_data(store: Store) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import INPUT_TOPICS, Topic
-from schemas.validate import encode
+from spur_schemas.topics import INPUT_TOPICS, Topic
+from spur_schemas.validate import encode
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.client.publisher import Publisher

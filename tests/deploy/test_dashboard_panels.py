@@ -15,9 +15,9 @@ import pytest
 import yaml
 from prometheus_client import start_http_server
 
-import schemas.metrics as metric_definitions
+import spur_schemas.metrics as metric_definitions
 import spur.client.telemetry
-from schemas.metrics import Metric
+from spur_schemas.metrics import Metric
 from spur.client.telemetry import Telemetry
 from spur.processes import free_port
 from tests.deploy.grafana_plugin import (

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 
-from sinks.store import Store
+from spur_sinks.store import Store
 from spur.local_state import RunningStore
 from tests.deploy.demo_data import load_demo_data
 from tests.deploy.grafana_plugin import (

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from clickhouse_driver import Client
 
-from sinks.store import Store
+from spur_sinks.store import Store
 from spur.dev import landlock
 from spur.dev.store import LocalStore
 from spur.dev.store_engine import has_own_network, is_confined

@@ -13,7 +13,7 @@ Unit tests: no broker, no store. What they hold the docs to:
 
 The code is imported lazily and defensively (modules are being moved
 between packages): the command line through ``spur.cli.main`` or the
-``spur`` console script, the topic enum from ``schemas.topics`` or
+``spur`` console script, the topic enum from ``spur_schemas.topics`` or
 ``spur.topics``, the key function from ``spur.client``.
 """
 
@@ -254,12 +254,12 @@ def test_cli_doc_headings_are_commands_that_exist() -> None:
 
 def topic_enum() -> type[Enum]:
     """The code's topic enum, wherever it lives now."""
-    for module in ("schemas.topics", "spur.topics"):
+    for module in ("spur_schemas.topics", "spur.topics"):
         try:
             return cast(type[Enum], importlib.import_module(module).Topic)
         except (ImportError, AttributeError):
             continue
-    raise AssertionError("no Topic enum in schemas.topics or spur.topics")
+    raise AssertionError("no Topic enum in spur_schemas.topics or spur.topics")
 
 
 def test_topics_doc_names_every_topic_of_the_code_and_no_other() -> None:
@@ -345,8 +345,8 @@ def produced(block: str) -> list[tuple[str, bytes | None, bytes]]:
 
 def as_event(value: bytes) -> Any:
     """The value decoded as the one contract event type it is, judged as the worker would."""
-    validate = importlib.import_module("schemas.validate")
-    event_types = importlib.import_module("schemas.jsonschema").EVENT_TYPES
+    validate = importlib.import_module("spur_schemas.validate")
+    event_types = importlib.import_module("spur_schemas.jsonschema").EVENT_TYPES
     limits = validate.TimeLimits(clock_skew=dt.timedelta(minutes=5), retention=None)
     now = dt.datetime.now(dt.UTC)
     decoded = [validate.validate(value, kind, now, limits) for kind in event_types.values()]
@@ -401,6 +401,6 @@ def test_events_doc_links_every_json_schema() -> None:
 
 def test_events_doc_names_every_reason_code() -> None:
     text = (DOCS / "events.md").read_text(encoding="utf-8")
-    reasons: tuple[str, ...] = importlib.import_module("schemas.validate").REASONS
+    reasons: tuple[str, ...] = importlib.import_module("spur_schemas.validate").REASONS
     missing = [r for r in reasons if f"`{r}`" not in text]
     assert not missing, f"docs/events.md does not name the reason codes {missing}"

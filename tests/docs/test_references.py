@@ -11,8 +11,8 @@ docstrings use):
   relative to the repository or to the document's directory; a path with
   ``:name`` (``streams/batch.py:ActionsBatch.process``) names an attribute
   of that module;
-- a dotted name of spur's packages (``streams.batch.ActionsBatch``,
-  ``sinks.tables``) imports, and its attributes exist;
+- a dotted name of spur's packages (``spur_streams.batch.ActionsBatch``,
+  ``spur_sinks.tables``) imports, and its attributes exist;
 - a ``file.md#anchor`` names a heading of that file.
 
 Only names that look like spur's own are checked: paths under the project's
@@ -52,7 +52,7 @@ _DOTTED = re.compile(rf"^(?:{'|'.join((*PACKAGES, 'tests'))})(?:\.\w+)+$")
 _TOPIC = re.compile(r"^spur\.[a-z]+\.v\d+$")
 _MARKDOWN_ANCHOR = re.compile(r"^[\w./-]*\.md#[\w-]+$")
 # Docstrings name modules, files and documents without backticks as well:
-# "(sinks.writer)", "see docs/design.md#layers".
+# "(spur_sinks.writer)", "see docs/design.md#layers".
 _BARE = re.compile(
     rf"(?<![\w./`])((?:{'|'.join(PACKAGES)})(?:\.[A-Za-z_]\w*)+"
     rf"|(?:{'|'.join(DIRECTORIES)})/[\w./-]+(?:#[\w-]+)?|README\.md)"
@@ -209,8 +209,8 @@ def test_the_reference_check_sees_what_it_should() -> None:
     base = ROOT / "docs"
     assert why_broken("spur/worker/consume.py:consume_actions", base) is None
     assert why_broken("streams/batch.py:ActionsBatch.process", base) is None
-    assert why_broken("streams.batch.ActionsBatch", base) is None
-    assert why_broken("sinks.tables", base) is None
+    assert why_broken("spur_streams.batch.ActionsBatch", base) is None
+    assert why_broken("spur_sinks.tables", base) is None
     assert why_broken("design.md#the-store-protocol", base) is None
     assert why_broken("docs/design.md#the-store-protocol", ROOT) is None
     assert why_broken("spur.actions.v1", base) is None  # a topic, not a module
@@ -218,8 +218,8 @@ def test_the_reference_check_sees_what_it_should() -> None:
     assert why_broken("schemas/ddl/NNNN_name.sql", base) is None
     assert why_broken("spur/worker/missing.py", base) is not None
     assert why_broken("spur/worker/consume.py:no_such_function", base) is not None
-    assert why_broken("streams.batch.NoSuchClass", base) is not None
-    assert why_broken("streams.no_such_module", base) is not None
+    assert why_broken("spur_streams.batch.NoSuchClass", base) is not None
+    assert why_broken("spur_streams.no_such_module", base) is not None
     assert why_broken("design.md#no-such-heading", base) is not None
     assert why_broken("docs/design.md#no-such-heading", ROOT) is not None
 

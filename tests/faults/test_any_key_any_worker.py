@@ -33,11 +33,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-from schemas.events import Action
-from schemas.messages import CapacityMessage, UsageMessage
-from schemas.topics import Topic, action_key
-from schemas.validate import encode
-from sinks.store import Store
+from spur_schemas.events import Action
+from spur_schemas.messages import CapacityMessage, UsageMessage
+from spur_schemas.topics import Topic, action_key
+from spur_schemas.validate import encode
+from spur_sinks.store import Store
 from spur.broker import Record, read_records
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions

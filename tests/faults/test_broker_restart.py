@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.dev.broker import LocalBroker
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from spur.settings import Settings

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import SyncTelemetry, Telemetry
 from spur.client.kafka import KafkaTarget

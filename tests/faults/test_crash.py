@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import Topic
-from sinks.store import Store
+from spur_schemas.topics import Topic
+from spur_sinks.store import Store
 from spur.broker import read_records
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions

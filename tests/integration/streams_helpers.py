@@ -7,8 +7,8 @@ import json
 
 import msgspec
 
-from schemas.messages import UsageMessage
-from schemas.topics import Topic
+from spur_schemas.messages import UsageMessage
+from spur_schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget

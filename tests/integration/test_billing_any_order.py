@@ -20,10 +20,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.events import Action
-from schemas.topics import Topic
-from schemas.validate import encode
-from sinks.store import Store
+from spur_schemas.events import Action
+from spur_schemas.topics import Topic
+from spur_schemas.validate import encode
+from spur_sinks.store import Store
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings

@@ -27,8 +27,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import Topic, action_key
-from schemas.validate import encode
+from spur_schemas.topics import Topic, action_key
+from spur_schemas.validate import encode
 from spur.broker import topic_partitions
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker

@@ -13,10 +13,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from schemas.events import Action, Consent
-from schemas.topics import Topic
-from sinks.erasure import count_rows
-from sinks.store import ServerStore
+from spur_schemas.events import Action, Consent
+from spur_schemas.topics import Topic
+from spur_sinks.erasure import count_rows
+from spur_sinks.store import ServerStore
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions

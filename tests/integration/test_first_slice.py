@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.events import Action, FormSubmission, WebRequest
-from schemas.topics import INPUT_TOPICS, Topic
+from spur_schemas.events import Action, FormSubmission, WebRequest
+from spur_schemas.topics import INPUT_TOPICS, Topic
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import Topic
-from schemas.validate import encode
+from spur_schemas.topics import Topic
+from spur_schemas.validate import encode
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.deadletters import count_by_reason, read_dead_letters

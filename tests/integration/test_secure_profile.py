@@ -10,7 +10,7 @@ import pytest
 from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker, SecureListener

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from spur.read.deadletters import count_by_reason, read_dead_letters

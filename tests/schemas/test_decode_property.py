@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from schemas.validate import REASONS, Rejection, decode
+from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from spur_schemas.validate import REASONS, Rejection, decode
 from tests.schemas.test_validate import GOOD
 
 KINDS = st.sampled_from([Action, WebRequest, FormSubmission, Consent])

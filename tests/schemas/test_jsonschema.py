@@ -5,7 +5,7 @@ import json
 import jsonschema
 import pytest
 
-from schemas.jsonschema import EVENT_TYPES, JSON_DIR, rendered
+from spur_schemas.jsonschema import EVENT_TYPES, JSON_DIR, rendered
 from tests.schemas.test_validate import GOOD
 
 
@@ -13,7 +13,7 @@ def test_committed_schemas_are_current() -> None:
     for file_name, text in rendered().items():
         committed = JSON_DIR / file_name
         assert committed.read_text() == text, (
-            f"{committed} is stale: run `python -m schemas.jsonschema` and commit"
+            f"{committed} is stale: run `python -m spur_schemas.jsonschema` and commit"
         )
     assert len(list(JSON_DIR.glob("*.schema.json"))) == len(EVENT_TYPES) == 4
 

@@ -6,8 +6,8 @@ import json
 import jsonschema
 import msgspec
 
-from schemas.jsonschema import MESSAGE_TYPES, MESSAGES_DIR, rendered_messages
-from schemas.messages import CapacityMessage, DeadLetter, UsageMessage
+from spur_schemas.jsonschema import MESSAGE_TYPES, MESSAGES_DIR, rendered_messages
+from spur_schemas.messages import CapacityMessage, DeadLetter, UsageMessage
 
 HOUR = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
 SAMPLES = {
@@ -21,7 +21,7 @@ def test_committed_message_schemas_are_current() -> None:
     for file_name, text in rendered_messages().items():
         committed = MESSAGES_DIR / file_name
         assert committed.read_text() == text, (
-            f"{committed} is stale: run python -m schemas.jsonschema"
+            f"{committed} is stale: run python -m spur_schemas.jsonschema"
         )
     assert len(list(MESSAGES_DIR.glob("*.schema.json"))) == len(MESSAGE_TYPES) == 3
 

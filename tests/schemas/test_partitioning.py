@@ -7,8 +7,8 @@ import uuid
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from schemas.partitioning import murmur2_partitioner
-from schemas.topics import action_key
+from spur_schemas.partitioning import murmur2_partitioner
+from spur_schemas.topics import action_key
 
 
 def test_the_faster_partitioner_places_keys_like_aiokafkas() -> None:

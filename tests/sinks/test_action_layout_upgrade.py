@@ -13,12 +13,12 @@ import datetime as dt
 import threading
 import uuid
 
-from schemas.events import Action
-from schemas.located import Located
-from sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
-from sinks.raw_events import StoreRawEvents
-from sinks.store import ServerStore, Store
-from sinks.writer import Retrying
+from spur_schemas.events import Action
+from spur_schemas.located import Located
+from spur_sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
+from spur_sinks.raw_events import StoreRawEvents
+from spur_sinks.store import ServerStore, Store
+from spur_sinks.writer import Retrying
 from spur.settings import Settings
 
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=30)

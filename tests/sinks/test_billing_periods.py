@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from msgspec.structs import replace
 
-from schemas.events import Action
-from schemas.validate import encode
-from sinks.migrate import apply_migrations
-from sinks.store import Store
+from spur_schemas.events import Action
+from spur_schemas.validate import encode
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.billing import (
     BillingInputError,
@@ -28,7 +28,7 @@ from spur.read.billing import (
 from spur.read.subjects import Subject, count_rows, erase, export
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
-from streams.batch import Message
+from spur_streams.batch import Message
 from tests.oracle import expected_billing
 
 # Relative to the real clock: the rows must outlive the store's TTL during the test.

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from sinks.migrate import for_cluster, migrations, render
+from spur_sinks.migrate import for_cluster, migrations, render
 from spur.settings import Settings, SettingsError, load_settings
 
 CLUSTER = Settings(clickhouse_cluster="spur_cluster")

@@ -1,6 +1,6 @@
 """The whole batch path is exact under any order, duplication, batching, crash and replay.
 
-The real :func:`spur.worker.batch.batch_steps` and :func:`sinks.capacity.refresh_capacity`
+The real :func:`spur.worker.batch.batch_steps` and :func:`spur_sinks.capacity.refresh_capacity`
 run against a real store (the ``store`` fixture; a fresh database per example);
 a wrapper store "crashes" the worker at a drawn store call, before or after the
 server applied it. The worker then restarts with no memory and replays from the
@@ -19,17 +19,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.messages import CapacityMessage, UsageMessage
-from schemas.validate import encode
-from sinks.capacity import refresh_capacity
-from sinks.migrate import apply_migrations
-from sinks.store import Columns, Store
-from sinks.url import ReadLimits
+from spur_schemas.messages import CapacityMessage, UsageMessage
+from spur_schemas.validate import encode
+from spur_sinks.capacity import refresh_capacity
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import Columns, Store
+from spur_sinks.url import ReadLimits
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
-from streams.batch import Message
-from streams.usage import hour_of, minute_of
+from spur_streams.batch import Message
+from spur_streams.usage import hour_of, minute_of
 from tests.oracle import expected_capacity, expected_windows
 from tests.stored import stored_capacity, stored_usage
 

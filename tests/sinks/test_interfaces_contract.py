@@ -1,4 +1,4 @@
-"""One contract suite for the batch's store-side interfaces (streams.steps), run against
+"""One contract suite for the batch's store-side interfaces (spur_streams.steps), run against
 the in-memory fakes (tests/fakes.py) AND the ClickHouse sinks on the local store.
 
 Whatever tests/streams proves with the fakes holds for the store, as far as
@@ -16,27 +16,27 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.located import Located
-from schemas.messages import DeadLetter
-from sinks import erasure
-from sinks.capacity import StoreCapacity
-from sinks.consent import StoreConsent
-from sinks.dedup_index import StoreDedupIndex
-from sinks.migrate import apply_migrations
-from sinks.raw_events import StoreRawEvents
-from sinks.store import Store
-from sinks.tables import Retention, SubjectKind
-from sinks.tombstones import StoreTombstones
-from sinks.windows import StoreWindows
-from sinks.writer import Retrying
-from streams.dedup import content_hash
-from streams.steps.dedup import DedupIndex
-from streams.steps.erasure import ErasureLog
-from streams.steps.privacy import ConsentSource
-from streams.steps.store import RawEventsSink
-from streams.steps.windows import CapacityStore, WindowStore
-from streams.usage import CapacityKey, WindowKey, hour_of, minute_of
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.located import Located
+from spur_schemas.messages import DeadLetter
+from spur_sinks import erasure
+from spur_sinks.capacity import StoreCapacity
+from spur_sinks.consent import StoreConsent
+from spur_sinks.dedup_index import StoreDedupIndex
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.raw_events import StoreRawEvents
+from spur_sinks.store import Store
+from spur_sinks.tables import Retention, SubjectKind
+from spur_sinks.tombstones import StoreTombstones
+from spur_sinks.windows import StoreWindows
+from spur_sinks.writer import Retrying
+from spur_streams.dedup import content_hash
+from spur_streams.steps.dedup import DedupIndex
+from spur_streams.steps.erasure import ErasureLog
+from spur_streams.steps.privacy import ConsentSource
+from spur_streams.steps.store import RawEventsSink
+from spur_streams.steps.windows import CapacityStore, WindowStore
+from spur_streams.usage import CapacityKey, WindowKey, hour_of, minute_of
 from tests.fakes import MemoryStore
 from tests.streams.helpers import NOW, action, consent, form, web
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sinks.migrate import apply_migrations
-from sinks.query_guard import QueryRefusedError, parse_tree
-from sinks.store import ServerStore, Store
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.query_guard import QueryRefusedError, parse_tree
+from spur_sinks.store import ServerStore, Store
 from spur.local_state import WRITER, RunningStore
 from spur.read.query import saved_queries
 from spur.settings import Settings, parse_store_url

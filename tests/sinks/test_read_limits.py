@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sinks.store import ServerStore, Store, StoreError
-from sinks.url import ReadLimits
+from spur_sinks.store import ServerStore, Store, StoreError
+from spur_sinks.url import ReadLimits
 from spur.client.spool import Spool
 from spur.dev.store_config import users_xml
 from spur.local_state import Credentials

@@ -2,7 +2,7 @@
 
 The modules of schemas/, streams/ and spur/ are read as syntax trees: no
 string in them (docstrings aside) may be a SQL statement, or name a table
-of the registry (sinks.tables) in SQL or as a value passed around. And the
+of the registry (spur_sinks.tables) in SQL or as a value passed around. And the
 registry is the schema's: the DDL creates exactly the tables it lists.
 """
 
@@ -13,9 +13,9 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
-from sinks.store import Store
-from sinks.tables import BY_NAME, TABLES, Reader, Retention, readable_by
+from spur_sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
+from spur_sinks.store import Store
+from spur_sinks.tables import BY_NAME, TABLES, Reader, Retention, readable_by
 from spur import local_state
 from spur.dev import store_config
 
@@ -27,7 +27,7 @@ SCANNED = ("schemas", "streams", "spur")
 EXPECTED_ELSEWHERE = frozenset(
     {
         # The local store's own server: its grant statements and serving query
-        # (the readers' tables come from the registry, sinks.tables.readable_by).
+        # (the readers' tables come from the registry, spur_sinks.tables.readable_by).
         ("spur/dev/store_config.py", "SQL"),
     }
 )  # fmt: skip

@@ -1,7 +1,7 @@
 """Every value an event carries is stored as the contract says, whatever form it arrived in.
 
 The raw-row inserts hand the events' own values to the server (times with
-their offset, ids, ``None``, the profile struct; sinks.store.json_columns).
+their offset, ids, ``None``, the profile struct; spur_sinks.store.json_columns).
 Random events (any offset, sub-millisecond digits, IPv4 and IPv6, every
 optional field present or not) go through the real sinks into the real
 store; what is read back must equal what the previous, converting encoder
@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.events import Action, Profile, WebRequest
-from schemas.located import Located
-from sinks.migrate import apply_migrations
-from sinks.raw_events import StoreRawEvents
-from sinks.store import Store
-from sinks.writer import Retrying
+from spur_schemas.events import Action, Profile, WebRequest
+from spur_schemas.located import Located
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.raw_events import StoreRawEvents
+from spur_sinks.store import Store
+from spur_sinks.writer import Retrying
 from spur.settings import Settings
 
 NIL = uuid.UUID(int=0)

@@ -9,8 +9,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.topics import Topic
-from streams.batch import Message
+from spur_schemas.topics import Topic
+from spur_streams.batch import Message
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 

@@ -1,4 +1,4 @@
-"""The actions path (streams.batch) over in-memory fakes: order of steps, exactly once,
+"""The actions path (spur_streams.batch) over in-memory fakes: order of steps, exactly once,
 dedup, windows, capacity, erasure and metrics. No store, no broker."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from schemas.metrics import (
+from spur_schemas.metrics import (
     BATCH_SECONDS,
     DUPLICATES,
     ERASED_DROPPED,
@@ -15,7 +15,7 @@ from schemas.metrics import (
     REJECTED,
     WINDOW_UPDATES,
 )
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from tests.fakes import MemoryStore, RecordingMetrics, memory_batch
 from tests.streams.helpers import NOW, action, messages
 

@@ -5,10 +5,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.events import Action, Consent, FormSubmission, WebRequest
-from schemas.validate import REASONS, TimeLimits
-from streams.batch import Message, split
-from streams.deadletter import UNPARSEABLE, DeadLetter, redact
+from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
+from spur_schemas.validate import REASONS, TimeLimits
+from spur_streams.batch import Message, split
+from spur_streams.deadletter import UNPARSEABLE, DeadLetter, redact
 from tests.schemas.test_validate import with_
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)  # after the test action ended
@@ -208,7 +208,7 @@ def test_a_failing_redaction_still_yields_a_dead_letter(monkeypatch: pytest.Monk
     def broken(raw: bytes, kind: type[Any]) -> bytes:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("streams.deadletter.redact", broken)
+    monkeypatch.setattr("spur_streams.deadletter.redact", broken)
     letter, stored = _letter(with_(login=["SECRET"]))
     assert letter.reason == "bad_type"
     assert stored == UNPARSEABLE
@@ -218,7 +218,7 @@ def test_a_failing_validation_still_yields_a_dead_letter(monkeypatch: pytest.Mon
     def broken(*args: object) -> object:
         raise RecursionError("bug")
 
-    monkeypatch.setattr("streams.steps.validate.validate", broken)
+    monkeypatch.setattr("spur_streams.steps.validate.validate", broken)
     letter, stored = _letter(with_(login="SECRET"))
     assert (letter.reason, letter.detail) == ("not_json", "could not be decoded: RecursionError")
     assert stored == UNPARSEABLE

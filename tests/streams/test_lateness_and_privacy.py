@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from schemas.metrics import DROPPED_PROFILES, EVENT_TIME_LAG, LATE_EVENTS
-from schemas.topics import Topic
+from spur_schemas.metrics import DROPPED_PROFILES, EVENT_TIME_LAG, LATE_EVENTS
+from spur_schemas.topics import Topic
 from tests.fakes import MemoryStore, RecordingMetrics, memory_batch
 from tests.streams.helpers import NOW, action, consent, form, messages, web
 

@@ -10,12 +10,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.events import Consent
-from schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED, REPUBLISHED
-from schemas.partitioning import partition_of
-from schemas.topics import Topic, action_key
-from streams.steps.commit import complete_then_commit
-from streams.steps.route import Detour
+from spur_schemas.events import Consent
+from spur_schemas.metrics import ERASED_DROPPED, EVENTS_IN, REJECTED, REPUBLISHED
+from spur_schemas.partitioning import partition_of
+from spur_schemas.topics import Topic, action_key
+from spur_streams.steps.commit import complete_then_commit
+from spur_streams.steps.route import Detour
 from tests.fakes import MemoryStore, RecordingMetrics, memory_batch
 from tests.streams.helpers import NOW, action, consent, form, messages, web
 

@@ -17,13 +17,13 @@ import msgspec
 import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from schemas.metrics import LATE_EVENTS, MISKEYED
-from schemas.partitioning import murmur2, partition_of
-from schemas.topics import Topic, action_key, consent_key
-from streams.batch import Batch, Message
-from streams.routing import partitions_of_uuids
-from streams.steps.erasure import NO_TOMBSTONES
-from streams.steps.route import route_consent
+from spur_schemas.metrics import LATE_EVENTS, MISKEYED
+from spur_schemas.partitioning import murmur2, partition_of
+from spur_schemas.topics import Topic, action_key, consent_key
+from spur_streams.batch import Batch, Message
+from spur_streams.routing import partitions_of_uuids
+from spur_streams.steps.erasure import NO_TOMBSTONES
+from spur_streams.steps.route import route_consent
 from tests.fakes import CONSENT_LIMITS, MemoryStore, RecordingMetrics, memory_batch
 from tests.streams.helpers import NOW, action, consent
 

@@ -17,10 +17,10 @@ from typing import Any, cast
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.topics import Topic
+from spur_schemas.topics import Topic
 from spur.settings import Settings
 from spur.worker.consume import consume_actions
-from streams.batch import Message
+from spur_streams.batch import Message
 
 TP = TopicPartition(Topic.ACTIONS.value, 0)
 

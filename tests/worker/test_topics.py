@@ -1,4 +1,4 @@
-from schemas.topics import INPUT_TOPICS, Topic
+from spur_schemas.topics import INPUT_TOPICS, Topic
 from spur.settings import Settings
 from spur.topics import DAY_MS, topic_specs
 
