@@ -12,12 +12,15 @@ docstrings use):
   ``:name`` (``streams/batch.py:ActionsBatch.process``) names an attribute
   of that module;
 - a dotted name of spur's packages (``spur_streams.batch.ActionsBatch``,
-  ``spur_sinks.tables``) imports, and its attributes exist;
+  ``spur_sinks.tables``) imports, and its attributes exist; one that uses a
+  directory's name as an import name (``streams.batch``, where the package
+  is imported as ``spur_streams``) is stale;
 - a ``file.md#anchor`` names a heading of that file.
 
 Only names that look like spur's own are checked: paths under the project's
-top-level directories, dotted names starting with ``schemas.``, ``streams.``,
-``sinks.``, ``spur.``, ``bench.`` or ``tests.``; topic names
+top-level directories, dotted names starting with ``spur_schemas.``,
+``spur_streams.``, ``spur_sinks.``, ``spur.``, ``bench.`` or ``tests.`` (and
+the stale ``schemas.``, ``streams.``, ``sinks.``); topic names
 (``spur.actions.v1``) and spans with placeholders (``*``, ``<…>``) are not.
 """
 
@@ -44,17 +47,30 @@ DOCUMENTS = sorted(
         ROOT / "deploy" / "README.md",
     ]
 )
-PACKAGES = ("schemas", "streams", "sinks", "spur", "bench")
+# Each package's directory and its import name (pyproject.toml, [tool.setuptools]):
+# schemas/ is imported as spur_schemas, never as `schemas`.
+IMPORT_NAMES = {
+    "schemas": "spur_schemas",
+    "streams": "spur_streams",
+    "sinks": "spur_sinks",
+    "spur": "spur",
+    "bench": "bench",
+}
+PACKAGES = tuple(IMPORT_NAMES)
 DIRECTORIES = (*PACKAGES, "tests", "docs", "deploy")
+# Directory names that are not import names: a dotted name starting with one is stale.
+OLD_NAMES = tuple(d for d, name in IMPORT_NAMES.items() if d != name)
+_MODULES = (*IMPORT_NAMES.values(), *OLD_NAMES)
 
 _PATH = re.compile(rf"^(?:{'|'.join(DIRECTORIES)})/[\w./-]*(?::[\w.]+)?(?:#[\w-]+)?$")
-_DOTTED = re.compile(rf"^(?:{'|'.join((*PACKAGES, 'tests'))})(?:\.\w+)+$")
+_DOTTED = re.compile(rf"^(?:{'|'.join((*_MODULES, 'tests'))})(?:\.\w+)+$")
+_OLD_DOTTED = re.compile(rf"^(?:{'|'.join(OLD_NAMES)})\.")
 _TOPIC = re.compile(r"^spur\.[a-z]+\.v\d+$")
 _MARKDOWN_ANCHOR = re.compile(r"^[\w./-]*\.md#[\w-]+$")
 # Docstrings name modules, files and documents without backticks as well:
 # "(spur_sinks.writer)", "see docs/design.md#layers".
 _BARE = re.compile(
-    rf"(?<![\w./`])((?:{'|'.join(PACKAGES)})(?:\.[A-Za-z_]\w*)+"
+    rf"(?<![\w./`])((?:{'|'.join(_MODULES)})(?:\.[A-Za-z_]\w*)+"
     rf"|(?:{'|'.join(DIRECTORIES)})/[\w./-]+(?:#[\w-]+)?|README\.md)"
 )
 _ROLE = re.compile(r":(?:mod|class|func|meth|data|attr|exc):`~?([^`]+)`")
@@ -134,7 +150,8 @@ def resolve_path(span: str, base: Path) -> str | None:
     if attribute:
         if found.suffix != ".py":
             return f"{location} is not a Python module"
-        module = ".".join(found.resolve().relative_to(ROOT).with_suffix("").parts)
+        directory, *parts = found.resolve().relative_to(ROOT).with_suffix("").parts
+        module = ".".join((IMPORT_NAMES.get(directory, directory), *parts))
         return resolve_attribute(f"{module}.{attribute}")
     return None
 
@@ -160,6 +177,9 @@ def why_broken(span: str, base: Path) -> str | None:
     if _MARKDOWN_ANCHOR.match(span):
         return resolve_document(span, base)
     if _DOTTED.match(span):
+        if _OLD_DOTTED.match(span):
+            directory = span.split(".")[0]
+            return f"imported as {IMPORT_NAMES[directory]}, not {directory}"
         return resolve_attribute(span)
     return None
 
@@ -220,6 +240,10 @@ def test_the_reference_check_sees_what_it_should() -> None:
     assert why_broken("spur/worker/consume.py:no_such_function", base) is not None
     assert why_broken("spur_streams.batch.NoSuchClass", base) is not None
     assert why_broken("spur_streams.no_such_module", base) is not None
+    # The directories are not import names, although a clone can import them.
+    assert why_broken("streams.batch.ActionsBatch", base) is not None
+    assert why_broken("schemas.topics", base) is not None
+    assert why_broken("tests.schemas.test_validate", base) is None
     assert why_broken("design.md#no-such-heading", base) is not None
     assert why_broken("docs/design.md#no-such-heading", ROOT) is not None
 
