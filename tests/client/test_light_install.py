@@ -1,10 +1,11 @@
 """An app server installs the client alone: none of the worker's dependencies.
 
-A fresh virtualenv (no system site-packages) gets ``pip install`` of the
-project without extras, i.e. exactly the base dependencies pip resolves from
-PyPI. In it, faust, chdb, pandas, clickhouse-driver and pydantic must not be
-importable; a script there imports ``spur.client`` and records an action to
-the session's real broker, and the test reads it back from the topic. If the
+A fresh virtualenv (no system site-packages, holding an app's own packages:
+tests/client/conftest.py) gets ``pip install`` of the project without
+extras, i.e. exactly the base dependencies pip resolves from PyPI. In it,
+faust, chdb, pandas, clickhouse-driver and pydantic must not be importable;
+a script there imports ``spur.client`` and records an action to the
+session's real broker, and the test reads it back from the topic. If the
 client imported a worker dependency, the script would fail with an
 ImportError in that venv (and it checks ``sys.modules`` as well).
 """
@@ -14,28 +15,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
 
-from spur_schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client.kafka import KafkaTarget
 from spur.console import NEEDS_WORKER_EXTRA
 from spur.worker.launch import kafka_env
+from spur_schemas.topics import Topic
+from tests.client.installs import ROOT, run
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKER_ONLY = ("faust", "chdb", "pandas", "clickhouse_driver", "pydantic", "pydantic_settings")
-
-# What the Dockerfile copies: the package's sources and its metadata.
-SOURCES = ("pyproject.toml", "README.md", "schemas", "streams", "sinks", "spur")
 
 EMIT = textwrap.dedent(
     """
@@ -67,47 +63,21 @@ EMIT = textwrap.dedent(
 )
 
 
-def _run(*argv: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtualenv with ``pip install <project>``, no extras; its ``bin`` directory."""
-    root = tmp_path_factory.mktemp("light")
-    source = root / "source"
-    source.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for name in SOURCES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, source / name, ignore=ignore)
-        else:
-            shutil.copy2(ROOT / name, source / name)
-    venv = root / "venv"
-    made = _run(sys.executable, "-m", "venv", venv)
-    assert made.returncode == 0, made.stderr
-    installed = _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", source)
-    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
-    return venv / "bin"
-
-
 def test_the_base_install_has_none_of_the_worker_dependencies(light_venv: Path) -> None:
     probe = (
         "import importlib.util, json; "
         f"print(json.dumps([m for m in {WORKER_ONLY!r} if importlib.util.find_spec(m)]))"
     )
-    found = _run(light_venv / "python", "-c", probe, timeout=60)
+    found = run(light_venv / "python", "-c", probe, timeout=60)
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout) == []
     # Only the venv's own packages: nothing leaks in from this interpreter.
-    paths = _run(light_venv / "python", "-c", "import sys; print(sys.path)", timeout=60)
+    paths = run(light_venv / "python", "-c", "import sys; print(sys.path)", timeout=60)
     assert str(ROOT) not in paths.stdout
 
 
 def test_the_spur_command_names_the_worker_extra(light_venv: Path) -> None:
-    done = _run(light_venv / "spur", "--help", timeout=60)
+    done = run(light_venv / "spur", "--help", timeout=60)
     assert done.returncode == 1
     assert NEEDS_WORKER_EXTRA in done.stderr
     assert "Traceback" not in done.stderr
