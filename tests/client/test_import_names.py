@@ -34,8 +34,13 @@ from tests.client.installs import (
 pytestmark = pytest.mark.integration
 
 # Directory -> the name it is installed and imported as.
-INSTALLED_AS = {"schemas": "spur_schemas", "streams": "spur_streams", "sinks": "spur_sinks"}
-SPUR_TOP_LEVEL = {"spur", *INSTALLED_AS.values()}
+INSTALLED_AS = {
+    "spur": "spur",
+    "schemas": "spur_schemas",
+    "streams": "spur_streams",
+    "sinks": "spur_sinks",
+}
+SPUR_TOP_LEVEL = set(INSTALLED_AS.values())
 
 PROBE = textwrap.dedent(
     """
