@@ -24,10 +24,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.drain import drained_rate
-from spur_schemas.topics import Topic
 from spur.broker import topic_partitions
 from spur.client.kafka import KafkaTarget
 from spur.worker.launch import kafka_env
+from spur_schemas.topics import Topic
 
 
 async def raw_drain(bootstrap: KafkaTarget, expected: int) -> float:

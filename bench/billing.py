@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from bench.local import local_store, writer
-from spur_sinks.migrate import apply_migrations
 from spur.read.billing import billing
 from spur.settings import Settings
+from spur_sinks.migrate import apply_migrations
 
 HOURS = 30 * 24
 

@@ -29,12 +29,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from spur_schemas.topics import Topic
 from spur.client import Telemetry
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
+from spur_schemas.topics import Topic
 
 WHO = {"customer_id": 42, "login": "ann", "session_id": "s-1", "client_ip": "10.0.0.1"}
 

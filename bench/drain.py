@@ -27,10 +27,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.cpu import CpuSample, CpuUse, cpu_use, sample
-from spur_schemas.topics import Topic
 from spur.broker import topic_partitions
 from spur.client.kafka import KafkaTarget
 from spur.processes import stop_pid
+from spur_schemas.topics import Topic
 
 
 @dataclass(frozen=True)

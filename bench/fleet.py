@@ -28,11 +28,11 @@ from pathlib import Path
 from bench.drain import Drained, tail, wait_drained
 from bench.local import local_store, writer
 from bench.pyspy import Recorder
-from spur_schemas.topics import Topic
-from spur_sinks.store import ServerStore
 from spur.client.kafka import KafkaTarget
 from spur.read.billing import billing
 from spur.worker.launch import WorkerProcess, start_worker, worker_env
+from spur_schemas.topics import Topic
+from spur_sinks.store import ServerStore
 
 GROUP = "bench"
 ERROR_MARKERS = ("ERROR", "CRITICAL", "Traceback")

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from bench.local import local_store
-from spur_sinks.store import ServerStore
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
@@ -26,6 +25,7 @@ from spur.local_state import RunningStore
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
 from spur.worker.launch import start_worker, worker_env
+from spur_sinks.store import ServerStore
 
 SAMPLE_EVERY = 100
 

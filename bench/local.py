@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from spur_sinks.store import ServerStore
 from spur.dev.store import LocalStore
 from spur.local_state import RunningStore
 from spur.settings import parse_store_url
+from spur_sinks.store import ServerStore
 
 
 @contextmanager

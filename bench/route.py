@@ -21,12 +21,12 @@ import json
 import time
 from collections.abc import Callable
 
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_schemas.events import Action
 from spur_schemas.metrics import NO_METRICS
 from spur_schemas.partitioning import partition_of
 from spur_schemas.topics import action_key
 from spur_schemas.validate import TimeLimits, encode
-from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_streams.steps.route import route_actions
 from spur_streams.steps.validate import Message, split
 

@@ -24,14 +24,14 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from spur_schemas.metrics import BATCH_STEP_SECONDS, Metric
 from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
 from spur_sinks.store import Columns, json_columns
 from spur_sinks.url import ReadLimits
-from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.settings import Settings
-from spur.worker.batch import batch_steps
 from spur_streams.batch import Message
 
 PARTITIONS = 4

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 from bench.local import local_store, writer
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from spur_schemas.located import Located
 from spur_schemas.validate import encode
 from spur_sinks.actions import action_columns
 from spur_sinks.migrate import apply_migrations
-from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.settings import Settings
-from spur.worker.batch import batch_steps
 from spur_streams.batch import Message
 
 BLOCK = 50_000

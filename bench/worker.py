@@ -60,9 +60,6 @@ from bench.baselines import agents, raw_drain
 from bench.cpu import figures as cpu_figures
 from bench.fleet import Published, WorkerRun, run_workers
 from bench.pyspy import PY_SPY
-from spur_schemas.events import Action
-from spur_schemas.topics import Topic, action_key
-from spur_schemas.validate import encode
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.client.publisher import new_producer
@@ -70,6 +67,9 @@ from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
+from spur_schemas.events import Action
+from spur_schemas.topics import Topic, action_key
+from spur_schemas.validate import encode
 from spur_streams.routing import partitions_of_uuids
 
 

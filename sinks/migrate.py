@@ -46,7 +46,7 @@ class Migration:
 def migrations() -> list[Migration]:
     """Every migration shipped with spur, in version order."""
     found = []
-    for entry in resources.files("schemas").joinpath("ddl").iterdir():
+    for entry in resources.files("spur_schemas").joinpath("ddl").iterdir():
         if entry.name.endswith(".sql"):
             version, _, rest = entry.name.partition("_")
             found.append(Migration(int(version), rest.removesuffix(".sql"), entry.read_text()))

@@ -24,7 +24,7 @@ from spur_sinks.url import ReadLimits
 
 def saved_queries() -> dict[str, str]:
     """Every saved query: name -> SQL."""
-    folder = resources.files("sinks").joinpath("queries")
+    folder = resources.files("spur_sinks").joinpath("queries")
     return {
         entry.name.removesuffix(".sql"): entry.read_text()
         for entry in folder.iterdir()

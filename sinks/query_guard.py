@@ -33,8 +33,9 @@ the guard misses the server still refuses; the guard is what keeps scalar
 functions such as ``file()`` from the host (the local store does not confine
 them: README, "Known limit of the local store").
 
-The parse's tree: spur_sinks.query_tree. Blocking: two or three small queries through the store. Raises
-:class:`QueryRefusedError` naming what was refused.
+The parse's tree: spur_sinks.query_tree. Blocking: two or three small
+queries through the store. Raises :class:`QueryRefusedError` naming what
+was refused.
 """
 
 from __future__ import annotations

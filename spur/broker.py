@@ -9,11 +9,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from spur_schemas.errors import UnavailableError
-from spur_schemas.topics import consumer_group_of
 from spur.client.kafka import KafkaTarget, as_target
 from spur.local_state import read_broker_credentials, running_dev_broker
 from spur.settings import Settings
+from spur_schemas.errors import UnavailableError
+from spur_schemas.topics import consumer_group_of
 
 
 class NoBrokerError(UnavailableError, RuntimeError):

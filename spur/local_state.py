@@ -28,10 +28,10 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from spur_sinks.tables import Reader
 from spur.client.kafka import KafkaTarget, Secret
 from spur.client.private import private_dir, write_private
 from spur.processes import pid_alive
+from spur_sinks.tables import Reader
 
 # --- the dev broker of `spur dev up` ------------------------------------------------
 

@@ -24,12 +24,12 @@ from aiokafka.errors import KafkaConnectionError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
+from spur.client import Publisher, topic_and_key
+from spur.client.kafka import KafkaTarget
 from spur_schemas.errors import InputError, UnavailableError
 from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from spur_schemas.topics import Topic
 from spur_schemas.validate import Rejection, TimeLimits, validate
-from spur.client import Publisher, topic_and_key
-from spur.client.kafka import KafkaTarget
 
 EVENT_TYPE_OF_TOPIC: dict[str, type[Event]] = {
     Topic.ACTIONS.value: Action,

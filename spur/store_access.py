@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from spur.local_state import WRITER, running_store
+from spur.settings import Settings, parse_store_url
 from spur_sinks.store import Store, StoreError, open_store
 from spur_sinks.store_errors import NETWORK_ERROR
 from spur_sinks.tables import Reader  # the read-only roles, with their grants
 from spur_sinks.url import StoreURL
-from spur.local_state import WRITER, running_store
-from spur.settings import Settings, parse_store_url
 
 __all__ = [
     "NoStoreError", "Reader", "describe", "open_privileged_reader", "open_reader",

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from spur_schemas.errors import SpurError
-from spur_schemas.topics import Topic
 from spur.client.kafka import KafkaTarget, as_target
 from spur.settings import Settings
+from spur_schemas.errors import SpurError
+from spur_schemas.topics import Topic
 
 DAY_MS = 24 * 3600 * 1000
 

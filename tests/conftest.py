@@ -19,12 +19,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from spur_sinks.store import ServerStore, Store
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
 from spur.dev.store import LocalStore
 from spur.local_state import WRITER, RunningStore
 from spur.settings import parse_store_url
+from spur_sinks.store import ServerStore, Store
 
 _brokers_started: list[str] = []
 _stores_started: list[str] = []
@@ -60,9 +60,9 @@ def recreate_topics(bootstrap: KafkaTarget) -> None:
     """Delete spur's topics and create them anew (their offsets start at 0 again)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from spur_schemas.topics import Topic
     from spur.settings import Settings
     from spur.topics import ensure_topics, topic_specs
+    from spur_schemas.topics import Topic
 
     async def recreate() -> None:
         admin = AIOKafkaAdminClient(**bootstrap.client_kwargs())

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from spur_schemas.errors import SpurError
 from spur.settings import Settings, load_settings
+from spur_schemas.errors import SpurError
 
 if TYPE_CHECKING:
-    from spur_sinks.store import Store
     from spur.store_access import Reader
+    from spur_sinks.store import Store
 
 err = Console(stderr=True)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from spur_schemas.errors import SpurError
 from spur.cli import billing, deadletters, pipeline, privacy, query, status, trace
 from spur.terminal import visible
+from spur_schemas.errors import SpurError
 
 
 class SpurGroup(click.Group):

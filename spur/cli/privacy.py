@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from spur_schemas.errors import InputError
 from spur.cli.common import (
     CUSTOMER_ID,
     TABLE_OR_JSON,
@@ -21,6 +20,7 @@ from spur.cli.common import (
 )
 from spur.render import emit_rows, row_of
 from spur.settings import Settings
+from spur_schemas.errors import InputError
 
 if TYPE_CHECKING:
     from spur.read.subjects import Subject
@@ -114,9 +114,9 @@ def tombstone_consent(settings: Settings, logins: list[str]) -> str:
     """
     from aiokafka.errors import KafkaError
 
-    from spur_schemas.topics import Topic, consent_key
     from spur.broker import NoBrokerError, kafka_target
     from spur.client import Publisher
+    from spur_schemas.topics import Topic, consent_key
 
     if not logins:
         return "no entries"

@@ -47,12 +47,12 @@ def status(fmt: str) -> None:
     Exit code 1 when the broker or the store cannot be reached, or the
     local store's disk is full. Each failure comes with a hint.
     """
-    from spur_schemas.topics import INPUT_TOPICS
     from spur.broker import NoBrokerError, kafka_target
     from spur.client.kafka import KafkaTarget
     from spur.local_state import running_store
     from spur.read.status import broker_status, local_disk, store_status
     from spur.store_access import describe, local_store_protection, open_status_reader
+    from spur_schemas.topics import INPUT_TOPICS
 
     settings = settings_from_env()
     try:

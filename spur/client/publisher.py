@@ -17,11 +17,11 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaProducer
 
+from spur.client.kafka import KafkaTarget, as_target
 from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from spur_schemas.partitioning import murmur2_partitioner
 from spur_schemas.topics import Topic, action_key, consent_key
 from spur_schemas.validate import encode
-from spur.client.kafka import KafkaTarget, as_target
 
 
 def topic_and_key(event: Event) -> tuple[str, bytes | None]:

@@ -26,9 +26,9 @@ from typing import Any
 
 import msgspec
 
+from spur.client.ids import uuid7
 from spur_schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
 from spur_schemas.validate import E, Rejection
-from spur.client.ids import uuid7
 
 _current_action: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
     "spur_current_action", default=None

@@ -13,10 +13,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from spur_schemas.events import Event
 from spur.client.kafka import KafkaTarget
 from spur.client.recording import Recording
 from spur.client.telemetry import Telemetry
+from spur_schemas.events import Event
 
 
 class SyncTelemetry(Recording):

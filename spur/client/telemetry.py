@@ -29,6 +29,11 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from spur.client.kafka import KafkaTarget
+from spur.client.publisher import new_producer, topic_and_key
+from spur.client.recording import Recording
+from spur.client.spool import Spool
+from spur.metrics import PROMETHEUS
 from spur_schemas.events import Event
 from spur_schemas.metrics import (
     CLIENT_BUFFERED,
@@ -41,11 +46,6 @@ from spur_schemas.metrics import (
     Metrics,
 )
 from spur_schemas.validate import encode
-from spur.client.kafka import KafkaTarget
-from spur.client.publisher import new_producer, topic_and_key
-from spur.client.recording import Recording
-from spur.client.spool import Spool
-from spur.metrics import PROMETHEUS
 
 log = logging.getLogger(__name__)
 

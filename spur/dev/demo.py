@@ -30,10 +30,6 @@ from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from spur_schemas.errors import SpurError
-from spur_schemas.events import WebRequest
-from spur_schemas.topics import INPUT_TOPICS, Topic
-from spur_sinks.store import ServerStore
 from spur.broker import consumer_lag
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
@@ -49,6 +45,10 @@ from spur.render import console as stdout_console
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
 from spur.worker.launch import WorkerProcess, start_worker, worker_env
+from spur_schemas.errors import SpurError
+from spur_schemas.events import WebRequest
+from spur_schemas.topics import INPUT_TOPICS, Topic
+from spur_sinks.store import ServerStore
 
 BAD_EVENTS = (
     b"{not json",

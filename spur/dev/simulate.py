@@ -16,10 +16,10 @@ from typing import Any
 
 import msgspec
 
+from spur.client.ids import IdMinter
 from spur_schemas.events import Action, Profile
 from spur_schemas.topics import action_key
 from spur_schemas.validate import encode
-from spur.client.ids import IdMinter
 
 # (user action, actions it triggers automatically)
 _CHAINS: tuple[tuple[str, tuple[str, ...]], ...] = (

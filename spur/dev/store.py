@@ -19,11 +19,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from spur_sinks.url import ReadLimits
 from spur.client.private import private_dir
 from spur.dev.store_server import LocalStoreError, serve
 from spur.local_state import DATABASE, STORE_MODULE, RunningStore, running_store
 from spur.processes import stop_pid
+from spur_sinks.url import ReadLimits
 
 # `spur store` serves in the foreground (by this module's name), and catches LocalStoreError.
 __all__ = ["LocalStore", "LocalStoreError", "serve_in_foreground", "store_down", "store_up"]

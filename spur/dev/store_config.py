@@ -22,9 +22,9 @@ import hashlib
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
+from spur.local_state import ADMIN, READERS, WRITER, Credentials
 from spur_sinks.tables import readable_by
 from spur_sinks.url import ReadLimits
-from spur.local_state import ADMIN, READERS, WRITER, Credentials
 
 # Grants of the read-only users: the registry's, as in deploy/clickhouse/users.d's roles.
 _READ_GRANTS: dict[str, tuple[str, ...]] = {reader: readable_by(reader) for reader in READERS}

@@ -188,8 +188,11 @@ class Gate:
             except (OSError, ValueError, TimeoutError):
                 return
             closing.callback(engine.close)
-            client.settimeout(None)
-            engine.settimeout(None)
+            for side in (client, engine):
+                side.settimeout(None)
+                # The protocol is request and answer in small packets: without this,
+                # Nagle's algorithm and delayed ACKs held each answer ~40 ms (measured).
+                side.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             engine.sendall(hello)
             back = threading.Thread(target=_copy, args=(engine, client), daemon=True)
             back.start()

@@ -43,8 +43,6 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from spur_schemas.errors import SpurError
-from spur_sinks.url import ReadLimits
 from spur.client.private import private_dir, write_private
 from spur.dev.store_config import END_SERVING_QUERY, READY_QUERY, config_xml, users_xml
 from spur.dev.store_engine import data_dir, engine_environment, has_own_network, is_confined
@@ -59,6 +57,8 @@ from spur.local_state import (
     store_server_file,
 )
 from spur.processes import accepts_connections, free_port, port_free, stop_pid
+from spur_schemas.errors import SpurError
+from spur_sinks.url import ReadLimits
 
 ENGINE_MODULE = "spur.dev.store_engine"
 

@@ -21,9 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spur_sinks import billing as stored
-from spur_sinks.billing import Closing, CustomerUsage
-from spur_sinks.store import Store, StoreError
 from spur.read.periods import (
     QUARTER_SECONDS,
     BillingInputError,
@@ -32,6 +29,9 @@ from spur.read.periods import (
     floor_hour,
     month_bounds,
 )
+from spur_sinks import billing as stored
+from spur_sinks.billing import Closing, CustomerUsage
+from spur_sinks.store import Store, StoreError
 
 __all__ = [
     "BillingInputError", "ClosedMonth", "Closing", "CustomerUsage", "Period", "billing",

@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 
+from spur.broker import read_topic
+from spur.client.kafka import KafkaTarget
 from spur_schemas.topics import Topic
 from spur_sinks import deadletters as stored
 from spur_sinks.store import Store
-from spur.broker import read_topic
-from spur.client.kafka import KafkaTarget
 from spur_streams.deadletter import DeadLetter
 
 

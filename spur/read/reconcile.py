@@ -36,10 +36,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from spur.read.periods import month_bounds
 from spur_sinks import reconcile as windows
 from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
 from spur_sinks.store import Store
-from spur.read.periods import month_bounds
 
 __all__ = [
     "CAPACITY_FIELDS", "USAGE_FIELDS", "CapacityDifference", "Difference", "reconcile",

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from spur.settings import Settings
 from spur_sinks.retention import table_ages
 from spur_sinks.store import Store
-from spur.settings import Settings
 
 # One day of grace: TTL merges run hourly, and parts merge when they can.
 TTL_GRACE = dt.timedelta(days=1)

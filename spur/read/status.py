@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spur_sinks.status import table_status
-from spur_sinks.store import Store, StoreError
-from spur_sinks.store_errors import NETWORK_ERROR, NOT_ENOUGH_SPACE, TIMEOUTS, UNKNOWN_DATABASE
 from spur.broker import NoBrokerError
 from spur.client.kafka import KafkaTarget
 from spur.local_state import RunningStore
+from spur_sinks.status import table_status
+from spur_sinks.store import Store, StoreError
+from spur_sinks.store_errors import NETWORK_ERROR, NOT_ENOUGH_SPACE, TIMEOUTS, UNKNOWN_DATABASE
 
 # A store with less free space than this cannot write a batch's parts: full.
 DISK_FULL_BYTES = 64 * 1024**2

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spur.client.private import private_dir, write_private
 from spur_sinks import erasure
 from spur_sinks.export import export_rows
 from spur_sinks.store import Store
 from spur_sinks.tables import SubjectKind
-from spur.client.private import private_dir, write_private
 
 
 @dataclass(frozen=True)

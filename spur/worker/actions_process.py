@@ -22,7 +22,6 @@ import os
 import signal
 from collections.abc import Sequence
 
-from spur_schemas.metrics import Metrics
 from spur.broker import kafka_target
 from spur.client.publisher import new_producer
 from spur.settings import Settings
@@ -30,6 +29,7 @@ from spur.worker.batch import batch_steps, open_worker_store
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.publishers import ProducerPublisher
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
+from spur_schemas.metrics import Metrics
 from spur_streams.batch import ActionsOutcome, Message
 
 log = logging.getLogger("spur.worker")

@@ -27,10 +27,6 @@ from typing import Any, cast
 
 import faust
 
-from spur_schemas.messages import DeadLetter
-from spur_schemas.partitioning import murmur2_partitioner
-from spur_schemas.topics import Topic, consumer_group_of
-from spur_sinks.store import Store
 from spur.client.kafka import SASL_MECHANISM, KafkaTarget
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
@@ -38,6 +34,10 @@ from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
 from spur.worker.publishers import detour_headers
+from spur_schemas.messages import DeadLetter
+from spur_schemas.partitioning import murmur2_partitioner
+from spur_schemas.topics import Topic, consumer_group_of
+from spur_sinks.store import Store
 from spur_streams.batch import ActionsOutcome, Message
 from spur_streams.steps.publish import publish_dead_letters, publish_detours
 from spur_streams.steps.route import Detour

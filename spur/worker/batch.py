@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+from spur.settings import Settings
+from spur.store_access import open_writer
 from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 from spur_schemas.metrics import NO_METRICS, Metrics
 from spur_schemas.topics import Topic
@@ -23,8 +25,6 @@ from spur_sinks.store import Store
 from spur_sinks.tombstones import StoreTombstones
 from spur_sinks.windows import StoreWindows
 from spur_sinks.writer import Retrying
-from spur.settings import Settings
-from spur.store_access import open_writer
 from spur_streams.batch import ActionsBatch, Batch
 from spur_streams.steps.lateness import Lateness
 from spur_streams.steps.privacy import private_forms, private_web

@@ -35,9 +35,9 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from spur_schemas.topics import Topic
 from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
+from spur_schemas.topics import Topic
 from spur_streams.batch import Message
 from spur_streams.steps.commit import complete_then_commit
 from spur_streams.steps.route import DETOUR_HEADER

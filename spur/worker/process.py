@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from spur_schemas.topics import INPUT_TOPICS, consumer_group_of
-from spur_sinks.migrate import apply_migrations
 from spur.broker import kafka_target
 from spur.client.private import private_dir
 from spur.metrics import PROMETHEUS
@@ -23,6 +21,8 @@ from spur.worker.api import WorkerAPI
 from spur.worker.batch import open_worker_store
 from spur.worker.processes import ActionsProcesses
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
+from spur_schemas.topics import INPUT_TOPICS, consumer_group_of
+from spur_sinks.migrate import apply_migrations
 
 log = logging.getLogger("spur.worker")
 

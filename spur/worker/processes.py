@@ -26,9 +26,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from spur_schemas.metrics import ALL_METRICS, Metric, Metrics
 from spur.settings import Settings
 from spur.worker.actions_process import run_actions_process
+from spur_schemas.metrics import ALL_METRICS, Metric, Metrics
 
 log = logging.getLogger("spur.worker")
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from spur_schemas.events import Action
 from spur_schemas.validate import encode
 from spur_sinks.capacity import refresh_capacity
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.store import Store
-from spur.settings import Settings
-from spur.worker.batch import batch_steps
 from spur_streams.batch import Message
 
 NOW = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from spur_schemas.errors import InputError, SpurError, UnavailableError
 from spur.cli.main import main
+from spur_schemas.errors import InputError, SpurError, UnavailableError
 
 
 def error_types() -> list[tuple[type[Exception], type[SpurError]]]:
-    from spur_sinks.query_tree import QueryRefusedError
-    from spur_sinks.store import StoreError
-    from spur_sinks.url import StoreURLError
     from spur.broker import NoBrokerError
     from spur.dev.broker import BrokerError
     from spur.dev.demo import DemoError
@@ -22,6 +19,9 @@ def error_types() -> list[tuple[type[Exception], type[SpurError]]]:
     from spur.settings import SettingsError
     from spur.store_access import NoStoreError
     from spur.topics import TopicError
+    from spur_sinks.query_tree import QueryRefusedError
+    from spur_sinks.store import StoreError
+    from spur_sinks.url import StoreURLError
 
     return [
         (SettingsError, InputError),

@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
-from spur_sinks.migrate import apply_migrations
-from spur_sinks.store import open_store
-from spur_sinks.url import ReadLimits
 from spur.dev.store import LocalStore
 from spur.local_state import ADMIN, RunningStore
 from spur.processes import free_port
 from spur.settings import Settings, parse_store_url
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import open_store
+from spur_sinks.url import ReadLimits
 
 # Many blocks of work: runs for minutes unless something stops it.
 ENDLESS = "SELECT count() FROM numbers(100000000000) WHERE cityHash64(number) % 7 = 3"

@@ -20,12 +20,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from spur_schemas.events import Consent, FormSubmission, Profile, WebRequest
-from spur_schemas.messages import DeadLetter
-from spur_schemas.validate import encode
 from spur.settings import Settings
 from spur.terminal import visible
 from spur.worker.batch import batch_steps
+from spur_schemas.events import Consent, FormSubmission, Profile, WebRequest
+from spur_schemas.messages import DeadLetter
+from spur_schemas.validate import encode
 from spur_streams.batch import Message
 from tests.cli.conftest import NOW, Cli, action
 

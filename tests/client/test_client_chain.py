@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from spur_schemas.events import Action, Consent, Event, WebRequest
 from spur.client.recording import ContractError, Recording
+from spur_schemas.events import Action, Consent, Event, WebRequest
 
 WHO: dict[str, Any] = {
     "customer_id": 7, "login": "ann", "session_id": "s-1", "client_ip": "10.1.2.3",

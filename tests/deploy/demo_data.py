@@ -6,13 +6,13 @@ import datetime as dt
 
 import msgspec
 
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from spur_schemas.validate import encode
 from spur_sinks.capacity import refresh_capacity
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.store import Store
-from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.settings import Settings
-from spur.worker.batch import batch_steps
 from spur_streams.batch import Message
 
 

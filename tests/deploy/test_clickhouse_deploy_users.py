@@ -21,9 +21,9 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 from clickhouse_driver.errors import ServerException
 
-from spur_sinks.store import ServerStore
 from spur.processes import free_port, stop_pid
 from spur.settings import parse_store_url
+from spur_sinks.store import ServerStore
 from tests.deploy.demo_data import load_demo_data
 from tests.deploy.grafana_plugin import ROOT, query_settings
 

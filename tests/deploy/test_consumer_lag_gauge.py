@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from spur_schemas.topics import INPUT_TOPICS, Topic
-from spur_schemas.validate import encode
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.client.publisher import Publisher
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.worker.launch import start_worker, worker_env
+from spur_schemas.topics import INPUT_TOPICS, Topic
+from spur_schemas.validate import encode
 
 pytestmark = pytest.mark.integration
 GROUP = "lag-gauge"

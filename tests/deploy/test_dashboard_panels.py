@@ -15,11 +15,11 @@ import pytest
 import yaml
 from prometheus_client import start_http_server
 
-import spur_schemas.metrics as metric_definitions
 import spur.client.telemetry
-from spur_schemas.metrics import Metric
+import spur_schemas.metrics as metric_definitions
 from spur.client.telemetry import Telemetry
 from spur.processes import free_port
+from spur_schemas.metrics import Metric
 from tests.deploy.grafana_plugin import (
     CLICKHOUSE_PLUGIN,
     FORMAT_TABLE,

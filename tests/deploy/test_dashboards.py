@@ -12,15 +12,15 @@ import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from spur_schemas.validate import encode
-from spur_sinks.capacity import refresh_capacity
-from spur_sinks.migrate import apply_migrations
-from spur_sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.metrics import PROMETHEUS
 from spur.read.query import saved_queries
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
+from spur_schemas.validate import encode
+from spur_sinks.capacity import refresh_capacity
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import Store
 from spur_streams.batch import Message
 
 GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"

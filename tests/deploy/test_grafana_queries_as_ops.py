@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 
-from spur_sinks.store import Store
 from spur.local_state import RunningStore
+from spur_sinks.store import Store
 from tests.deploy.demo_data import load_demo_data
 from tests.deploy.grafana_plugin import (
     CLICKHOUSE_PLUGIN,

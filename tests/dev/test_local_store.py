@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
-from spur_sinks.store import Store
 from spur.dev.store import LocalStore, LocalStoreError
 from spur.local_state import ADMIN, WRITER, RunningStore, running_store
 from spur.processes import free_port
+from spur_sinks.store import Store
 
 
 def client(running: RunningStore, user: str) -> Client:

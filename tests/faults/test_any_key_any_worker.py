@@ -33,14 +33,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
+from spur.broker import Record, read_records
+from spur.client.kafka import KafkaTarget
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_schemas.events import Action
 from spur_schemas.messages import CapacityMessage, UsageMessage
 from spur_schemas.topics import Topic, action_key
 from spur_schemas.validate import encode
 from spur_sinks.store import Store
-from spur.broker import Record, read_records
-from spur.client.kafka import KafkaTarget
-from spur.dev.simulate import WorkloadShape, simulate_actions
 from tests.faults.test_rebalance import events_read
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli

@@ -11,7 +11,6 @@ import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from spur_schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import SyncTelemetry, Telemetry
 from spur.client.kafka import KafkaTarget
@@ -19,6 +18,7 @@ from spur.dev.broker import LocalBroker
 from spur.processes import free_port
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
+from spur_schemas.topics import Topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

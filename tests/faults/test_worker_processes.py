@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from spur_schemas.topics import Topic
-from spur_sinks.store import Store
 from spur.broker import read_records
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.worker.launch import start_worker
+from spur_schemas.topics import Topic
+from spur_sinks.store import Store
 from tests.faults.test_any_key_any_worker import assert_decided_once, copies, lag, publish
 from tests.faults.test_rebalance import events_read
 from tests.integration.helpers import spur, spur_env, wait_until_committed

@@ -7,11 +7,11 @@ import json
 
 import msgspec
 
-from spur_schemas.messages import UsageMessage
-from spur_schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
+from spur_schemas.messages import UsageMessage
+from spur_schemas.topics import Topic
 from tests.integration.helpers import spur
 
 

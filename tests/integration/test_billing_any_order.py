@@ -20,13 +20,13 @@ from typing import Any
 import msgspec
 import pytest
 
+from spur.client.kafka import KafkaTarget
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
 from spur_schemas.events import Action
 from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
 from spur_sinks.store import Store
-from spur.client.kafka import KafkaTarget
-from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.settings import Settings
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, publish_all, stored_rows_and_ids
 from tests.oracle import expected_billing, expected_capacity, expected_windows

@@ -27,8 +27,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from spur_schemas.topics import Topic, action_key
-from spur_schemas.validate import encode
 from spur.broker import topic_partitions
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
@@ -36,6 +34,8 @@ from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.local_state import broker_credentials_file
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
+from spur_schemas.topics import Topic, action_key
+from spur_schemas.validate import encode
 from tests.integration.streams_helpers import publish_all
 
 pytestmark = pytest.mark.integration

@@ -13,14 +13,14 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from spur_schemas.events import Action, Consent
-from spur_schemas.topics import Topic
-from spur_sinks.erasure import count_rows
-from spur_sinks.store import ServerStore
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import parse_store_url
+from spur_schemas.events import Action, Consent
+from spur_schemas.topics import Topic
+from spur_sinks.erasure import count_rows
+from spur_sinks.store import ServerStore
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli
 from tests.oracle import expected_billing

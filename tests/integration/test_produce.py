@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from spur_schemas.topics import Topic
 from spur.broker import read_topic
 from spur.client.kafka import KafkaTarget
+from spur_schemas.topics import Topic
 from tests.integration.helpers import spur, spur_env
 from tests.schemas.test_validate import GOOD
 

@@ -10,13 +10,13 @@ import pytest
 from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
-from spur_schemas.topics import Topic
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker, SecureListener
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings, parse_store_url
 from spur.topics import ensure_topics, topic_specs
+from spur_schemas.topics import Topic
 from tests.certs import make_certificates
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli

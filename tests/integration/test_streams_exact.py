@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from spur_schemas.topics import Topic
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from spur.read.deadletters import count_by_reason, read_dead_letters
+from spur_schemas.topics import Topic
 from tests.conftest import recreate_topics
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all

@@ -13,13 +13,13 @@ import datetime as dt
 import threading
 import uuid
 
+from spur.settings import Settings
 from spur_schemas.events import Action
 from spur_schemas.located import Located
 from spur_sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
 from spur_sinks.raw_events import StoreRawEvents
 from spur_sinks.store import ServerStore, Store
 from spur_sinks.writer import Retrying
-from spur.settings import Settings
 
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=30)
 LAYOUT = 9

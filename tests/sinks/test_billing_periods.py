@@ -12,10 +12,6 @@ import pytest
 from click.testing import CliRunner
 from msgspec.structs import replace
 
-from spur_schemas.events import Action
-from spur_schemas.validate import encode
-from spur_sinks.migrate import apply_migrations
-from spur_sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.billing import (
     BillingInputError,
@@ -28,6 +24,10 @@ from spur.read.billing import (
 from spur.read.subjects import Subject, count_rows, erase, export
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
+from spur_schemas.events import Action
+from spur_schemas.validate import encode
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import Store
 from spur_streams.batch import Message
 from tests.oracle import expected_billing
 

@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from spur_schemas.events import Action
-from spur_schemas.validate import encode
-from spur_sinks.migrate import apply_migrations
-from spur_sinks.store import ServerStore, Store
 from spur.local_state import RunningStore
 from spur.read.billing import billing
 from spur.settings import Settings, parse_store_url
 from spur.worker.batch import batch_steps
+from spur_schemas.events import Action
+from spur_schemas.validate import encode
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import ServerStore, Store
 from spur_streams.batch import Message
 
 UTC = dt.UTC

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from spur_sinks.migrate import for_cluster, migrations, render
 from spur.settings import Settings, SettingsError, load_settings
+from spur_sinks.migrate import for_cluster, migrations, render
 
 CLUSTER = Settings(clickhouse_cluster="spur_cluster")
 REPLICA_PATH = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"

@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
+from spur.worker.batch import batch_steps
 from spur_schemas.messages import CapacityMessage, UsageMessage
 from spur_schemas.validate import encode
 from spur_sinks.capacity import refresh_capacity
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.store import Columns, Store
 from spur_sinks.url import ReadLimits
-from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.settings import Settings
-from spur.worker.batch import batch_steps
 from spur_streams.batch import Message
 from spur_streams.usage import hour_of, minute_of
 from tests.oracle import expected_capacity, expected_windows

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from spur_sinks.migrate import apply_migrations
-from spur_sinks.query_guard import QueryRefusedError, parse_tree
-from spur_sinks.store import ServerStore, Store
 from spur.local_state import WRITER, RunningStore
 from spur.read.query import saved_queries
 from spur.settings import Settings, parse_store_url
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.query_guard import QueryRefusedError, parse_tree
+from spur_sinks.store import ServerStore, Store
 from tests.conftest import TEST_DATABASES
 
 SECRET = "marker-7f3a-not-for-your-eyes"

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from spur_sinks.store import ServerStore, Store, StoreError
-from spur_sinks.url import ReadLimits
 from spur.client.spool import Spool
 from spur.dev.store_config import users_xml
 from spur.local_state import Credentials
 from spur.read.query import run_query
 from spur.read.subjects import load_salt
 from spur.settings import Settings, parse_store_url
+from spur_sinks.store import ServerStore, Store, StoreError
+from spur_sinks.url import ReadLimits
 
 
 def test_the_readers_profile_carries_the_limits_and_refuses_changes() -> None:

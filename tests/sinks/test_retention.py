@@ -7,14 +7,14 @@ import uuid
 
 from msgspec.structs import replace
 
+from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
 from spur_schemas.events import FormSubmission, WebRequest
 from spur_schemas.located import Located
 from spur_sinks.actions import action_columns
 from spur_sinks.columns import form_columns, web_columns
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.store import Store
-from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.settings import Settings
 
 NOW = dt.datetime.now(dt.UTC)
 

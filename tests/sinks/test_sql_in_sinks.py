@@ -13,11 +13,11 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from spur import local_state
+from spur.dev import store_config
 from spur_sinks.migrate import BOOTSTRAP, apply_migrations, migrations, render
 from spur_sinks.store import Store
 from spur_sinks.tables import BY_NAME, TABLES, Reader, Retention, readable_by
-from spur import local_state
-from spur.dev import store_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("schemas", "streams", "spur")

@@ -6,16 +6,16 @@ import uuid
 import msgspec
 from msgspec.structs import replace
 
-from spur_schemas.events import Action
-from spur_schemas.validate import encode
-from spur_sinks.capacity import refresh_capacity
-from spur_sinks.migrate import apply_migrations, migrations, render
-from spur_sinks.store import PROBE, Store, sql_string
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.billing import billing
 from spur.read.reconcile import reconcile, reconcile_capacity, repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
+from spur_schemas.events import Action
+from spur_schemas.validate import encode
+from spur_sinks.capacity import refresh_capacity
+from spur_sinks.migrate import apply_migrations, migrations, render
+from spur_sinks.store import PROBE, Store, sql_string
 from spur_streams.batch import Batch, Message
 from tests.oracle import expected_billing
 

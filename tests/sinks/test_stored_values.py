@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spur.settings import Settings
 from spur_schemas.events import Action, Profile, WebRequest
 from spur_schemas.located import Located
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.raw_events import StoreRawEvents
 from spur_sinks.store import Store
 from spur_sinks.writer import Retrying
-from spur.settings import Settings
 
 NIL = uuid.UUID(int=0)
 # Within every table's retention (web requests keep 92 days), on the hour.

@@ -10,15 +10,15 @@ from typing import Any
 import msgspec
 import pytest
 
-from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from spur_schemas.validate import REASONS, Rejection, TimeLimits, check_times, validate
-from spur_sinks.migrate import apply_migrations
-from spur_sinks.store import Store
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.billing import billing
 from spur.settings import Settings, load_settings
 from spur.worker.batch import batch_steps
+from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from spur_schemas.validate import REASONS, Rejection, TimeLimits, check_times, validate
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import Store
 from spur_streams.batch import Message, split
 from tests.schemas.test_validate import with_
 

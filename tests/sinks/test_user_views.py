@@ -8,10 +8,6 @@ import uuid
 import msgspec
 from msgspec.structs import replace
 
-from spur_schemas.events import Action
-from spur_schemas.validate import encode
-from spur_sinks.migrate import apply_migrations
-from spur_sinks.store import Store
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.read.deadletters import dead_letter_report
 from spur.read.retention import retention_report
@@ -19,6 +15,10 @@ from spur.read.subjects import Subject, count_rows, erase, export, subject_hash
 from spur.read.trace import trace
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
+from spur_schemas.events import Action
+from spur_schemas.validate import encode
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.store import Store
 from spur_streams.batch import Message
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)

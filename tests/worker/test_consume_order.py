@@ -17,9 +17,9 @@ from typing import Any, cast
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from spur_schemas.topics import Topic
 from spur.settings import Settings
 from spur.worker.consume import consume_actions
+from spur_schemas.topics import Topic
 from spur_streams.batch import Message
 
 TP = TopicPartition(Topic.ACTIONS.value, 0)

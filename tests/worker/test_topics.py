@@ -1,6 +1,6 @@
-from spur_schemas.topics import INPUT_TOPICS, Topic
 from spur.settings import Settings
 from spur.topics import DAY_MS, topic_specs
+from spur_schemas.topics import INPUT_TOPICS, Topic
 
 
 def specs(**settings: object) -> dict[str, dict[str, str]]:
