@@ -41,7 +41,7 @@ _CHUNK = 256 * 1024
 
 def hello_user(data: bytes) -> str | None:
     """The user a native-protocol Hello names, or None while ``data`` holds less than
-    the Hello's fields up to the user. Raises ValueError when it is no Hello."""
+    the Hello's fields up to the password. Raises ValueError when it is no Hello."""
     reader = _Reader(data)
     try:
         if reader.varint() != _HELLO:
@@ -50,7 +50,11 @@ def hello_user(data: bytes) -> str | None:
         for _ in range(3):  # version major, minor, protocol
             reader.varint()
         reader.string()  # default database
-        return reader.string().decode("utf-8", errors="replace")
+        user = reader.string().decode("utf-8", errors="replace")
+        # Forwarded only whole, password included: a Hello cut after the user
+        # would hold an engine thread for minutes (the engine's own timeout).
+        reader.string()  # password
+        return user
     except IndexError:
         return None
 
@@ -182,7 +186,7 @@ class Gate:
                     hello += chunk
                     user = hello_user(hello)
                 if user not in self.users:
-                    log.warning("store gate: refused a connection as %r", user)
+                    log.warning("store gate: refused a connection as %r", (user or "")[:64])
                     return
                 engine = self.engine_connection()
             except (OSError, ValueError, TimeoutError):
