@@ -13,12 +13,15 @@ process that is already gone.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from spur.client.private import write_private
 
 
 def free_port() -> int:
@@ -38,6 +41,23 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def ports_kept_in(path: Path, count: int) -> list[int]:
+    """``count`` distinct ports: the ones ``path`` kept, while all are free, else new free
+    ones, kept there (private) for the next start. A local server restarted on its old
+    ports is found again by the clients that knew them (they retry the same address)."""
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        kept = json.loads(path.read_text())
+        last = [int(p) for p in (kept if isinstance(kept, list) else [kept])]
+        if len(last) == count == len(set(last)) and all(port_free(p) for p in last):
+            return last
+    ports: list[int] = []
+    while len(ports) < count:
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    write_private(path, json.dumps(ports))
+    return ports
 
 
 def accepts_connections(port: int) -> bool:

@@ -21,7 +21,6 @@ broker's log tail when it does not come up.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import time
@@ -41,7 +40,7 @@ from spur.local_state import (
     read_broker_credentials,
     running_dev_broker,
 )
-from spur.processes import accepts_connections, free_port, port_free, stop_pid
+from spur.processes import accepts_connections, free_port, ports_kept_in, stop_pid
 
 # The error and the listener type are part of LocalBroker's interface: named here too.
 __all__ = ["BrokerError", "LocalBroker", "SecureListener", "dev_down", "dev_up"]
@@ -261,7 +260,8 @@ def dev_up(
                 f"down`, delete its data (rm -r {current.data_dir}) and run `spur dev up` again"
             )
         return current, False
-    port, controller_port = _ports_to_serve(dev_dir)
+    # Its last ports, while free: workers retrying the old address find it again.
+    port, controller_port = ports_kept_in(private_dir(dev_dir) / "ports.json", 2)
     broker = LocalBroker(
         data_dir=dev_dir.resolve() / "data", version=version, cache_dir=cache_dir,
         port=port, controller_port=controller_port,
@@ -276,19 +276,6 @@ def dev_up(
     )
     write_private(dev_broker_file(dev_dir), json.dumps(asdict(state)))
     return state, True
-
-
-def _ports_to_serve(dev_dir: Path) -> tuple[int, int]:
-    """The ports the dev broker had last, where free: running workers and clients,
-    which retry the address they know, find a restarted broker again; else free ones."""
-    kept = private_dir(dev_dir) / "ports.json"
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        port, controller = (int(p) for p in json.loads(kept.read_text()))
-        if port != controller and port_free(port) and port_free(controller):
-            return port, controller
-    port, controller = free_port(), free_port()
-    write_private(kept, json.dumps([port, controller]))
-    return port, controller
 
 
 def dev_down(dev_dir: Path) -> DevBrokerState | None:

@@ -56,7 +56,7 @@ from spur.local_state import (
     credentials,
     store_server_file,
 )
-from spur.processes import accepts_connections, free_port, port_free, stop_pid
+from spur.processes import accepts_connections, ports_kept_in, stop_pid
 from spur_schemas.errors import SpurError
 from spur_sinks.url import ReadLimits
 
@@ -118,7 +118,8 @@ def serve(
     directory = private_dir(directory.resolve())
     with _directory_lock(directory):
         creds = credentials(directory)
-        port = port or _port_to_serve(directory)
+        # The port it was served on last, while free: running workers find it again.
+        port = port or ports_kept_in(directory / "port", 1)[0]
         write_private(directory / "users.xml", users_xml(creds, limits or ReadLimits(), databases))
         write_private(directory / "config.xml", config_xml(port))
         private_dir(data_dir(directory) / "tmp")
@@ -201,19 +202,6 @@ def _start_engine(
     finally:
         os.close(read_end)
     return engine, protection
-
-
-def _port_to_serve(directory: Path) -> int:
-    """The port the directory was served on last, if free: clients that knew it (running
-    workers, a Grafana data source) find the store again after a restart; else a free one."""
-    last = directory / "port"
-    with contextlib.suppress(OSError, ValueError):
-        port = int(last.read_text())
-        if 0 < port < 65536 and port_free(port):
-            return port
-    port = free_port()
-    write_private(last, str(port))
-    return port
 
 
 def _die_with_parent() -> None:
