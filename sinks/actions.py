@@ -25,7 +25,6 @@ _ACTION_FIELDS = (
     "bytes_out", "client_ip", "parent_action_id", "data_kind", "data_count", "status",
     "error_code", "server", "profile",
 )  # fmt: skip
-_MILLISECOND = dt.timedelta(milliseconds=1)
 
 
 def copied(events: Sequence[Any], names: tuple[str, ...]) -> dict[str, list[Any]]:
@@ -45,14 +44,14 @@ def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
 
 
 def duration_ms(started_at: dt.datetime, ended_at: dt.datetime) -> int:
-    """The milliseconds between the two times as DateTime64(3) keeps them (each truncated)."""
-    return _truncated_ms(ended_at) - _truncated_ms(started_at)
+    """The milliseconds between the two times as DateTime64(3) keeps them (each truncated).
+
+    Both truncated towards the past: end_ms - start_ms, where x_ms = (x_us - x_us % 1000) / 1000,
+    is (end_us - start_us + start_us % 1000) // 1000 (end_us % 1000 < 1000 vanishes in the
+    floor): one subtraction per action instead of two. ``microsecond`` is the UTC one's
+    ``% 1000`` too: RFC 3339 offsets are whole minutes.
+    """
+    return ((ended_at - started_at) // _MICROSECOND + started_at.microsecond % 1000) // 1000
 
 
-def _truncated_ms(instant: dt.datetime) -> int:
-    # Whole milliseconds since the epoch, truncated like the store truncates a
-    # time (towards the past): the same for any offset the time was given in.
-    return (instant - _EPOCH) // _MILLISECOND
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)

@@ -53,10 +53,10 @@ class Lateness:
             for item in sorted(items, key=_POSITION):
                 newest = self._newest.get(item.partition)
                 started = item.event.started_at
-                if newest is not None and started < newest - self._allowed:
-                    late += 1
                 if newest is None or started > newest:
                     self._newest[item.partition] = started
+                elif started < newest - self._allowed:  # only then: most arrive in order
+                    late += 1
             marks = list(self._newest.items())
         self._metrics.inc(LATE_EVENTS, late)
         wall = dt.datetime.now(dt.UTC)

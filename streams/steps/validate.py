@@ -27,9 +27,11 @@ from spur_schemas.validate import Rejection, TimeLimits, validate
 from spur_streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """What the pipeline needs of one Kafka message."""
+class Message(msgspec.Struct, frozen=True, gc=False):
+    """What the pipeline needs of one Kafka message.
+
+    A msgspec struct, as :class:`spur_schemas.located.Located` is: one is built
+    per message of every batch (~0.1 µs, a frozen dataclass ~1 µs)."""
 
     topic: str
     partition: int
