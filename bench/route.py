@@ -10,7 +10,7 @@ without Kafka or a store, over simulated actions validated once:
   partition off: each becomes a detour (its bytes found, its key built);
 - ``validate_us_per_action``: validating the same batch, the step before,
   as the yardstick measured in the same run.
-Best of 5 runs each, batches of 20,000 (the worker's batch size). Prints JSON.
+Best of 5 runs each, batches of the worker's batch size (``SPUR_BATCH_SIZE``). Prints JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.settings import Settings
 from spur_schemas.events import Action
 from spur_schemas.metrics import NO_METRICS
 from spur_schemas.partitioning import partition_of
@@ -31,7 +32,7 @@ from spur_streams.steps.route import route_actions
 from spur_streams.steps.validate import Message, split
 
 PARTITIONS = 4
-BATCH = 20_000
+BATCH = Settings().batch_size
 
 
 def best_us_per_action(run: Callable[[], object], count: int) -> float:

@@ -96,7 +96,9 @@ def per_action_us(seconds: Mapping[str, float], actions: int) -> dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
-    parser.add_argument("--batch", type=int, default=20_000, help="messages per batch")
+    parser.add_argument(
+        "--batch", type=int, default=Settings().batch_size, help="messages per batch"
+    )
     args = parser.parse_args()
     customers = 500
     shape = WorkloadShape(

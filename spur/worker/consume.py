@@ -149,15 +149,20 @@ async def consume_actions(
             ]  # fmt: skip
             if gate.rebalancing or not messages:
                 continue  # of partitions being revoked: their next owner reads them
+            ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
+            # Neither the records nor the messages are needed past the batch step: let
+            # them go before the next batch is fetched, so that two batches' worth
+            # never live at once (about a kilobyte per message).
+            del fetched
             gate.batch_started()
             try:
                 outcome = await process(messages)
             except BaseException:
                 gate.batch_ended()
                 raise
+            del messages
             if completing is not None:
                 await completing  # the previous batch's tail; raises if it failed
-            ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
             completing = asyncio.create_task(
                 _complete_then_commit(consumer, complete, outcome, ends=ends, gate=gate)
             )
