@@ -27,6 +27,7 @@ from typing import Any
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
+from spur.worker.tuning import tune_interpreter
 from spur_schemas.metrics import BATCH_STEP_SECONDS, Metric
 from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
@@ -109,6 +110,7 @@ def main() -> None:
         Message(Topic.ACTIONS.value, n % PARTITIONS, n // PARTITIONS, encode(a))
         for n, a in enumerate(actions)
     ]
+    tune_interpreter()  # as every worker process runs its batches (garbage collection)
     times = StepTimes()
     store = EncodingStore()
     batch = batch_steps(store, Settings(), times)
