@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.local import local_store, writer
-from spur.read.billing import billing
+from spur.operations.billing import billing
 from spur.settings import Settings
 from spur_sinks.migrate import apply_migrations
 

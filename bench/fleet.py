@@ -10,7 +10,7 @@ counters before stopping it, and then checks what the store holds against
 what was published, failing loudly when it differs:
 
 - ``actions`` holds one row per published action (rows = distinct ids);
-- ``spur billing``'s totals (spur.read.billing, the same query) count every
+- ``spur billing``'s totals (spur.operations.billing, the same query) count every
   published action, month by month;
 - the detours (``spur_miskeyed_messages_total``) are 0 for correctly keyed
   traffic and one per action when every action was mis-keyed.
@@ -29,7 +29,7 @@ from bench.drain import Drained, tail, wait_drained
 from bench.local import local_store, writer
 from bench.pyspy import Recorder
 from spur.client.kafka import KafkaTarget
-from spur.read.billing import billing
+from spur.operations.billing import billing
 from spur.worker.launch import WorkerProcess, start_worker, worker_env
 from spur_schemas.topics import Topic
 from spur_sinks.store import ServerStore

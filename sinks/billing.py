@@ -2,7 +2,7 @@
 
 Rows come back as :class:`CustomerUsage` and :class:`Closing`; what a month
 is (its bounds in a time zone) and what a period shows are spur's read
-models (spur.read.billing), which call these.
+models (spur.operations.billing), which call these.
 
 Blocking: every function runs one statement on the store. Raises
 :class:`spur_sinks.store.StoreError`.

@@ -1,7 +1,7 @@
 """Reconciliation's reads and writes: windows recomputed from the raw actions,
 the stored ones, and their repair.
 
-What differs and what to rewrite is decided in spur.read.reconcile; this
+What differs and what to rewrite is decided in spur.operations.reconcile; this
 module only reads windows (keyed by customer and hour, or by action type
 and minute, as epoch seconds) and writes the corrections it is given.
 
@@ -16,7 +16,8 @@ from typing import Any
 
 from spur_sinks.capacity import refresh_capacity
 from spur_sinks.store import PROBE, Store
-from spur_streams.usage import CapacityKey
+from spur_sinks.windows import usage_columns
+from spur_streams.usage import CapacityKey, UsageState, WindowKey
 
 USAGE_FIELDS = ("bytes_in", "bytes_out", "actions", "error_actions", "duration_ms")
 CAPACITY_FIELDS = (
@@ -53,8 +54,8 @@ def raw_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Wind
     )
 
 
-def published_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Window, Any]:
-    """The published window states (what billing reads), with their versions."""
+def hourly_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Window, Any]:
+    """The window states in ``usage_hourly`` (what billing reads), with their versions."""
     return _by_window(
         store.query(f"""
         SELECT customer_id, toUnixTimestamp(hour) AS hour, bytes_in, bytes_out, actions,
@@ -149,25 +150,23 @@ def add_to_sums(
     )
 
 
-def publish(store: Store, states: dict[Window, Any]) -> None:
-    """Publish window states (USAGE_FIELDS and ``updates`` as the version)."""
-    keys = sorted(states)
-    store.insert(
-        "usage_hourly",
-        {
-            "customer_id": [key[0] for key in keys],
-            "hour": [_at(key[1]) for key in keys],
-            **{f: [int(states[key][f]) for key in keys] for f in USAGE_FIELDS},
-            "version": [int(states[key]["updates"]) for key in keys],
-            "updated_at": [dt.datetime.now(dt.UTC) for _ in keys],
-        },
-    )
+def write_window_states(store: Store, states: dict[Window, Any]) -> None:
+    """Write window states into ``usage_hourly`` (``updates`` as the version), in the
+    layout of the worker's own writes (spur_sinks.windows.usage_columns)."""
+    now = dt.datetime.now(dt.UTC)
+    typed = {
+        WindowKey(customer, _at(hour)): UsageState(
+            **{f: int(state[f]) for f in USAGE_FIELDS}, version=int(state["updates"])
+        )
+        for (customer, hour), state in states.items()
+    }
+    store.insert("usage_hourly", usage_columns(typed, now))
 
 
 def rebuild_capacity(
     store: Store, start: dt.datetime, end: dt.datetime, minutes: Sequence[Minute]
 ) -> None:
-    """Rebuild the state of each (action, minute) from the raw actions, and publish it."""
+    """Rebuild the state of each (action, minute) from the raw actions, and write it."""
     keys = [CapacityKey(action, _at(minute)) for action, minute in minutes]
     probe = [f"{int(k.minute.timestamp())}|{k.action}" for k in keys]
     condition = (

@@ -1,7 +1,7 @@
 """How old the oldest row of each table is, for ``spur retention`` and its gauges.
 
 Which tables age, by which column: the registry's (spur_sinks.tables). Whether
-that conforms to the policy is the read model's (spur.read.retention).
+that conforms to the policy is the read model's (spur.operations.retention).
 
 Blocking: one small query per table. Raises :class:`spur_sinks.store.StoreError`.
 """

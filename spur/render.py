@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 class Node(Protocol):
-    """An action of a trace (spur.read.trace.Node), as the renderers need it."""
+    """An action of a trace (spur.operations.trace.Node), as the renderers need it."""
 
     @property
     def row(self) -> dict[str, Any]: ...
@@ -203,7 +203,7 @@ def billing_table(rows: list[dict[str, int]], month: str, timezone: str) -> Tabl
 
 
 def trace_tree(title: str, roots: Sequence[Node]) -> Tree:
-    """A forest of actions (spur.read.trace) as one tree: the CLI's and the demo's."""
+    """A forest of actions (spur.operations.trace) as one tree: the CLI's and the demo's."""
     from rich.tree import Tree
 
     def label(node: Node) -> Text:

@@ -5,6 +5,7 @@ Import layers and cycles are checked by import-linter (`make test` runs
 cannot say is how big a module may grow before it holds several jobs.
 """
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,44 @@ def test_no_module_is_longer_than_the_limit(module: Path) -> None:
     lines = len(module.read_text(encoding="utf-8").splitlines())
     name = module.relative_to(ROOT)
     assert lines <= MAX_LINES, f"{name} has {lines} lines; split it by responsibility"
+
+
+def _project_names() -> tuple[set[str], set[str]]:
+    """The modules' own names (``windows`` for sinks/windows.py) and every top-level
+    function and class name defined in the packages."""
+    module_names = {path.stem for path in modules() if path.stem != "__init__"}
+    defined = {
+        node.name
+        for path in modules()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    return module_names, defined
+
+
+def borrowed_aliases() -> list[str]:
+    """Imports renamed to the name of another module or definition of the project:
+    ``from spur_sinks import reconcile as windows`` reads as sinks/windows.py."""
+    module_names, defined = _project_names()
+    found = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            for alias in node.names:
+                if alias.asname is None or alias.asname == alias.name.rsplit(".", 1)[-1]:
+                    continue
+                if alias.asname in module_names or alias.asname in defined:
+                    found.append(f"{path.relative_to(ROOT)}: {alias.name} as {alias.asname}")
+    return found
+
+
+def test_an_import_alias_never_borrows_another_name_of_the_project() -> None:
+    assert borrowed_aliases() == [], "rename these aliases to what they are"
+
+
+def test_the_alias_rule_sees_a_borrowed_name() -> None:
+    # Guards the test above: sinks/windows.py makes ``windows`` a taken name.
+    module_names, _ = _project_names()
+    assert "windows" in module_names
+    assert "store" in module_names

@@ -17,13 +17,13 @@ from spur.cli.common import (
     settings_from_env,
     writer_for,
 )
-from spur.read.periods import month_bounds
+from spur.operations.periods import month_bounds
 from spur.render import billing_table, console, emit_rows, to_csv
 from spur.terminal import inert
 
 if TYPE_CHECKING:
-    from spur.read.billing import Period
-    from spur.read.reconcile import CapacityDifference, Difference
+    from spur.operations.billing import Period
+    from spur.operations.reconcile import CapacityDifference, Difference
 
 
 BILLING_COLUMNS = ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]
@@ -72,7 +72,7 @@ def billing(
         return
     if month is None:
         raise click.UsageError("Missing option '--month' (YYYY-MM).")
-    from spur.read.billing import period
+    from spur.operations.billing import period
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
@@ -110,7 +110,7 @@ def billing_close(month: str, tz: str | None) -> None:
     """
     import datetime as dt
 
-    from spur.read.billing import close_month
+    from spur.operations.billing import close_month
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
@@ -206,9 +206,9 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     reported, never rewritten.
     Exit code 1 while a difference is not explained by erasure, else 0.
     """
-    from spur.read.reconcile import reconcile as compare
-    from spur.read.reconcile import reconcile_capacity
-    from spur.read.reconcile import repair as rewrite
+    from spur.operations.reconcile import reconcile as compare
+    from spur.operations.reconcile import reconcile_capacity
+    from spur.operations.reconcile import repair as repair_month
 
     settings = settings_from_env()
     timezone = tz or settings.billing_timezone
@@ -217,7 +217,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     try:
         before = compare(store, month, timezone)
         capacity = reconcile_capacity(store, month, timezone)
-        repaired = rewrite(store, month, timezone) if repair and (before or capacity) else 0
+        repaired = repair_month(store, month, timezone) if repair and (before or capacity) else 0
         after = compare(store, month, timezone) if repaired else before
         capacity_after = reconcile_capacity(store, month, timezone) if repaired else capacity
     finally:

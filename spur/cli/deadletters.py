@@ -20,7 +20,7 @@ def deadletters(reason: str | None, since: str | None, fmt: str) -> None:
     """Rejected events: counts per reason and the most recent ones."""
     import datetime as dt
 
-    from spur.read.deadletters import dead_letter_report
+    from spur.operations.deadletters import dead_letter_report
 
     start = None
     if since:

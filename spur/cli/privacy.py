@@ -23,11 +23,11 @@ from spur.settings import Settings
 from spur_schemas.errors import InputError
 
 if TYPE_CHECKING:
-    from spur.read.subjects import Subject
+    from spur.operations.subjects import Subject
 
 
 def subject_from(customer: int | None, login: str | None) -> Subject:
-    from spur.read.subjects import Subject
+    from spur.operations.subjects import Subject
 
     if (customer is None) == (login is None):
         raise click.UsageError("name exactly one subject: --customer N or --login NAME")
@@ -51,8 +51,8 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
     ledger entries in Kafka, and says when the copies still held in Kafka's
     input topics expire.
     """
-    from spur.read.subjects import erase as delete_subject
-    from spur.read.subjects import load_salt, logins_of
+    from spur.operations.subjects import erase as delete_subject
+    from spur.operations.subjects import load_salt, logins_of
 
     subject = subject_from(customer, login)
     if not yes:
@@ -145,7 +145,7 @@ def export(customer: int | None, login: str | None, out: Path | None) -> None:
 
     Each line is {"table": ..., "row": {...}}. For information requests.
     """
-    from spur.read.subjects import export as rows_of
+    from spur.operations.subjects import export as rows_of
 
     subject = subject_from(customer, login)
     settings = settings_from_env()

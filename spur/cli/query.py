@@ -34,7 +34,7 @@ def query(name_or_sql: str, fmt: str) -> None:
     CSV and JSON are written as the rows arrive; a read that runs past its time
     limit is cancelled on the server (the client gives up 5 s after it).
     """
-    from spur.read.query import resolve, stream_query
+    from spur.operations.query import resolve, stream_query
 
     resolve(name_or_sql)  # no query, or no such saved one: exit 2 before any connection
     settings = settings_from_env()

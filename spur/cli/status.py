@@ -23,7 +23,7 @@ def retention(fmt: str) -> None:
 
     Exit code 1 when a table keeps rows longer than its policy allows.
     """
-    from spur.read.retention import retention_report
+    from spur.operations.retention import retention_report
 
     settings = settings_from_env()
     store = privileged_reader_for(settings)  # every table's oldest row
@@ -50,7 +50,7 @@ def status(fmt: str) -> None:
     from spur.broker import NoBrokerError, kafka_target
     from spur.client.kafka import KafkaTarget
     from spur.local_state import running_store
-    from spur.read.status import broker_status, local_disk, store_status
+    from spur.operations.status import broker_status, local_disk, store_status
     from spur.store_access import describe, local_store_protection, open_status_reader
     from spur_schemas.topics import INPUT_TOPICS
 

@@ -25,7 +25,7 @@ def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
     """
     import uuid
 
-    from spur.read.trace import trace as build
+    from spur.operations.trace import trace as build
 
     if (session_id is None) == (action_id is None):
         raise click.UsageError("name exactly one of --session ID or --action UUID")

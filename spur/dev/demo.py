@@ -37,9 +37,9 @@ from spur.dev.broker import LocalBroker
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.dev.store import LocalStore
 from spur.local_state import RunningStore
-from spur.read.billing import billing
-from spur.read.deadletters import dead_letter_report
-from spur.read.trace import trace
+from spur.operations.billing import billing
+from spur.operations.deadletters import dead_letter_report
+from spur.operations.trace import trace
 from spur.render import billing_table, trace_tree
 from spur.render import console as stdout_console
 from spur.settings import Settings, parse_store_url

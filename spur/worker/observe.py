@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.metrics import PROMETHEUS
-from spur.read.retention import retention_report
+from spur.operations.retention import retention_report
 from spur.settings import Settings
 from spur_schemas.metrics import CONSUMER_LAG, RETENTION_OLDEST_AGE, RETENTION_POLICY
 from spur_schemas.topics import INPUT_TOPICS

@@ -14,8 +14,8 @@ def error_types() -> list[tuple[type[Exception], type[SpurError]]]:
     from spur.dev.broker import BrokerError
     from spur.dev.demo import DemoError
     from spur.dev.store import LocalStoreError
+    from spur.operations.periods import BillingInputError
     from spur.produce import UnknownTopicError
-    from spur.read.periods import BillingInputError
     from spur.settings import SettingsError
     from spur.store_access import NoStoreError
     from spur.topics import TopicError

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.metrics import PROMETHEUS
-from spur.read.query import saved_queries
+from spur.operations.query import saved_queries
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.validate import encode

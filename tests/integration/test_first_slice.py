@@ -15,7 +15,7 @@ import pytest
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.read.deadletters import count_by_reason, read_dead_letters
+from spur.operations.deadletters import count_by_reason, read_dead_letters
 from spur_schemas.events import Action, FormSubmission, WebRequest
 from spur_schemas.topics import INPUT_TOPICS, Topic
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed

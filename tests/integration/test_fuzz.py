@@ -11,7 +11,7 @@ import pytest
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.read.deadletters import count_by_reason, read_dead_letters
+from spur.operations.deadletters import count_by_reason, read_dead_letters
 from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
 from tests.fuzz_corpus import malformed_corpus

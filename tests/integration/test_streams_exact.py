@@ -9,7 +9,7 @@ import pytest
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
-from spur.read.deadletters import count_by_reason, read_dead_letters
+from spur.operations.deadletters import count_by_reason, read_dead_letters
 from spur_schemas.topics import Topic
 from tests.conftest import recreate_topics
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from spur.read.billing import BillingInputError, month_bounds
+from spur.operations.billing import BillingInputError, month_bounds
 
 UTC = dt.UTC
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from msgspec.structs import replace
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.read.billing import (
+from spur.operations.billing import (
     BillingInputError,
     CustomerUsage,
     close_month,
@@ -21,7 +21,7 @@ from spur.read.billing import (
     month_bounds,
     period,
 )
-from spur.read.subjects import Subject, count_rows, erase, export
+from spur.operations.subjects import Subject, count_rows, erase, export
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from spur.local_state import RunningStore
-from spur.read.billing import billing
+from spur.operations.billing import billing
 from spur.settings import Settings, parse_store_url
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from spur.local_state import WRITER, RunningStore
-from spur.read.query import saved_queries
+from spur.operations.query import saved_queries
 from spur.settings import Settings, parse_store_url
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.query_guard import QueryRefusedError, parse_tree

@@ -12,8 +12,8 @@ import pytest
 from spur.client.spool import Spool
 from spur.dev.store_config import users_xml
 from spur.local_state import Credentials
-from spur.read.query import run_query
-from spur.read.subjects import load_salt
+from spur.operations.query import run_query
+from spur.operations.subjects import load_salt
 from spur.settings import Settings, parse_store_url
 from spur_sinks.store import ServerStore, Store, StoreError
 from spur_sinks.url import ReadLimits

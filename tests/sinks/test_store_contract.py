@@ -7,8 +7,8 @@ import msgspec
 from msgspec.structs import replace
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.read.billing import billing
-from spur.read.reconcile import reconcile, reconcile_capacity, repair
+from spur.operations.billing import billing
+from spur.operations.reconcile import reconcile, reconcile_capacity, repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action

@@ -12,7 +12,7 @@ import pytest
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.read.billing import billing
+from spur.operations.billing import billing
 from spur.settings import Settings, load_settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest

@@ -9,10 +9,10 @@ import msgspec
 from msgspec.structs import replace
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.read.deadletters import dead_letter_report
-from spur.read.retention import retention_report
-from spur.read.subjects import Subject, count_rows, erase, export, subject_hash
-from spur.read.trace import trace
+from spur.operations.deadletters import dead_letter_report
+from spur.operations.retention import retention_report
+from spur.operations.subjects import Subject, count_rows, erase, export, subject_hash
+from spur.operations.trace import trace
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action

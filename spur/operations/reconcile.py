@@ -36,8 +36,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from spur.read.periods import month_bounds
-from spur_sinks import reconcile as windows
+from spur.operations.periods import month_bounds
+from spur_sinks import reconcile as stored_windows
 from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
 from spur_sinks.store import Store
 
@@ -119,10 +119,10 @@ def _hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime
 def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Difference]:
     """Customers whose usage windows of the month differ from their raw actions."""
     start, end = _hours_of_month(month, timezone)
-    aggregated = _totals(windows.published_windows(store, start, end))
-    raw = _totals(windows.raw_windows(store, start, end))
+    aggregated = _totals(stored_windows.hourly_window_states(store, start, end))
+    raw = _totals(stored_windows.raw_windows(store, start, end))
     erased: dict[int, int] = {}
-    for (customer, _hour), n in windows.ids_without_rows(store, start, end).items():
+    for (customer, _hour), n in stored_windows.ids_without_rows(store, start, end).items():
         erased[customer] = erased.get(customer, 0) + n
     return [
         Difference(
@@ -143,14 +143,16 @@ _COUNTED = range(4)  # actions, error_actions, bytes_in, bytes_out
 def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[CapacityDifference]:
     """Capacity minutes of the month whose stored window differs from the raw actions."""
     start, end = month_bounds(month, timezone)
-    stored = windows.stored_capacity(store, start, end)
-    raw = windows.raw_capacity(store, start, end)
+    stored = stored_windows.stored_capacity(store, start, end)
+    raw = stored_windows.raw_capacity(store, start, end)
     missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)
     differing = sorted(
         k for k in set(stored) | set(raw) if stored.get(k, missing) != raw.get(k, missing)
     )
     erased: dict[int, int] = {}
-    for (_customer, minute), n in windows.ids_without_rows(store, start, end, "Minute").items():
+    for (_customer, minute), n in stored_windows.ids_without_rows(
+        store, start, end, "Minute"
+    ).items():
         erased[minute] = erased.get(minute, 0) + n
     extra: dict[int, int] = {}  # per minute: stored actions more than raw, over its types
     counted_never_less: dict[int, bool] = {}
@@ -178,9 +180,9 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
 def repair(store: Store, month: str, timezone: str = "UTC") -> int:
     """Rewrite, by content, every window of the month that differs from raw; return how many."""
     start, end = _hours_of_month(month, timezone)
-    raw = windows.raw_windows(store, start, end)
-    summed = windows.summed_windows(store, start, end)
-    erased = windows.ids_without_rows(store, start, end)
+    raw = stored_windows.raw_windows(store, start, end)
+    summed = stored_windows.summed_windows(store, start, end)
+    erased = stored_windows.ids_without_rows(store, start, end)
     stale = sorted(
         key
         for key in set(raw) | set(summed)
@@ -195,7 +197,7 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
         # and their update count passes the published version (sums that lost
         # rows count fewer updates than were published, and a lower version
         # would lose to the stale state in the published windows).
-        published = windows.published_windows(store, start, end)
+        published = stored_windows.hourly_window_states(store, start, end)
 
         def updates(key: Window) -> int:
             counted = int(summed.get(key, {}).get("updates", 0))
@@ -209,33 +211,35 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
             }
             for key in stale
         }
-        windows.add_to_sums(store, changes, {key: updates(key) for key in stale})
+        stored_windows.add_to_sums(store, changes, {key: updates(key) for key in stale})
     # Published states from the sums, for every window whose published state lags them.
     _republish(store, start, end)
     return len(stale) + _repair_capacity(store, month, timezone)
 
 
 def _republish(store: Store, start: dt.datetime, end: dt.datetime) -> None:
-    summed = windows.summed_windows(store, start, end)
-    published = windows.published_windows(store, start, end)
+    summed = stored_windows.summed_windows(store, start, end)
+    published = stored_windows.hourly_window_states(store, start, end)
     behind = {
         key: row
         for key, row in summed.items()
         if key not in published or any(int(row[f]) != int(published[key][f]) for f in USAGE_FIELDS)
     }
     if behind:
-        windows.publish(store, behind)
+        stored_windows.write_window_states(store, behind)
 
 
 def _repair_capacity(store: Store, month: str, timezone: str) -> int:
     start, end = month_bounds(month, timezone)
     # The ids index has no action type: a minute with any erased action is left alone.
-    erased = {minute for _customer, minute in windows.ids_without_rows(store, start, end, "Minute")}
+    erased = {
+        minute for _customer, minute in stored_windows.ids_without_rows(store, start, end, "Minute")
+    }
     differing = [
         (d.action, int(d.minute.timestamp()))
         for d in reconcile_capacity(store, month, timezone)
         if int(d.minute.timestamp()) not in erased and not d.explained_by_erasure
     ]
     if differing:
-        windows.rebuild_capacity(store, start, end, differing)
+        stored_windows.rebuild_capacity(store, start, end, differing)
     return len(differing)

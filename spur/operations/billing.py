@@ -1,6 +1,6 @@
 """Billing: bytes and actions per customer for one month in a time zone.
 
-Months and their bounds: spur.read.periods. The month's usage is exact in
+Months and their bounds: spur.operations.periods. The month's usage is exact in
 every time zone in use (see :func:`billing`).
 
 Billing periods: :func:`close_month` records a month's totals per customer
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spur.read.periods import (
+from spur.operations.periods import (
     QUARTER_SECONDS,
     BillingInputError,
     ceil_hour,
