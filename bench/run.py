@@ -15,8 +15,10 @@ import subprocess
 import sys
 from typing import Any
 
-# 200,000 actions over 2 h of event time, in time order: live traffic.
-LIVE = ["bench.worker", "--actions", "200000", "--span-hours", "2"]
+# 600,000 actions over 2 h of event time, in time order: live traffic. Fifteen
+# batches of 40,000: with 200,000 (five) the second process of a two-process
+# worker joined when most was read, and the rate was one process's.
+LIVE = ["bench.worker", "--actions", "600000", "--span-hours", "2"]
 
 RUNS: dict[str, list[str]] = {
     "client": ["bench.client", "--actions", "100000"],

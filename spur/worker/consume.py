@@ -93,10 +93,14 @@ def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsume
         group_id=settings.consumer_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
+        # Prefetched records wait in memory: 4 MiB per partition fill a batch
+        # (~9,000 actions each) at 236 MB peak anonymous RSS; 8 MiB took 269 MB.
+        max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
         session_timeout_ms=int(settings.session_timeout_seconds * 1000),
-        heartbeat_interval_ms=int(min(3.0, settings.session_timeout_seconds / 3) * 1000),
+        # A member that joins (a second process, a restarted worker) waits until the
+        # others heard of it at their next heartbeat: 1 s, not 3 s.
+        heartbeat_interval_ms=int(min(1.0, settings.session_timeout_seconds / 3) * 1000),
         max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
     )
 
