@@ -21,7 +21,9 @@ this module is the delivery.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +34,7 @@ from aiokafka.errors import KafkaError
 from spur.client.kafka import KafkaTarget
 from spur.client.publisher import new_producer, topic_and_key
 from spur.client.recording import Recording
+from spur.client.sending import Item, by_partition, filled_batches, not_handed, send_batch
 from spur.client.spool import Spool
 from spur.metrics import PROMETHEUS
 from spur_schemas.events import Event
@@ -49,7 +52,8 @@ from spur_schemas.validate import encode
 
 log = logging.getLogger(__name__)
 
-Item = tuple[str, bytes | None, bytes]
+# Buffered events taken at once, then handed to the producer as one batch per partition.
+SEND_CHUNK = 5_000
 
 
 class Telemetry(Recording):
@@ -141,9 +145,12 @@ class Telemetry(Recording):
         self._spool.append(*item)
         self._metrics.inc(CLIENT_SPOOLED, topic=item[0])
 
-    def _failed(self, item: Item, exc: BaseException) -> None:
-        self._metrics.inc(CLIENT_SEND_ERRORS, topic=item[0])
-        self._to_spool(item)
+    def _failed(self, items: Sequence[Item], exc: BaseException) -> None:
+        """``items`` were not delivered: to the spool, in order, and from now on
+        everything goes there until the broker answers again."""
+        for item in items:
+            self._metrics.inc(CLIENT_SEND_ERRORS, topic=item[0])
+            self._to_spool(item)
         if not self._healthy:
             return
         log.warning("telemetry: broker unreachable (%s); spooling to %s", exc, self._spool.path)
@@ -160,32 +167,48 @@ class Telemetry(Recording):
             self._tasks.append(asyncio.create_task(self._recover(), name="spur-telemetry-recover"))
 
     async def _send_from_memory(self) -> None:
+        """The buffer, in chunks, as one producer batch per partition (spur.client.sending)."""
         assert self._producer is not None
         while self._healthy:
-            item = await self._buffer.get()
-            self._metrics.inc(CLIENT_BUFFERED, -1)
-            topic, key, value = item
-            try:
-                future = await self._producer.send(topic, value, key=key)
-            except asyncio.CancelledError:
-                # _failed() cancels this task when the broker is lost; the
-                # item in hand must not be lost with it.
-                self._to_spool(item)
-                raise
-            except KafkaError as exc:
-                self._failed(item, exc)
-                continue
-            self._in_flight.add(future)
-            future.add_done_callback(lambda f, item=item: self._delivered(f, item))
+            items = [await self._buffer.get()]
+            while len(items) < SEND_CHUNK and not self._buffer.empty():
+                items.append(self._buffer.get_nowait())
+            self._metrics.inc(CLIENT_BUFFERED, -len(items))
+            await self._hand_over(self._producer, items)
 
-    def _delivered(self, future: asyncio.Future[Any], item: Item) -> None:
+    async def _hand_over(self, producer: AIOKafkaProducer, items: list[Item]) -> None:
+        batches: list[tuple[str, int, Any, list[Item]]] = []
+        handed = 0  # batches the producer took
+        try:
+            topics = {item[0] for item in items}
+            partitions = {topic: sorted(await producer.partitions_for(topic)) for topic in topics}
+            batches = [
+                (topic, partition, batch, held)
+                for (topic, partition), group in by_partition(items, partitions).items()
+                for batch, held in filled_batches(producer, group)
+            ]
+            for topic, partition, batch, held in batches:
+                future = await send_batch(producer, topic, partition, batch)
+                handed += 1
+                self._in_flight.add(future)
+                future.add_done_callback(functools.partial(self._delivered, items=held))
+        except asyncio.CancelledError:
+            # _failed() cancels this task when the broker is lost; the items
+            # in hand must not be lost with it.
+            for item in not_handed(items, batches, handed):
+                self._to_spool(item)
+            raise
+        except KafkaError as exc:
+            self._failed(not_handed(items, batches, handed), exc)
+
+    def _delivered(self, future: asyncio.Future[Any], items: list[Item]) -> None:
         self._in_flight.discard(future)
         if future.cancelled():
-            self._failed(item, asyncio.CancelledError())
+            self._failed(items, asyncio.CancelledError())
         elif (exc := future.exception()) is not None:
-            self._failed(item, exc)
+            self._failed(items, exc)
         else:
-            self._metrics.inc(CLIENT_SENT, topic=item[0])
+            self._metrics.inc(CLIENT_SENT, len(items), topic=items[0][0])
 
     async def _recover(self) -> None:
         """Connect, re-send the spool in order, then resume sending from memory."""

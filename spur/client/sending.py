@@ -1,0 +1,85 @@
+"""Buffered events handed to the producer as batches, one run per partition.
+
+Why: through ``AIOKafkaProducer.send`` each message costs about 10 µs of
+Python (a future, the partitioner, the accumulator); appended to a batch
+built for its partition and handed over with ``send_batch``, about 5 µs
+(measured here: 100,000 messages of 400 bytes, 100k/s against 190k/s).
+
+Where each event goes is what ``send`` would pick: a keyed event the key's
+canonical partition (spur_schemas.partitioning), so every copy of an action
+still lands where its worker decides it; unkeyed events (web requests,
+forms) one partition per chunk, chosen at random (Kafka's sticky
+partitioning). Within a partition the events keep their emission order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from spur_schemas.partitioning import partition_of
+
+Item = tuple[str, bytes | None, bytes]  # topic, key, encoded event
+
+
+def by_partition(
+    items: Sequence[Item], partitions: Mapping[str, Sequence[int]]
+) -> dict[tuple[str, int], list[Item]]:
+    """``items`` grouped by (topic, partition), each group in emission order.
+
+    ``partitions``: every topic's partitions, as the broker's metadata lists them.
+    """
+    groups: dict[tuple[str, int], list[Item]] = {}
+    unkeyed: dict[str, int] = {}
+    for item in items:
+        topic, key, _ = item
+        topic_partitions = partitions[topic]
+        if key is None:
+            if topic not in unkeyed:
+                unkeyed[topic] = random.choice(topic_partitions)  # noqa: S311  # spread, not secret
+            partition = unkeyed[topic]
+        else:
+            partition = topic_partitions[partition_of(key, len(topic_partitions))]
+        groups.setdefault((topic, partition), []).append(item)
+    return groups
+
+
+def filled_batches(producer: Any, group: Sequence[Item]) -> Iterator[tuple[Any, list[Item]]]:
+    """aiokafka batches holding ``group`` in order, each with the items it holds.
+
+    A batch is closed when the next item does not fit (the producer's
+    ``max_batch_size``); aiokafka takes a batch's first record whatever its
+    size, as ``send`` would (the broker then judges it).
+    """
+    batch, held = producer.create_batch(), list[Item]()
+    for item in group:
+        _, key, value = item
+        if batch.append(key=key, value=value, timestamp=None) is None:
+            yield batch, held
+            batch, held = producer.create_batch(), list[Item]()
+            batch.append(key=key, value=value, timestamp=None)
+        held.append(item)
+    if held:
+        yield batch, held
+
+
+async def send_batch(
+    producer: AIOKafkaProducer, topic: str, partition: int, batch: Any
+) -> asyncio.Future[Any]:
+    """Hand one filled batch to the producer; the future resolves on its acknowledgement."""
+    batch.close()
+    sent: asyncio.Future[Any] = await producer.send_batch(batch, topic, partition=partition)
+    return sent
+
+
+def not_handed(
+    items: list[Item], batches: list[tuple[str, int, Any, list[Item]]], handed: int
+) -> list[Item]:
+    """The items the producer has not taken: all of them before the batches were built."""
+    if not batches:
+        return items
+    return [item for _, _, _, held in batches[handed:] for item in held]
