@@ -70,7 +70,7 @@ def block_overhead_us(telemetry: Telemetry, count: int) -> tuple[float, float]:
 
 async def raw_producer(bootstrap: KafkaTarget, count: int, value: bytes) -> float:
     producer = AIOKafkaProducer(
-        **bootstrap.client_kwargs(), compression_type="lz4", linger_ms=10, acks="all"
+        **bootstrap.client_kwargs(), compression_type="zstd", linger_ms=10, acks="all"
     )
     await producer.start()
     try:

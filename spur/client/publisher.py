@@ -4,7 +4,7 @@ Each event goes to its topic, keyed as docs/topics.md says (actions by
 action id, so every copy of one action is decided by one worker; consent
 by login, the compacted ledger's key). The
 producer is idempotent (no duplicates from its own retries), compresses with
-lz4 and lingers a few milliseconds to batch.
+zstd and lingers a few milliseconds to batch.
 
 Blocking: ``publish`` returns once the event is in the producer's buffer
 (it waits only when the buffer is full); ``flush`` waits until everything
@@ -45,7 +45,7 @@ def new_producer(
         **as_target(bootstrap).client_kwargs(),
         enable_idempotence=True,
         acks="all",
-        compression_type="lz4",
+        compression_type="zstd",  # as the topics (spur.topics says why)
         linger_ms=linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=request_timeout_ms,

@@ -22,23 +22,24 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from typing import Any, cast
 
 import faust
 
 from spur.client.kafka import SASL_MECHANISM, KafkaTarget
+from spur.client.publisher import new_producer
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, consume_actions
 from spur.worker.observe import observe
-from spur.worker.publishers import detour_headers
+from spur.worker.publishers import ProducerPublisher, detour_headers
 from spur_schemas.messages import DeadLetter
 from spur_schemas.partitioning import murmur2_partitioner
 from spur_schemas.topics import Topic, consumer_group_of
 from spur_sinks.store import Store
-from spur_streams.batch import ActionsOutcome, Message
+from spur_streams.batch import ActionsOutcome, Batch, Message
 from spur_streams.steps.publish import publish_dead_letters, publish_detours
 from spur_streams.steps.route import Detour
 
@@ -62,7 +63,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         broker_commit_interval=settings.commit_interval_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
-        producer_compression_type="lz4",
+        producer_compression_type="zstd",  # as the topics (spur.topics says why)
         # aiokafka's partitions, hashed in a fraction of its pure-Python murmur2's
         # time: a backfill batch publishes a window state per action.
         producer_partitioner=murmur2_partitioner,
@@ -86,25 +87,9 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         concrete = cast(faust.Stream[bytes], stream)
         return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
 
-    async def process_actions(messages: Sequence[Message]) -> ActionsOutcome:
-        return await asyncio.to_thread(batch.process_actions, messages, _now())
-
-    async def complete_actions(outcome: ActionsOutcome) -> None:
-        # Capacity windows of the batch's minutes are refreshed before its
-        # offsets are committed, so a crash cannot leave them stale.
-        minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
-        await batch.actions.publish(publisher, outcome, minutes)
-
-    async def actions() -> None:
-        consumer = actions_consumer(settings, bootstrap)
-        await consume_actions(
-            consumer, settings, process_actions, complete_actions,
-            assign=batch.assign, revoke=batch.revoke,
-        )  # fmt: skip
-
     # Faust's task decorator carries no type hints; registered explicitly.
     as_task: Any = app.task
-    as_task(actions)
+    as_task(actions_consumer_task(settings, bootstrap, batch))
 
     def simple_agent(topic: Topic, process: Processor) -> None:
         async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -147,6 +132,39 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     every: Any = app.timer(settings.observe_interval_seconds)
     every(observe_now)
     return app
+
+
+def actions_consumer_task(
+    settings: Settings, bootstrap: KafkaTarget, batch: Batch
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The app's task that reads actions in batches (spur.worker.consume) through ``batch``."""
+
+    async def process_actions(messages: Sequence[Message]) -> ActionsOutcome:
+        return await asyncio.to_thread(batch.process_actions, messages, _now())
+
+    async def actions() -> None:
+        consumer = actions_consumer(settings, bootstrap)
+        # The actions path's outputs (window states, detours, dead letters) in
+        # batches per partition, through a producer of its own (spur.worker.publishers).
+        producer = new_producer(bootstrap)
+        outputs = ProducerPublisher(producer)
+
+        async def complete_actions(outcome: ActionsOutcome) -> None:
+            # Capacity windows of the batch's minutes are refreshed before its
+            # offsets are committed, so a crash cannot leave them stale.
+            minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
+            await batch.actions.publish(outputs, outcome, minutes)
+
+        await producer.start()
+        try:
+            await consume_actions(
+                consumer, settings, process_actions, complete_actions,
+                assign=batch.assign, revoke=batch.revoke,
+            )  # fmt: skip
+        finally:
+            await producer.stop()
+
+    return actions
 
 
 class FaustPublisher:

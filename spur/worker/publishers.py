@@ -1,8 +1,9 @@
 """The batch's :class:`spur_streams.steps.publish.Publisher` over a plain aiokafka producer.
 
-The worker's main process publishes through its Faust app's producer
-(spur.worker.app); the extra actions processes (spur.worker.actions_process)
-run no Faust app and publish through this one. Both send detours with the
+Every actions consumer publishes through this one: the worker's main
+process (spur.worker.app, whose Faust agents publish their few dead letters
+and consent detours through the app's own producer) and the extra actions
+processes (spur.worker.actions_process). Both send detours with the
 same header, so a re-routed message can be traced to where it was first read.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from spur.client.sending import by_partition, filled_batches, send_batch
 from spur_schemas.topics import Topic
 from spur_streams.steps.route import DETOUR_HEADER, Detour
 
@@ -26,13 +28,29 @@ def detour_headers(detour: Detour) -> list[tuple[str, bytes]] | None:
 
 
 class ProducerPublisher:
-    """Sends and waits for every acknowledgement (the producer's partitioner places keys)."""
+    """Hands every message to the producer in batches, one per partition, and waits
+    for every acknowledgement.
+
+    Window states go where the producer's partitioner would put their keys
+    (spur.client.sending: one aiokafka batch per partition, half the Python
+    of a ``send`` per message; a shuffled backfill publishes about one state
+    per action). Detours go to the partition they name, with their header.
+    """
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
 
     async def publish(self, topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        sent = [await self._producer.send(topic.value, value, key=key) for key, value in messages]
+        if not messages:
+            return
+        name = topic.value
+        partitions = {name: sorted(await self._producer.partitions_for(name))}
+        items = [(name, key, value) for key, value in messages]
+        sent = [
+            await send_batch(self._producer, name, partition, batch)
+            for (_, partition), group in by_partition(items, partitions).items()
+            for batch, _held in filled_batches(self._producer, group)
+        ]
         await asyncio.gather(*sent)
 
     async def publish_placed(self, messages: Sequence[Detour]) -> None:

@@ -11,7 +11,7 @@ def test_every_topic_is_declared_with_explicit_retention_and_compression() -> No
     declared = specs()
     assert set(declared) == {topic.value for topic in Topic}
     for configs in declared.values():
-        assert configs["compression.type"] == "lz4"
+        assert configs["compression.type"] == "zstd"
         assert "retention.ms" in configs
 
 
