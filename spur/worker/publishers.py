@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from spur.client.sending import by_partition, filled_batches, send_batch
+from spur.client.sending import Item, filled_batches, send_batch
 from spur_schemas.topics import Topic
+from spur_streams.routing import partitions_of_keys
 from spur_streams.steps.route import DETOUR_HEADER, Detour
 
 
@@ -32,9 +33,10 @@ class ProducerPublisher:
     for every acknowledgement.
 
     Window states go where the producer's partitioner would put their keys
-    (spur.client.sending: one aiokafka batch per partition, half the Python
-    of a ``send`` per message; a shuffled backfill publishes about one state
-    per action). Detours go to the partition they name, with their header.
+    (all hashed at once, spur_streams.routing), in one aiokafka batch per
+    partition (spur.client.sending: half the Python of a ``send`` per
+    message; a shuffled backfill publishes about one state per action).
+    Detours go to the partition they name, with their header.
     """
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
@@ -44,11 +46,15 @@ class ProducerPublisher:
         if not messages:
             return
         name = topic.value
-        partitions = {name: sorted(await self._producer.partitions_for(name))}
-        items = [(name, key, value) for key, value in messages]
+        partitions = sorted(await self._producer.partitions_for(name))
+        # Every key hashed at once (murmur2 in Python is microseconds a key).
+        chosen = partitions_of_keys([key for key, _ in messages], len(partitions)).tolist()
+        groups: dict[int, list[Item]] = {}
+        for (key, value), index in zip(messages, chosen, strict=True):
+            groups.setdefault(partitions[index], []).append((name, key, value))
         sent = [
             await send_batch(self._producer, name, partition, batch)
-            for (_, partition), group in by_partition(items, partitions).items()
+            for partition, group in groups.items()
             for batch, _held in filled_batches(self._producer, group)
         ]
         await asyncio.gather(*sent)

@@ -21,7 +21,7 @@ from spur_schemas.metrics import LATE_EVENTS, MISKEYED
 from spur_schemas.partitioning import murmur2, partition_of
 from spur_schemas.topics import Topic, action_key, consent_key
 from spur_streams.batch import Batch, Message
-from spur_streams.routing import partitions_of_uuids
+from spur_streams.routing import partitions_of_keys, partitions_of_uuids
 from spur_streams.steps.erasure import NO_TOMBSTONES
 from spur_streams.steps.route import route_consent
 from tests.fakes import CONSENT_LIMITS, MemoryStore, RecordingMetrics, memory_batch
@@ -44,6 +44,16 @@ def test_the_batch_hash_of_ids_is_the_partitioner_of_their_text_keys() -> None:
         expected = [(aiokafka_murmur2(action_key(i)) & 0x7FFFFFFF) % count for i in ids]
         assert batch.tolist() == expected
     assert partitions_of_uuids([], 4).tolist() == []
+
+
+def test_the_batch_hash_of_keys_of_any_length_is_the_partitioner() -> None:
+    # Window states' keys: several lengths in one batch, tails of 0-3 bytes, empty keys.
+    rng = random.Random(2)
+    keys = [rng.randbytes(rng.randint(0, 41)) for _ in range(3000)]
+    for count in (1, 4, 7):
+        expected = [(aiokafka_murmur2(key) & 0x7FFFFFFF) % count for key in keys]
+        assert partitions_of_keys(keys, count).tolist() == expected
+    assert partitions_of_keys([], 4).tolist() == []
 
 
 def _value(document: dict[str, Any]) -> bytes:
