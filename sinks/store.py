@@ -160,7 +160,8 @@ class ServerStore:
         probe = {
             "name": "spur_probe",
             "structure": [("key", "String")],
-            "data": [{"key": key} for key in keys or ()],
+            # Rows as tuples: the driver turns dicts into them one by one.
+            "data": [(key,) for key in keys or ()],
         }
         try:
             rows, types = self._client().execute(
