@@ -48,23 +48,24 @@ def by_partition(
     return groups
 
 
-def filled_batches(producer: Any, group: Sequence[Item]) -> Iterator[tuple[Any, list[Item]]]:
-    """aiokafka batches holding ``group`` in order, each with the items it holds.
+Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]  # key, value, headers
 
-    A batch is closed when the next item does not fit (the producer's
+
+def filled_batches(producer: Any, records: Sequence[Record]) -> Iterator[tuple[Any, range]]:
+    """aiokafka batches holding ``records`` in order, each with the positions it holds.
+
+    A batch is closed when the next record does not fit (the producer's
     ``max_batch_size``); aiokafka takes a batch's first record whatever its
     size, as ``send`` would (the broker then judges it).
     """
-    batch, held = producer.create_batch(), list[Item]()
-    for item in group:
-        _, key, value = item
-        if batch.append(key=key, value=value, timestamp=None) is None:
-            yield batch, held
-            batch, held = producer.create_batch(), list[Item]()
-            batch.append(key=key, value=value, timestamp=None)
-        held.append(item)
-    if held:
-        yield batch, held
+    batch, start = producer.create_batch(), 0
+    for position, (key, value, headers) in enumerate(records):
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            yield batch, range(start, position)
+            batch, start = producer.create_batch(), position
+            batch.append(key=key, value=value, timestamp=None, headers=headers)
+    if len(records) > start:
+        yield batch, range(start, len(records))
 
 
 async def send_batch(

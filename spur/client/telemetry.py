@@ -183,9 +183,9 @@ class Telemetry(Recording):
             topics = {item[0] for item in items}
             partitions = {topic: sorted(await producer.partitions_for(topic)) for topic in topics}
             batches = [
-                (topic, partition, batch, held)
+                (topic, partition, batch, group[held.start : held.stop])
                 for (topic, partition), group in by_partition(items, partitions).items()
-                for batch, held in filled_batches(producer, group)
+                for batch, held in filled_batches(producer, [(k, v, None) for _, k, v in group])
             ]
             for topic, partition, batch, held in batches:
                 future = await send_batch(producer, topic, partition, batch)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from spur.client.sending import Item, filled_batches, send_batch
+from spur.client.sending import Record, filled_batches, send_batch
 from spur_schemas.topics import Topic
 from spur_streams.routing import partitions_of_keys
 from spur_streams.steps.route import DETOUR_HEADER, Detour
@@ -49,9 +49,9 @@ class ProducerPublisher:
         partitions = sorted(await self._producer.partitions_for(name))
         # Every key hashed at once (murmur2 in Python is microseconds a key).
         chosen = partitions_of_keys([key for key, _ in messages], len(partitions)).tolist()
-        groups: dict[int, list[Item]] = {}
+        groups: dict[int, list[Record]] = {}
         for (key, value), index in zip(messages, chosen, strict=True):
-            groups.setdefault(partitions[index], []).append((name, key, value))
+            groups.setdefault(partitions[index], []).append((key, value, None))
         sent = [
             await send_batch(self._producer, name, partition, batch)
             for partition, group in groups.items()
@@ -60,10 +60,14 @@ class ProducerPublisher:
         await asyncio.gather(*sent)
 
     async def publish_placed(self, messages: Sequence[Detour]) -> None:
-        sent = [
-            await self._producer.send(
-                m.topic.value, m.value, key=m.key, partition=m.partition, headers=detour_headers(m)
+        groups: dict[tuple[str, int], list[Record]] = {}
+        for m in messages:
+            groups.setdefault((m.topic.value, m.partition), []).append(
+                (m.key, m.value, detour_headers(m))
             )
-            for m in messages
+        sent = [
+            await send_batch(self._producer, topic, partition, batch)
+            for (topic, partition), group in groups.items()
+            for batch, _held in filled_batches(self._producer, group)
         ]
         await asyncio.gather(*sent)
