@@ -84,6 +84,7 @@ class Telemetry(Recording):
         self._healthy = False  # sending from memory; False = everything via the spool
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: set[asyncio.Future[Any]] = set()
+        self._in_hand = 0
 
     def emit(self, event: Event) -> None:
         """Hand one event over; never blocks on the network, never drops it."""
@@ -113,7 +114,8 @@ class Telemetry(Recording):
         """
         deadline = asyncio.get_running_loop().time() + drain_seconds
         while asyncio.get_running_loop().time() < deadline:
-            if self._buffer.empty() and not self._in_flight and self._spool.pending_bytes() == 0:
+            delivered = self._buffer.empty() and not self._in_hand and not self._in_flight
+            if delivered and self._spool.pending_bytes() == 0:
                 break
             await asyncio.sleep(0.05)
         self._closing = True
@@ -174,7 +176,11 @@ class Telemetry(Recording):
             while len(items) < SEND_CHUNK and not self._buffer.empty():
                 items.append(self._buffer.get_nowait())
             self._metrics.inc(CLIENT_BUFFERED, -len(items))
-            await self._hand_over(self._producer, items)
+            self._in_hand = len(items)  # neither buffered nor in flight: close() waits for them
+            try:
+                await self._hand_over(self._producer, items)
+            finally:
+                self._in_hand = 0
 
     async def _hand_over(self, producer: AIOKafkaProducer, items: list[Item]) -> None:
         batches: list[tuple[str, int, Any, list[Item]]] = []
