@@ -72,3 +72,29 @@ def test_the_alias_rule_sees_a_borrowed_name() -> None:
     module_names, _ = _project_names()
     assert "windows" in module_names
     assert "store" in module_names
+
+
+# A function whose body (its docstring aside) is longer than this does
+# several things; the module cap above alone let a 300-line file hold one.
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions() -> list[str]:
+    found = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body
+            if ast.get_docstring(node) is not None:
+                body = body[1:]
+            if not body:
+                continue
+            lines = (body[-1].end_lineno or body[-1].lineno) - body[0].lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {lines} lines")
+    return found
+
+
+def test_no_function_is_longer_than_the_limit() -> None:
+    assert long_functions() == [], "split these functions by what they do"

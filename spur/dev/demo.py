@@ -110,22 +110,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         )
         console.print(f"[green]✓[/] worker started (pid {worker.pid})")
 
-        now = dt.datetime.now(dt.UTC)
-        # Traffic up to an hour ago (sessions run on for minutes, and an event
-        # from beyond the allowed clock skew is a future_timestamp dead
-        # letter), in the month that hour belongs to, a day of it at least.
-        until = now - dt.timedelta(hours=1)
-        month_start = (until - dt.timedelta(days=1)).replace(
-            day=1, hour=0, minute=0, second=0, microsecond=0
-        )
-        month = month_start.strftime("%Y-%m")
-        month_end = (month_start + dt.timedelta(days=32)).replace(day=1)
-        shape = WorkloadShape(
-            customers=options.customers,
-            sessions_per_customer=options.sessions,
-            month_start=month_start,
-            days=(min(until, month_end) - month_start).total_seconds() / 86400 - 0.1,
-        )
+        month, shape = _demo_month(options, dt.datetime.now(dt.UTC))
         with console.status("simulated app servers publishing..."):
             sent = asyncio.run(_publish(broker.target, shape))
         console.print(
@@ -159,6 +144,27 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             f"[green]✓[/] stopped the worker, the store and the broker "
             f"({time.monotonic() - started:.0f} s in all)"
         )
+
+
+def _demo_month(options: DemoOptions, now: dt.datetime) -> tuple[str, WorkloadShape]:
+    """The month the demo bills and the traffic it simulates in it.
+
+    Traffic up to an hour ago (sessions run on for minutes, and an event from
+    beyond the allowed clock skew is a future_timestamp dead letter), in the
+    month that hour belongs to, a day of it at least.
+    """
+    until = now - dt.timedelta(hours=1)
+    month_start = (until - dt.timedelta(days=1)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    month_end = (month_start + dt.timedelta(days=32)).replace(day=1)
+    shape = WorkloadShape(
+        customers=options.customers,
+        sessions_per_customer=options.sessions,
+        month_start=month_start,
+        days=(min(until, month_end) - month_start).total_seconds() / 86400 - 0.1,
+    )
+    return month_start.strftime("%Y-%m"), shape
 
 
 def _log_libraries_to(path: Path) -> contextlib.ExitStack:

@@ -79,6 +79,23 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     async def stop_retrying(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         batch.stopping.set()
 
+    # Faust's task decorator carries no type hints; registered explicitly.
+    as_task: Any = app.task
+    as_task(actions_consumer_task(settings, bootstrap, batch))
+
+    register_agents(app, settings, batch)
+
+    async def observe_now() -> None:
+        await observe(store, settings)
+
+    # Faust's timer decorator carries no type hints; registered explicitly.
+    every: Any = app.timer(settings.observe_interval_seconds)
+    every(observe_now)
+    return app
+
+
+def register_agents(app: faust.App, settings: Settings, batch: Batch) -> None:
+    """The Faust agents of web requests, forms and consent (the low-volume topics)."""
     topics = {topic: app.topic(topic.value, key_type=bytes, value_type=bytes) for topic in Topic}
     publisher = FaustPublisher(app)
 
@@ -86,10 +103,6 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         # Agents receive a concrete Stream; take_events is not on the StreamT protocol.
         concrete = cast(faust.Stream[bytes], stream)
         return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
-
-    # Faust's task decorator carries no type hints; registered explicitly.
-    as_task: Any = app.task
-    as_task(actions_consumer_task(settings, bootstrap, batch))
 
     def simple_agent(topic: Topic, process: Processor) -> None:
         async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -124,14 +137,6 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
             yield None
 
     app.agent(topics[Topic.CONSENT], name="spur.consent")(consent)
-
-    async def observe_now() -> None:
-        await observe(store, settings)
-
-    # Faust's timer decorator carries no type hints; registered explicitly.
-    every: Any = app.timer(settings.observe_interval_seconds)
-    every(observe_now)
-    return app
 
 
 def actions_consumer_task(
