@@ -261,9 +261,6 @@ class Batch:
         erased = self.consent.erased()
         return raced_erasure(route, erased)
 
-    def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        store_dead_letters(self.actions.sink, letters, self.actions.metrics)
-
     def assign(self, partitions: Iterable[int]) -> None:
         """Actions partitions (re)joining this worker: its whole new assignment."""
         assigned = set(partitions)

@@ -19,8 +19,6 @@ from typing import NamedTuple
 from spur_schemas.events import Action
 from spur_schemas.located import Located
 
-HOUR = dt.timedelta(hours=1)
-
 
 class WindowKey(NamedTuple):
     # A tuple, not a dataclass: built once per action per batch, and a frozen

@@ -84,9 +84,6 @@ class ActionsProcesses:
             thread.start()
             self._threads.append(thread)
 
-    def pids(self) -> list[int]:
-        return [child.pid for child in self._children]
-
     def _spawn(self) -> Any:
         child = _SPAWN.Process(
             target=run_actions_process,
