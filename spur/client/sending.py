@@ -21,6 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from spur.client.spool import Pending
 from spur_schemas.partitioning import partition_of
 
 Item = tuple[str, bytes | None, bytes]  # topic, key, encoded event
@@ -84,3 +85,24 @@ def not_handed(
     if not batches:
         return items
     return [item for _, _, _, held in batches[handed:] for item in held]
+
+
+async def send_spooled(
+    producer: AIOKafkaProducer, records: Sequence[Pending]
+) -> tuple[int, BaseException | None]:
+    """Send spooled records; how many, from the first, were acknowledged, and the
+    first failure (None: all were). The caller moves the spool's cursor past the
+    acknowledged ones; the rest is sent again, some of it twice (at least once)."""
+    futures = [
+        await producer.send(
+            p.record.t,
+            p.record.v.encode(),
+            key=p.record.k.encode() if p.record.k is not None else None,
+        )
+        for p in records
+    ]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for position, result in enumerate(results):
+        if isinstance(result, BaseException):
+            return position, result
+    return len(records), None

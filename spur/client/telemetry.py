@@ -21,6 +21,7 @@ this module is the delivery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Sequence
@@ -34,7 +35,14 @@ from aiokafka.errors import KafkaError
 from spur.client.kafka import KafkaTarget
 from spur.client.publisher import new_producer, topic_and_key
 from spur.client.recording import Recording
-from spur.client.sending import Item, by_partition, filled_batches, not_handed, send_batch
+from spur.client.sending import (
+    Item,
+    by_partition,
+    filled_batches,
+    not_handed,
+    send_batch,
+    send_spooled,
+)
 from spur.client.spool import Spool
 from spur.metrics import PROMETHEUS
 from spur_schemas.events import Event
@@ -85,18 +93,22 @@ class Telemetry(Recording):
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: set[asyncio.Future[Any]] = set()
         self._in_hand = 0
+        self._overflowed = False  # the buffer was full: the spool is sent after it
 
     def emit(self, event: Event) -> None:
         """Hand one event over; never blocks on the network, never drops it."""
         topic, key = topic_and_key(event)
         self._metrics.inc(CLIENT_EMITTED, topic=topic)
         item = (topic, key, encode(event))
-        if not self._healthy:
+        if not self._healthy or self._overflowed:
             self._to_spool(item)
             return
         try:
             self._buffer.put_nowait(item)
         except asyncio.QueueFull:
+            # Everything after it goes to the spool too, until the sender has
+            # re-sent the spool behind the buffer: the emission order holds.
+            self._overflowed = True
             self._to_spool(item)
         else:
             self._metrics.inc(CLIENT_BUFFERED)
@@ -181,6 +193,18 @@ class Telemetry(Recording):
                 await self._hand_over(self._producer, items)
             finally:
                 self._in_hand = 0
+            if self._overflowed and self._buffer.empty() and self._healthy:
+                await self._send_overflow(self._producer)
+
+    async def _send_overflow(self, producer: AIOKafkaProducer) -> None:
+        """What the full buffer sent to the spool, now that the buffer before it is sent."""
+        try:
+            await self._drain_spool(producer)
+        except KafkaError as exc:
+            self._failed([], exc)  # the recovery re-sends the spool from its cursor
+            return
+        # The same event-loop step as the spool's last empty read: nothing was spooled since.
+        self._overflowed = False
 
     async def _hand_over(self, producer: AIOKafkaProducer, items: list[Item]) -> None:
         batches: list[tuple[str, int, Any, list[Item]]] = []
@@ -225,16 +249,27 @@ class Telemetry(Recording):
                 await self._drain_spool(self._producer)
             except KafkaError as exc:
                 log.info("telemetry: still cannot deliver (%s); retrying", exc)
+                await self._discard_producer()
                 await asyncio.sleep(self._retry_seconds)
                 continue
             if self._spool.pending_bytes() == 0:
                 # Same event-loop step as the check: nothing is spooled between.
                 self._healthy = True
+                self._overflowed = False
                 self._sender = asyncio.create_task(
                     self._send_from_memory(), name="spur-telemetry-send"
                 )
                 self._tasks.append(self._sender)
                 return
+
+    async def _discard_producer(self) -> None:
+        """Retry with a new producer: after a failed batch an idempotent producer's
+        sequence for that partition may be refused for good (OUT_OF_ORDER_SEQUENCE_NUMBER,
+        seen after a broker restart), and a new one starts its sequences afresh."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
     async def _new_producer(self) -> AIOKafkaProducer:
         producer = new_producer(self._bootstrap, request_timeout_ms=self._request_timeout_ms)
@@ -251,15 +286,10 @@ class Telemetry(Recording):
             self._metrics.set(CLIENT_SPOOL_PENDING_BYTES, self._spool.pending_bytes())
             if not records:
                 return
-            futures = [
-                await producer.send(
-                    p.record.t,
-                    p.record.v.encode(),
-                    key=p.record.k.encode() if p.record.k is not None else None,
-                )
-                for p in records
-            ]
-            await asyncio.gather(*futures)  # raises the first KafkaError: retry from cursor
-            for p in records:
+            sent, failure = await send_spooled(producer, records)
+            for p in records[:sent]:
                 self._metrics.inc(CLIENT_SENT, topic=p.record.t)
-            self._spool.advance(records[-1].end)
+            if sent:
+                self._spool.advance(records[sent - 1].end)
+            if failure is not None:
+                raise failure
