@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -27,25 +27,40 @@ from spur_schemas.partitioning import partition_of
 Item = tuple[str, bytes | None, bytes]  # topic, key, encoded event
 
 
+KeyHash = Callable[[Sequence[bytes], int], Iterable[int]]  # keys, partition count -> indexes
+
+
+def _one_by_one(keys: Sequence[bytes], count: int) -> list[int]:
+    return [partition_of(key, count) for key in keys]
+
+
 def by_partition(
-    items: Sequence[Item], partitions: Mapping[str, Sequence[int]]
+    items: Sequence[Item], partitions: Mapping[str, Sequence[int]], hash_keys: KeyHash = _one_by_one
 ) -> dict[tuple[str, int], list[Item]]:
     """``items`` grouped by (topic, partition), each group in emission order.
 
-    ``partitions``: every topic's partitions, as the broker's metadata lists them.
+    ``partitions``: every topic's partitions, as the broker's metadata lists
+    them. ``hash_keys``: each key's canonical partition index; the worker
+    passes one that hashes a whole batch at once (spur_streams.routing), the
+    client (no numpy in its install) hashes one key at a time.
     """
-    groups: dict[tuple[str, int], list[Item]] = {}
+    chosen: list[int] = [0] * len(items)
+    keyed: dict[str, list[int]] = {}
     unkeyed: dict[str, int] = {}
-    for item in items:
-        topic, key, _ = item
-        topic_partitions = partitions[topic]
-        if key is None:
-            if topic not in unkeyed:
-                unkeyed[topic] = random.choice(topic_partitions)  # noqa: S311  # spread, not secret
-            partition = unkeyed[topic]
-        else:
-            partition = topic_partitions[partition_of(key, len(topic_partitions))]
-        groups.setdefault((topic, partition), []).append(item)
+    for position, (topic, key, _) in enumerate(items):
+        if key is not None:
+            keyed.setdefault(topic, []).append(position)
+            continue
+        if topic not in unkeyed:
+            unkeyed[topic] = random.choice(partitions[topic])  # noqa: S311  # spread, not secret
+        chosen[position] = unkeyed[topic]
+    for topic, positions in keyed.items():
+        indexes = hash_keys([items[p][1] or b"" for p in positions], len(partitions[topic]))
+        for position, index in zip(positions, indexes, strict=True):
+            chosen[position] = partitions[topic][int(index)]
+    groups: dict[tuple[str, int], list[Item]] = {}
+    for item, partition in zip(items, chosen, strict=True):
+        groups.setdefault((item[0], partition), []).append(item)
     return groups
 
 

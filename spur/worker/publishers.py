@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from spur.client.sending import Record, filled_batches, send_batch
+from spur.client.sending import Record, by_partition, filled_batches, send_batch
 from spur_schemas.topics import Topic
 from spur_streams.routing import partitions_of_keys
 from spur_streams.steps.route import DETOUR_HEADER, Detour
@@ -46,16 +46,14 @@ class ProducerPublisher:
         if not messages:
             return
         name = topic.value
-        partitions = sorted(await self._producer.partitions_for(name))
+        partitions = {name: sorted(await self._producer.partitions_for(name))}
+        items = [(name, key, value) for key, value in messages]
         # Every key hashed at once (murmur2 in Python is microseconds a key).
-        chosen = partitions_of_keys([key for key, _ in messages], len(partitions)).tolist()
-        groups: dict[int, list[Record]] = {}
-        for (key, value), index in zip(messages, chosen, strict=True):
-            groups.setdefault(partitions[index], []).append((key, value, None))
+        groups = by_partition(items, partitions, hash_keys=partitions_of_keys)
         sent = [
             await send_batch(self._producer, name, partition, batch)
-            for partition, group in groups.items()
-            for batch, _held in filled_batches(self._producer, group)
+            for (_, partition), group in groups.items()
+            for batch, _held in filled_batches(self._producer, [(k, v, None) for _, k, v in group])
         ]
         await asyncio.gather(*sent)
 
