@@ -64,12 +64,11 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_compression_type="zstd",  # as the topics (spur.topics says why)
-        # aiokafka's partitions, hashed in a fraction of its pure-Python murmur2's
-        # time: a backfill batch publishes a window state per action.
+        # This producer carries only the agents' dead letters and consent
+        # detours (the actions path has its own, spur.worker.publishers); the
+        # same partitions and request size as spur's other producers.
         producer_partitioner=murmur2_partitioner,
         producer_linger_ms=10,
-        # One produce request per partition carries up to this much (Faust's
-        # default, 16 KiB, is a few dozen window states: a request each).
         producer_max_batch_size=256 * 1024,
         web_enabled=False,
     )
