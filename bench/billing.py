@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.local import local_store, writer
+from bench.local import local_store, stop_on_sigterm, writer
 from spur.operations.billing import billing
 from spur.settings import Settings
 from spur_sinks.migrate import apply_migrations
@@ -26,6 +26,7 @@ HOURS = 30 * 24
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--actions", type=int, default=10_000_000)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from bench.local import stop_on_sigterm
 from spur.client import Telemetry
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
@@ -113,6 +114,7 @@ async def run(bootstrap: KafkaTarget, spool: Path, count: int) -> dict[str, obje
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=100_000)
     parser.add_argument(

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.local import local_store
+from bench.local import local_store, stop_on_sigterm
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
@@ -93,6 +93,7 @@ async def run(
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=5_000)
     parser.add_argument("--seconds", type=int, default=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,3 +26,13 @@ def local_store(directory: Path, *databases: str) -> Iterator[RunningStore]:
 
 def writer(running: RunningStore, database: str) -> ServerStore:
     return ServerStore(parse_store_url(running.url(database=database)), 120.0)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops a benchmark as Ctrl-C does: the broker, store and workers
+    it started are stopped by its cleanups, not left running."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

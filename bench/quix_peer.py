@@ -55,6 +55,8 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models import TimestampType
 from quixstreams.sinks import BatchingSink, SinkBatch
 
+from bench.local import stop_on_sigterm
+
 ACTIONS_TOPIC = "spur.actions.v1"
 CONSUMER_GROUP = "quix-peer"
 DATABASE = "quix"
@@ -299,6 +301,7 @@ def run_peer(bootstrap: str, workdir: Path) -> None:
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap, HOST:PORT")
     parser.add_argument(

@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Callable
 
+from bench.local import stop_on_sigterm
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur_schemas.events import Action
@@ -45,6 +46,7 @@ def best_us_per_action(run: Callable[[], object], count: int) -> float:
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=BATCH)
     args = parser.parse_args()

@@ -11,9 +11,12 @@ the shuffled backfill's rate and the rate when every action is mis-keyed
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from typing import Any
+
+from bench.local import stop_on_sigterm
 
 # 600,000 actions over 2 h of event time, in time order: live traffic. Fifteen
 # batches of 40,000: with 200,000 (five) the second process of a two-process
@@ -63,17 +66,30 @@ RUNS: dict[str, list[str]] = {
 
 
 def run(module_and_args: list[str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", *module_and_args], capture_output=True, text=True, check=False
+    child = subprocess.Popen(
+        [sys.executable, "-m", *module_and_args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Its own process group: a terminal's Ctrl-C reaches it once, from here.
+        start_new_session=True,
     )
-    if done.returncode != 0:  # a benchmark's own checks failed, or it crashed: say why
-        raise RuntimeError(f"{' '.join(module_and_args)} failed:\n{done.stderr[-5000:]}")
-    start = done.stdout.index("{")
-    figures: dict[str, Any] = json.loads(done.stdout[start:])
+    try:
+        stdout, stderr = child.communicate()
+    except KeyboardInterrupt:
+        # Stopped (Ctrl-C, SIGTERM): the benchmark stops what it started, then this.
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=120)
+        raise
+    if child.returncode != 0:  # a benchmark's own checks failed, or it crashed: say why
+        raise RuntimeError(f"{' '.join(module_and_args)} failed:\n{stderr[-5000:]}")
+    start = stdout.index("{")
+    figures: dict[str, Any] = json.loads(stdout[start:])
     return figures
 
 
 def main() -> None:
+    stop_on_sigterm()
     results = {}
     for name, args in RUNS.items():
         print(f"running {name}...", file=sys.stderr)

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from bench.local import stop_on_sigterm
+
 PROJECT = ("streams/", "sinks/", "schemas/", "spur/")
 # "process (streams/batch.py:143)" -> "process (streams/batch.py)"; py-spy writes the line last.
 LINE = re.compile(r":\d+\)$")
@@ -93,6 +95,7 @@ def summary(raw: str, project_top: int = 25, leaf_top: int = 15) -> str:
 
 
 def main() -> None:
+    stop_on_sigterm()
     """``python -m bench.stacks FILE [FILE...]``: the summary of each py-spy raw file."""
     for name in sys.argv[1:]:
         print(f"{name}:\n{summary(Path(name).read_text())}")

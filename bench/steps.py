@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from bench.local import stop_on_sigterm
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -95,6 +96,7 @@ def per_action_us(seconds: Mapping[str, float], actions: int) -> dict[str, float
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
     parser.add_argument(

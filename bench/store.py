@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.local import local_store, writer
+from bench.local import local_store, stop_on_sigterm, writer
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -35,6 +35,7 @@ BLOCK = 50_000
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=500_000)
     args = parser.parse_args()

@@ -59,6 +59,7 @@ from bench import stacks
 from bench.baselines import agents, raw_drain
 from bench.cpu import figures as cpu_figures
 from bench.fleet import Published, WorkerRun, run_workers
+from bench.local import stop_on_sigterm
 from bench.pyspy import PY_SPY
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
@@ -125,6 +126,7 @@ async def publish_miskeyed(bootstrap: KafkaTarget, actions: list[Action]) -> Non
 
 
 def main() -> None:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
     parser.add_argument(

@@ -1,12 +1,13 @@
 """The worker's batch: its steps in order, written once (spur_streams.steps).
 
 Actions, :meth:`ActionsBatch.process` (blocking: the worker runs it in a
-thread; :meth:`ActionsBatch.prepare` then :meth:`ActionsBatch.process_prepared`
-are its two halves), then :meth:`ActionsBatch.publish` (async), then the
-consumer's commit:
+thread, as :meth:`ActionsBatch.prepare`, :meth:`ActionsBatch.record` and
+:meth:`ActionsBatch.finish`, the last overlapping the next batch's first
+two), then :meth:`ActionsBatch.publish` (async), then the consumer's commit:
 
 1. validate: rejects become dead letters (pure, no store call);
-2. erasure: read the tombstones; drop erased customers' actions;
+2. reads: the tombstones, the dedup index and the consent ledger, at once
+   (spur_streams.steps.reads); erasure: drop erased customers' actions;
    route: an action not on its id's canonical partition is set aside, to be
    re-published there (the owner of that partition decides all its copies);
 3. dedup: classify by action id and content hash (never by Kafka offset):
@@ -16,8 +17,9 @@ consumer's commit:
 5. privacy: IP policy, consent for profiles, on the new actions;
 6. store: the new actions' raw rows (without erased logins');
 7. windows: ONE fold statement indexes the new ids and adds them to their
-   hours and minutes; then every hour the accepted actions (new and
-   duplicates) touch is read back by exact key and rewritten;
+   hours and minutes (``record`` ends here); then every hour the accepted
+   actions (new and duplicates) touch is read back by exact key and
+   rewritten;
 8. store: the dead letters; erasure: delete again what raced a fresh erasure;
 9. complete: refresh the touched capacity minutes, then publish the
    detours, window states and dead letters and wait for the broker's
@@ -49,11 +51,12 @@ from dataclasses import dataclass, field
 
 from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 from spur_schemas.located import Located
-from spur_schemas.messages import CapacityMessage, DeadLetter, UsageMessage
+from spur_schemas.messages import CapacityMessage, DeadLetter
 from spur_schemas.metrics import EVENTS_IN, Metrics
 from spur_schemas.topics import Topic
 from spur_schemas.validate import TimeLimits
 from spur_streams.privacy import IpPolicy
+from spur_streams.stages import ActionsOutcome, Prepared, Recorded
 from spur_streams.steps.clock import StepClock
 from spur_streams.steps.dedup import DedupIndex, deduplicate
 from spur_streams.steps.erasure import (
@@ -72,6 +75,7 @@ from spur_streams.steps.publish import (
     publish_windows,
 )
 from spur_streams.steps.raw_events import RawEvents
+from spur_streams.steps.reads import read_at_once
 from spur_streams.steps.route import (
     ConsentRoute,
     Detour,
@@ -93,28 +97,9 @@ from spur_streams.steps.windows import (
 from spur_streams.usage import CapacityKey
 
 __all__ = [
-    "ActionsBatch", "ActionsOutcome", "Batch", "Message", "Prepared", "Split", "reject", "split",
+    "ActionsBatch", "ActionsOutcome", "Batch", "Message", "Prepared", "Recorded", "Split",
+    "reject", "split",
 ]  # fmt: skip
-
-
-@dataclass
-class ActionsOutcome:
-    usage: list[UsageMessage] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    # The (action, minute) capacity windows the batch touched, to refresh.
-    capacity: set[CapacityKey] = field(default_factory=set)
-    # Actions read on another partition than their id's, to re-publish there.
-    detours: list[Detour] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A batch of actions decoded and validated (step 1), nothing stored yet."""
-
-    messages: Sequence[Message]
-    now: dt.datetime  # the batch's arrival
-    valid: Split[Action]
-    seconds: float  # that step took
 
 
 @dataclass
@@ -139,21 +124,27 @@ class ActionsBatch:
     owned: set[int] = field(default_factory=set)
 
     def process(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
-        return self.process_prepared(self.prepare(messages, now))
+        """Steps 1-8 of a batch, in order."""
+        return self.finish(self.record(self.prepare(messages, now)))
 
     def prepare(self, messages: Sequence[Message], now: dt.datetime) -> Prepared:
-        """Step 1 alone: pure, no store call, so it may run while the batch before
-        this one is still in its store calls (spur.worker.consume)."""
+        """Step 1 alone: pure, no store call."""
         clock = StepClock(self.metrics, Topic.ACTIONS)
         valid = split(messages, Action, now, self.limits)
         return Prepared(messages, now, valid, clock.lap("validate"))
 
-    def process_prepared(self, prepared: Prepared) -> ActionsOutcome:
-        """Steps 2-8 of a prepared batch; batches must come here in their order."""
+    def record(self, prepared: Prepared) -> Recorded:
+        """Steps 2-7's fold: after it the batch's new actions are stored and counted.
+
+        Batches must come here one at a time and in their order: the next
+        batch's dedup must see this one's folds. :meth:`finish` may run
+        while the next batch is here (the worker overlaps them).
+        """
         messages, now, valid = prepared.messages, prepared.now, prepared.valid
         clock = StepClock(self.metrics, Topic.ACTIONS)
-        erased = self.erasure.read()
-        clock.lap("erasure_read")
+        reads = read_at_once(valid.accepted, self.erasure, self.index, self.consent)
+        clock.lap("reads")
+        erased = reads.erased
         accepted = without_erased_customers(valid.accepted, erased, self.metrics)
         away: list[Located[Action]] = []  # to be decided on their id's partition
         detours: list[Detour] = []
@@ -161,27 +152,33 @@ class ActionsBatch:
             accepted, away, detours = route_actions(
                 accepted, messages, self.partitions, self.metrics
             )
-        clock.lap("route")
-        dedup, conflicts = deduplicate(accepted, self.index, messages, now, self.metrics)
-        clock.lap("dedup")
+        dedup, conflicts = deduplicate(accepted, reads.index, messages, now, self.metrics)
         # Lateness is the producer's order, so measured where a message arrived.
         self.lateness.measure(away + not_detoured(dedup.new, messages))
-        new = private_actions(dedup.new, self.ip_policy, self.consent, self.metrics)
-        clock.lap("lateness_privacy")
+        new = private_actions(dedup.new, self.ip_policy, reads.consent, self.metrics)
+        clock.lap("route_dedup_privacy")
         self.sink.store_actions(without_erased_logins(new, erased))
         clock.lap("store_raw")
         # After the raw rows: an id is never indexed before its row is stored.
         fold(self.windows, new, dedup.hashes)
         clock.lap("fold")
-        usage, minutes = rewrite(self.windows, dedup.accepted, now, self.metrics)
+        rejected = valid.rejected + conflicts
+        seconds = prepared.seconds + clock.elapsed()
+        return Recorded(now, erased, dedup.accepted, rejected, detours, len(messages), seconds)
+
+    def finish(self, recorded: Recorded) -> ActionsOutcome:
+        """Steps 7's rewrite and 8 of a recorded batch: what may overlap the next batch."""
+        clock = StepClock(self.metrics, Topic.ACTIONS)
+        erased, accepted = recorded.erased, recorded.accepted
+        usage, minutes = rewrite(self.windows, accepted, recorded.now, self.metrics)
         clock.lap("rewrite")
-        letters = without_erased_letters(valid.rejected + conflicts, erased, self.metrics)
+        letters = without_erased_letters(recorded.rejected, erased, self.metrics)
         store_dead_letters(self.sink, letters, self.metrics)
-        delete_what_raced(self.erasure, erased, dedup.accepted)
-        self.metrics.inc(EVENTS_IN, len(messages), topic=Topic.ACTIONS)
+        delete_what_raced(self.erasure, erased, accepted)
+        self.metrics.inc(EVENTS_IN, recorded.messages, topic=Topic.ACTIONS)
         clock.lap("dead_letters_erasure")
-        clock.done(prepared.seconds)
-        return ActionsOutcome(usage, letters, minutes, detours)
+        clock.done(recorded.seconds)
+        return ActionsOutcome(usage, letters, minutes, recorded.detours)
 
     def refresh_capacity(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """Step 9's blocking half (the worker runs it in a thread)."""
@@ -234,6 +231,9 @@ class Batch:
 
     def process_actions(self, messages: Sequence[Message], now: dt.datetime) -> ActionsOutcome:
         return self.actions.process(messages, now)
+
+    def record_actions(self, messages: Sequence[Message], now: dt.datetime) -> Recorded:
+        return self.actions.record(self.actions.prepare(messages, now))
 
     def process_web(self, messages: Sequence[Message], now: dt.datetime) -> list[DeadLetter]:
         return self.web.process(messages, now)

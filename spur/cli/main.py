@@ -10,6 +10,11 @@ no traceback.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
 from typing import Any
 
 import click
@@ -31,6 +36,10 @@ class SpurGroup(click.Group):
             if exc.hint:
                 click.echo(f"Hint: {visible(exc.hint)}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`spur erase | head -1`): nothing left to say to it.
+            _silence_stdout()
+            ctx.exit(1)
         except MemoryError:
             click.echo("Error: out of memory for this output; write it with --format csv", err=True)
             ctx.exit(1)
@@ -40,8 +49,38 @@ class SpurGroup(click.Group):
             ctx.exit(1)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush raises nothing."""
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # As Ctrl-C does: cleanups run, so the broker, store and workers a
+    # command started (spur demo) are stopped, not orphaned.
+    _terminating.set()
+    raise KeyboardInterrupt
+
+
+def _interrupt_again(unraisable: Any) -> None:
+    """Raised in a finalizer or a weakref callback, the interrupt is only
+    printed and ignored (measured: the demo then ran to its end); raise it
+    again in a moment, at a place that stops the command."""
+    if _terminating.is_set() and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+_terminating = threading.Event()
+
+
 # Long-running commands log for operators (Faust's handlers, the store's log).
 _LOGGING_COMMANDS = frozenset({"worker", "store"})
+# Commands that handle SIGTERM themselves (Faust's worker, the store's server).
+_OWN_SIGNALS = frozenset({"worker", "store"})
 
 
 @click.group(cls=SpurGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,12 +92,13 @@ def main(ctx: click.Context) -> None:
     SPUR_KAFKA_BOOTSTRAP, SPUR_CLICKHOUSE_URL); `spur dev up` starts a local
     broker that commands run in this directory use by default.
     """
-    import os
-
     from spur.client.private import PRIVATE_UMASK
 
     # What spur and its children (broker, store, Faust) write is private.
     os.umask(PRIVATE_UMASK)
+    if ctx.invoked_subcommand not in _OWN_SIGNALS:
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        sys.unraisablehook = _interrupt_again
     if ctx.invoked_subcommand not in _LOGGING_COMMANDS:
         # A command reports its failure as one Error: line. Without a handler
         # Python prints the drivers' warnings, with tracebacks, before it

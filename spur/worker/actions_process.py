@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import signal
-from collections.abc import Sequence
 
 from spur.broker import kafka_target
 from spur.client.publisher import new_producer
 from spur.settings import Settings
 from spur.worker.batch import batch_steps, open_worker_store
-from spur.worker.consume import actions_consumer, consume_actions
+from spur.worker.consume import actions_consumer, batch_handlers, consume_actions
 from spur.worker.publishers import ProducerPublisher
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
 from spur_schemas.metrics import Metrics
-from spur_streams.batch import ActionsOutcome, Message
 
 log = logging.getLogger("spur.worker")
 
@@ -54,14 +51,7 @@ async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
     store = open_worker_store(settings)
     batch = batch_steps(store, settings, metrics, partitions=settings.topic_partitions)
     producer = new_producer(bootstrap)
-    publisher = ProducerPublisher(producer)
-
-    async def process(messages: Sequence[Message]) -> ActionsOutcome:
-        return await asyncio.to_thread(batch.process_actions, messages, dt.datetime.now(dt.UTC))
-
-    async def complete(outcome: ActionsOutcome) -> None:
-        minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
-        await batch.actions.publish(publisher, outcome, minutes)
+    process, complete = batch_handlers(batch, ProducerPublisher(producer))
 
     await producer.start()
     consumer = actions_consumer(settings, bootstrap)

@@ -32,14 +32,14 @@ from spur.client.publisher import new_producer
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
-from spur.worker.consume import actions_consumer, consume_actions
+from spur.worker.consume import actions_consumer, batch_handlers, consume_actions
 from spur.worker.observe import observe
 from spur.worker.publishers import ProducerPublisher, detour_headers
 from spur_schemas.messages import DeadLetter
 from spur_schemas.partitioning import murmur2_partitioner
 from spur_schemas.topics import Topic, consumer_group_of
 from spur_sinks.store import Store
-from spur_streams.batch import ActionsOutcome, Batch, Message
+from spur_streams.batch import Batch, Message
 from spur_streams.steps.publish import publish_dead_letters, publish_detours
 from spur_streams.steps.route import Detour
 
@@ -143,22 +143,12 @@ def actions_consumer_task(
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """The app's task that reads actions in batches (spur.worker.consume) through ``batch``."""
 
-    async def process_actions(messages: Sequence[Message]) -> ActionsOutcome:
-        return await asyncio.to_thread(batch.process_actions, messages, _now())
-
     async def actions() -> None:
         consumer = actions_consumer(settings, bootstrap)
         # The actions path's outputs (window states, detours, dead letters) in
         # batches per partition, through a producer of its own (spur.worker.publishers).
         producer = new_producer(bootstrap)
-        outputs = ProducerPublisher(producer)
-
-        async def complete_actions(outcome: ActionsOutcome) -> None:
-            # Capacity windows of the batch's minutes are refreshed before its
-            # offsets are committed, so a crash cannot leave them stale.
-            minutes = await asyncio.to_thread(batch.actions.refresh_capacity, outcome.capacity)
-            await batch.actions.publish(outputs, outcome, minutes)
-
+        process_actions, complete_actions = batch_handlers(batch, ProducerPublisher(producer))
         await producer.start()
         try:
             await consume_actions(

@@ -29,6 +29,10 @@ class StepClock:
         self._last = now
         return seconds
 
+    def elapsed(self) -> float:
+        """Seconds since the start."""
+        return time.perf_counter() - self._started
+
     def done(self, before: float = 0.0) -> None:
         """The whole batch, and ``before`` seconds it took elsewhere: ``spur_batch_seconds``."""
         elapsed = time.perf_counter() - self._started + before

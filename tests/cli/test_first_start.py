@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -60,3 +61,71 @@ def test_the_demo_runs_clean(tmp_path: Path) -> None:
     # while a new topic's leader settles) go to the demo's log, not the console.
     for noise in ("Group Coordinator Request failed", "Traceback", "NotLeaderForPartition"):
         assert noise not in output, output
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                kids = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += sorted(kids - found)
+            found |= kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
+
+
+def test_sigterm_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
+    """`kill <demo>` (not the process group): its broker, store and worker stop too."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SPUR_")}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "spur", "demo", "--customers", "3", "--sessions", "5"],
+        cwd=tmp_path, env=clean, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 240
+        # Its broker (java), its store and its worker: at least three children running.
+        while time.monotonic() < deadline and demo.poll() is None:
+            started |= _descendants(demo.pid)
+            commands = [_command(pid) for pid in started]
+            if any(b"java" in c for c in commands) and any(b"worker" in c for c in commands):
+                break
+            time.sleep(0.2)
+        assert demo.poll() is None, demo.communicate()[1]
+        started |= _descendants(demo.pid)
+        demo.send_signal(signal.SIGTERM)
+        _, stderr = demo.communicate(timeout=120)
+        left = {pid for pid in started if _alive(pid)}
+        assert not left, (left, stderr)
+        assert demo.returncode == 1, stderr
+        assert "Traceback" not in stderr, stderr
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+        for pid in started:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -188,3 +188,27 @@ def test_a_table_shows_at_most_ten_thousand_rows_and_says_so(own_store: RunningS
     assert "the first 10,000 rows only" in result.stderr
     assert "│ 9999 " in result.stdout
     assert "│ 10000 " not in result.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(own_store: RunningStore) -> None:
+    """`spur query ... | head -1`: exit 1, no traceback, no 'Broken pipe' error line."""
+    environ = {
+        **os.environ,
+        "SPUR_STATE_DIR": str(own_store.directory.parent),
+        "SPUR_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+    }
+    for name in ("SPUR_CLICKHOUSE_URL", "SPUR_CLICKHOUSE_READ_URL"):
+        environ.pop(name, None)
+    query = subprocess.Popen(
+        [sys.executable, "-m", "spur", "query", "--format", "csv",
+         "SELECT number AS n FROM numbers(2000000)"],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert query.stdout is not None
+    first = query.stdout.readline()
+    query.stdout.close()  # the reader goes away, as `head -1` does
+    _, stderr = query.communicate(timeout=60)
+    assert first.strip() == "n", first
+    assert query.returncode == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "Broken pipe" not in stderr, stderr

@@ -132,3 +132,22 @@ def test_an_empty_batch_writes_nothing(store: MemoryStore, metrics: RecordingMet
     outcome = memory_batch(store, metrics).process_actions([], NOW)
     assert (outcome.usage, outcome.dead_letters, outcome.capacity) == ([], [], set())
     assert store.writes == []
+
+
+def test_a_tail_that_runs_after_the_next_batch_recorded_still_bills_exactly(
+    store: MemoryStore, metrics: RecordingMetrics
+) -> None:
+    # The worker finishes batch N (hours rewritten) while batch N+1 is recorded.
+    batch = memory_batch(store, metrics)
+    first = [action(customer_id=7, bytes_in=10), action(customer_id=7, bytes_in=20)]
+    second = [action(customer_id=7, bytes_in=5), first[0]]  # one new, one repeat
+    recorded_first = batch.record_actions(messages(Topic.ACTIONS, first), NOW)
+    recorded_second = batch.record_actions(messages(Topic.ACTIONS, second, first=100), NOW)
+    finished_first = batch.actions.finish(recorded_first)
+    finished_second = batch.actions.finish(recorded_second)
+    # The first tail already sees the second fold: a newer state, a higher version.
+    assert [(u.bytes_in, u.actions, u.version) for u in finished_first.usage] == [(35, 3, 2)]
+    assert [(u.bytes_in, u.actions, u.version) for u in finished_second.usage] == [(35, 3, 2)]
+    assert len(store.index) == 3
+    assert metrics.count(DUPLICATES) == 1
+    assert metrics.count(EVENTS_IN, topic=Topic.ACTIONS) == 4

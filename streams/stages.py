@@ -1,0 +1,53 @@
+"""What a batch of actions is between its steps (spur_streams.batch.ActionsBatch).
+
+:class:`Prepared` after validation, :class:`Recorded` once its new actions
+are stored and folded, :class:`ActionsOutcome` once finished: what the
+worker's tail refreshes, publishes and commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from spur_schemas.events import Action
+from spur_schemas.located import Located
+from spur_schemas.messages import DeadLetter, UsageMessage
+from spur_streams.steps.erasure import Tombstones
+from spur_streams.steps.route import Detour
+from spur_streams.steps.validate import Message, Split
+from spur_streams.usage import CapacityKey
+
+
+@dataclass
+class ActionsOutcome:
+    usage: list[UsageMessage] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    # The (action, minute) capacity windows the batch touched, to refresh.
+    capacity: set[CapacityKey] = field(default_factory=set)
+    # Actions read on another partition than their id's, to re-publish there.
+    detours: list[Detour] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of actions decoded and validated (step 1), nothing stored yet."""
+
+    messages: Sequence[Message]
+    now: dt.datetime  # the batch's arrival
+    valid: Split[Action]
+    seconds: float  # that step took
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A batch whose new actions are stored and folded (steps 1-7's fold); not finished."""
+
+    now: dt.datetime
+    erased: Tombstones
+    accepted: list[Located[Action]]  # new and duplicates: the hours to rewrite
+    rejected: list[DeadLetter]  # invalid and conflicting, erased subjects' not yet dropped
+    detours: list[Detour]
+    messages: int
+    seconds: float  # the steps so far took
