@@ -34,12 +34,19 @@ class Record:
 
 @dataclass
 class ScriptedConsumer:
-    """Hands out ``batches`` one per ``getmany``, then nothing; logs every commit."""
+    """Hands out ``batches`` one per fetch, then nothing; logs every commit.
+
+    After a fetch that returned records the loop fetches once more, for what
+    the broker got since (spur.worker.consume._fetch): that fetch hands out
+    the next of ``fresh`` (nothing once they are used up).
+    """
 
     batches: list[list[int]]
+    fresh: list[list[int]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
     handed_out: asyncio.Event = field(default_factory=asyncio.Event)  # every batch fetched
+    _fresh_next: bool = False
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener
@@ -51,7 +58,12 @@ class ScriptedConsumer:
     async def getmany(
         self, timeout_ms: int, max_records: int
     ) -> dict[TopicPartition, list[Record]]:
+        if self._fresh_next:
+            self._fresh_next = False
+            offsets = self.fresh.pop(0) if self.fresh else []
+            return {TP: [Record(offset, b"{}") for offset in offsets]} if offsets else {}
         if self.batches:
+            self._fresh_next = True
             offsets = self.batches.pop(0)
             if not self.batches:
                 self.handed_out.set()
@@ -118,6 +130,24 @@ async def test_offsets_are_committed_after_each_tail_in_order_and_tails_overlap(
     # The next batch was processed while the previous tail was still running.
     assert log.index("process 2") < log.index("tail 0 ends")
     assert log[-1] == "stop"
+
+
+async def test_what_the_broker_got_since_the_prefetch_joins_the_batch() -> None:
+    consumer = ScriptedConsumer([[0, 1], [4]], fresh=[[2, 3]])
+    log = consumer.log
+    batches: list[list[int]] = []
+
+    async def process(messages: Sequence[Message]) -> int:
+        batches.append([message.offset for message in messages])
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        pass
+
+    await run(consumer, process, complete, until=lambda: "commit 5" in log)
+
+    assert batches == [[0, 1, 2, 3], [4]]
+    assert [line for line in log if line.startswith("commit")] == ["commit 4", "commit 5"]
 
 
 async def test_a_failing_tail_commits_nothing_of_its_batch() -> None:
