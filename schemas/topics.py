@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Literal, NamedTuple
 
 
 class Topic(StrEnum):
@@ -16,17 +17,46 @@ class Topic(StrEnum):
     DEADLETTER = "spur.deadletter.v1"
 
 
-INPUT_TOPICS = (Topic.ACTIONS, Topic.WEB, Topic.FORMS, Topic.CONSENT)
+class Consumption(NamedTuple):
+    """How the worker reads one input topic: the one place that says it."""
+
+    # "batch": spur.worker.consume's batch consumer (aiokafka getmany, no Faust);
+    # "agent": a Faust agent (spur.worker.app.register_agents).
+    style: Literal["batch", "agent"]
+    # Appended to the SPUR_CONSUMER_GROUP setting: Faust's members and a plain
+    # consumer's use different assignment protocols and cannot share a group.
+    group_suffix: str
+    # When a message's offset is committed: never before what it caused is
+    # stored and published, so a crash replays it (docs/guarantees.md).
+    commits: str
+
+
+_AGENT_COMMIT = (
+    "by Faust, once it and every message before it on its partition were "
+    "acknowledged: after its batch's rows were stored and its dead letters "
+    "published (spur.worker.app.acknowledged_only_if_done)"
+)
+
+CONSUMPTION: dict[Topic, Consumption] = {
+    Topic.ACTIONS: Consumption(
+        "batch", "",
+        "with its batch, after the batch's raw rows, folds, windows, dead letters "
+        "and published outputs (spur.worker.consume.consume_actions)",
+    ),
+    Topic.WEB: Consumption("agent", ".agents", _AGENT_COMMIT),
+    Topic.FORMS: Consumption("agent", ".agents", _AGENT_COMMIT),
+    Topic.CONSENT: Consumption(
+        "agent", ".agents",
+        _AGENT_COMMIT + "; decisions under another key are re-published first",
+    ),
+}  # fmt: skip
+
+INPUT_TOPICS = tuple(CONSUMPTION)
 
 
 def consumer_group_of(topic: str, consumer_group: str) -> str:
-    """The consumer group that reads ``topic`` under spur's ``consumer_group`` setting.
-
-    Actions are read by the batch consumer (spur.worker.consume) under the
-    setting itself; the other inputs by Faust agents, whose assignment
-    protocol cannot share a group with a plain consumer's.
-    """
-    return consumer_group if topic == Topic.ACTIONS else f"{consumer_group}.agents"
+    """The consumer group that reads input ``topic`` under spur's ``consumer_group`` setting."""
+    return consumer_group + CONSUMPTION[Topic(topic)].group_suffix
 
 
 def action_key(action_id: uuid.UUID) -> bytes:

@@ -58,7 +58,7 @@ async def consumer_lag(
     """Messages per topic that spur's workers have not committed yet (0 = all processed).
 
     ``consumer_group`` is spur's setting; each topic is read by the group
-    :func:`spur.topics.consumer_group_of` names.
+    :func:`spur_schemas.topics.consumer_group_of` names.
     """
     access = as_target(bootstrap).client_kwargs()
     consumer = AIOKafkaConsumer(**access, enable_auto_commit=False)

@@ -37,7 +37,7 @@ from spur.worker.observe import observe
 from spur.worker.publishers import ProducerPublisher, detour_headers
 from spur_schemas.messages import DeadLetter
 from spur_schemas.partitioning import murmur2_partitioner
-from spur_schemas.topics import Topic, consumer_group_of
+from spur_schemas.topics import CONSUMPTION, Topic, consumer_group_of
 from spur_sinks.store import Store
 from spur_streams.batch import Batch, Message
 from spur_streams.steps.publish import publish_dead_letters, publish_detours
@@ -46,12 +46,14 @@ from spur_streams.steps.route import Detour
 log = logging.getLogger(__name__)
 
 Processor = Callable[[Sequence[Message], dt.datetime], list[DeadLetter]]
+Agent = Callable[[faust.StreamT[bytes]], AsyncIterator[None]]
 
 
 def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faust.App:
     """A Faust app consuming spur's input topics into ``store``."""
     settings.faust_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
+        # The agents' group (spur_schemas.topics.CONSUMPTION says which topics).
         consumer_group_of(Topic.WEB, settings.consumer_group),
         broker=";".join(f"kafka://{host}" for host in bootstrap.bootstrap.split(",")),
         broker_credentials=faust_credentials(bootstrap),
@@ -80,6 +82,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
 
     # Faust's task decorator carries no type hints; registered explicitly.
     as_task: Any = app.task
+    # The batch consumer reads the topic declared "batch" (spur_schemas.topics.CONSUMPTION).
     as_task(actions_consumer_task(settings, bootstrap, batch))
 
     register_agents(app, settings, batch)
@@ -103,7 +106,7 @@ def register_agents(app: faust.App, settings: Settings, batch: Batch) -> None:
         concrete = cast(faust.Stream[bytes], stream)
         return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
 
-    def simple_agent(topic: Topic, process: Processor) -> None:
+    def simple_agent(process: Processor) -> Agent:
         async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for events in batches(stream):
                 with acknowledged_only_if_done(events):
@@ -112,10 +115,7 @@ def register_agents(app: faust.App, settings: Settings, batch: Batch) -> None:
                     await publish_dead_letters(publisher, letters)
                 yield None
 
-        app.agent(topics[topic], name=f"spur.{topic.name.lower()}")(agent)
-
-    simple_agent(Topic.WEB, batch.process_web)
-    simple_agent(Topic.FORMS, batch.process_forms)
+        return agent
 
     async def consent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         # Decisions under another key or partition than their login's are
@@ -135,7 +135,17 @@ def register_agents(app: faust.App, settings: Settings, batch: Batch) -> None:
                 await publish_dead_letters(publisher, letters)
             yield None
 
-    app.agent(topics[Topic.CONSENT], name="spur.consent")(consent)
+    agents: dict[Topic, Agent] = {
+        Topic.WEB: simple_agent(batch.process_web),
+        Topic.FORMS: simple_agent(batch.process_forms),
+        Topic.CONSENT: consent,
+    }
+    # Exactly the topics declared as read by agents (spur_schemas.topics.CONSUMPTION).
+    declared = {topic for topic, how in CONSUMPTION.items() if how.style == "agent"}
+    if declared != set(agents):
+        raise RuntimeError(f"agents for {sorted(agents)}; declared: {sorted(declared)}")
+    for topic, agent in agents.items():
+        app.agent(topics[topic], name=f"spur.{topic.name.lower()}")(agent)
 
 
 def actions_consumer_task(

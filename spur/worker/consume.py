@@ -39,7 +39,7 @@ from aiokafka.errors import KafkaError
 from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
 from spur_schemas.messages import CapacityMessage
-from spur_schemas.topics import Topic
+from spur_schemas.topics import Topic, consumer_group_of
 from spur_streams.batch import ActionsOutcome, Batch, Message, Recorded
 from spur_streams.steps.commit import complete_then_commit
 from spur_streams.steps.publish import Publisher
@@ -97,7 +97,7 @@ class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
 def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         **target.client_kwargs(),
-        group_id=settings.consumer_group,
+        group_id=consumer_group_of(Topic.ACTIONS, settings.consumer_group),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # Prefetched records wait in memory: 4 MiB per partition fill a batch
