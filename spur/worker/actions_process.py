@@ -52,7 +52,7 @@ async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
         loop.add_signal_handler(signum, stop.set)
     bootstrap = kafka_target(settings)
     store = open_worker_store(settings)
-    batch = batch_steps(store, settings, metrics, partitions=settings.topic_partitions)
+    batch = batch_steps(store, settings, metrics, partitions=settings.broker.topic_partitions)
     producer = new_producer(bootstrap)
     publisher = ProducerPublisher(producer)
 

@@ -34,8 +34,8 @@ from spur_streams.steps.raw_events import RawEvents, consent_kept, consent_raced
 def open_worker_store(settings: Settings) -> Store:
     """The store as a worker writes to it (with the tests' fault file, when one is set)."""
     store = open_writer(settings)
-    if settings.store_fault_file is not None:
-        return FaultyStore(store, settings.store_fault_file)
+    if settings.store.fault_file is not None:
+        return FaultyStore(store, settings.store.fault_file)
     return store
 
 
@@ -49,20 +49,20 @@ def batch_steps(
     """``partitions``: the actions topic's, to route actions to their id's partition (the
     worker); None feeds every action to this batch as it is (tests, benchmarks of one batch)."""
     stopping = threading.Event()
-    retried = Retrying(store, settings.insert_retry_max_seconds, stopping, metrics)
+    retried = Retrying(store, settings.store.insert_retry_max_seconds, stopping, metrics)
     sink = StoreRawEvents(retried)
     tombstones = StoreTombstones(retried)
-    web_policy, forms_policy = settings.web_ip_policy, settings.forms_ip_policy
+    web_policy, forms_policy = settings.privacy.web_ip_policy, settings.privacy.forms_ip_policy
     actions = ActionsBatch(
         limits=settings.time_limits(Action),
-        ip_policy=settings.actions_ip_policy,
+        ip_policy=settings.privacy.actions_ip_policy,
         erasure=tombstones,
         index=StoreDedupIndex(retried),
         consent=StoreConsent(retried),
         sink=sink,
         windows=StoreWindows(retried),
         capacity=StoreCapacity(store, stopping),
-        lateness=Lateness(dt.timedelta(hours=settings.allowed_lateness_hours), metrics),
+        lateness=Lateness(dt.timedelta(hours=settings.worker.allowed_lateness_hours), metrics),
         metrics=metrics,
         partitions=partitions,
     )

@@ -90,17 +90,17 @@ class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
 def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         **target.client_kwargs(),
-        group_id=settings.consumer_group,
+        group_id=settings.broker.consumer_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # Prefetched records wait in memory: 4 MiB per partition fill a batch
         # (~9,000 actions each) at 236 MB peak anonymous RSS; 8 MiB took 269 MB.
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
-        session_timeout_ms=int(settings.session_timeout_seconds * 1000),
+        session_timeout_ms=int(settings.worker.session_timeout_seconds * 1000),
         # A member that joins (a second process, a restarted worker) waits until the
         # others heard of it at their next heartbeat: 1 s, not 3 s.
-        heartbeat_interval_ms=int(min(1.0, settings.session_timeout_seconds / 3) * 1000),
+        heartbeat_interval_ms=int(min(1.0, settings.worker.session_timeout_seconds / 3) * 1000),
         max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
     )
 
@@ -141,7 +141,8 @@ async def consume_actions(
             if completing is not None and completing.done():
                 completing.result()  # a failed batch stops the consumer (it is replayed)
             fetched = await consumer.getmany(
-                timeout_ms=int(settings.batch_seconds * 1000), max_records=settings.batch_size
+                timeout_ms=int(settings.worker.batch_seconds * 1000),
+                max_records=settings.worker.batch_size,
             )
             messages = [
                 Message(

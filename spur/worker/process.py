@@ -36,21 +36,21 @@ def run_worker(settings: Settings, processes: int = 1) -> None:
     from spur.worker.observe import LagAtScrape
 
     # First, so that a second worker on this host stops before touching anything.
-    api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
-    private_dir(settings.state_dir)  # Faust tables, worker.json
+    api = WorkerAPI(settings.worker.metrics_port, settings.worker.api_host)
+    private_dir(settings.local.state_dir)  # Faust tables, worker.json
     bootstrap = kafka_target(settings)
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
         if change.action != "unchanged":
             log.warning("topic %s %s", change.topic, change.action)
     # On a broker's first start: no consumer joins before its coordinator exists.
-    groups = sorted({consumer_group_of(t, settings.consumer_group) for t in INPUT_TOPICS})
+    groups = sorted({consumer_group_of(t, settings.broker.consumer_group) for t in INPUT_TOPICS})
     asyncio.run(wait_for_coordinators(bootstrap, groups))
     migrate(settings)
     store = open_worker_store(settings)
     app = create_app(settings, bootstrap, store)
     PROMETHEUS.declare()
     api.measure_on_scrape(LagAtScrape(bootstrap, settings))
-    api.start(settings.state_dir / "worker.json")
+    api.start(settings.local.state_dir / "worker.json")
     log.warning("worker metrics at %s/metrics", api.url)
     tune_interpreter()
     quiet_driver_logs()
@@ -65,7 +65,7 @@ def run_worker(settings: Settings, processes: int = 1) -> None:
     finally:
         extra.stop()
         api.stop()
-        (settings.state_dir / "worker.json").unlink(missing_ok=True)
+        (settings.local.state_dir / "worker.json").unlink(missing_ok=True)
         store.close()
 
 
@@ -73,7 +73,7 @@ def migrate(settings: Settings) -> None:
     """Apply the store's migrations once, before any consumer starts."""
     store = open_writer(settings)
     try:
-        applied = apply_migrations(store, settings.retention, cluster=settings.clickhouse_cluster)
+        applied = apply_migrations(store, settings.retention.tables, cluster=settings.store.cluster)
     finally:
         store.close()
     for migration in applied:
