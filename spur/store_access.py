@@ -15,6 +15,7 @@ store is configured and no local store runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from spur.local_state import WRITER, running_store
@@ -25,9 +26,14 @@ from spur_sinks.tables import Reader  # the read-only roles, with their grants
 from spur_sinks.url import StoreURL
 
 __all__ = [
-    "NoStoreError", "Reader", "describe", "open_privileged_reader", "open_reader",
-    "open_status_reader", "open_writer", "writer_url",
+    "NoStoreError", "Reader", "StoreOpener", "describe", "open_privileged_reader",
+    "open_reader", "open_status_reader", "open_writer", "writer_url",
 ]  # fmt: skip
+
+# How a process opens the store it writes to: open_writer, unless its caller
+# wraps it (spur.worker.process.run_worker takes one, so that the outage
+# tests can run the real worker over a store that fails on demand).
+StoreOpener = Callable[[Settings], Store]
 
 
 class NoStoreError(StoreError):

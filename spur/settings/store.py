@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, SecretStr, field_validator
 
 from spur.settings.base import Group, parse_store_url
@@ -38,9 +36,6 @@ class StoreSettings(Group):
     query_max_seconds: int = Field(default=60, ge=1, le=3600)
     # At least 1,000: the guard reads a query's parse (one row a node) within it.
     query_max_rows: int = Field(default=1_000_000, ge=1_000)
-
-    # Fault injection for outage tests: the store fails while this file exists.
-    fault_file: Path | None = Field(default=None, alias="store_fault_file")
 
     @field_validator("url", "read_url")
     @classmethod

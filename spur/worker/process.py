@@ -15,10 +15,9 @@ from spur.broker import kafka_target
 from spur.client.private import private_dir
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
-from spur.store_access import open_writer
+from spur.store_access import StoreOpener, open_writer
 from spur.topics import ensure_topics, topic_specs, wait_for_coordinators
 from spur.worker.api import WorkerAPI
-from spur.worker.batch import open_worker_store
 from spur.worker.processes import ActionsProcesses
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
 from spur_schemas.topics import INPUT_TOPICS, consumer_group_of
@@ -27,9 +26,14 @@ from spur_sinks.migrate import apply_migrations
 log = logging.getLogger("spur.worker")
 
 
-def run_worker(settings: Settings, processes: int = 1) -> None:
+def run_worker(
+    settings: Settings, processes: int = 1, open_store: StoreOpener = open_writer
+) -> None:
     """``processes``: consumers of actions, this one included (the others:
-    spur.worker.processes); web, forms and consent are read here only."""
+    spur.worker.processes); web, forms and consent are read here only.
+    ``open_store``: how each of them opens the store it writes to (the
+    migrations, applied first, always use open_writer); picklable, since
+    the other processes are spawned with it."""
     from faust.worker import Worker
 
     from spur.worker.app import create_app
@@ -46,7 +50,7 @@ def run_worker(settings: Settings, processes: int = 1) -> None:
     groups = sorted({consumer_group_of(t, settings.broker.consumer_group) for t in INPUT_TOPICS})
     asyncio.run(wait_for_coordinators(bootstrap, groups))
     migrate(settings)
-    store = open_worker_store(settings)
+    store = open_store(settings)
     app = create_app(settings, bootstrap, store)
     PROMETHEUS.declare()
     api.measure_on_scrape(LagAtScrape(bootstrap, settings))
@@ -58,7 +62,7 @@ def run_worker(settings: Settings, processes: int = 1) -> None:
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.
     worker.spinner = None
-    extra = ActionsProcesses(settings, processes - 1, PROMETHEUS)
+    extra = ActionsProcesses(settings, processes - 1, PROMETHEUS, open_store)
     try:
         extra.start()
         worker.execute_from_commandline()
