@@ -38,7 +38,7 @@ def main() -> None:
         local_store(Path(tmp), "bench") as running,
     ):
         store = writer(running, "bench")
-        apply_migrations(store, Settings().retention)
+        apply_migrations(store, Settings().retention.tables)
         for first in range(1, args.customers + 1, 200):
             customers = range(first, min(first + 200, args.customers + 1))
             keys = [(c, h) for c in customers for h in range(HOURS)]

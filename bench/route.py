@@ -33,7 +33,7 @@ from spur_streams.steps.route import route_actions
 from spur_streams.steps.validate import Message, split
 
 PARTITIONS = 4
-BATCH = Settings().batch_size
+BATCH = Settings().worker.batch_size
 
 
 def best_us_per_action(run: Callable[[], object], count: int) -> float:

@@ -100,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
     parser.add_argument(
-        "--batch", type=int, default=Settings().batch_size, help="messages per batch"
+        "--batch", type=int, default=Settings().worker.batch_size, help="messages per batch"
     )
     args = parser.parse_args()
     customers = 500

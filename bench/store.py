@@ -49,7 +49,7 @@ def main() -> None:
         local_store(Path(tmp), "raw_only", "pipeline") as running,
     ):
         raw = writer(running, "raw_only")
-        apply_migrations(raw, Settings().retention)
+        apply_migrations(raw, Settings().retention.tables)
         started = time.perf_counter()
         for start in range(0, len(actions), BLOCK):
             block = actions[start : start + BLOCK]
@@ -71,7 +71,7 @@ def main() -> None:
         }
 
         piped = writer(running, "pipeline")
-        apply_migrations(piped, Settings().retention)
+        apply_migrations(piped, Settings().retention.tables)
         pipeline = batch_steps(piped, Settings())
         messages = [
             Message("spur.actions.v1", a.customer_id % 4, n, encode(a))

@@ -27,15 +27,15 @@ def kafka_target(settings: Settings) -> KafkaTarget:
     broker of ``spur dev up`` in this directory, with the credentials it
     generated (only its owner can read them).
     """
-    if settings.kafka_bootstrap:
+    if settings.broker.bootstrap:
         return KafkaTarget(
-            bootstrap=settings.kafka_bootstrap,
-            security_protocol=settings.kafka_security_protocol,
-            username=settings.kafka_sasl_username,
-            password=settings.kafka_sasl_password,
-            cafile=settings.kafka_ssl_cafile,
+            bootstrap=settings.broker.bootstrap,
+            security_protocol=settings.broker.security_protocol,
+            username=settings.broker.sasl_username,
+            password=settings.broker.sasl_password,
+            cafile=settings.broker.ssl_cafile,
         )
-    state = running_dev_broker(settings.dev_broker_dir)
+    state = running_dev_broker(settings.local.broker_dir)
     if state is None:
         raise NoBrokerError(
             "no Kafka broker: set SPUR_KAFKA_BOOTSTRAP=host:port, "

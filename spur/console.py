@@ -20,7 +20,6 @@ WORKER_MODULES = frozenset(
         "mode",
         "pandas",
         "pydantic",
-        "pydantic_settings",
         "rich",
         "xxhash",
     }

@@ -41,13 +41,13 @@ class TopicSpec:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The declared shape of every spur topic under these settings."""
-    retention_ms = str(settings.input_retention_days * DAY_MS)
+    retention_ms = str(settings.broker.input_retention_days * DAY_MS)
     # zstd: spur's producers compress with it (aiokafka's lz4 is LZ4-HC, level 9,
     # ~100 MB/s against zstd's ~700 MB/s at a better ratio, measured); a topic
     # of the producers' own codec is stored as it arrives, not recompressed.
     common = {"compression.type": "zstd", "message.timestamp.type": "CreateTime"}
-    if settings.topic_replication > 1:
-        common["min.insync.replicas"] = str(min(2, settings.topic_replication))
+    if settings.broker.topic_replication > 1:
+        common["min.insync.replicas"] = str(min(2, settings.broker.topic_replication))
     deleting = {**common, "cleanup.policy": "delete", "retention.ms": retention_ms}
     # Window states: only the latest version per window matters, and they
     # hold customer data, so they are compacted and also expire.
@@ -65,7 +65,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         Topic.DEADLETTER: deleting,
     }
     return [
-        TopicSpec(topic.value, settings.topic_partitions, settings.topic_replication, configs)
+        TopicSpec(
+            topic.value,
+            settings.broker.topic_partitions,
+            settings.broker.topic_replication,
+            configs,
+        )
         for topic, configs in by_topic.items()
     ]
 

@@ -75,7 +75,7 @@ def billing(
     from spur.operations.billing import period
 
     settings = settings_from_env()
-    timezone = tz or settings.billing_timezone
+    timezone = tz or settings.billing.timezone
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = reader_for(settings, "billing")  # aggregates only
     try:
@@ -113,7 +113,7 @@ def billing_close(month: str, tz: str | None) -> None:
     from spur.operations.billing import close_month
 
     settings = settings_from_env()
-    timezone = tz or settings.billing_timezone
+    timezone = tz or settings.billing.timezone
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings)
     try:
@@ -123,7 +123,7 @@ def billing_close(month: str, tz: str | None) -> None:
             timezone,
             closed_by=os_user(),
             now=dt.datetime.now(dt.UTC),
-            retention_days=settings.actions_retention_days,
+            retention_days=settings.retention.actions_days,
         )
     finally:
         store.close()
@@ -211,7 +211,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     from spur.operations.reconcile import repair as repair_month
 
     settings = settings_from_env()
-    timezone = tz or settings.billing_timezone
+    timezone = tz or settings.billing.timezone
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:

@@ -52,23 +52,25 @@ def dev_up() -> None:
     from spur.dev.store_engine import is_confined
 
     settings = settings_from_env()
-    private_dir(settings.state_dir)
+    private_dir(settings.local.state_dir)
     with err.status("starting Kafka broker (the first run downloads its jars)..."):
-        state, started = start(settings.dev_broker_dir, settings.kafka_version, settings.cache_dir)
+        state, started = start(
+            settings.local.broker_dir, settings.broker.version, settings.local.cache_dir
+        )
     verb = "started" if started else "already running"
     click.echo(f"Kafka {state.version} {verb} at {state.bootstrap} (pid {state.pid})")
     click.echo(
         f"  SASL_PLAINTEXT, SCRAM-SHA-512: user and password in {state.data_dir}/credentials.json"
     )
-    if settings.clickhouse_url is not None:
+    if settings.store.url is not None:
         click.echo("store: SPUR_CLICKHOUSE_URL names one; no local store started")
         return
     with err.status("starting the local ClickHouse store..."):
-        store, store_started = store_up(settings.local_store_dir)
+        store, store_started = store_up(settings.local.store_dir)
     verb = "started" if store_started else "already running"
     click.echo(
         f"ClickHouse store {verb} at 127.0.0.1:{store.port} (pid {store.pid}, "
-        f"data in {settings.local_store_dir}): {store.protection}"
+        f"data in {settings.local.store_dir}): {store.protection}"
     )
     if not is_confined(store.protection):
         err.print(
@@ -84,9 +86,9 @@ def dev_down() -> None:
     from spur.dev.store import store_down
 
     settings = settings_from_env()
-    state = stop(settings.dev_broker_dir)
+    state = stop(settings.local.broker_dir)
     click.echo(f"stopped Kafka at {state.bootstrap}" if state else "no dev broker was running")
-    store = store_down(settings.local_store_dir)
+    store = store_down(settings.local.store_dir)
     click.echo(
         f"stopped the ClickHouse store at 127.0.0.1:{store.port}"
         if store
@@ -115,7 +117,7 @@ def store_command(port: int) -> None:
     from spur.dev.store import serve_in_foreground
 
     settings = settings_from_env()
-    serve_in_foreground(settings.local_store_dir, port=port)
+    serve_in_foreground(settings.local.store_dir, port=port)
 
 
 @click.command()

@@ -58,12 +58,17 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
     if not yes:
         raise click.UsageError("erasure cannot be undone: add --yes to confirm")
     settings = settings_from_env()
-    salt_value = settings.erasure_salt.get_secret_value() if settings.erasure_salt else None
+    salt_value = (
+        settings.privacy.erasure_salt.get_secret_value() if settings.privacy.erasure_salt else None
+    )
     store = writer_for(settings)
     try:
         logins = logins_of(store, subject)
         erasure = delete_subject(
-            store, subject, load_salt(salt_value, settings.state_dir), settings.input_retention_days
+            store,
+            subject,
+            load_salt(salt_value, settings.local.state_dir),
+            settings.broker.input_retention_days,
         )
     finally:
         store.close()
@@ -101,7 +106,7 @@ def erase(customer: int | None, login: str | None, yes: bool, fmt: str) -> None:
         )
     click.echo(
         f"Kafka: copies in the input topics expire by {expires} "
-        f"(retention {settings.input_retention_days} days); consent ledger: {tombstones}"
+        f"(retention {settings.broker.input_retention_days} days); consent ledger: {tombstones}"
     )
 
 

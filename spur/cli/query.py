@@ -41,7 +41,9 @@ def query(name_or_sql: str, fmt: str) -> None:
     store = reader_for(settings)
     title = name_or_sql if " " not in name_or_sql else "query"
     try:
-        rows = _when_a_slot_is_free(lambda: stream_query(store, name_or_sql, settings.read_limits))
+        rows = _when_a_slot_is_free(
+            lambda: stream_query(store, name_or_sql, settings.store.read_limits)
+        )
         if fmt == "table":  # a table is laid out from all its rows: at most TABLE_ROWS
             shown = list(itertools.islice(rows, TABLE_ROWS + 1))
             emit_rows(shown[:TABLE_ROWS], fmt, title=title)

@@ -59,11 +59,14 @@ def status(fmt: str) -> None:
         bootstrap: KafkaTarget | NoBrokerError = kafka_target(settings)
     except NoBrokerError as exc:
         bootstrap = exc  # why there is none: the broker's status
-    broker = broker_status(bootstrap, settings.consumer_group, [t.value for t in INPUT_TOPICS])
-    local = None if settings.clickhouse_url else running_store(settings.local_store_dir)
+    broker = broker_status(
+        bootstrap, settings.broker.consumer_group, [t.value for t in INPUT_TOPICS]
+    )
+    local = None if settings.store.url else running_store(settings.local.store_dir)
     try:
         # A short timeout: a hung store is reported, not waited for.
-        quick = settings.model_copy(update={"insert_timeout_seconds": STATUS_TIMEOUT_SECONDS})
+        timeout = {"insert_timeout_seconds": STATUS_TIMEOUT_SECONDS}
+        quick = settings.model_copy(update={"store": settings.store.model_copy(update=timeout)})
         store = open_status_reader(quick)
     except Exception as exc:  # any failure to open is reported, not raised
         stored: dict[str, Any] = {"reachable": False, "error": str(exc)}
@@ -71,7 +74,7 @@ def status(fmt: str) -> None:
             stored["hint"] = hint
     else:
         try:
-            disk = local_disk(settings.local_store_dir) if local else None
+            disk = local_disk(settings.local.store_dir) if local else None
             stored = store_status(store, local=local, disk=disk)
         finally:
             store.close()

@@ -90,7 +90,9 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     console = stdout_console()
     workdir = Path(tempfile.mkdtemp(prefix="spur-demo-"))
     broker = LocalBroker(
-        data_dir=workdir / "broker", version=settings.kafka_version, cache_dir=settings.cache_dir
+        data_dir=workdir / "broker",
+        version=settings.broker.version,
+        cache_dir=settings.local.cache_dir,
     )
     local_store = LocalStore(workdir / "store")
     worker: WorkerProcess | None = None
@@ -121,7 +123,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
         _wait_until_processed(
             console,
             broker.target,
-            settings.consumer_group,
+            settings.broker.consumer_group,
             worker=worker,
             worker_log=workdir / "worker.log",
             timeout=options.timeout_seconds,

@@ -138,7 +138,7 @@ if __name__ == "__main__":
     try:
         # Only the path, the port and database names on the command line; the
         # limits come from the environment (SPUR_QUERY_*), like every other setting.
-        limits = load_settings().read_limits
+        limits = load_settings().store.read_limits
         path, port, *names = sys.argv[1:]
         serve(Path(path), names or (DATABASE,), port=int(port), limits=limits)
     except (LocalStoreError, SettingsError) as exc:

@@ -23,7 +23,7 @@ def retention_report(store: Store, settings: Settings) -> list[dict[str, Any]]:
     for age in table_ages(store):
         kept = age.table.kept
         assert kept is not None
-        days = settings.retention.days(kept.policy) if kept.policy else None
+        days = settings.retention.tables.days(kept.policy) if kept.policy else None
         oldest = age.oldest
         conforms = (
             days is None or oldest is None or now - oldest <= dt.timedelta(days=days) + TTL_GRACE

@@ -23,7 +23,8 @@ import signal
 from spur.broker import kafka_target
 from spur.client.publisher import new_producer
 from spur.settings import Settings
-from spur.worker.batch import batch_steps, open_worker_store
+from spur.store_access import StoreOpener
+from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, batch_handlers, consume_actions
 from spur.worker.publishers import ProducerPublisher
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
@@ -34,22 +35,27 @@ log = logging.getLogger("spur.worker")
 PARENT_CHECK_SECONDS = 1.0
 
 
-def run_actions_process(settings: Settings, metrics: Metrics, parent: int) -> None:
-    """Consume actions until signalled or until process ``parent`` is gone."""
+def run_actions_process(
+    settings: Settings, metrics: Metrics, parent: int, open_store: StoreOpener
+) -> None:
+    """Consume actions until signalled or until process ``parent`` is gone, into the
+    store ``open_store`` opens (the main process's, spur.worker.process.run_worker)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     tune_interpreter()
     quiet_driver_logs()
-    asyncio.run(_serve(settings, metrics, parent))
+    asyncio.run(_serve(settings, metrics, parent, open_store))
 
 
-async def _serve(settings: Settings, metrics: Metrics, parent: int) -> None:
+async def _serve(
+    settings: Settings, metrics: Metrics, parent: int, open_store: StoreOpener
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     bootstrap = kafka_target(settings)
-    store = open_worker_store(settings)
-    batch = batch_steps(store, settings, metrics, partitions=settings.topic_partitions)
+    store = open_store(settings)
+    batch = batch_steps(store, settings, metrics, partitions=settings.broker.topic_partitions)
     producer = new_producer(bootstrap)
     process, complete = batch_handlers(batch, ProducerPublisher(producer))
 

@@ -51,20 +51,20 @@ Agent = Callable[[faust.StreamT[bytes]], AsyncIterator[None]]
 
 def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faust.App:
     """A Faust app consuming spur's input topics into ``store``."""
-    settings.faust_dir.mkdir(parents=True, exist_ok=True)
+    settings.local.faust_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         # The agents' group (spur_schemas.topics.CONSUMPTION says which topics).
-        consumer_group_of(Topic.WEB, settings.consumer_group),
+        consumer_group_of(Topic.WEB, settings.broker.consumer_group),
         broker=";".join(f"kafka://{host}" for host in bootstrap.bootstrap.split(",")),
         broker_credentials=faust_credentials(bootstrap),
-        datadir=str(settings.faust_dir),
+        datadir=str(settings.local.faust_dir),
         value_serializer="raw",
         key_serializer="raw",
         consumer_auto_offset_reset="earliest",
-        stream_buffer_maxsize=settings.stream_buffer_maxsize,
-        broker_commit_interval=settings.commit_interval_seconds,
-        broker_session_timeout=settings.session_timeout_seconds,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        stream_buffer_maxsize=settings.worker.stream_buffer_maxsize,
+        broker_commit_interval=settings.worker.commit_interval_seconds,
+        broker_session_timeout=settings.worker.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.worker.session_timeout_seconds / 3),
         producer_compression_type="zstd",  # as the topics (spur.topics says why)
         # This producer carries only the agents' dead letters and consent
         # detours (the actions path has its own, spur.worker.publishers); the
@@ -74,7 +74,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         producer_max_batch_size=256 * 1024,
         web_enabled=False,
     )
-    batch = batch_steps(store, settings, PROMETHEUS, partitions=settings.topic_partitions)
+    batch = batch_steps(store, settings, PROMETHEUS, partitions=settings.broker.topic_partitions)
 
     @app.on_before_shutdown.connect
     async def stop_retrying(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -91,7 +91,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         await observe(store, settings)
 
     # Faust's timer decorator carries no type hints; registered explicitly.
-    every: Any = app.timer(settings.observe_interval_seconds)
+    every: Any = app.timer(settings.worker.observe_interval_seconds)
     every(observe_now)
     return app
 
@@ -104,7 +104,9 @@ def register_agents(app: faust.App, settings: Settings, batch: Batch) -> None:
     def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[Any]]:
         # Agents receive a concrete Stream; take_events is not on the StreamT protocol.
         concrete = cast(faust.Stream[bytes], stream)
-        return concrete.take_events(settings.batch_size, within=settings.batch_seconds)
+        return concrete.take_events(
+            settings.worker.batch_size, within=settings.worker.batch_seconds
+        )
 
     def simple_agent(process: Processor) -> Agent:
         async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -126,7 +128,7 @@ def register_agents(app: faust.App, settings: Settings, batch: Batch) -> None:
             with acknowledged_only_if_done(events):
                 messages = [_message(e) for e in events]
                 route = await asyncio.to_thread(
-                    batch.route_consent, messages, _now(), settings.topic_partitions
+                    batch.route_consent, messages, _now(), settings.broker.topic_partitions
                 )
                 await publish_detours(publisher, route.detours)
                 raced = await asyncio.to_thread(batch.consent_raced, route)

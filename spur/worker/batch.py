@@ -12,14 +12,12 @@ import datetime as dt
 import threading
 
 from spur.settings import Settings
-from spur.store_access import open_writer
 from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 from spur_schemas.metrics import NO_METRICS, Metrics
 from spur_schemas.topics import Topic
 from spur_sinks.capacity import StoreCapacity
 from spur_sinks.consent import StoreConsent
 from spur_sinks.dedup_index import StoreDedupIndex
-from spur_sinks.faults import FaultyStore
 from spur_sinks.raw_events import StoreRawEvents
 from spur_sinks.store import Store
 from spur_sinks.tombstones import StoreTombstones
@@ -29,14 +27,6 @@ from spur_streams.batch import ActionsBatch, Batch
 from spur_streams.steps.lateness import Lateness
 from spur_streams.steps.privacy import private_forms, private_web
 from spur_streams.steps.raw_events import RawEvents, consent_kept, consent_raced
-
-
-def open_worker_store(settings: Settings) -> Store:
-    """The store as a worker writes to it (with the tests' fault file, when one is set)."""
-    store = open_writer(settings)
-    if settings.store_fault_file is not None:
-        return FaultyStore(store, settings.store_fault_file)
-    return store
 
 
 def batch_steps(
@@ -49,20 +39,20 @@ def batch_steps(
     """``partitions``: the actions topic's, to route actions to their id's partition (the
     worker); None feeds every action to this batch as it is (tests, benchmarks of one batch)."""
     stopping = threading.Event()
-    retried = Retrying(store, settings.insert_retry_max_seconds, stopping, metrics)
+    retried = Retrying(store, settings.store.insert_retry_max_seconds, stopping, metrics)
     sink = StoreRawEvents(retried)
     tombstones = StoreTombstones(retried)
-    web_policy, forms_policy = settings.web_ip_policy, settings.forms_ip_policy
+    web_policy, forms_policy = settings.privacy.web_ip_policy, settings.privacy.forms_ip_policy
     actions = ActionsBatch(
         limits=settings.time_limits(Action),
-        ip_policy=settings.actions_ip_policy,
+        ip_policy=settings.privacy.actions_ip_policy,
         erasure=tombstones,
         index=StoreDedupIndex(retried),
         consent=StoreConsent(retried),
         sink=sink,
         windows=StoreWindows(retried),
         capacity=StoreCapacity(store, stopping),
-        lateness=Lateness(dt.timedelta(hours=settings.allowed_lateness_hours), metrics),
+        lateness=Lateness(dt.timedelta(hours=settings.worker.allowed_lateness_hours), metrics),
         metrics=metrics,
         partitions=partitions,
     )

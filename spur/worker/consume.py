@@ -97,17 +97,17 @@ class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
 def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         **target.client_kwargs(),
-        group_id=consumer_group_of(Topic.ACTIONS, settings.consumer_group),
+        group_id=consumer_group_of(Topic.ACTIONS, settings.broker.consumer_group),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # Prefetched records wait in memory: 4 MiB per partition fill a batch
         # (~9,000 actions each) at 236 MB peak anonymous RSS; 8 MiB took 269 MB.
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
-        session_timeout_ms=int(settings.session_timeout_seconds * 1000),
+        session_timeout_ms=int(settings.worker.session_timeout_seconds * 1000),
         # A member that joins (a second process, a restarted worker) waits until the
         # others heard of it at their next heartbeat: 1 s, not 3 s.
-        heartbeat_interval_ms=int(min(1.0, settings.session_timeout_seconds / 3) * 1000),
+        heartbeat_interval_ms=int(min(1.0, settings.worker.session_timeout_seconds / 3) * 1000),
         max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
     )
 
@@ -225,9 +225,9 @@ async def _fetch(consumer: AIOKafkaConsumer, settings: Settings) -> dict[TopicPa
     most FRESH_WAIT_MS (it returns as soon as the broker answers with data).
     """
     fetched: dict[TopicPartition, Any] = await consumer.getmany(
-        timeout_ms=int(settings.batch_seconds * 1000), max_records=settings.batch_size
+        timeout_ms=int(settings.worker.batch_seconds * 1000), max_records=settings.worker.batch_size
     )
-    room = settings.batch_size - sum(map(len, fetched.values()))
+    room = settings.worker.batch_size - sum(map(len, fetched.values()))
     if fetched and room > 0:
         fresh = await consumer.getmany(timeout_ms=FRESH_WAIT_MS, max_records=room)
         for tp, records in fresh.items():

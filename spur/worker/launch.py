@@ -15,11 +15,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from spur.client.kafka import KafkaTarget, as_target
 from spur.processes import stop_pid
+
+# What a launched worker runs, after the interpreter: the command a user runs.
+WORKER_COMMAND = ("-m", "spur", "worker")
 
 
 def kafka_env(bootstrap: str | KafkaTarget) -> dict[str, str]:
@@ -66,12 +70,17 @@ class WorkerProcess(subprocess.Popen[bytes]):
     """
 
     def __init__(
-        self, env: dict[str, str], log: Path, cwd: Path | None = None, processes: int = 1
+        self,
+        env: dict[str, str],
+        log: Path,
+        cwd: Path | None = None,
+        processes: int = 1,
+        command: Sequence[str] = WORKER_COMMAND,
     ) -> None:
         self.log = log
         with log.open("ab") as out:
             super().__init__(
-                [sys.executable, "-m", "spur", "worker", "--processes", str(processes)],
+                [sys.executable, *command, "--processes", str(processes)],
                 env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
 
@@ -96,8 +105,15 @@ class WorkerProcess(subprocess.Popen[bytes]):
 
 
 def start_worker(
-    env: dict[str, str], log: Path, *, cwd: Path | None = None, processes: int = 1
+    env: dict[str, str],
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    processes: int = 1,
+    command: Sequence[str] = WORKER_COMMAND,
 ) -> WorkerProcess:
     """Start `spur worker --processes N` with ``env`` (:func:`worker_env`), its output
-    appended to ``log``."""
-    return WorkerProcess(env, log, cwd, processes)
+    appended to ``log``. ``command``: the interpreter's arguments before
+    ``--processes``; the outage tests give their own module, which runs this
+    worker over a store that fails on demand (tests/faults/faulty_worker.py)."""
+    return WorkerProcess(env, log, cwd, processes, command)

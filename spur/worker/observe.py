@@ -48,7 +48,7 @@ class LagAtScrape:
         reuse_seconds: float = 1.0,
     ) -> None:
         self._bootstrap = bootstrap
-        self._group = settings.consumer_group
+        self._group = settings.broker.consumer_group
         self._timeout = timeout_seconds
         self._reuse = reuse_seconds
         self._lock = threading.Lock()

@@ -15,10 +15,9 @@ from spur.broker import kafka_target
 from spur.client.private import private_dir
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
-from spur.store_access import open_writer
+from spur.store_access import StoreOpener, open_writer
 from spur.topics import ensure_topics, topic_specs, wait_for_coordinators
 from spur.worker.api import WorkerAPI
-from spur.worker.batch import open_worker_store
 from spur.worker.processes import ActionsProcesses
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
 from spur_schemas.topics import INPUT_TOPICS, consumer_group_of
@@ -27,30 +26,35 @@ from spur_sinks.migrate import apply_migrations
 log = logging.getLogger("spur.worker")
 
 
-def run_worker(settings: Settings, processes: int = 1) -> None:
+def run_worker(
+    settings: Settings, processes: int = 1, open_store: StoreOpener = open_writer
+) -> None:
     """``processes``: consumers of actions, this one included (the others:
-    spur.worker.processes); web, forms and consent are read here only."""
+    spur.worker.processes); web, forms and consent are read here only.
+    ``open_store``: how each of them opens the store it writes to (the
+    migrations, applied first, always use open_writer); picklable, since
+    the other processes are spawned with it."""
     from faust.worker import Worker
 
     from spur.worker.app import create_app
     from spur.worker.observe import LagAtScrape
 
     # First, so that a second worker on this host stops before touching anything.
-    api = WorkerAPI(settings.metrics_port, settings.worker_api_host)
-    private_dir(settings.state_dir)  # Faust tables, worker.json
+    api = WorkerAPI(settings.worker.metrics_port, settings.worker.api_host)
+    private_dir(settings.local.state_dir)  # Faust tables, worker.json
     bootstrap = kafka_target(settings)
     for change in asyncio.run(ensure_topics(bootstrap, topic_specs(settings))):
         if change.action != "unchanged":
             log.warning("topic %s %s", change.topic, change.action)
     # On a broker's first start: no consumer joins before its coordinator exists.
-    groups = sorted({consumer_group_of(t, settings.consumer_group) for t in INPUT_TOPICS})
+    groups = sorted({consumer_group_of(t, settings.broker.consumer_group) for t in INPUT_TOPICS})
     asyncio.run(wait_for_coordinators(bootstrap, groups))
     migrate(settings)
-    store = open_worker_store(settings)
+    store = open_store(settings)
     app = create_app(settings, bootstrap, store)
     PROMETHEUS.declare()
     api.measure_on_scrape(LagAtScrape(bootstrap, settings))
-    api.start(settings.state_dir / "worker.json")
+    api.start(settings.local.state_dir / "worker.json")
     log.warning("worker metrics at %s/metrics", api.url)
     tune_interpreter()
     quiet_driver_logs()
@@ -58,14 +62,14 @@ def run_worker(settings: Settings, processes: int = 1) -> None:
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.
     worker.spinner = None
-    extra = ActionsProcesses(settings, processes - 1, PROMETHEUS)
+    extra = ActionsProcesses(settings, processes - 1, PROMETHEUS, open_store)
     try:
         extra.start()
         worker.execute_from_commandline()
     finally:
         extra.stop()
         api.stop()
-        (settings.state_dir / "worker.json").unlink(missing_ok=True)
+        (settings.local.state_dir / "worker.json").unlink(missing_ok=True)
         store.close()
 
 
@@ -73,7 +77,7 @@ def migrate(settings: Settings) -> None:
     """Apply the store's migrations once, before any consumer starts."""
     store = open_writer(settings)
     try:
-        applied = apply_migrations(store, settings.retention, cluster=settings.clickhouse_cluster)
+        applied = apply_migrations(store, settings.retention.tables, cluster=settings.store.cluster)
     finally:
         store.close()
     for migration in applied:

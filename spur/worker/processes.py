@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spur.settings import Settings
+from spur.store_access import StoreOpener
 from spur.worker.actions_process import run_actions_process
 from spur_schemas.metrics import ALL_METRICS, Metric, Metrics
 
@@ -68,8 +69,11 @@ _BY_NAME = {metric.name: metric for metric in ALL_METRICS}
 
 
 class ActionsProcesses:
-    def __init__(self, settings: Settings, count: int, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, count: int, metrics: Metrics, open_store: StoreOpener
+    ) -> None:
         self._settings = settings
+        self._open_store = open_store
         self._count = count
         self._metrics = metrics
         self._queue: Any = _SPAWN.Queue()
@@ -87,7 +91,7 @@ class ActionsProcesses:
     def _spawn(self) -> Any:
         child = _SPAWN.Process(
             target=run_actions_process,
-            args=(self._settings, QueuedMetrics(self._queue), os.getpid()),
+            args=(self._settings, QueuedMetrics(self._queue), os.getpid(), self._open_store),
             name="spur-actions",
         )
         child.start()

@@ -63,5 +63,5 @@ def cli(store: Store, store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SPUR_CLICKHOUSE_URL", store_url)
     monkeypatch.setenv("SPUR_STATE_DIR", str(tmp_path / ".spur"))  # the erasure salt
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     return Cli(CliRunner(), store)

@@ -41,7 +41,9 @@ def own_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStore
     running = store.start()
     writer = open_store(parse_store_url(running.url()))
     try:
-        apply_migrations(writer, Settings().retention)  # spur's database, as a worker makes it
+        apply_migrations(
+            writer, Settings().retention.tables
+        )  # spur's database, as a worker makes it
         writer.close()
         yield running
     finally:

@@ -31,7 +31,7 @@ from tests.client.installs import ROOT, run
 
 pytestmark = pytest.mark.integration
 
-WORKER_ONLY = ("faust", "chdb", "pandas", "clickhouse_driver", "pydantic", "pydantic_settings")
+WORKER_ONLY = ("faust", "chdb", "pandas", "clickhouse_driver", "pydantic")
 
 EMIT = textwrap.dedent(
     """

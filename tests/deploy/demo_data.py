@@ -18,7 +18,7 @@ from spur_streams.batch import Message
 
 def load_demo_data(store: Store) -> None:
     """Two days of four customers' actions, their aggregates and one dead letter."""
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     now = dt.datetime.now(dt.UTC)
     shape = WorkloadShape(
         customers=4, sessions_per_customer=10, month_start=now - dt.timedelta(days=2), days=2

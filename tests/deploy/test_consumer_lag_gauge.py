@@ -1,8 +1,8 @@
 """The worker's consumer-lag gauge is current: each scrape of /metrics shows
 the lag `spur status` reports at that moment, not one up to
 observe_interval_seconds (30 s) old. A real broker and a real worker whose
-store is down (SPUR_STORE_FAULT_FILE), so that nothing is committed and the
-lag is exactly what was published."""
+store is down (tests/faults/faulty_worker.py), so that nothing is committed
+and the lag is exactly what was published."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.client.publisher import Publisher
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.worker.launch import start_worker, worker_env
+from spur.worker.launch import worker_env
 from spur_schemas.topics import INPUT_TOPICS, Topic
 from spur_schemas.validate import encode
+from tests.faults.faulty_worker import start_faulty_worker
 
 pytestmark = pytest.mark.integration
 GROUP = "lag-gauge"
@@ -53,13 +54,10 @@ def test_each_scrape_shows_the_lag_of_that_moment(
     fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     fault = tmp_path / "store-down"
-    env = worker_env(
-        fresh_topics, tmp_path, store_url,
-        SPUR_CONSUMER_GROUP=GROUP, SPUR_STORE_FAULT_FILE=str(fault),
-    )  # fmt: skip
+    env = worker_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP=GROUP)
     log = tmp_path / "worker.log"
     state = tmp_path / "state" / "worker.json"
-    worker = start_worker(env, log, cwd=tmp_path)
+    worker = start_faulty_worker(env, log, fault, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120
         while not state.exists():

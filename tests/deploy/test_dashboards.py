@@ -44,7 +44,7 @@ def grafana_macros(sql: str, database: str) -> str:
 
 
 def demo_data(store: Store) -> None:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     pipeline = batch_steps(store, Settings())
     now = dt.datetime.now(dt.UTC)
     shape = WorkloadShape(

@@ -43,7 +43,7 @@ def code_of(client: Client, **settings: object) -> int | None:
 
 
 def test_a_reader_may_lower_its_time_limit_but_never_raise_it(reader: Client) -> None:
-    limit = Settings().query_max_seconds
+    limit = Settings().store.query_max_seconds
     assert reader.execute(
         "SELECT getSetting('max_execution_time')", settings={"max_execution_time": limit}
     ) == [(limit,)]

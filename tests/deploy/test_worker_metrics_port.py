@@ -15,14 +15,15 @@ import pytest
 import yaml
 
 from spur.processes import free_port
-from spur.settings import Settings, SettingsError
+from spur.settings import SettingsError
+from spur.settings.worker import WorkerSettings
 from spur.worker.api import WorkerAPI
 from spur.worker.launch import worker_env
 from tests.deploy.grafana_plugin import ROOT
 
 
 def default_port() -> int:
-    default = Settings.model_fields["metrics_port"].default
+    default = WorkerSettings.model_fields["metrics_port"].default
     assert isinstance(default, int)
     return default
 

@@ -12,6 +12,7 @@ from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
 from spur_schemas.topics import Topic
+from tests.faults.faulty_worker import start_faulty_worker
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import (
     billed_by_cli,
@@ -36,11 +37,10 @@ def test_a_store_outage_stalls_the_pipeline_and_loses_nothing(
         tmp_path,
         store_url,
         SPUR_CONSUMER_GROUP="outage",
-        SPUR_STORE_FAULT_FILE=str(fault),
     )
     log = tmp_path / "worker.log"
 
-    with running_worker(env, log) as worker:
+    with start_faulty_worker(env, log, fault) as worker:
         asyncio.run(publish_all(fresh_topics, delivery.messages[:half]))
         wait_until_committed(fresh_topics, "outage", [Topic.ACTIONS], worker=worker, log=log)
         fault.touch()  # the store goes away
@@ -77,11 +77,10 @@ def test_stopping_the_worker_during_an_outage_loses_nothing(
         tmp_path,
         store_url,
         SPUR_CONSUMER_GROUP="stop",
-        SPUR_STORE_FAULT_FILE=str(fault),
     )
     log = tmp_path / "worker.log"
     fault.touch()
-    with running_worker(env, log):  # stopped with SIGTERM (then SIGKILL) while failing
+    with start_faulty_worker(env, log, fault):  # stopped with SIGTERM (then SIGKILL) while failing
         asyncio.run(publish_all(fresh_topics, messages))
         deadline = time.monotonic() + 60
         while "injected outage" not in log.read_text() and time.monotonic() < deadline:

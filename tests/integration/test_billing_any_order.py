@@ -261,7 +261,7 @@ def test_a_repeat_long_after_the_first_copy_counts_once(
 
     # The index lives as long as the raw row it stands for.
     assert ttl_of(store, "action_ids") == ttl_of(store, "actions")
-    retention = Settings().actions_retention_days
+    retention = Settings().retention.actions_days
     assert ttl_of(store, "actions") == f"toDateTime(started_at) + toIntervalDay({retention})"
     age_the_dedup_index(store, days=300)
 

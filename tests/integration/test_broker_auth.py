@@ -291,7 +291,7 @@ def test_the_same_attack_succeeds_against_a_broker_without_authentication(
             "bootstrap": broker.bootstrap,
             "controller": f"127.0.0.1:{broker.controller_port}",
             "topic": Topic.ACTIONS.value,
-            "partitions": Settings().topic_partitions,
+            "partitions": Settings().broker.topic_partitions,
             "files": [],
         }
         attacked = other_user.run("-c", ATTACK, json.dumps(plan))

@@ -30,7 +30,7 @@ def migrate_until(store: Store, version: int) -> None:
         store.execute(template.format(db=store.database))
     for migration in migrations():
         if migration.version < version:
-            for statement in render(migration, Settings().retention, store.database):
+            for statement in render(migration, Settings().retention.tables, store.database):
                 store.execute(statement)
             store.insert(
                 "schema_migrations", {"version": [migration.version], "name": [migration.name]}
@@ -56,10 +56,10 @@ def test_the_upgrade_keeps_every_end_and_new_rows_store_theirs(store: Store) -> 
     )
     before = ends(store)
     assert len(before) == 500
-    assert [m.version for m in apply_migrations(store, Settings().retention)] == [LAYOUT]
+    assert [m.version for m in apply_migrations(store, Settings().retention.tables)] == [LAYOUT]
     assert ends(store) == before
     (again,) = [m for m in migrations() if m.version == LAYOUT]
-    for statement in render(again, Settings().retention, store.database):
+    for statement in render(again, Settings().retention.tables, store.database):
         store.execute(statement)
     assert ends(store) == before
 
@@ -77,7 +77,7 @@ def test_the_upgrade_keeps_every_end_and_new_rows_store_theirs(store: Store) -> 
 
 
 def test_select_star_shows_the_computed_end_to_the_writer_reading_too(store: Store) -> None:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     started = START
     action = Action(
         action_id=uuid.uuid4(), action="x", customer_id=7, login="ann", session_id="s",
@@ -105,7 +105,7 @@ def test_workers_starting_together_all_migrate_the_same_store(store: Store) -> N
 
     def migrate(own: Store) -> None:
         try:
-            apply_migrations(own, Settings().retention)
+            apply_migrations(own, Settings().retention.tables)
         except BaseException as exc:  # reported below, with the others'
             failures.append(exc)
 

@@ -78,7 +78,7 @@ class Filled:
     """A store with last month's actions, fed through the pipeline batch by batch."""
 
     def __init__(self, store: Store) -> None:
-        apply_migrations(store, Settings().retention)
+        apply_migrations(store, Settings().retention.tables)
         self.store = store
         self.pipeline = batch_steps(store, Settings())
         self.offset = 0
@@ -230,7 +230,7 @@ def test_erasing_a_customer_removes_its_closed_totals_and_export_shows_them(
 
 
 def test_the_closed_record_expires_with_the_actions_retention(store: Store) -> None:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     (row,) = store.query(
         "SELECT create_table_query FROM system.tables "
         f"WHERE database = '{store.database}' AND name = 'billing_periods'"

@@ -64,7 +64,7 @@ def expected(actions: list[Action], month: str, zone: str) -> dict[int, tuple[in
 @pytest.mark.parametrize("month", ["2026-10", "2026-11", "2026-12"])
 def test_both_month_edges_are_exact(store: Store, zone: str, month: str) -> None:
     actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     now = dt.datetime(2026, 12, 2, tzinfo=UTC)
     batch_steps(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)], now
@@ -78,7 +78,7 @@ def test_the_billing_account_bills_the_edges(
 ) -> None:
     """`spur billing` reads as the `billing` account, which must see every table it sums."""
     actions = [action(n, 7 + n % 2, started) for n, started in enumerate(EDGES)]
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     batch_steps(store, Settings()).process_actions(
         [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)],
         dt.datetime(2026, 12, 2, tzinfo=UTC),

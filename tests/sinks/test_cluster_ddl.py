@@ -17,7 +17,7 @@ def all_statements(settings: Settings) -> list[str]:
     return [
         s
         for m in migrations()
-        for s in render(m, settings.retention, "spur", settings.clickhouse_cluster)
+        for s in render(m, settings.retention.tables, "spur", settings.store.cluster)
     ]
 
 

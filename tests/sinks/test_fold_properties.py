@@ -111,7 +111,7 @@ def deliveries(draw: st.DrawFn) -> Delivery:
 
 def fresh(store: Store) -> None:
     store.execute(f"DROP DATABASE IF EXISTS {store.database}")
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
 
 
 def run(store: Store, delivery: Delivery) -> tuple[list[UsageMessage], list[CapacityMessage]]:

@@ -219,7 +219,7 @@ def target(local_store: RunningStore, tmp_path_factory: pytest.TempPathFactory) 
     database = TEST_DATABASES[-1]  # the module's own; no other test takes the last one
     store_url = local_store.url(WRITER, database)
     store = ServerStore(parse_store_url(store_url), 30.0)
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     fill(store)
     workdir = tmp_path_factory.mktemp("query")
     marker = workdir / "marker.txt"

@@ -27,7 +27,7 @@ def test_the_readers_profile_carries_the_limits_and_refuses_changes() -> None:
         Credentials(
             dict.fromkeys(("spur_writer", "spur_admin", "billing", "ops", "engineer"), "p")
         ),
-        settings.read_limits,
+        settings.store.read_limits,
         ["spur"],
     )
     profile = xml.split("<readonly>", 1)[1].split("</readonly></profiles>", 1)[0]

@@ -30,7 +30,7 @@ def materialize_ttl(store: Store, table: str) -> None:
 
 
 def test_actions_older_than_a_year_are_deleted(store: Store) -> None:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     template = simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1))[0]
     ages = {"old": 366, "young": 364, "new": 1}
     rows = [
@@ -48,7 +48,7 @@ def test_actions_older_than_a_year_are_deleted(store: Store) -> None:
 
 
 def test_web_and_form_logs_are_deleted_after_three_months(store: Store) -> None:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     web = [
         WebRequest(
             request_id=uuid.uuid4(), ts=NOW - dt.timedelta(days=days), path="/",
@@ -71,7 +71,7 @@ def test_web_and_form_logs_are_deleted_after_three_months(store: Store) -> None:
 
 
 def test_every_table_with_personal_data_has_a_ttl_within_policy(store: Store) -> None:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     tables = {
         row["name"]: row["create_table_query"]
         for row in store.query(

@@ -23,9 +23,9 @@ NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 
 
 def test_migrations_apply_once(store: Store) -> None:
-    first = apply_migrations(store, Settings().retention)
+    first = apply_migrations(store, Settings().retention.tables)
     assert [m.version for m in first] == [m.version for m in migrations()]
-    assert apply_migrations(store, Settings().retention) == []
+    assert apply_migrations(store, Settings().retention.tables) == []
     tables = {r["name"] for r in store.query(
         f"SELECT name FROM system.tables WHERE database = '{store.database}'"
     )}  # fmt: skip
@@ -33,7 +33,9 @@ def test_migrations_apply_once(store: Store) -> None:
 
 
 def test_retention_is_compiled_into_the_ttl() -> None:
-    (statement,) = render(migrations()[0], Settings(actions_retention_days=90).retention, "spur")
+    (statement,) = render(
+        migrations()[0], Settings(actions_retention_days=90).retention.tables, "spur"
+    )
     assert "INTERVAL 90 DAY" in statement
 
 
@@ -44,7 +46,7 @@ def messages(actions: list[Action], first_offset: int = 0) -> list[Message]:
 
 
 def pipeline(store: Store) -> Batch:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     return batch_steps(store, Settings())
 
 

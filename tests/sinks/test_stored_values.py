@@ -121,7 +121,7 @@ def expected_action(event: Action) -> dict[str, Any]:
 
 @pytest.fixture
 def migrated(store: Store) -> Store:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     return store
 
 

@@ -180,7 +180,7 @@ def test_split_dead_letters_bad_clocks_and_keeps_the_rest() -> None:
 def test_a_future_dated_action_first_on_its_partition_changes_nothing_else(
     store: Store,
 ) -> None:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=3))
     now = max(a.ended_at for a in actions) + dt.timedelta(hours=1)
     ahead = msgspec.structs.replace(

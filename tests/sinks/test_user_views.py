@@ -26,7 +26,7 @@ SALT = b"test-salt"
 
 
 def filled(store: Store) -> list[Action]:
-    apply_migrations(store, Settings().retention)
+    apply_migrations(store, Settings().retention.tables)
     pipeline = batch_steps(store, Settings())
     actions = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4))
     messages = [Message("spur.actions.v1", 0, n, encode(a)) for n, a in enumerate(actions)]

@@ -29,4 +29,4 @@ def test_the_worker_runs_an_agent_for_each_topic_declared_agent(tmp_path: Path) 
     app = create_app(settings, as_target("127.0.0.1:9"), store)
     declared = {f"spur.{t.name.lower()}" for t, how in CONSUMPTION.items() if how.style == "agent"}
     assert set(app.agents) == declared
-    assert app.conf.id == consumer_group_of(Topic.WEB, settings.consumer_group)
+    assert app.conf.id == consumer_group_of(Topic.WEB, settings.broker.consumer_group)

@@ -1,25 +1,56 @@
+import re
 from pathlib import Path
 
 import pytest
 
-from spur.settings import SettingsError, load_settings, parse_store_url
+from spur.settings import GROUP_OF, Settings, SettingsError, load_settings, parse_store_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_follow_the_contract() -> None:
     settings = load_settings()
-    assert settings.input_retention_days == 7
-    assert settings.actions_retention_days == 365
+    assert settings.broker.input_retention_days == 7
+    assert settings.retention.actions_days == 365
     # Unset: the local store of `spur dev up` / `spur store` in the state directory.
-    assert settings.clickhouse_url is None
-    assert settings.local_store_dir == Path(".spur/store")
+    assert settings.store.url is None
+    assert settings.local.store_dir == Path(".spur/store")
 
 
 def test_environment_is_read_with_the_spur_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPUR_KAFKA_BOOTSTRAP", "k1:9092")
     monkeypatch.setenv("SPUR_INPUT_RETENTION_DAYS", "30")
     settings = load_settings()
-    assert settings.kafka_bootstrap == "k1:9092"
-    assert settings.input_retention_days == 30
+    assert settings.broker.bootstrap == "k1:9092"
+    assert settings.broker.input_retention_days == 30
+
+
+def test_a_group_reads_its_variables_and_a_keyword_wins_over_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Code reads groups; the variable and the constructor keep the setting's flat name."""
+    monkeypatch.setenv("SPUR_WORKER_API_HOST", "0.0.0.0")
+    monkeypatch.setenv("SPUR_BATCH_SIZE", "7")
+    settings = Settings(batch_size=5, billing_timezone="Asia/Kolkata")
+    assert (settings.worker.api_host, settings.worker.batch_size) == ("0.0.0.0", 5)
+    assert settings.billing.timezone == "Asia/Kolkata"
+
+
+def test_every_setting_is_in_the_documented_table_and_nothing_else() -> None:
+    """docs/cli.md's tables name each variable once, by the name the settings read."""
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = text.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    first_cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    documented = [name for cell in first_cells for name in re.findall(r"`(SPUR_\w+)`", cell)]
+    assert sorted(documented) == sorted(f"SPUR_{name.upper()}" for name in GROUP_OF)
+
+
+def test_a_rule_of_a_group_is_refused_with_the_variables_it_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPUR_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(SettingsError, match=r"^Value error, SPUR_KAFKA_SECURITY_PROTOCOL=SASL_SSL"):
+        load_settings()
 
 
 @pytest.mark.parametrize(

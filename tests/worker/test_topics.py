@@ -4,7 +4,7 @@ from spur_schemas.topics import INPUT_TOPICS, Topic
 
 
 def specs(**settings: object) -> dict[str, dict[str, str]]:
-    return {spec.name: spec.configs for spec in topic_specs(Settings(**settings))}  # type: ignore[arg-type]
+    return {spec.name: spec.configs for spec in topic_specs(Settings(**settings))}
 
 
 def test_every_topic_is_declared_with_explicit_retention_and_compression() -> None:

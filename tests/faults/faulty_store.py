@@ -1,17 +1,23 @@
-"""Fault injection at the store boundary, for outage tests and drills.
+"""Fault injection at the store boundary, for the outage tests (never in production code).
 
-With ``SPUR_STORE_FAULT_FILE`` set, every store call fails with a retriable
-:class:`StoreError` while that file exists, as if ClickHouse were down; the
-real store underneath is untouched. This is how the outage test takes the
-store away from one worker while the server stays up for the other tests.
+:class:`FaultyStore` fails every store call with a retriable
+:class:`spur_sinks.store.StoreError` while a file exists, as if ClickHouse
+were down; the real store underneath is untouched. This is how the outage
+tests take the store away from one worker while the server stays up for the
+other tests. :class:`FaultyWriter` opens it the way the worker opens its
+store (spur.store_access.StoreOpener); tests/faults/faulty_worker.py runs the
+real worker with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spur.settings import Settings
+from spur.store_access import open_writer
 from spur_sinks.store import Columns, Store, StoreError
 from spur_sinks.store_errors import NETWORK_ERROR
 from spur_sinks.url import ReadLimits
@@ -48,3 +54,14 @@ class FaultyStore:
 
     def close(self) -> None:
         self._inner.close()
+
+
+@dataclass(frozen=True)
+class FaultyWriter:
+    """The writer's store, failing while ``fault_file`` exists; a plain value, so that
+    the worker's spawned actions processes receive it too."""
+
+    fault_file: Path
+
+    def __call__(self, settings: Settings) -> Store:
+        return FaultyStore(open_writer(settings), self.fault_file)

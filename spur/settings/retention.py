@@ -1,0 +1,58 @@
+"""How long the store keeps each table's rows, within the privacy policy's limits."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from spur.settings.base import Group
+from spur_sinks.tables import Retention
+
+# Clause 3.4: actions are kept at most one year, then deleted automatically.
+MAX_CUSTOMER_DATA_DAYS = 365
+# Clause 3.1: web access logs are deleted after three months (92 days covers
+# any three calendar months).
+MAX_WEB_LOG_DAYS = 92
+
+
+class RetentionSettings(Group):
+    """``SPUR_*_RETENTION_DAYS`` of the store (Kafka's is the broker's: input_retention_days)."""
+
+    actions_days: int = Field(default=365, ge=1, alias="actions_retention_days")
+    # Three months (clause 3.1).
+    web_days: int = Field(default=92, ge=1, alias="web_retention_days")
+    # Configurable (clause 3.3).
+    forms_days: int = Field(default=92, ge=1, alias="forms_retention_days")
+    dead_letter_days: int = Field(default=14, ge=1, alias="dead_letter_retention_days")
+    # No customer data.
+    capacity_days: int = Field(default=730, ge=1, alias="capacity_retention_days")
+
+    @field_validator("actions_days", "forms_days", "dead_letter_days")
+    @classmethod
+    def _customer_data_at_most_a_year(cls, days: int) -> int:
+        if days > MAX_CUSTOMER_DATA_DAYS:
+            raise ValueError(
+                f"customer data may be kept at most {MAX_CUSTOMER_DATA_DAYS} days "
+                f"(privacy policy 3.4); got {days}"
+            )
+        return days
+
+    @field_validator("web_days")
+    @classmethod
+    def _web_log_at_most_three_months(cls, days: int) -> int:
+        if days > MAX_WEB_LOG_DAYS:
+            raise ValueError(
+                f"web access logs may be kept at most {MAX_WEB_LOG_DAYS} days "
+                f"(three months, privacy policy 3.1); got {days}"
+            )
+        return days
+
+    @property
+    def tables(self) -> Retention:
+        """The retention days of the store's tables (compiled into their TTLs)."""
+        return Retention(
+            actions=self.actions_days,
+            web=self.web_days,
+            forms=self.forms_days,
+            dead_letter=self.dead_letter_days,
+            capacity=self.capacity_days,
+        )
