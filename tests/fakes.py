@@ -21,16 +21,13 @@ from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 from spur_schemas.located import Located
 from spur_schemas.messages import CapacityMessage, DeadLetter
 from spur_schemas.metrics import Metric
-from spur_schemas.topics import Topic
 from spur_schemas.validate import TimeLimits
-from spur_streams.batch import ActionsBatch, Batch
+from spur_streams.batch import Batch
 from spur_streams.dedup import UNKNOWN_HASH
 from spur_streams.privacy import ConsentDecision, ConsentLedger, IpPolicy
 from spur_streams.steps.erasure import SubjectKind, Tombstones, login_key
-from spur_streams.steps.lateness import Lateness
-from spur_streams.steps.privacy import private_forms, private_web
-from spur_streams.steps.raw_events import RawEvents, consent_kept, consent_raced
 from spur_streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_of
+from spur_streams.wiring import Rules, wire_batch
 
 ERASURE_KEY = b"fake erasure key"
 R = TypeVar("R")
@@ -274,24 +271,28 @@ def memory_batch(
     allowed_lateness: dt.timedelta = dt.timedelta(hours=48),
     partitions: int | None = None,
 ) -> Batch:
-    """The worker's batch over ``store`` (what spur.worker.batch wires to ClickHouse)."""
-    return Batch(
-        actions=ActionsBatch(
-            LIMITS, actions_ip_policy, store, store, store, store, store, store,
-            Lateness(allowed_lateness, metrics), metrics, partitions,
+    """The worker's batch over ``store``, wired as spur.worker.batch wires ClickHouse."""
+    limits: dict[type, TimeLimits] = {
+        Action: LIMITS,
+        WebRequest: LIMITS,
+        FormSubmission: LIMITS,
+        Consent: CONSENT_LIMITS,
+    }
+    return wire_batch(
+        rules=Rules(
+            limits=limits,
+            actions_ip_policy=actions_ip_policy,
+            web_ip_policy=web_ip_policy,
+            forms_ip_policy=forms_ip_policy,
+            allowed_lateness=allowed_lateness,
         ),
-        web=RawEvents(
-            Topic.WEB, WebRequest, LIMITS, lambda items, _: private_web(items, web_ip_policy),
-            store.store_web, store, metrics,
-        ),
-        forms=RawEvents(
-            Topic.FORMS, FormSubmission, LIMITS,
-            lambda items, _: private_forms(items, forms_ip_policy), store.store_forms, store,
-            metrics,
-        ),
-        consent=RawEvents(
-            Topic.CONSENT, Consent, CONSENT_LIMITS, consent_kept, store.store_consent, store,
-            metrics, erasure=store, skip_empty=True, after_write=consent_raced(store),
-        ),
+        erasure=store,
+        index=store,
+        consent=store,
+        sink=store,
+        windows=store,
+        capacity=store,
+        metrics=metrics,
+        partitions=partitions,
         stopping=threading.Event(),
-    )  # fmt: skip
+    )
