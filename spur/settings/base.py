@@ -30,3 +30,10 @@ class Group(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def days_at_most(days: int, limit: int, *, kept: str, rule: str) -> int:
+    """``days`` if within the privacy policy's ``limit``; else the ValueError that says so."""
+    if days > limit:
+        raise ValueError(f"{kept} at most {limit} days ({rule}); got {days}")
+    return days

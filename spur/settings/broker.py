@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from spur.settings.base import Group
+from spur.settings.base import Group, days_at_most
 
 # Kafka holds the same personal data as the store while it retains messages
 # (docs/topics.md, "Retention"), so its retention is bounded like the store's.
@@ -47,9 +47,7 @@ class BrokerSettings(Group):
     @field_validator("input_retention_days")
     @classmethod
     def _retention_bounded(cls, days: int) -> int:
-        if days > MAX_INPUT_RETENTION_DAYS:
-            raise ValueError(
-                f"input topics may keep personal data at most {MAX_INPUT_RETENTION_DAYS} days "
-                f"(privacy policy); got {days}"
-            )
-        return days
+        return days_at_most(
+            days, MAX_INPUT_RETENTION_DAYS, kept="input topics may keep personal data",
+            rule="privacy policy",
+        )  # fmt: skip

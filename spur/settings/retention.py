@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from spur.settings.base import Group
+from spur.settings.base import Group, days_at_most
 from spur_sinks.tables import Retention
 
 # Clause 3.4: actions are kept at most one year, then deleted automatically.
@@ -29,22 +29,18 @@ class RetentionSettings(Group):
     @field_validator("actions_days", "forms_days", "dead_letter_days")
     @classmethod
     def _customer_data_at_most_a_year(cls, days: int) -> int:
-        if days > MAX_CUSTOMER_DATA_DAYS:
-            raise ValueError(
-                f"customer data may be kept at most {MAX_CUSTOMER_DATA_DAYS} days "
-                f"(privacy policy 3.4); got {days}"
-            )
-        return days
+        return days_at_most(
+            days, MAX_CUSTOMER_DATA_DAYS, kept="customer data may be kept",
+            rule="privacy policy 3.4",
+        )  # fmt: skip
 
     @field_validator("web_days")
     @classmethod
     def _web_log_at_most_three_months(cls, days: int) -> int:
-        if days > MAX_WEB_LOG_DAYS:
-            raise ValueError(
-                f"web access logs may be kept at most {MAX_WEB_LOG_DAYS} days "
-                f"(three months, privacy policy 3.1); got {days}"
-            )
-        return days
+        return days_at_most(
+            days, MAX_WEB_LOG_DAYS, kept="web access logs may be kept",
+            rule="three months, privacy policy 3.1",
+        )  # fmt: skip
 
     @property
     def tables(self) -> Retention:
