@@ -109,6 +109,13 @@ def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsume
         # others heard of it at their next heartbeat: 1 s, not 3 s.
         heartbeat_interval_ms=int(min(1.0, settings.worker.session_timeout_seconds / 3) * 1000),
         max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        # How long the group waits for this member to rejoin a rebalance: as long as
+        # a batch may take. The revoke waits for the batches in flight; aiokafka's
+        # default is the session timeout (10 s), after which the group gave the
+        # partitions to another member while a batch waited on a stalled store,
+        # and both folded it (an outside test: store stopped 12-16 s, a member
+        # killed meanwhile, billed over by the batch).
+        rebalance_timeout_ms=MAX_POLL_INTERVAL_MS,
     )
 
 
