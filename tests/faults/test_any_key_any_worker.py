@@ -140,6 +140,23 @@ def last_per_key(records: list[Record]) -> dict[bytes | None, bytes | None]:
     return {record.key: record.value for record in records}
 
 
+def worker_envs(
+    bootstrap: KafkaTarget, dirs: list[Path], store_url: str
+) -> tuple[list[dict[str, str]], list[Path]]:
+    """One worker's environment and log per directory (made here), all in GROUP,
+    in small batches (many batches: many points to be killed at)."""
+    envs = []
+    for directory in dirs:
+        directory.mkdir()
+        envs.append(
+            spur_env(
+                bootstrap, directory, store_url, SPUR_CONSUMER_GROUP=GROUP,
+                SPUR_BATCH_SIZE="500",
+            )
+        )  # fmt: skip
+    return envs, [directory / "worker.log" for directory in dirs]
+
+
 def lag(bootstrap: KafkaTarget) -> int:
     from spur.broker import consumer_lag
 
@@ -156,16 +173,7 @@ def test_any_key_any_partition_three_workers_one_killed(
     assert len(actions) >= 3000
     messages = copies(actions, seed=19)
     dirs = [tmp_path / name for name in ("first", "second", "third")]
-    envs = []
-    for directory in dirs:
-        directory.mkdir()
-        envs.append(
-            spur_env(
-                fresh_topics, directory, store_url, SPUR_CONSUMER_GROUP=GROUP,
-                SPUR_BATCH_SIZE="500",
-            )
-        )  # fmt: skip
-    logs = [directory / "worker.log" for directory in dirs]
+    envs, logs = worker_envs(fresh_topics, dirs, store_url)
     third = len(messages) // 3
 
     middle = messages[third : 2 * third]

@@ -32,9 +32,16 @@ from spur.local_state import RunningStore
 from spur.worker.launch import start_worker
 from spur_schemas.topics import Topic
 from spur_sinks.store import Store
-from tests.faults.test_any_key_any_worker import GROUP, assert_decided_once, copies, lag, publish
+from tests.faults.test_any_key_any_worker import (
+    GROUP,
+    assert_decided_once,
+    copies,
+    lag,
+    publish,
+    worker_envs,
+)
 from tests.faults.test_worker_processes import children, group_members, wait_for
-from tests.integration.helpers import spur, spur_env, wait_until_committed
+from tests.integration.helpers import spur, wait_until_committed
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -58,17 +65,7 @@ def test_a_member_killed_while_the_store_stalls_bills_every_action_once(
     actions = simulate_actions(WorkloadShape(customers=40, sessions_per_customer=30, days=10))
     messages = copies(actions, seed=29)
     half = len(messages) // 2
-    envs, logs = [], []
-    for name in ("first", "second"):
-        directory = tmp_path / name
-        directory.mkdir()
-        envs.append(
-            spur_env(
-                fresh_topics, directory, store_url, SPUR_CONSUMER_GROUP=GROUP,
-                SPUR_BATCH_SIZE="500",
-            )
-        )  # fmt: skip
-        logs.append(directory / "worker.log")
+    envs, logs = worker_envs(fresh_topics, [tmp_path / "first", tmp_path / "second"], store_url)
     stopped: list[int] = []
     with (
         start_worker(envs[0], logs[0], processes=2) as first,
