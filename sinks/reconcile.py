@@ -120,7 +120,7 @@ def raw_capacity(
     rows = store.query(f"""
         SELECT action, toUnixTimestamp(toStartOfMinute(started_at)) AS minute,
                count() AS actions, countIf(status = 'error') AS error_actions,
-               sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out,
+               sum(toUInt128(bytes_in)) AS bytes_in, sum(toUInt128(bytes_out)) AS bytes_out,
                quantilesExact(0.5, 0.95, 0.99)(
                    toFloat64(dateDiff('millisecond', started_at, ended_at))) AS q
         FROM {store.database}.actions FINAL
@@ -173,12 +173,19 @@ def rebuild_capacity(
         "(minute, action) IN (SELECT toDateTime(toUInt32(splitByChar('|', key)[1]), 'UTC'), "
         f"splitByChar('|', key)[2] FROM {PROBE})"
     )
+    # Above every version published for these minutes: the states' summed
+    # updates, or a published window's version where that is higher (a window
+    # published before its states were lost or rebuilt).
     (previous,) = store.query(
-        f"SELECT toUInt64(max(updates)) AS n FROM {store.database}.capacity_states "
-        f"WHERE {condition}",
+        f"""SELECT greatest(
+                (SELECT toUInt64(max(n)) FROM (
+                    SELECT sum(updates) AS n FROM {store.database}.capacity_states
+                    WHERE {condition} GROUP BY minute, action)),
+                (SELECT toUInt64(max(version)) FROM {store.database}.capacity_minutely
+                 WHERE {condition})) AS n""",
         probe,
     )
-    updates = int(previous["n"]) + 1  # above every version published for these minutes
+    updates = int(previous["n"]) + 1
     wanted = ", ".join(f"'{key}'" for key in probe)  # digits, '|' and [a-z0-9_.:-] only
     store.execute(
         f"DELETE FROM {store.database}.capacity_states WHERE (minute, action) IN ("
@@ -189,7 +196,8 @@ def rebuild_capacity(
     store.execute(f"""
         INSERT INTO {store.database}.capacity_states
         SELECT toStartOfMinute(toDateTime(started_at, 'UTC')) AS minute, action,
-               count(), countIf(status = 'error'), sum(bytes_in), sum(bytes_out),
+               count(), countIf(status = 'error'),
+               sum(toUInt128(bytes_in)), sum(toUInt128(bytes_out)),
                quantilesExactState(0.5, 0.95, 0.99)(
                    toFloat64(dateDiff('millisecond', started_at, ended_at))),
                toUInt64({updates})

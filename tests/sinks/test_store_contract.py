@@ -13,10 +13,11 @@ from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action
 from spur_schemas.validate import encode
-from spur_sinks.capacity import refresh_capacity
+from spur_sinks.capacity import read_capacity, refresh_capacity
 from spur_sinks.migrate import apply_migrations, migrations, render
 from spur_sinks.store import PROBE, Store, sql_string
 from spur_streams.batch import Batch, Message
+from spur_streams.usage import CapacityKey
 from tests.oracle import expected_billing
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
@@ -84,6 +85,34 @@ def test_sums_do_not_wrap_at_64_bits(store: Store) -> None:
     p.process_actions(messages(huge), NOW)
     (usage,) = billing(store, template.started_at.strftime("%Y-%m"))
     assert usage.bytes_in == 3 * (2**63 - 1)
+
+
+def test_capacity_sums_do_not_wrap_at_64_bits(store: Store) -> None:
+    p = pipeline(store)
+    (template,) = list(simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1)))[:1]
+    month = template.started_at.strftime("%Y-%m")
+    huge = [
+        replace(template, action_id=uuid.UUID(int=n), bytes_in=2**63 - 1, bytes_out=2**63 - n)
+        for n in range(1, 4)
+    ]
+    process(p, store, messages(huge[:2]))
+    process(p, store, messages(huge[2:], first_offset=2))  # summed in the states, then merged
+    minute = template.started_at.replace(second=0, microsecond=0)
+    (window,) = read_capacity(store, [CapacityKey(template.action, minute)])
+    assert (window.bytes_in, window.bytes_out) == (3 * (2**63 - 1), 3 * 2**63 - 6)
+    assert reconcile_capacity(store, month) == []
+    # The window as a store before migration 0010 published it (wrapped), rebuilt
+    # from the raw actions by the repair, whole.
+    store.execute(
+        f"INSERT INTO {store.database}.capacity_minutely "
+        "SELECT action, minute, actions, error_actions, "
+        f"toUInt64(bytes_in % {2**64}), toUInt64(bytes_out % {2**64}), "
+        "duration_p50_ms, duration_p95_ms, duration_p99_ms, version + 1 "
+        f"FROM {store.database}.capacity_minutely FINAL"
+    )
+    assert reconcile_capacity(store, month) != []
+    assert repair(store, month) == 1
+    assert reconcile_capacity(store, month) == []
 
 
 def test_an_action_belongs_to_the_month_of_its_start(store: Store) -> None:
