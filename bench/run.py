@@ -55,12 +55,12 @@ RUNS: dict[str, list[str]] = {
         "--shuffle",
         "--no-baselines",
     ],
-    "store": ["bench.store", "--actions", "500000"],
+    "store": ["bench.storage", "--actions", "500000"],
     # The batch step's Python cost per action, step by step, without I/O.
     "steps": ["bench.steps"],
     # What routing costs per action, keyed right and mis-keyed, beside validation.
     "route": ["bench.route"],
-    "billing": ["bench.billing"],
+    "billing": ["bench.billing_query"],
     "latency": ["bench.latency", "--rate", "5000", "--seconds", "20"],
 }
 

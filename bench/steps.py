@@ -7,7 +7,7 @@ that encodes every insert as the server connection does
 (spur_sinks.store.json_columns) and answers every query with no rows: every
 action is new, nobody erased anything. What remains is the Python work the
 worker does per action; the store's and the driver's time are not in it
-(bench.store and bench.worker measure those).
+(bench.storage and bench.worker measure those).
 
 The laps are the batch's own (spur_streams.steps.clock: ``spur_batch_step_seconds``,
 which a running worker exports too). Prints JSON: µs per action per step and

@@ -1,6 +1,6 @@
 """Raw rows in the store: one table per input stream, and the dead letters.
 
-Implements :class:`spur_streams.steps.store.RawEventsSink`. An empty batch runs
+Implements :class:`spur_streams.steps.store_rows.RawEventsSink`. An empty batch runs
 no statement. Blocking; store errors are retried (spur_sinks.writer).
 """
 

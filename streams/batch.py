@@ -84,7 +84,7 @@ from spur_streams.steps.route import (
     route_actions,
     route_consent,
 )
-from spur_streams.steps.store import RawEventsSink, store_dead_letters
+from spur_streams.steps.store_rows import RawEventsSink, store_dead_letters
 from spur_streams.steps.validate import Message, Split, reject, split
 from spur_streams.steps.windows import (
     CapacityStore,

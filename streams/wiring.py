@@ -23,7 +23,7 @@ from spur_streams.steps.erasure import ErasureLog
 from spur_streams.steps.lateness import Lateness
 from spur_streams.steps.privacy import ConsentSource, private_forms, private_web
 from spur_streams.steps.raw_events import RawEvents, consent_kept, consent_raced
-from spur_streams.steps.store import RawEventsSink
+from spur_streams.steps.store_rows import RawEventsSink
 from spur_streams.steps.windows import CapacityStore, WindowStore
 
 

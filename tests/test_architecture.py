@@ -98,3 +98,39 @@ def long_functions() -> list[str]:
 
 def test_no_function_is_longer_than_the_limit() -> None:
     assert long_functions() == [], "split these functions by what they do"
+
+
+# A command's layers share its name: spur/cli/X.py (options, output),
+# spur/operations/X.py (the work), sinks/X.py (its SQL). Settings groups are
+# named after what they configure and read only as spur.settings' fields.
+COMMAND_LAYERS = ("spur/cli", "spur/operations", "sinks")
+NAMED_AFTER_WHAT_THEY_CONFIGURE = "spur/settings"
+
+
+def shared_module_names(paths: list[Path]) -> dict[str, list[str]]:
+    """Module names used by more than two places (a command's layers count once)."""
+    places: dict[str, set[str]] = {}
+    for path in paths:
+        folder = str(path.parent.relative_to(ROOT))
+        if path.name == "__init__.py" or folder == NAMED_AFTER_WHAT_THEY_CONFIGURE:
+            continue
+        place = "a command's layers" if folder in COMMAND_LAYERS else folder
+        places.setdefault(path.stem, set()).add(place)
+    return {name: sorted(where) for name, where in places.items() if len(where) > 2}
+
+
+def test_no_module_name_means_three_things() -> None:
+    assert shared_module_names(modules()) == {}, "give these modules names that say what each is"
+
+
+def test_the_name_rule_sees_a_name_shared_three_ways() -> None:
+    layers = [
+        ROOT / "spur/cli/store.py",
+        ROOT / "spur/operations/store.py",
+        ROOT / "sinks/store.py",
+    ]
+    assert shared_module_names(layers) == {}
+    named = [*layers, ROOT / "spur/dev/store.py", ROOT / "streams/steps/store.py"]
+    assert shared_module_names(named) == {
+        "store": ["a command's layers", "spur/dev", "streams/steps"]
+    }

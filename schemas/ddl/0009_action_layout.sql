@@ -1,4 +1,4 @@
--- Smaller raw actions, chosen by measurement (bench.store, 200k simulated
+-- Smaller raw actions, chosen by measurement (bench.storage, 200k simulated
 -- actions after merges: 27.1 -> 21.7 B/row, inserts as fast as before):
 -- the end of an action is stored as its duration (small numbers, 1.5 B/row
 -- instead of 3.4 for a second timestamp) and ended_at is computed from it;

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from spur.cli import billing, deadletters, pipeline, privacy, query, status, trace
+from spur.cli import billing, data_subjects, deadletters, pipeline, query, status, trace
 from spur.terminal import visible
 from spur_schemas.errors import SpurError
 
@@ -109,7 +109,7 @@ def main(ctx: click.Context) -> None:
         logging.getLogger().addHandler(errors_only)
 
 
-for _module in (pipeline, billing, query, trace, deadletters, status, privacy):
+for _module in (pipeline, billing, query, trace, deadletters, status, data_subjects):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -8,7 +8,7 @@ a counter that each minter seeds at random once and then increments (the
 Why a counter instead of fresh random bits per id: 74 random bits cannot be
 stored in fewer than 9.3 bytes, and an id is most of an ``actions`` row.
 Ids from one process share their seed, so ClickHouse compresses them to a
-fraction of that (``bench.store`` measures it). Still canonical UUIDs, still
+fraction of that (``bench.storage`` measures it). Still canonical UUIDs, still
 unique: a minter never repeats its counter, and two minters collide only if
 their 62-bit ranges overlap within the same millisecond. A forked child
 re-seeds (pre-forking app servers would otherwise share a counter).

@@ -7,7 +7,7 @@ rows (one insert) -> for consent, delete again what raced a fresh erasure
 -> store the dead letters -> count ``EVENTS_IN``.
 Output: the batch's dead letters, to publish (step publish).
 Guarantees: what :mod:`spur_streams.steps.validate`, :mod:`~spur_streams.steps.privacy`,
-:mod:`~spur_streams.steps.erasure` and :mod:`~spur_streams.steps.store` guarantee.
+:mod:`~spur_streams.steps.erasure` and :mod:`~spur_streams.steps.store_rows` guarantee.
 On the consent path, an empty value is a tombstone of the compacted ledger
 (``spur erase`` writes them): the end of a login's entries, skipped, not a
 malformed event; and tombstones are read first, so an erased subject's
@@ -35,7 +35,7 @@ from spur_streams.steps.erasure import (
     delete_what_raced,
     without_erased_letters,
 )
-from spur_streams.steps.store import RawEventsSink, store_dead_letters
+from spur_streams.steps.store_rows import RawEventsSink, store_dead_letters
 from spur_streams.steps.validate import Message, split
 
 E = TypeVar("E", Action, WebRequest, FormSubmission, Consent)

@@ -34,7 +34,7 @@ from spur_streams.dedup import content_hash
 from spur_streams.steps.dedup import DedupIndex
 from spur_streams.steps.erasure import ErasureLog
 from spur_streams.steps.privacy import ConsentSource
-from spur_streams.steps.store import RawEventsSink
+from spur_streams.steps.store_rows import RawEventsSink
 from spur_streams.steps.windows import CapacityStore, WindowStore
 from spur_streams.usage import CapacityKey, WindowKey, hour_of, minute_of
 from tests.fakes import MemoryStore

@@ -1,6 +1,6 @@
 """Billing query benchmark: one month for every customer, over the hourly aggregates.
 
-Run: ``.venv/bin/python -m bench.billing [--customers N]``. Billing reads
+Run: ``.venv/bin/python -m bench.billing_query [--customers N]``. Billing reads
 ``usage_hourly``, whose size is customers x hours, not actions: a month of
 10 million actions from 2,000 customers active every hour is 1.44 million
 windows. The windows are inserted directly (the pipeline's own benchmark is

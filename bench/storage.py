@@ -1,6 +1,6 @@
 """Store benchmark: rows/s into the embedded store, bytes per stored action.
 
-Run: ``.venv/bin/python -m bench.store [--actions N]``. In one run on this
+Run: ``.venv/bin/python -m bench.storage [--actions N]``. In one run on this
 machine it measures:
 
 - ``raw_insert_rows_per_second``: ``actions`` rows inserted in 50,000-row
