@@ -20,6 +20,7 @@ import pytest
 
 from spur.dev.broker import LocalBroker
 from tests.integration.helpers import running_worker, spur_env
+from tests.processes import descendants
 
 pytestmark = pytest.mark.integration
 
@@ -63,25 +64,6 @@ def test_the_demo_runs_clean(tmp_path: Path) -> None:
         assert noise not in output, output
 
 
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{parent}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                kids = {int(c) for c in (task / "children").read_text().split()}
-            except OSError:
-                continue
-            todo += sorted(kids - found)
-            found |= kids
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -110,13 +92,13 @@ def test_sigterm_stops_the_demo_and_everything_it_started(tmp_path: Path) -> Non
         deadline = time.monotonic() + 240
         # Its broker (java), its store and its worker: at least three children running.
         while time.monotonic() < deadline and demo.poll() is None:
-            started |= _descendants(demo.pid)
+            started |= descendants(demo.pid)
             commands = [_command(pid) for pid in started]
             if any(b"java" in c for c in commands) and any(b"worker" in c for c in commands):
                 break
             time.sleep(0.2)
         assert demo.poll() is None, demo.communicate()[1]
-        started |= _descendants(demo.pid)
+        started |= descendants(demo.pid)
         demo.send_signal(signal.SIGTERM)
         _, stderr = demo.communicate(timeout=120)
         left = {pid for pid in started if _alive(pid)}

@@ -23,6 +23,7 @@ from spur.dev.store import LocalStore
 from spur.dev.store_engine import has_own_network
 from spur.local_state import ADMIN, RunningStore
 from spur.processes import free_port
+from tests.processes import children
 
 
 def _status(state_dir: Path) -> tuple[int, dict[str, object], str, float]:
@@ -51,18 +52,11 @@ def _status(state_dir: Path) -> tuple[int, dict[str, object], str, float]:
     return json_run.returncode, json.loads(json_run.stdout)["store"], text_run.stdout, took
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
 @contextlib.contextmanager
 def _local_store(state_dir: Path) -> Iterator[RunningStore]:
     store = LocalStore(state_dir / "store")
     running = store.start()
-    engines = _children(running.pid)
+    engines = children(running.pid)
     try:
         yield running
     finally:
@@ -76,7 +70,7 @@ def test_a_hung_store_is_reported_with_a_hint_within_seconds(tmp_path: Path) -> 
     with _local_store(tmp_path) as running:
         code, store, text, _ = _status(tmp_path)
         assert store["reachable"] is True, store
-        hung = [running.pid, *_children(running.pid)]  # the server and its engine
+        hung = [running.pid, *children(running.pid)]  # the server and its engine
         for pid in hung:
             os.kill(pid, signal.SIGSTOP)
         code, store, text, took = _status(tmp_path)

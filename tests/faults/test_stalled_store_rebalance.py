@@ -40,7 +40,7 @@ from tests.faults.test_any_key_any_worker import (
     publish,
     worker_envs,
 )
-from tests.faults.test_worker_processes import children, group_members, wait_for
+from tests.faults.test_worker_processes import actions_processes, group_members, wait_for
 from tests.integration.helpers import spur, wait_until_committed
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -71,7 +71,7 @@ def test_a_member_killed_while_the_store_stalls_bills_every_action_once(
         start_worker(envs[0], logs[0], processes=2) as first,
         start_worker(envs[1], logs[1]) as second,
     ):
-        wait_for(lambda: len(children(first.pid)) >= 1, "the first worker's second process")
+        wait_for(lambda: len(actions_processes(first.pid)) >= 1, "the first worker's 2nd process")
         wait_for(
             lambda: asyncio.run(group_members(fresh_topics, GROUP)) == 3, "three group members"
         )
@@ -81,7 +81,7 @@ def test_a_member_killed_while_the_store_stalls_bills_every_action_once(
             for pid in _store_processes(local_store):
                 os.kill(pid, signal.SIGSTOP)
                 stopped.append(pid)
-            os.kill(min(children(first.pid)), signal.SIGKILL)
+            os.kill(min(actions_processes(first.pid)), signal.SIGKILL)
             time.sleep(STALL_SECONDS)
         finally:
             for pid in stopped:

@@ -28,29 +28,16 @@ from spur_sinks.store import Store
 from tests.faults.test_any_key_any_worker import assert_decided_once, copies, lag, publish
 from tests.faults.test_rebalance import events_read
 from tests.integration.helpers import spur, spur_env, wait_until_committed
+from tests.processes import children, command_line
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 GROUP = "anykey"  # the group the helpers of test_any_key_any_worker read
 
 
-def children(pid: int) -> set[int]:
+def actions_processes(pid: int) -> set[int]:
     """The live actions processes ``pid`` spawned (not multiprocessing's resource tracker)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" not in cmdline:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry.name))
-    return found
+    return {child for child in children(pid) if b"spawn_main" in command_line(child)}
 
 
 async def group_members(bootstrap: KafkaTarget, group: str) -> int:
@@ -83,16 +70,17 @@ def test_three_processes_one_killed_bill_every_action_once(
     )
     log = tmp_path / "worker.log"
     with start_worker(env, log, processes=3) as worker:
-        wait_for(lambda: len(children(worker.pid)) >= 2, "two actions processes")
+        wait_for(lambda: len(actions_processes(worker.pid)) >= 2, "two actions processes")
         wait_for(
             lambda: asyncio.run(group_members(fresh_topics, GROUP)) == 3, "three group members"
         )
         asyncio.run(publish(fresh_topics, messages[:half]))
         assert lag(fresh_topics) > 0  # mid-stream: killed with work left
-        victim = min(children(worker.pid))
+        victim = min(actions_processes(worker.pid))
         os.kill(victim, signal.SIGKILL)
         wait_for(
-            lambda: len(children(worker.pid) - {victim}) >= 2, "the killed process started again"
+            lambda: len(actions_processes(worker.pid) - {victim}) >= 2,
+            "the killed process started again",
         )
         asyncio.run(publish(fresh_topics, messages[half:]))
         wait_until_committed(
@@ -102,7 +90,7 @@ def test_three_processes_one_killed_bill_every_action_once(
         records = asyncio.run(read_records(fresh_topics, Topic.ACTIONS))
         # One /metrics for the whole worker: every message read, by whichever process.
         assert events_read(tmp_path / "state") >= len(records)
-        pids = children(worker.pid)
+        pids = actions_processes(worker.pid)
     assert "exited (code -9); starting another" in log.read_text()
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids), "a child outlived the worker"
 
