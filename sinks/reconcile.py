@@ -173,9 +173,9 @@ def rebuild_capacity(
         "(minute, action) IN (SELECT toDateTime(toUInt32(splitByChar('|', key)[1]), 'UTC'), "
         f"splitByChar('|', key)[2] FROM {PROBE})"
     )
-    # Above every version published for these minutes: the states' summed
-    # updates, or a published window's version where that is higher (a window
-    # published before its states were lost or rebuilt).
+    # Above every version these minutes were written with: the states' summed
+    # updates, or a window's version in capacity_minutely where that is higher
+    # (a window written before its states were lost, or never merged).
     (previous,) = store.query(
         f"""SELECT greatest(
                 (SELECT toUInt64(max(n)) FROM (
