@@ -55,6 +55,7 @@ def migrations() -> list[Migration]:
 
 _CREATE = re.compile(r"^(CREATE (?:TABLE|DATABASE|MATERIALIZED VIEW) IF NOT EXISTS [\w.]+)")
 _ALTER = re.compile(r"^(ALTER TABLE [\w.]+)")
+_DROP = re.compile(r"^(DROP (?:TABLE|VIEW) IF EXISTS [\w.]+)")
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
 
@@ -66,6 +67,7 @@ def for_cluster(statement: str, cluster: str) -> str:
     """
     statement = _CREATE.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
     statement = _ALTER.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
+    statement = _DROP.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
 
     def replicated(match: re.Match[str]) -> str:
         engine, args = match.group(1), match.group(2)

@@ -151,12 +151,19 @@ def test_the_scan_sees_sql_and_table_names(tmp_path: Path) -> None:
 
 
 _CREATED = re.compile(r"^CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS spur\.(\w+)")
+_DROPPED = re.compile(r"^DROP (?:TABLE|VIEW) IF EXISTS spur\.(\w+)")
 
 
 def test_the_registry_lists_exactly_the_tables_the_ddl_creates() -> None:
     statements = [*BOOTSTRAP, *(s for m in migrations() for s in render(m, Retention(), "spur"))]
-    created = [m.group(1) for s in statements if (m := _CREATED.match(s.replace("{db}", "spur")))]
-    assert sorted(created) == sorted(t.name for t in TABLES)
+    existing: list[str] = []  # in the order the statements leave them; a drop removes one
+    for statement in (s.replace("{db}", "spur") for s in statements):
+        if created := _CREATED.match(statement):
+            assert created.group(1) not in existing, statement
+            existing.append(created.group(1))
+        elif dropped := _DROPPED.match(statement):
+            existing.remove(dropped.group(1))
+    assert sorted(existing) == sorted(t.name for t in TABLES)
 
 
 def test_a_migrated_store_has_exactly_the_registrys_tables(store: Store) -> None:
