@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from spur.dev.store import LocalStore
+from spur.dev.local_store import LocalStore
 from spur.local_state import RunningStore
 from spur.settings import parse_store_url
 from spur_sinks.store import ServerStore

@@ -2,7 +2,7 @@
 
 The same code talks to a production server or cluster and to the local
 server that ``spur store`` runs (the chdb engine serving the native
-protocol, see spur.dev.store): every spur process is a client.
+protocol, see spur.dev.local_store): every spur process is a client.
 
 Threads: a clickhouse-driver connection serves one query at a time, so each
 thread gets a connection of its own (opened on its first call, all closed by

@@ -119,8 +119,11 @@ ADMIN = "spur_admin"
 READERS: tuple[Reader, ...] = ("billing", "ops", "engineer")
 DATABASE = "spur"
 
-# The module the store's server process runs as (`python -m spur.dev.store DIR`).
-STORE_MODULE = "spur.dev.store"
+# The module the store's server process runs as (`python -m spur.dev.local_store DIR`),
+# and the name it ran as before 2026-12-06, so that a store an older spur
+# started is still found (and stopped) after an upgrade.
+STORE_MODULE = "spur.dev.local_store"
+_FORMER_STORE_MODULES = ("spur.dev.store",)
 
 
 @dataclass(frozen=True)
@@ -183,4 +186,5 @@ def _is_our_server(pid: int, directory: Path) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return STORE_MODULE.encode() in cmdline and str(directory.resolve()).encode() in cmdline
+    modules = {name.encode() for name in (STORE_MODULE, *_FORMER_STORE_MODULES)}
+    return bool(modules & set(cmdline)) and str(directory.resolve()).encode() in cmdline

@@ -2,7 +2,7 @@
 
 ``SPUR_CLICKHOUSE_URL`` names a server (or cluster node); unset, it is the
 local store that ``spur dev up`` or ``spur store`` runs in
-``<state_dir>/store`` (spur.dev.store), whose port and generated
+``<state_dir>/store`` (spur.dev.local_store), whose port and generated
 credentials spur reads from that directory (spur.local_state: no dev tool
 is imported here). Writers (workers, erase, billing close, repair)
 connect as the writer; reads connect as a read-only user:

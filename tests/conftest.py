@@ -3,7 +3,7 @@
 The broker is started from Maven Central jars (spur.dev.broker) on free ports
 and asks every client for its generated password, as the dev broker does:
 tests reach it through ``kafka_broker.target`` / ``fresh_topics``. The store
-is the chdb engine serving ClickHouse's native protocol (spur.dev.store);
+is the chdb engine serving ClickHouse's native protocol (spur.dev.local_store);
 both are stopped at the end of the session, also when tests fail. Tests
 isolate themselves by database name (``store_url``, ``store``); workers and
 commands run as subprocesses, clients of the same server, exactly as in
@@ -21,7 +21,7 @@ import pytest
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
-from spur.dev.store import LocalStore
+from spur.dev.local_store import LocalStore
 from spur.local_state import WRITER, RunningStore
 from spur.settings import parse_store_url
 from spur_sinks.store import ServerStore, Store
@@ -99,7 +99,7 @@ _next_database = itertools.count()
 
 @pytest.fixture(scope="session")
 def local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStore]:
-    """One local ClickHouse server (spur.dev.store) for the whole session."""
+    """One local ClickHouse server (spur.dev.local_store) for the whole session."""
     server = LocalStore(tmp_path_factory.mktemp("store"), databases=("spur", *TEST_DATABASES))
     running = server.start()
     _stores_started.append(

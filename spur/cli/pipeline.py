@@ -48,7 +48,7 @@ def dev_up() -> None:
     """
     from spur.client.private import private_dir
     from spur.dev.broker import dev_up as start
-    from spur.dev.store import store_up
+    from spur.dev.local_store import store_up
     from spur.dev.store_engine import is_confined
 
     settings = settings_from_env()
@@ -83,7 +83,7 @@ def dev_up() -> None:
 def dev_down() -> None:
     """Stop the local broker and store that `spur dev up` started in this directory."""
     from spur.dev.broker import dev_down as stop
-    from spur.dev.store import store_down
+    from spur.dev.local_store import store_down
 
     settings = settings_from_env()
     state = stop(settings.local.broker_dir)
@@ -114,7 +114,7 @@ def store_command(port: int) -> None:
     directory find it by themselves. `spur dev up` runs the same in the
     background.
     """
-    from spur.dev.store import serve_in_foreground
+    from spur.dev.local_store import serve_in_foreground
 
     settings = settings_from_env()
     serve_in_foreground(settings.local.store_dir, port=port)

@@ -1,6 +1,6 @@
 """``spur demo``: the whole pipeline on one machine, then everything stopped.
 
-Starts a real Kafka broker, a local ClickHouse store (spur.dev.store) and a
+Starts a real Kafka broker, a local ClickHouse store (spur.dev.local_store) and a
 ``spur worker`` subprocess in a temporary directory; simulated app servers publish a month of
 sessions (chains of triggered actions, some re-sent, a few malformed
 events) and web traffic. Once every message is committed (offsets are
@@ -34,8 +34,8 @@ from spur.broker import consumer_lag
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
+from spur.dev.local_store import LocalStore
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.dev.store import LocalStore
 from spur.local_state import RunningStore
 from spur.operations.billing import billing
 from spur.operations.deadletters import dead_letter_report

@@ -5,7 +5,7 @@ on, but the chdb engine (ClickHouse 26.9 in a Python extension) contains
 clickhouse-local's server start-up: ``SYSTEM START LISTEN TCP`` opens the
 real native protocol on loopback for as long as the call that issued it runs
 (tests/dev/test_local_store.py pins it). So the store is a process of its own (started by
-spur.dev.store), and every spur process (workers, commands, demo, tests) is
+spur.dev.local_store), and every spur process (workers, commands, demo, tests) is
 a client of it through clickhouse-driver, exactly as of a production server.
 This module is the server process; the engine that runs SQL is a child
 process of its own (spur.dev.store_engine), confined by Landlock to what it

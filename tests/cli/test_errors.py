@@ -13,7 +13,7 @@ def error_types() -> list[tuple[type[Exception], type[SpurError]]]:
     from spur.broker import NoBrokerError
     from spur.dev.broker import BrokerError
     from spur.dev.demo import DemoError
-    from spur.dev.store import LocalStoreError
+    from spur.dev.local_store import LocalStoreError
     from spur.operations.periods import BillingInputError
     from spur.produce import UnknownTopicError
     from spur.settings import SettingsError

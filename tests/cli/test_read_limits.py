@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
-from spur.dev.store import LocalStore
+from spur.dev.local_store import LocalStore
 from spur.local_state import ADMIN, RunningStore
 from spur.processes import free_port
 from spur.settings import Settings, parse_store_url

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from spur.dev.store import LocalStore
+from spur.dev.local_store import LocalStore
 from spur.dev.store_engine import has_own_network
 from spur.local_state import ADMIN, RunningStore
 from spur.processes import free_port

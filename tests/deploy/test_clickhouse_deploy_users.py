@@ -2,7 +2,7 @@
 init script (compose's docker-entrypoint-initdb.d ran only on a first start,
 as the `default` user that file removes, over the plaintext port config.d
 removes). The file is loaded into a real ClickHouse engine (the chdb engine
-serving the native protocol, as spur.dev.store does) and its accounts used."""
+serving the native protocol, as spur.dev.local_store does) and its accounts used."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ PASSWORDS = {
 ACCESS_DENIED = 497
 SETTING_CONSTRAINT_VIOLATION = 452
 
-# chdb's serving call, as in spur.dev.store (spur.dev.store_server): imported
+# chdb's serving call, as in spur.dev.local_store (spur.dev.store_server): imported
 # before moving into the directory whose config.xml it then serves.
 _SERVE = textwrap.dedent(
     """

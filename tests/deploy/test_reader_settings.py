@@ -1,6 +1,6 @@
 """The read-only accounts accept the settings the Grafana ClickHouse plugin sends
 (max_execution_time with every query) and nothing that loosens their limits:
-on the local store (spur.dev.store) and in deploy/clickhouse alike."""
+on the local store (spur.dev.local_store) and in deploy/clickhouse alike."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The local store: the chdb engine serving ClickHouse's native protocol (spur.dev.store).
+"""The local store: the chdb engine serving ClickHouse's native protocol (spur.dev.local_store).
 
 The serving mechanism is not part of chdb's public API (spur.dev.store_server):
 if an upgrade changes it, these tests fail loudly, naming what changed.
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
-from spur.dev.store import LocalStore, LocalStoreError
+from spur.dev.local_store import LocalStore, LocalStoreError
 from spur.local_state import ADMIN, WRITER, RunningStore, running_store
 from spur.processes import free_port
 from spur_sinks.store import Store
@@ -32,8 +32,8 @@ def client(running: RunningStore, user: str) -> Client:
 
 
 def test_chdb_is_the_version_whose_serving_call_was_measured() -> None:
-    assert metadata.version("chdb") == "4.4.0", "re-measure spur.dev.store before upgrading chdb"
-    assert metadata.version("chdb-core") == "26.9.0", "re-measure spur.dev.store first"
+    assert metadata.version("chdb") == "4.4.0", "re-measure spur.dev.local_store before an upgrade"
+    assert metadata.version("chdb-core") == "26.9.0", "re-measure spur.dev.local_store first"
 
 
 def test_the_store_speaks_the_native_protocol_with_its_generated_users(

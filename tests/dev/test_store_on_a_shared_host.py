@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from clickhouse_driver import Client
 
 from spur.dev import landlock
-from spur.dev.store import LocalStore
+from spur.dev.local_store import LocalStore
 from spur.dev.store_engine import has_own_network, is_confined
 from spur.local_state import WRITER, RunningStore
 from spur_sinks.store import Store

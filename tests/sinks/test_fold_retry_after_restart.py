@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from spur.dev.store import LocalStore
+from spur.dev.local_store import LocalStore
 from spur.local_state import WRITER
 from spur.settings import Settings, parse_store_url
 from spur_schemas.events import Action

@@ -1,6 +1,6 @@
 """The local ClickHouse store as a child process: ``spur store``, ``spur dev up``, demo, tests.
 
-Starts ``python -m spur.dev.store DIR PORT [DATABASE...]`` (the server of
+Starts ``python -m spur.dev.local_store DIR PORT [DATABASE...]`` (the server of
 spur.dev.store_server, configured by spur.dev.store_config), waits until it
 records itself in the directory (spur.local_state), and stops it. A store
 started with ``detach`` outlives its starter (``spur dev up``); later spur
