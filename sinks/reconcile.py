@@ -195,6 +195,7 @@ def rebuild_capacity(
     )
     store.execute(f"""
         INSERT INTO {store.database}.capacity_states
+            (minute, action, actions, error_actions, bytes_in, bytes_out, durations, updates)
         SELECT toStartOfMinute(toDateTime(started_at, 'UTC')) AS minute, action,
                count(), countIf(status = 'error'),
                sum(toUInt128(bytes_in)), sum(toUInt128(bytes_out)),

@@ -4,7 +4,8 @@ Implements :class:`spur_streams.steps.windows.WindowStore`:
 
 - ``fold``: ONE insert of the new actions into ``action_folds`` (a Null
   table), whose materialized views write the dedup index ``action_ids``, the
-  hourly sums ``usage_sums`` and the per-minute ``capacity_states`` from that
+  hourly sums ``usage_sums``, the quarter-hour sums ``usage_quarters`` (billing
+  months in any time zone) and the per-minute ``capacity_states`` from that
   same block, with a deterministic insert deduplication token;
 - ``states``: the sums of some hours from ``usage_sums``, by exact key, in
   one query (``version`` = inserts folded into the window);

@@ -29,10 +29,10 @@ NEEDS_WORKER_EXTRA = "spur's command line needs the worker extra: pip install 's
 
 def main() -> None:
     try:
-        from spur.cli.main import main as cli
+        from spur.cli.main import main as run_command
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in WORKER_MODULES:
             raise
         print(f"{NEEDS_WORKER_EXTRA} (missing: {exc.name})", file=sys.stderr)
         sys.exit(1)
-    cli()
+    run_command()

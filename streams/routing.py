@@ -2,8 +2,8 @@
 
 The canonical partition of a key (spur_schemas.partitioning, one key at a time)
 is ``(murmur2(key) & 0x7fffffff) % partitions``. The worker compares every
-input message's partition with its canonical one (docs/guarantees.md,
-"Scale does not matter"); the batch of actions is hashed at once with
+input message's partition with its canonical one
+(docs/design.md#any-key-any-number-of-workers); the batch of actions is hashed at once with
 numpy, since every action key is a 36-byte UUID text and a per-message
 Python hash costs microseconds.
 """

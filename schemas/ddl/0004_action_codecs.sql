@@ -1,5 +1,5 @@
 -- Smaller raw actions (measured by bench.storage on simulated production-like ids):
--- clients mint UUIDv7 ids from a per-process seeded counter (spur.ids), which
+-- clients mint UUIDv7 ids from a per-process seeded counter (spur.client.ids), which
 -- ZSTD compresses far better than LZ4 (action_id 9.3 -> 6.0 B/row); the end of
 -- an action and the Kafka offset grow by small steps (Delta). Only new parts
 -- are written this way; merges rewrite old ones.

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spur.operations.periods import month_bounds
-from spur_sinks import reconcile as stored_windows
+from spur_sinks import reconcile as reconcile_sql
 from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
 from spur_sinks.store import Store
 
@@ -119,10 +119,10 @@ def _hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime
 def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Difference]:
     """Customers whose usage windows of the month differ from their raw actions."""
     start, end = _hours_of_month(month, timezone)
-    aggregated = _totals(stored_windows.hourly_window_states(store, start, end))
-    raw = _totals(stored_windows.raw_windows(store, start, end))
+    aggregated = _totals(reconcile_sql.hourly_window_states(store, start, end))
+    raw = _totals(reconcile_sql.raw_windows(store, start, end))
     erased: dict[int, int] = {}
-    for (customer, _hour), n in stored_windows.ids_without_rows(store, start, end).items():
+    for (customer, _hour), n in reconcile_sql.ids_without_rows(store, start, end).items():
         erased[customer] = erased.get(customer, 0) + n
     return [
         Difference(
@@ -143,14 +143,14 @@ _COUNTED = range(4)  # actions, error_actions, bytes_in, bytes_out
 def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[CapacityDifference]:
     """Capacity minutes of the month whose stored window differs from the raw actions."""
     start, end = month_bounds(month, timezone)
-    stored = stored_windows.stored_capacity(store, start, end)
-    raw = stored_windows.raw_capacity(store, start, end)
+    stored = reconcile_sql.stored_capacity(store, start, end)
+    raw = reconcile_sql.raw_capacity(store, start, end)
     missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)
     differing = sorted(
         k for k in set(stored) | set(raw) if stored.get(k, missing) != raw.get(k, missing)
     )
     erased: dict[int, int] = {}
-    for (_customer, minute), n in stored_windows.ids_without_rows(
+    for (_customer, minute), n in reconcile_sql.ids_without_rows(
         store, start, end, "Minute"
     ).items():
         erased[minute] = erased.get(minute, 0) + n
@@ -180,9 +180,9 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
 def repair(store: Store, month: str, timezone: str = "UTC") -> int:
     """Rewrite, by content, every window of the month that differs from raw; return how many."""
     start, end = _hours_of_month(month, timezone)
-    raw = stored_windows.raw_windows(store, start, end)
-    summed = stored_windows.summed_windows(store, start, end)
-    erased = stored_windows.ids_without_rows(store, start, end)
+    raw = reconcile_sql.raw_windows(store, start, end)
+    summed = reconcile_sql.summed_windows(store, start, end)
+    erased = reconcile_sql.ids_without_rows(store, start, end)
     stale = sorted(
         key
         for key in set(raw) | set(summed)
@@ -194,14 +194,14 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
     )
     if stale:
         # One correction row per window: the sums become exactly the raw values,
-        # and their update count passes the published version (sums that lost
-        # rows count fewer updates than were published, and a lower version
-        # would lose to the stale state in the published windows).
-        published = stored_windows.hourly_window_states(store, start, end)
+        # and their update count passes the version in usage_hourly (sums that
+        # lost rows count fewer updates than were written there, and a lower
+        # version would lose to the stale state in usage_hourly).
+        written = reconcile_sql.hourly_window_states(store, start, end)
 
         def updates(key: Window) -> int:
             counted = int(summed.get(key, {}).get("updates", 0))
-            shown = int(published[key]["version"]) if key in published else -1
+            shown = int(written[key]["version"]) if key in written else -1
             return max(1, shown - counted + 1)
 
         changes = {
@@ -211,29 +211,29 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
             }
             for key in stale
         }
-        stored_windows.add_to_sums(store, changes, {key: updates(key) for key in stale})
-    # Published states from the sums, for every window whose published state lags them.
-    _republish(store, start, end)
+        reconcile_sql.add_to_sums(store, changes, {key: updates(key) for key in stale})
+    # Window states from the sums, for every window whose usage_hourly state lags them.
+    _rewrite_window_states(store, start, end)
     return len(stale) + _repair_capacity(store, month, timezone)
 
 
-def _republish(store: Store, start: dt.datetime, end: dt.datetime) -> None:
-    summed = stored_windows.summed_windows(store, start, end)
-    published = stored_windows.hourly_window_states(store, start, end)
+def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> None:
+    summed = reconcile_sql.summed_windows(store, start, end)
+    written = reconcile_sql.hourly_window_states(store, start, end)
     behind = {
         key: row
         for key, row in summed.items()
-        if key not in published or any(int(row[f]) != int(published[key][f]) for f in USAGE_FIELDS)
+        if key not in written or any(int(row[f]) != int(written[key][f]) for f in USAGE_FIELDS)
     }
     if behind:
-        stored_windows.write_window_states(store, behind)
+        reconcile_sql.write_window_states(store, behind)
 
 
 def _repair_capacity(store: Store, month: str, timezone: str) -> int:
     start, end = month_bounds(month, timezone)
     # The ids index has no action type: a minute with any erased action is left alone.
     erased = {
-        minute for _customer, minute in stored_windows.ids_without_rows(store, start, end, "Minute")
+        minute for _customer, minute in reconcile_sql.ids_without_rows(store, start, end, "Minute")
     }
     differing = [
         (d.action, int(d.minute.timestamp()))
@@ -241,5 +241,5 @@ def _repair_capacity(store: Store, month: str, timezone: str) -> int:
         if int(d.minute.timestamp()) not in erased and not d.explained_by_erasure
     ]
     if differing:
-        stored_windows.rebuild_capacity(store, start, end, differing)
+        reconcile_sql.rebuild_capacity(store, start, end, differing)
     return len(differing)

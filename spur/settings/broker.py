@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from spur.settings.base import Group, days_at_most
 
 # Kafka holds the same personal data as the store while it retains messages
-# (docs/topics.md, "Retention"), so its retention is bounded like the store's.
+# (docs/guarantees.md#privacy-by-code), so its retention is bounded like the store's.
 MAX_INPUT_RETENTION_DAYS = 30
 
 

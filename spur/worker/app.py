@@ -53,8 +53,7 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     """A Faust app consuming spur's input topics into ``store``."""
     settings.local.faust_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        # The agents' group (spur_schemas.topics.CONSUMPTION says which topics).
-        consumer_group_of(Topic.WEB, settings.broker.consumer_group),
+        agents_group(settings.broker.consumer_group),
         broker=";".join(f"kafka://{host}" for host in bootstrap.bootstrap.split(",")),
         broker_credentials=faust_credentials(bootstrap),
         datadir=str(settings.local.faust_dir),
@@ -83,6 +82,9 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     # Faust's task decorator carries no type hints; registered explicitly.
     as_task: Any = app.task
     # The batch consumer reads the topic declared "batch" (spur_schemas.topics.CONSUMPTION).
+    batched = {topic for topic, how in CONSUMPTION.items() if how.style == "batch"}
+    if batched != {Topic.ACTIONS}:
+        raise RuntimeError(f"a batch consumer for actions; declared: {sorted(batched)}")
     as_task(actions_consumer_task(settings, bootstrap, batch))
 
     register_agents(app, settings, batch)
@@ -94,6 +96,18 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
     every: Any = app.timer(settings.worker.observe_interval_seconds)
     every(observe_now)
     return app
+
+
+def agents_group(consumer_group: str) -> str:
+    """The Faust app's one group: that of every topic declared as read by agents."""
+    groups = {
+        consumer_group_of(topic, consumer_group)
+        for topic, how in CONSUMPTION.items()
+        if how.style == "agent"
+    }
+    if len(groups) != 1:
+        raise RuntimeError(f"the agents share one Faust app, so one group; declared: {groups}")
+    return groups.pop()
 
 
 def register_agents(app: faust.App, settings: Settings, batch: Batch) -> None:

@@ -113,8 +113,8 @@ def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsume
         # a batch may take. The revoke waits for the batches in flight; aiokafka's
         # default is the session timeout (10 s), after which the group gave the
         # partitions to another member while a batch waited on a stalled store,
-        # and both folded it (an outside test: store stopped 12-16 s, a member
-        # killed meanwhile, billed over by the batch).
+        # and both folded it (measured with the store stopped 12-16 s and a member
+        # killed meanwhile: billed over; tests/faults/test_stalled_store_rebalance.py).
         rebalance_timeout_ms=MAX_POLL_INTERVAL_MS,
     )
 

@@ -4,7 +4,7 @@ Input: the batch's new actions with their content hashes (from dedup), all
 its accepted actions (new and duplicates), a :class:`WindowStore` and, for
 the capacity minutes, a :class:`CapacityStore`.
 Output: :func:`fold` adds the new actions to the dedup index, their hourly
-usage sums and their capacity minutes; :func:`rewrite` returns the current
+and quarter-hour usage sums and their capacity minutes; :func:`rewrite` returns the current
 state of every hour the accepted actions touch (written to the usage
 windows first) as :class:`spur_schemas.messages.UsageMessage` s, and the touched
 capacity minutes; :func:`refresh_capacity` stores and returns those minutes'

@@ -3,9 +3,9 @@
 Unit tests: no broker, no store. A rename or a move leaves the prose behind;
 these tests find it. What is checked, in the Markdown documents (README.md,
 docs/*.md, bench/README.md, deploy/README.md: code spans outside fenced
-blocks) and in the module docstrings of spur's packages (code spans, Sphinx
-roles, and the bare module names, paths and ``docs/…md#anchor`` references
-docstrings use):
+blocks) and in the docstrings of spur's packages (modules, classes and
+functions: code spans, Sphinx roles, and the bare module names, paths and
+``docs/…md#anchor`` references docstrings use):
 
 - a repository path (``spur/worker/consume.py``, ``sinks/queries/``) exists,
   relative to the repository or to the document's directory; a path with
@@ -15,7 +15,9 @@ docstrings use):
   ``spur_sinks.tables``) imports, and its attributes exist; one that uses a
   directory's name as an import name (``streams.batch``, where the package
   is imported as ``spur_streams``) is stale;
-- a ``file.md#anchor`` names a heading of that file.
+- a ``file.md#anchor`` names a heading of that file;
+- a section named by its heading, ``(docs/topics.md, "Keys")``, in any of
+  the project's text files (code, comments, SQL, configuration), exists.
 
 Only names that look like spur's own are checked: paths under the project's
 top-level directories, dotted names starting with ``spur_schemas.``,
@@ -29,8 +31,10 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import os
 import re
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Any
@@ -194,14 +198,51 @@ def modules() -> list[Path]:
     return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
 
 
+def docstrings(path: Path) -> Iterator[str]:
+    """The module's docstring and those of its classes and functions."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            yield ast.get_docstring(node) or ""
+
+
 def docstring_names(path: Path) -> Iterator[str]:
-    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    roles = [m.group(1) for m in _ROLE.finditer(docstring)]
-    plain = _ROLE.sub("", docstring)
-    spans = [s for line in plain.replace("``", "`").splitlines() for s in code_spans(line)]
-    yield from roles
-    yield from spans
-    yield from (m.group(1).rstrip(".,;:") for m in _BARE.finditer(plain))
+    for docstring in docstrings(path):
+        roles = [m.group(1) for m in _ROLE.finditer(docstring)]
+        plain = _ROLE.sub("", docstring)
+        spans = [s for line in plain.replace("``", "`").splitlines() for s in code_spans(line)]
+        yield from roles
+        yield from spans
+        yield from (m.group(1).rstrip(".,;:") for m in _BARE.finditer(plain))
+
+
+# Sections named in prose, docstrings and comments: (docs/topics.md, "Keys").
+_QUOTED_SECTION = re.compile(r'([\w./-]+\.md),\s+"([^"]+)"')
+TEXT_FILES = ("*.py", "*.sql", "*.yml", "*.yaml", "*.toml", "*.xml", "*.md", "Makefile")
+
+
+def quoted_sections(path: Path) -> Iterator[tuple[int, str, str]]:
+    """(line, document, heading) of each section named by its heading, also across lines."""
+    text = path.read_text(encoding="utf-8")
+    for match in _QUOTED_SECTION.finditer(text):
+        heading = " ".join(match.group(2).split())
+        yield text.count("\n", 0, match.start()) + 1, match.group(1), heading
+
+
+def why_section_missing(document: str, heading: str, base: Path) -> str | None:
+    """Why a section named by its heading text in ``document`` is not there, or None."""
+    slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+    return resolve_document(f"{document}#{slug}", base)
+
+
+def project_text_files() -> list[Path]:
+    """The project's own text files (not the virtualenv's, caches' or build output's)."""
+    found = []
+    for directory, subdirectories, files in os.walk(ROOT):
+        subdirectories[:] = [
+            d for d in subdirectories if not d.startswith(".") and not d.endswith(".egg-info")
+        ]
+        found += [Path(directory, f) for f in files if any(fnmatch(f, p) for p in TEXT_FILES)]
+    return sorted(found)
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -223,6 +264,21 @@ def test_names_in_module_docstrings_resolve() -> None:
         if (why := why_broken(name, ROOT)) is not None
     ]
     assert not broken, "\n".join(broken)
+
+
+def test_sections_named_by_their_heading_exist() -> None:
+    broken = [
+        f'{path.relative_to(ROOT)}:{number}: {document}, "{heading}": {why}'
+        for path in project_text_files()
+        for number, document, heading in quoted_sections(path)
+        if (why := why_section_missing(document, heading, path.parent)) is not None
+    ]
+    assert not broken, "\n".join(broken)
+
+
+def test_the_section_check_sees_a_missing_heading() -> None:
+    assert why_section_missing("docs/topics.md", "Keys", ROOT) is None
+    assert why_section_missing("docs/topics.md", "No such section", ROOT) is not None
 
 
 def test_the_reference_check_sees_what_it_should() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from spur.client.kafka import as_target
 from spur.settings import Settings, parse_store_url
 from spur.worker.app import create_app
@@ -30,3 +32,20 @@ def test_the_worker_runs_an_agent_for_each_topic_declared_agent(tmp_path: Path) 
     declared = {f"spur.{t.name.lower()}" for t, how in CONSUMPTION.items() if how.style == "agent"}
     assert set(app.agents) == declared
     assert app.conf.id == consumer_group_of(Topic.WEB, settings.broker.consumer_group)
+
+
+def test_the_worker_refuses_a_declaration_it_does_not_follow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(state_dir=tmp_path, kafka_bootstrap="127.0.0.1:9")
+    store = open_store(parse_store_url("clickhouse://127.0.0.1:9/spur"))
+    # Agents in two groups cannot share the one Faust app.
+    forms = CONSUMPTION[Topic.FORMS]._replace(group_suffix=".x")
+    monkeypatch.setitem(CONSUMPTION, Topic.FORMS, forms)
+    with pytest.raises(RuntimeError, match="one group"):
+        create_app(settings, as_target("127.0.0.1:9"), store)
+    monkeypatch.undo()
+    # Web declared as read in batches: the worker has no batch consumer for it.
+    monkeypatch.setitem(CONSUMPTION, Topic.WEB, CONSUMPTION[Topic.WEB]._replace(style="batch"))
+    with pytest.raises(RuntimeError, match="batch consumer"):
+        create_app(settings, as_target("127.0.0.1:9"), store)
