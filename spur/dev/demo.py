@@ -15,59 +15,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
 from rich.console import Console
-from rich.table import Table
 
 from spur.broker import consumer_lag
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
+from spur.dev.demo_report import DemoError, Published, report
 from spur.dev.local_store import LocalStore
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.local_state import RunningStore
-from spur.operations.billing import billing
-from spur.operations.deadletters import dead_letter_report
-from spur.operations.trace import trace
-from spur.render import billing_table, trace_tree
 from spur.render import console as stdout_console
-from spur.settings import Settings, parse_store_url
+from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
 from spur.worker.launch import WorkerProcess, start_worker, worker_env
-from spur_schemas.errors import SpurError
 from spur_schemas.events import WebRequest
 from spur_schemas.topics import INPUT_TOPICS, Topic
-from spur_sinks.store import ServerStore
 
 BAD_EVENTS = (
     b"{not json",
     b"[1, 2, 3]",
     b'{"action_id": "0b4f6c1e-0000-4000-8000-000000000001", "document_title": "Q3 salaries"}',
 )
-FIGURES = (
-    ("spur_events_in_total", "messages read"),
-    ("spur_duplicates_total", "duplicates dropped"),
-    ("spur_events_rejected_total", "rejected to dead letters"),
-    ("spur_window_updates_total", "usage window states written"),
-    ("spur_capacity_updates_total", "capacity window states written"),
-    ("spur_batch_seconds_count", "batches"),
-    ("spur_batch_seconds_sum", "seconds spent in batches"),
-)
-
-
-class DemoError(SpurError, RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -76,14 +54,6 @@ class DemoOptions:
     sessions: int = 40
     keep: bool = False
     timeout_seconds: float = 150.0
-
-
-@dataclass(frozen=True)
-class Published:
-    actions: int
-    resent: int
-    web: int
-    session: str
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> None:
@@ -128,7 +98,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
             worker_log=workdir / "worker.log",
             timeout=options.timeout_seconds,
         )
-        _report(console, workdir / "state", store, month, sent)
+        report(console, workdir / "state", store, month, sent)
         worker.stop()
         worker = None
         succeeded = True
@@ -189,49 +159,6 @@ def _log_libraries_to(path: Path) -> contextlib.ExitStack:
     undo.callback(root.removeHandler, to_file)
     root.setLevel(logging.INFO)
     return undo
-
-
-def _report(
-    console: Console, state_dir: Path, local: RunningStore, month: str, sent: Published
-) -> None:
-    """Billing, a trace, dead letters (as read-only users) and the worker's figures."""
-    try:
-        state = json.loads((state_dir / "worker.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise DemoError(f"the worker's endpoint is gone: {exc}") from exc
-    # Billing as `spur billing` reads it: the billing account (the edge quarters
-    # of a month are granted to it alone); the rest as the engineer.
-    as_billing = ServerStore(parse_store_url(local.url("billing")), 30.0)
-    try:
-        usage = billing(as_billing, month)
-    finally:
-        as_billing.close()
-    store = ServerStore(parse_store_url(local.url("engineer")), 30.0)
-    console.print(billing_table([u.as_dict() for u in usage], month, "UTC"))
-    billed = sum(u.actions for u in usage)
-    console.print(f"billed actions: {billed:,} = published {sent.actions:,}, re-sent ones once")
-
-    roots = trace(store, session_id=sent.session)
-    console.print(trace_tree(f"trace of session {sent.session}", roots))
-
-    letters = dead_letter_report(store, reason=None, since=None)
-    reasons = ", ".join(f"{r} {n}" for r, n in sorted(letters["counts"].items()))
-    console.print(f"dead letters: {letters['total']} ({reasons or 'none'})")
-
-    with urllib.request.urlopen(state["metrics"], timeout=10) as response:  # noqa: S310  # loopback
-        exposed = response.read().decode()
-    figures = Table(title="pipeline figures (worker /metrics)")
-    figures.add_column("figure")
-    figures.add_column("value", justify="right")
-    for name, label in FIGURES:
-        total = sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in exposed.splitlines()
-            if line.startswith(name) and (line[len(name)] in " {")
-        )
-        figures.add_row(label, f"{total:,.2f}" if "seconds" in label else f"{total:,.0f}")
-    console.print(figures)
-    store.close()
 
 
 async def _publish(bootstrap: KafkaTarget, shape: WorkloadShape) -> Published:
