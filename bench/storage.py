@@ -26,6 +26,7 @@ from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.located import Located
+from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
 from spur_sinks.actions import action_columns
 from spur_sinks.migrate import apply_migrations
@@ -73,8 +74,9 @@ def main() -> None:
         piped = writer(running, "pipeline")
         apply_migrations(piped, Settings().retention.tables)
         pipeline = batch_steps(piped, Settings())
+        partitions = Settings().broker.topic_partitions
         messages = [
-            Message("spur.actions.v1", a.customer_id % 4, n, encode(a))
+            Message(Topic.ACTIONS.value, a.customer_id % partitions, n, encode(a))
             for n, a in enumerate(actions)
         ]
         now = dt.datetime.now(dt.UTC)
