@@ -62,7 +62,6 @@ CONSUMER_GROUP = "quix-peer"
 DATABASE = "quix"
 CHDB_DIR = "quix_chdb"
 STATE_DIR = "quix_state"  # spur worker uses DIR/state
-LOG_FILE = "quix_peer.log"
 HOUR_MS = 3_600_000
 GRACE_MS = 48 * HOUR_MS  # spur's allowed_lateness_hours default
 COMMIT_INTERVAL_SECONDS = 1.0  # spur's commit_interval_seconds default
