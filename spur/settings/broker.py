@@ -10,7 +10,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from spur.settings.base import Group, days_at_most
 
 # Kafka holds the same personal data as the store while it retains messages
-# (docs/topics.md, "Retention"), so its retention is bounded like the store's.
+# (docs/topics.md#kafka-topics-keys-and-message-formats, its retention setting),
+# so its retention is bounded like the store's.
 MAX_INPUT_RETENTION_DAYS = 30
 
 
