@@ -4,7 +4,8 @@ Kafka holds the same personal data as the store while it retains messages
 (docs/topics.md#kafka-topics-keys-and-message-formats, its retention setting),
 so spur never lets a broker's defaults decide: every topic is created by
 :func:`ensure_topics` with its retention, compression and cleanup policy, and
-an existing topic's configuration is set back to the declared one. Idempotent: run at every worker start.
+an existing topic's configuration is set back to the declared one.
+Idempotent: run at every worker start.
 
 Blocking: ``ensure_topics`` awaits the broker (bounded by the client's
 request timeout). Raises :class:`TopicError` when a topic cannot be made to
