@@ -79,8 +79,8 @@ def quix_figures(quix: tuple[float, float] | None, worker_rate: float) -> dict[s
     }
 
 
-# bench.faust_null.GROUP (importing that module builds its app, which reads the
-# broker's address and login from the environment the agent is started with)
+# The no-op agent's group; bench.faust_null imports it (importing that module
+# builds its app, which reads the broker's address and login from the environment)
 FAUST_NULL_GROUP = "faust-null"
 REPO = Path(__file__).resolve().parent.parent
 QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"

@@ -21,8 +21,25 @@ from bench.local import local_store, stop_on_sigterm, writer
 from spur.operations.billing import billing
 from spur.settings import Settings
 from spur_sinks.migrate import apply_migrations
+from spur_sinks.windows import usage_columns
+from spur_streams.usage import UsageState, WindowKey
 
 HOURS = 30 * 24
+
+
+def windows(customers: range, start: dt.datetime, per_window: int) -> dict[WindowKey, UsageState]:
+    """Every hour of the month for ``customers``, each of ``per_window`` actions.
+
+    Written by the worker's own writer of usage_hourly (spur_sinks.windows.usage_columns);
+    each window's version is its hour, so the newest is the latest hour written."""
+    return {
+        WindowKey(c, start + dt.timedelta(hours=h)): UsageState(
+            bytes_in=1_000 * per_window, bytes_out=50_000 * per_window, actions=per_window,
+            error_actions=0, duration_ms=100 * per_window, version=h,
+        )
+        for c in customers
+        for h in range(HOURS)
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -41,20 +58,8 @@ def main() -> None:
         apply_migrations(store, Settings().retention.tables)
         for first in range(1, args.customers + 1, 200):
             customers = range(first, min(first + 200, args.customers + 1))
-            keys = [(c, h) for c in customers for h in range(HOURS)]
             store.insert(
-                "usage_hourly",
-                {
-                    "customer_id": [c for c, _ in keys],
-                    "hour": [start + dt.timedelta(hours=h) for _, h in keys],
-                    "bytes_in": [1_000 * per_window for _ in keys],
-                    "bytes_out": [50_000 * per_window for _ in keys],
-                    "actions": [per_window for _ in keys],
-                    "error_actions": [0 for _ in keys],
-                    "duration_ms": [100 * per_window for _ in keys],
-                    "version": [h for _, h in keys],
-                    "updated_at": [start for _ in keys],
-                },
+                "usage_hourly", usage_columns(windows(customers, start, per_window), start)
             )
         timings = []
         for _ in range(5):

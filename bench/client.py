@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 from bench.local import stop_on_sigterm
 from spur.client import Telemetry
 from spur.client.kafka import KafkaTarget
+from spur.client.publisher import LINGER_MS
 from spur.dev.broker import LocalBroker
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
@@ -71,7 +72,7 @@ def block_overhead_us(telemetry: Telemetry, count: int) -> tuple[float, float]:
 
 async def raw_producer(bootstrap: KafkaTarget, count: int, value: bytes) -> float:
     producer = AIOKafkaProducer(
-        **bootstrap.client_kwargs(), compression_type="zstd", linger_ms=10, acks="all"
+        **bootstrap.client_kwargs(), compression_type="zstd", linger_ms=LINGER_MS, acks="all"
     )
     await producer.start()
     try:

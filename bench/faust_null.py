@@ -17,15 +17,16 @@ from typing import Any, cast
 
 import faust
 
+from bench.baselines import FAUST_NULL_GROUP
 from spur.broker import kafka_target
 from spur.settings import load_settings
 from spur.worker.app import faust_credentials
+from spur_schemas.topics import Topic
 
-GROUP = "faust-null"
 TARGET = kafka_target(load_settings())
 
 app = faust.App(
-    GROUP,
+    FAUST_NULL_GROUP,
     broker=f"kafka://{TARGET.bootstrap}",
     broker_credentials=faust_credentials(TARGET),
     value_serializer="raw",
@@ -35,7 +36,7 @@ app = faust.App(
     web_enabled=False,
     datadir=os.environ.get("FAUST_NULL_DATADIR", tempfile.gettempdir() + "/spur-faust-null"),
 )
-actions = app.topic("spur.actions.v1", key_type=bytes, value_type=bytes)
+actions = app.topic(Topic.ACTIONS.value, key_type=bytes, value_type=bytes)
 
 
 @app.agent(actions)

@@ -27,12 +27,13 @@ from spur.settings import Settings
 from spur_schemas.events import Action
 from spur_schemas.metrics import NO_METRICS
 from spur_schemas.partitioning import partition_of
-from spur_schemas.topics import action_key
+from spur_schemas.topics import Topic, action_key
 from spur_schemas.validate import TimeLimits, encode
 from spur_streams.steps.route import route_actions
 from spur_streams.steps.validate import Message, split
 
-PARTITIONS = 4
+# The worker's partitions: SPUR_TOPIC_PARTITIONS (its default when unset).
+PARTITIONS = Settings().broker.topic_partitions
 BATCH = Settings().worker.batch_size
 
 
@@ -58,7 +59,7 @@ def main() -> None:
     def messages(offset: int) -> list[Message]:
         return [
             Message(
-                "spur.actions.v1",
+                Topic.ACTIONS.value,
                 (partition_of(action_key(a.action_id), PARTITIONS) + offset) % PARTITIONS,
                 n,
                 encode(a),

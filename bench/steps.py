@@ -36,7 +36,8 @@ from spur_sinks.store import Columns, json_columns
 from spur_sinks.url import ReadLimits
 from spur_streams.batch import Message
 
-PARTITIONS = 4
+# The worker's partitions: SPUR_TOPIC_PARTITIONS (its default when unset).
+PARTITIONS = Settings().broker.topic_partitions
 
 
 class EncodingStore:

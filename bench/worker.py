@@ -125,8 +125,8 @@ async def publish_miskeyed(bootstrap: KafkaTarget, actions: list[Action]) -> Non
         await producer.stop()
 
 
-def main() -> None:
-    stop_on_sigterm()
+def parse_arguments() -> argparse.Namespace:
+    """The run's options; exits with a usage error on a combination it cannot measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200_000)
     parser.add_argument(
@@ -172,6 +172,12 @@ def main() -> None:
         parser.error("--miskeyed measures the worker alone: add --no-baselines")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    return args
+
+
+def measure(args: argparse.Namespace) -> tuple[dict[str, object], WorkerRun]:
+    """Publish, drain raw, run the workers and the baselines on a broker of the run's own;
+    the figures and the workers' run (its profiles)."""
     with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
         workdir = Path(tmp)
         broker = LocalBroker(data_dir=workdir / "kafka", authenticate=not args.no_auth)
@@ -207,6 +213,12 @@ def main() -> None:
         **worker_figures(worker, published, drain),
         **baselines,
     }
+    return figures, worker
+
+
+def main() -> None:
+    stop_on_sigterm()
+    figures, worker = measure(parse_arguments())
     for path in worker.profiles:
         print(f"{path}:\n{stacks.summary(path.read_text())}", file=sys.stderr)
     print(json.dumps(figures, indent=2))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError
 
 from spur.client.kafka import KafkaTarget, as_target
 from spur.settings import Settings
@@ -25,6 +26,8 @@ from spur_schemas.errors import SpurError
 from spur_schemas.topics import Topic
 
 DAY_MS = 24 * 3600 * 1000
+# How long the admin client waits for one broker answer before it fails.
+ADMIN_REQUEST_TIMEOUT_MS = 15_000
 
 
 class TopicError(SpurError, RuntimeError):
@@ -75,6 +78,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def _admin(bootstrap: str | KafkaTarget) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        **as_target(bootstrap).client_kwargs(), request_timeout_ms=ADMIN_REQUEST_TIMEOUT_MS
+    )
+
+
 @dataclass(frozen=True)
 class TopicChange:
     topic: str
@@ -83,7 +92,7 @@ class TopicChange:
 
 async def ensure_topics(bootstrap: str | KafkaTarget, specs: list[TopicSpec]) -> list[TopicChange]:
     """Create missing topics and reset drifted configs; return what was done."""
-    admin = AIOKafkaAdminClient(**as_target(bootstrap).client_kwargs(), request_timeout_ms=15_000)
+    admin = _admin(bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -105,8 +114,8 @@ async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
         [NewTopic(s.name, s.partitions, s.replication, topic_configs=s.configs) for s in specs]
     )
     for name, code, *message in response.topic_errors:
-        # 36 = TOPIC_ALREADY_EXISTS: another worker won the race, which is fine.
-        if code not in (0, 36):
+        # Already there: another worker won the race, which is fine.
+        if code not in (0, TopicAlreadyExistsError.errno):
             raise TopicError(f"creating topic {name} failed: error {code} {message}")
 
 
@@ -142,7 +151,7 @@ async def wait_for_coordinators(
     """
     from aiokafka.errors import KafkaError
 
-    admin = AIOKafkaAdminClient(**as_target(bootstrap).client_kwargs(), request_timeout_ms=15_000)
+    admin = _admin(bootstrap)
     await admin.start()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_seconds

@@ -56,9 +56,6 @@ class _Truncation(dict[int, dt.datetime]):
         super().__init__()
         self._unit = unit_seconds
 
-    def of(self, instant: dt.datetime) -> dt.datetime:
-        return self.at(int(instant.timestamp()) // self._unit)
-
     def at(self, number: int) -> dt.datetime:
         """The start of unit ``number`` since the epoch."""
         found = self.get(number)
@@ -71,18 +68,12 @@ class _Truncation(dict[int, dt.datetime]):
 
 _HOURS = _Truncation(3600)
 _MINUTES = _Truncation(60)
-hour_of = _HOURS.of
-minute_of = _MINUTES.of
-
-
-def window_of(item: Located[Action]) -> WindowKey:
-    return WindowKey(item.event.customer_id, hour_of(item.event.started_at))
 
 
 def touched(items: Iterable[Located[Action]]) -> tuple[set[WindowKey], set[CapacityKey]]:
-    """The usage hours and capacity minutes ``items`` fall into (:func:`window_of`,
-    :func:`minute_of`), in one pass over whole seconds; each window's time is
-    built once, not once per action."""
+    """The usage hours (customer, UTC hour of ``started_at``) and capacity minutes
+    (action type, UTC minute) ``items`` fall into, in one pass over whole seconds;
+    each window's time is built once, not once per action."""
     hours: set[tuple[int, int]] = set()
     minutes: set[tuple[str, int]] = set()
     for item in items:

@@ -26,8 +26,9 @@ from spur_streams.batch import Batch
 from spur_streams.dedup import UNKNOWN_HASH
 from spur_streams.privacy import ConsentDecision, ConsentLedger, IpPolicy
 from spur_streams.steps.erasure import SubjectKind, Tombstones, login_key
-from spur_streams.usage import CapacityKey, UsageState, WindowKey, minute_of, window_of
+from spur_streams.usage import CapacityKey, UsageState, WindowKey
 from spur_streams.wiring import Rules, wire_batch
+from tests.window_keys import minute_of, window_of
 
 ERASURE_KEY = b"fake erasure key"
 R = TypeVar("R")

@@ -12,6 +12,7 @@ from spur.cli.common import (
     err,
     settings_from_env,
 )
+from spur_schemas.topics import Topic
 
 
 @click.command()
@@ -148,7 +149,7 @@ def worker(processes: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--topic",
-    default="spur.actions.v1",
+    default=Topic.ACTIONS.value,
     show_default=True,
     help="Input topic; the file's lines must be events of its type.",
 )

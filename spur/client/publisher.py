@@ -23,6 +23,11 @@ from spur_schemas.partitioning import murmur2_partitioner
 from spur_schemas.topics import Topic, action_key, consent_key
 from spur_schemas.validate import encode
 
+# Every spur producer's batching: a few milliseconds' wait and a request of up
+# to 256 KiB (the worker's Faust producer takes the same, spur.worker.app).
+LINGER_MS = 10
+MAX_BATCH_BYTES = 256 * 1024
+
 
 def topic_and_key(event: Event) -> tuple[str, bytes | None]:
     """The topic an event belongs on and its partitioning key."""
@@ -38,7 +43,7 @@ def topic_and_key(event: Event) -> tuple[str, bytes | None]:
 
 
 def new_producer(
-    bootstrap: str | KafkaTarget, *, linger_ms: int = 10, request_timeout_ms: int = 40_000
+    bootstrap: str | KafkaTarget, *, linger_ms: int = LINGER_MS, request_timeout_ms: int = 40_000
 ) -> AIOKafkaProducer:
     """spur's producer configuration, shared by :class:`Publisher` and the client."""
     return AIOKafkaProducer(
@@ -47,7 +52,7 @@ def new_producer(
         acks="all",
         compression_type="zstd",  # as the topics (spur.topics says why)
         linger_ms=linger_ms,
-        max_batch_size=256 * 1024,
+        max_batch_size=MAX_BATCH_BYTES,
         request_timeout_ms=request_timeout_ms,
         partitioner=murmur2_partitioner,  # aiokafka's partitions, hashed faster
     )
@@ -56,7 +61,7 @@ def new_producer(
 class Publisher:
     """An idempotent, batching producer of spur events."""
 
-    def __init__(self, bootstrap: str | KafkaTarget, *, linger_ms: int = 10) -> None:
+    def __init__(self, bootstrap: str | KafkaTarget, *, linger_ms: int = LINGER_MS) -> None:
         self._producer = new_producer(bootstrap, linger_ms=linger_ms)
 
     async def start(self) -> None:

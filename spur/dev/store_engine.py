@@ -49,7 +49,8 @@ NOT_CONFINED = "NOT confined: {why}"
 OWN_NETWORK = "; reached only through the gate"
 SHARED_NETWORK = "; port open to every local user: {why}"
 
-_CLONE_NEWNET = 0x40000000
+# unshare(2)/setns(2)'s flag for a network namespace; the gate enters the one made here.
+CLONE_NEWNET = 0x40000000
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 
 # Files of the host the engine reads while it serves (strace of a served
@@ -138,7 +139,7 @@ def isolate_network() -> str:
     """Move into a network namespace of its own, with loopback up: :data:`OWN_NETWORK`,
     or :data:`SHARED_NETWORK` saying why not (e.g. not root)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWNET) != 0:
+    if libc.unshare(CLONE_NEWNET) != 0:
         return SHARED_NETWORK.format(why=os.strerror(ctypes.get_errno()))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         request = struct.pack("16sH14x", b"lo", 0)

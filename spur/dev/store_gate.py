@@ -31,9 +31,10 @@ import threading
 from collections.abc import Collection
 from concurrent.futures import Future
 
+from spur.dev.store_engine import CLONE_NEWNET
+
 log = logging.getLogger(__name__)
 
-CLONE_NEWNET = 0x40000000
 _HELLO = 0  # the client's first packet type
 _MAX_HELLO_BYTES = 64 * 1024
 _CHUNK = 256 * 1024

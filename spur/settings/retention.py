@@ -12,19 +12,23 @@ MAX_CUSTOMER_DATA_DAYS = 365
 # Clause 3.1: web access logs are deleted after three months (92 days covers
 # any three calendar months).
 MAX_WEB_LOG_DAYS = 92
+# The defaults are spur_sinks.tables.Retention's, the store's one statement of them.
+_DEFAULT = Retention()
 
 
 class RetentionSettings(Group):
     """``SPUR_*_RETENTION_DAYS`` of the store (Kafka's is the broker's: input_retention_days)."""
 
-    actions_days: int = Field(default=365, ge=1, alias="actions_retention_days")
+    actions_days: int = Field(default=_DEFAULT.actions, ge=1, alias="actions_retention_days")
     # Three months (clause 3.1).
-    web_days: int = Field(default=92, ge=1, alias="web_retention_days")
+    web_days: int = Field(default=_DEFAULT.web, ge=1, alias="web_retention_days")
     # Configurable (clause 3.3).
-    forms_days: int = Field(default=92, ge=1, alias="forms_retention_days")
-    dead_letter_days: int = Field(default=14, ge=1, alias="dead_letter_retention_days")
+    forms_days: int = Field(default=_DEFAULT.forms, ge=1, alias="forms_retention_days")
+    dead_letter_days: int = Field(
+        default=_DEFAULT.dead_letter, ge=1, alias="dead_letter_retention_days"
+    )
     # No customer data.
-    capacity_days: int = Field(default=730, ge=1, alias="capacity_retention_days")
+    capacity_days: int = Field(default=_DEFAULT.capacity, ge=1, alias="capacity_retention_days")
 
     @field_validator("actions_days", "forms_days", "dead_letter_days")
     @classmethod

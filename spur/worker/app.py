@@ -28,7 +28,7 @@ from typing import Any, cast
 import faust
 
 from spur.client.kafka import SASL_MECHANISM, KafkaTarget
-from spur.client.publisher import new_producer
+from spur.client.publisher import LINGER_MS, MAX_BATCH_BYTES, new_producer
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -69,8 +69,8 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         # detours (the actions path has its own, spur.worker.publishers); the
         # same partitions and request size as spur's other producers.
         producer_partitioner=murmur2_partitioner,
-        producer_linger_ms=10,
-        producer_max_batch_size=256 * 1024,
+        producer_linger_ms=LINGER_MS,
+        producer_max_batch_size=MAX_BATCH_BYTES,
         web_enabled=False,
     )
     batch = batch_steps(store, settings, PROMETHEUS, partitions=settings.broker.topic_partitions)

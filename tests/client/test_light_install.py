@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from spur.broker import read_topic
 from spur.client.kafka import KafkaTarget
 from spur.console import NEEDS_WORKER_EXTRA
 from spur.worker.launch import kafka_env
 from spur_schemas.topics import Topic
 from tests.client.installs import ROOT, run
+from tests.topic_contents import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-from spur.broker import Record, read_records
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_schemas.events import Action
@@ -46,6 +45,7 @@ from tests.integration.helpers import running_worker, spur, spur_env, wait_until
 from tests.integration.streams_helpers import billed_by_cli
 from tests.oracle import expected_billing, expected_capacity, expected_windows
 from tests.stored import stored_capacity
+from tests.topic_contents import Record, read_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from spur.dev.broker import LocalBroker
-from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
 from spur_schemas.topics import Topic
+from tests.disorder import Disorder, deliver
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
 from tests.oracle import expected_billing, expected_windows

@@ -11,7 +11,6 @@ import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from spur.broker import read_records, read_topic
 from spur.client import SyncTelemetry, Telemetry
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
@@ -19,6 +18,7 @@ from spur.processes import free_port
 from spur.settings import Settings
 from spur.topics import ensure_topics, topic_specs
 from spur_schemas.topics import Topic
+from tests.topic_contents import read_records, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from spur.broker import read_records
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.local_state import RunningStore
@@ -42,6 +41,7 @@ from tests.faults.test_any_key_any_worker import (
 )
 from tests.faults.test_worker_processes import actions_processes, group_members, wait_for
 from tests.integration.helpers import spur, wait_until_committed
+from tests.topic_contents import read_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -21,8 +21,9 @@ import pytest
 from spur.broker import consumer_lag
 from spur.client.kafka import KafkaTarget
 from spur.dev.local_store import LocalStore
-from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_schemas.topics import Topic
+from tests.disorder import Disorder, deliver
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, publish_all, stored_rows_and_ids
 from tests.oracle import expected_billing

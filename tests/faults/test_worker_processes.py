@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from spur.broker import read_records
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.worker.launch import start_worker
@@ -29,6 +28,7 @@ from tests.faults.test_any_key_any_worker import assert_decided_once, copies, la
 from tests.faults.test_rebalance import events_read
 from tests.integration.helpers import spur, spur_env, wait_until_committed
 from tests.processes import children, command_line
+from tests.topic_contents import read_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

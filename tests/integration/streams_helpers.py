@@ -7,12 +7,12 @@ import json
 
 import msgspec
 
-from spur.broker import read_topic
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur_schemas.messages import UsageMessage
 from spur_schemas.topics import Topic
 from tests.integration.helpers import spur
+from tests.topic_contents import read_topic
 
 
 async def publish_all(bootstrap: KafkaTarget, messages: list[tuple[bytes, bytes]]) -> None:

@@ -26,12 +26,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-from spur.broker import Record, read_records
 from spur.client.kafka import KafkaTarget
 from spur_schemas.events import Consent
 from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
+from tests.topic_contents import Record, read_records
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,11 @@ import pytest
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.deadletters import count_by_reason, read_dead_letters
 from spur_schemas.events import Action, FormSubmission, WebRequest
 from spur_schemas.topics import INPUT_TOPICS, Topic
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.oracle import expected_billing
+from tests.topic_contents import count_by_reason, read_dead_letters
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from spur.broker import read_topic
 from spur.client.kafka import KafkaTarget
 from spur_schemas.topics import Topic
 from tests.integration.helpers import spur, spur_env
 from tests.schemas.test_validate import GOOD
+from tests.topic_contents import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from spur.client.kafka import KafkaTarget
-from spur.dev.simulate import Disorder, WorkloadShape, deliver, simulate_actions
-from spur.operations.deadletters import count_by_reason, read_dead_letters
+from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_schemas.topics import Topic
 from tests.conftest import recreate_topics
+from tests.disorder import Disorder, deliver
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import billed_by_cli, latest_windows, publish_all
 from tests.oracle import expected_billing, expected_windows
+from tests.topic_contents import count_by_reason, read_dead_letters
 
 pytestmark = pytest.mark.integration
 

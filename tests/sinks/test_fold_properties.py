@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
+from spur_schemas.located import Located
 from spur_schemas.messages import CapacityMessage, UsageMessage
 from spur_schemas.validate import encode
 from spur_sinks.capacity import refresh_capacity
@@ -29,9 +31,10 @@ from spur_sinks.migrate import apply_migrations
 from spur_sinks.store import Columns, Store
 from spur_sinks.url import ReadLimits
 from spur_streams.batch import Message
-from spur_streams.usage import hour_of, minute_of
+from spur_streams.usage import touched
 from tests.oracle import expected_capacity, expected_windows
 from tests.stored import stored_capacity, stored_usage
+from tests.window_keys import hour_of, minute_of
 
 ACTIONS = simulate_actions(WorkloadShape(customers=3, sessions_per_customer=4, days=2, seed=1))
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
@@ -217,11 +220,20 @@ def test_the_window_of_an_hour_and_minute_are_whole_utc_units() -> None:
     instant = dt.datetime(
         2026, 11, 3, 10, 45, 59, 999_000, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))
     )
-    assert hour_of(instant) == dt.datetime(2026, 11, 3, 5, 0, tzinfo=dt.UTC)
-    assert minute_of(instant) == dt.datetime(2026, 11, 3, 5, 15, tzinfo=dt.UTC)
-    assert minute_of(instant + dt.timedelta(milliseconds=1)) == dt.datetime(
-        2026, 11, 3, 5, 16, tzinfo=dt.UTC
+
+    def windows(at: dt.datetime) -> tuple[set[dt.datetime], set[dt.datetime]]:
+        action = msgspec.structs.replace(ACTIONS[0], started_at=at)
+        hours, minutes = touched([Located(action, 0, 0)])
+        return {key.hour for key in hours}, {key.minute for key in minutes}
+
+    hour, minute = (
+        dt.datetime(2026, 11, 3, 5, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 3, 5, 15, tzinfo=dt.UTC),
     )
+    assert windows(instant) == ({hour}, {minute})
+    assert windows(instant + dt.timedelta(milliseconds=1))[1] == {minute + dt.timedelta(minutes=1)}
+    # The oracle's own truncation (tests/window_keys.py) agrees with the pipeline's.
+    assert (hour_of(instant), minute_of(instant)) == (hour, minute)
 
 
 @pytest.mark.parametrize("after", [False, True])

@@ -36,9 +36,10 @@ from spur_streams.steps.erasure import ErasureLog
 from spur_streams.steps.privacy import ConsentSource
 from spur_streams.steps.store_rows import RawEventsSink
 from spur_streams.steps.windows import CapacityStore, WindowStore
-from spur_streams.usage import CapacityKey, WindowKey, hour_of, minute_of
+from spur_streams.usage import CapacityKey, WindowKey
 from tests.fakes import MemoryStore
 from tests.streams.helpers import NOW, action, consent, form, web
+from tests.window_keys import hour_of, minute_of
 
 HOUR = hour_of(NOW - dt.timedelta(hours=1))
 
