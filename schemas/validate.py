@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import socket
+import typing
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -67,6 +68,22 @@ _QUOTED = re.compile(r"`(?P<name>[^`]+)`")
 _ENUM_VALUE = re.compile(r"^Invalid enum value .*", re.DOTALL)
 
 
+# A time with more than six fraction digits (Go's and Java's nanoseconds):
+# msgspec rounds it to microseconds, and .9999995 at a month's last second
+# became the next month. Such times are cut to microseconds instead, so an
+# action stays in the millisecond, hour and month it started in.
+_LONG_FRACTION = re.compile(rb"\.\d{7}")
+_TIME_TO_MICROSECONDS = re.compile(rb"(T\d\d:\d\d:\d\d\.\d{6})\d+")
+_TIME_FIELDS = {
+    kind: tuple(
+        f.name
+        for f in msgspec.structs.fields(kind)
+        if dt.datetime in (f.type, *typing.get_args(f.type))
+    )
+    for kind in _DECODERS
+}
+
+
 def decode(raw: bytes, kind: type[E]) -> E | Rejection:
     """Decode one message of ``kind``; return the event or why it was rejected."""
     event = _decode_struct(raw, kind)
@@ -87,7 +104,16 @@ def _decode_struct(raw: bytes, kind: type[E]) -> E | Rejection:
         return Rejection("not_json", _not_utf8(raw) or str(exc))
     except UnicodeDecodeError as exc:  # invalid UTF-8 inside a string (found by fuzzing)
         return Rejection("not_json", f"not UTF-8: {exc.reason} at byte {exc.start}")
+    if _LONG_FRACTION.search(raw):  # rare; the search costs about 0.3 µs a message
+        return _times_cut_to_microseconds(raw, kind, event)
     return event
+
+
+def _times_cut_to_microseconds(raw: bytes, kind: type[E], event: E) -> E:
+    """``event`` with its times decoded again from ``raw`` cut after six fraction digits."""
+    cut: E = _DECODERS[kind].decode(_TIME_TO_MICROSECONDS.sub(rb"\1", raw))
+    times = {name: getattr(cut, name) for name in _TIME_FIELDS[kind]}
+    return msgspec.structs.replace(event, **times)
 
 
 def _not_utf8(raw: bytes) -> str | None:

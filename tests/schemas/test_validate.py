@@ -73,6 +73,26 @@ def test_an_offset_other_than_utc_is_accepted() -> None:
     assert action.started_at.utcoffset() is not None
 
 
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("2026-11-30T23:59:59.9999995Z", "2026-11-30T23:59:59.999999+00:00"),
+        ("2026-11-30T23:59:59.999999999Z", "2026-11-30T23:59:59.999999+00:00"),
+        ("2026-11-30T23:59:59.999999999999999999Z", "2026-11-30T23:59:59.999999+00:00"),
+        ("2026-11-30T22:59:59.9999999-01:00", "2026-11-30T22:59:59.999999-01:00"),
+        ("2026-11-24T10:15:30.1239996Z", "2026-11-24T10:15:30.123999+00:00"),
+        ("2026-11-24T10:15:30.123Z", "2026-11-24T10:15:30.123000+00:00"),
+    ],
+)
+def test_fraction_digits_beyond_microseconds_are_cut_never_rounded(sent: str, kept: str) -> None:
+    # Rounded, .9999995 at a month's last second started the next month.
+    session = "s-2026-11-30T23:59:59.9999995"  # text like a time elsewhere stays as sent
+    action = decode(with_(started_at=sent, ended_at=sent, session_id=session), Action)
+    assert isinstance(action, Action)
+    assert (action.started_at.isoformat(), action.ended_at.isoformat()) == (kept, kept)
+    assert action.session_id == session
+
+
 @pytest.mark.parametrize("field", ["action_id", "started_at", "action"])
 def test_bytes_that_are_no_utf8_inside_a_value_are_not_json(field: str) -> None:
     raw = msgspec.json.encode(GOOD).replace(msgspec.json.encode(GOOD[field]), b'"\xff\xfe"', 1)
