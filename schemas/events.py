@@ -71,7 +71,7 @@ class Profile(_Contract, frozen=True):
 
 
 class Action(_Contract, frozen=True):
-    """One server-side action (clause 3.4); topic ``spur.actions.v1``, key = customer id."""
+    """One server-side action (clause 3.4); topic ``spur.actions.v1``, key = its action id."""
 
     action_id: uuid.UUID
     action: ActionName
