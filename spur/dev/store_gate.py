@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import queue
+import resource
 import socket
 import threading
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future
 
 from spur.dev.store_engine import CLONE_NEWNET
@@ -38,6 +41,16 @@ log = logging.getLogger(__name__)
 _HELLO = 0  # the client's first packet type
 _MAX_HELLO_BYTES = 64 * 1024
 _CHUNK = 256 * 1024
+# A client's whole Hello must arrive within this, however it dribbles in.
+HELLO_SECONDS = 10.0
+# Connections whose Hello is not complete yet, at most: any local user can
+# open idle connections, and each holds a descriptor and a thread until its
+# deadline; beyond this a new one is closed at once. spur's clients send
+# their Hello within milliseconds, so they are not held up.
+MAX_PENDING_HELLOS = 256
+# accept() failing for want of descriptors (a flood of connections): wait for
+# some to close rather than stop accepting for good.
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 def hello_user(data: bytes) -> str | None:
@@ -109,6 +122,8 @@ class Gate:
         self._requests: queue.Queue[Future[socket.socket] | None] = queue.Queue()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._pending = threading.BoundedSemaphore(MAX_PENDING_HELLOS)
+        self._closed = False
         self.started = False
 
     def start(self, netns: str) -> None:
@@ -139,11 +154,15 @@ class Gate:
     def engine_listens(self) -> bool:
         try:
             self.engine_connection(timeout=2.0).close()
-        except (OSError, TimeoutError):
+        except OSError as exc:
+            # No descriptor for the check itself says nothing about the engine.
+            return exc.errno in _OUT_OF_DESCRIPTORS
+        except TimeoutError:
             return False
         return True
 
     def close(self) -> None:
+        self._closed = True
         self._requests.put(None)
         self._listener.close()
 
@@ -169,23 +188,36 @@ class Gate:
         while True:
             try:
                 client, _ = self._listener.accept()
-            except OSError:  # closed: the store stops
-                return
-            threading.Thread(target=self._admit, args=(client,), daemon=True).start()
+            except OSError as exc:
+                if self._closed or exc.errno not in _OUT_OF_DESCRIPTORS:
+                    return  # closed: the store stops
+                time.sleep(0.1)
+                continue
+            if not self._pending.acquire(blocking=False):
+                client.close()  # too many Hellos unfinished: see MAX_PENDING_HELLOS
+                continue
+            try:
+                threading.Thread(target=self._admit, args=(client,), daemon=True).start()
+            except RuntimeError:  # no thread to be had: refused like the above
+                self._pending.release()
+                client.close()
 
     def _admit(self, client: socket.socket) -> None:
         with contextlib.ExitStack() as closing:
             closing.callback(client.close)
-            client.settimeout(10)
+            pending = closing.enter_context(_released_once(self._pending))
+            deadline = time.monotonic() + HELLO_SECONDS
             hello = b""
             try:
                 user = None
                 while user is None and len(hello) < _MAX_HELLO_BYTES:
+                    client.settimeout(max(0.01, deadline - time.monotonic()))
                     chunk = client.recv(4096)
                     if not chunk:
                         return
                     hello += chunk
                     user = hello_user(hello)
+                pending()
                 if user not in self.users:
                     log.warning("store gate: refused a connection as %r", (user or "")[:64])
                     return
@@ -215,3 +247,30 @@ def _copy(source: socket.socket, sink: socket.socket) -> None:
     for side in (source, sink):
         with contextlib.suppress(OSError):
             side.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def _released_once(semaphore: threading.BoundedSemaphore) -> Iterator[Callable[[], None]]:
+    """A function that releases ``semaphore`` the first time it is called; on
+    leaving the block it is released if it was not yet."""
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            semaphore.release()
+
+    try:
+        yield release
+    finally:
+        release()
+
+
+def descriptors_up_to_the_hard_limit() -> None:
+    """The soft limit of open files raised to the hard one: the gate holds two
+    descriptors per connection, and a shell's soft default (1,024) ran out when
+    another user opened 1,100 idle connections (the server then ended)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -46,7 +46,7 @@ from pathlib import Path
 from spur.client.private import private_dir, write_private
 from spur.dev.store_config import END_SERVING_QUERY, READY_QUERY, config_xml, users_xml
 from spur.dev.store_engine import data_dir, engine_environment, has_own_network, is_confined
-from spur.dev.store_gate import Gate
+from spur.dev.store_gate import Gate, descriptors_up_to_the_hard_limit
 from spur.local_state import (
     ADMIN,
     DATABASE,
@@ -116,6 +116,7 @@ def serve(
 ) -> None:
     """Serve ``directory`` on 127.0.0.1 until SIGTERM or SIGINT (the foreground server)."""
     directory = private_dir(directory.resolve())
+    descriptors_up_to_the_hard_limit()
     with _directory_lock(directory):
         creds = credentials(directory)
         # The port it was served on last, while free: running workers find it again.
@@ -168,9 +169,32 @@ def _watch(
         if refused >= DEAF_CHECKS and not stop.is_set():
             log.warning("the store's engine stopped listening; starting it again")
             stop_pid(engine.pid, timeout=10.0, wait=engine.wait)
-            engine, _ = _start_engine(directory, port, creds, gate)
+            engine = _restarted(engine, directory, port, creds, stop=stop, gate=gate)
             refused = 0
     return engine
+
+
+def _restarted(
+    engine: subprocess.Popen[bytes],
+    directory: Path,
+    port: int,
+    creds: Credentials,
+    *,
+    stop: threading.Event,
+    gate: Gate,
+) -> subprocess.Popen[bytes]:
+    """A new engine, tried until one starts or the server stops (then ``engine``,
+    ended): a start can fail for a while, e.g. with no descriptor left while
+    another user holds thousands of connections."""
+    while True:
+        try:
+            started, _ = _start_engine(directory, port, creds, gate)
+        except (OSError, LocalStoreError) as exc:
+            log.warning("the store's engine did not start again (%s); trying again", exc)
+            if stop.wait(WATCH_SECONDS):
+                return engine
+        else:
+            return started
 
 
 def _start_engine(
