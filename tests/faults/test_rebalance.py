@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
@@ -49,6 +50,18 @@ def events_read(state_dir: Path) -> float:
     )
 
 
+async def group_members(bootstrap: KafkaTarget, group: str) -> int:
+    admin = AIOKafkaAdminClient(**bootstrap.client_kwargs())
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    # (error_code, group_id, state, protocol_type, protocol, members, ...)
+    (described,) = response.groups
+    return len(described[5])
+
+
 def test_workers_joining_and_leaving_a_shared_store_change_no_total(
     fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
@@ -66,8 +79,14 @@ def test_workers_joining_and_leaving_a_shared_store_change_no_total(
         asyncio.run(publish_all(fresh_topics, messages[:third]))
         wait_until_committed(fresh_topics, GROUP, [Topic.ACTIONS], worker=first, log=logs[0])
         with running_worker(envs[2], logs[2]) as joiner:
-            # Published a slice at a time until the newcomer, once in the group,
-            # has taken partitions and processed some of their messages.
+            # Once the newcomer is in the group (a busy machine took longer
+            # than publishing the middle third: it never read anything), a
+            # slice at a time until it has processed some of its partitions'.
+            deadline = time.monotonic() + 120
+            while asyncio.run(group_members(fresh_topics, GROUP)) < 3:
+                assert time.monotonic() < deadline, logs[2].read_text()[-3000:]
+                assert joiner.poll() is None, logs[2].read_text()[-3000:]
+                time.sleep(0.5)
             middle = messages[third : 2 * third]
             slices = [middle[n : n + 500] for n in range(0, len(middle), 500)]
             deadline = time.monotonic() + 120

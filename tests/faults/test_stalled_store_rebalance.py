@@ -39,7 +39,8 @@ from tests.faults.test_any_key_any_worker import (
     publish,
     worker_envs,
 )
-from tests.faults.test_worker_processes import actions_processes, group_members, wait_for
+from tests.faults.test_rebalance import group_members
+from tests.faults.test_worker_processes import actions_processes, wait_for
 from tests.integration.helpers import spur, wait_until_committed
 from tests.topic_contents import read_records
 

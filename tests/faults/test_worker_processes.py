@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
@@ -25,7 +24,7 @@ from spur.worker.launch import start_worker
 from spur_schemas.topics import Topic
 from spur_sinks.store import Store
 from tests.faults.test_any_key_any_worker import assert_decided_once, copies, lag, publish
-from tests.faults.test_rebalance import events_read
+from tests.faults.test_rebalance import events_read, group_members
 from tests.integration.helpers import spur, spur_env, wait_until_committed
 from tests.processes import children, command_line
 from tests.topic_contents import read_records
@@ -38,18 +37,6 @@ GROUP = "anykey"  # the group the helpers of test_any_key_any_worker read
 def actions_processes(pid: int) -> set[int]:
     """The live actions processes ``pid`` spawned (not multiprocessing's resource tracker)."""
     return {child for child in children(pid) if b"spawn_main" in command_line(child)}
-
-
-async def group_members(bootstrap: KafkaTarget, group: str) -> int:
-    admin = AIOKafkaAdminClient(**bootstrap.client_kwargs())
-    await admin.start()
-    try:
-        (response,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    # (error_code, group_id, state, protocol_type, protocol, members, ...)
-    (described,) = response.groups
-    return len(described[5])
 
 
 def wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
