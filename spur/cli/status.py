@@ -80,6 +80,8 @@ def status(fmt: str) -> None:
             store.close()
     if protection := local_store_protection(settings):
         stored["protection"] = protection
+    if local is not None:
+        stored["pid"] = local.pid  # the local store's server: what `spur dev down` stops
     document = {"broker": broker, "store": {"url": describe(settings), **stored}}
     if fmt == "json":
         click.echo(dumps(document))
@@ -111,6 +113,8 @@ def _print_status(broker: dict[str, Any], stored: dict[str, Any], where: str) ->
         click.echo(f"  Hint: {stored['hint']}")
     if disk := stored.get("disk"):
         click.echo(f"  disk: {disk['free_bytes']:,} of {disk['total_bytes']:,} bytes free")
+    if stored.get("pid"):
+        click.echo(f"  local store: pid {stored['pid']}")
     if stored.get("protection"):
         click.echo(f"  protection: {stored['protection']}")
     if stored.get("note"):

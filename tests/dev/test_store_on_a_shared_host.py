@@ -163,7 +163,7 @@ def test_another_os_user_gets_nothing_through_the_store(
     assert serves(local_store, timeout=30), "the store did not serve its own users again"
 
 
-def test_status_shows_the_protection_of_the_local_store(
+def test_status_shows_the_protection_and_the_pid_of_the_local_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from spur.cli.main import main
@@ -182,3 +182,5 @@ def test_status_shows_the_protection_of_the_local_store(
     assert document["store"]["protection"].startswith(expected)
     assert running.protection == document["store"]["protection"]
     assert f"protection: {running.protection}" in text
+    assert document["store"]["pid"] == running.pid  # the process `spur dev down` stops
+    assert f"local store: pid {running.pid}" in text
