@@ -16,6 +16,7 @@ import datetime as dt
 import re
 import socket
 import typing
+import uuid
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -166,7 +167,21 @@ def _check_rules(event: E) -> E | Rejection:
     client_ip = getattr(event, "client_ip", None)
     if client_ip is not None and not is_ip_address(client_ip):
         return Rejection("bad_type", "client_ip: not an IPv4 or IPv6 address", "client_ip")
+    identity = _IDENTITY[type(event)]
+    if getattr(event, identity) == _NIL_UUID:
+        # The store writes the nil UUID for "none" (an action without a parent),
+        # so as an event's own id it would read as no id at all.
+        return Rejection("bad_type", f"{identity}: the nil UUID is reserved", identity)
     return event
+
+
+_NIL_UUID = uuid.UUID(int=0)
+_IDENTITY: dict[type[Any], str] = {
+    Action: "action_id",
+    WebRequest: "request_id",
+    FormSubmission: "submission_id",
+    Consent: "consent_id",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,3 +100,12 @@ def test_bytes_that_are_no_utf8_inside_a_value_are_not_json(field: str) -> None:
     assert isinstance(rejected, Rejection)
     assert rejected.reason == "not_json"
     assert rejected.detail.startswith("not UTF-8: invalid start byte at byte")
+
+
+def test_the_nil_uuid_is_no_id_of_an_event() -> None:
+    # The store writes it for "no parent": as an action's own id it read as none.
+    nil = "00000000-0000-0000-0000-000000000000"
+    rejected = decode(with_(action_id=nil), Action)
+    assert isinstance(rejected, Rejection)
+    assert (rejected.reason, rejected.field) == ("bad_type", "action_id")
+    assert isinstance(decode(with_(parent_action_id=nil), Action), Action)
