@@ -72,6 +72,7 @@ class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
         self.idle = asyncio.Event()
         self.idle.set()
         self.rebalancing = False
+        self.rebalances = 0  # begun so far: a batch fetched across one is dropped
 
     def batch_started(self) -> None:
         self.in_flight += 1
@@ -84,6 +85,7 @@ class _Rebalancing(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.rebalancing = True
+        self.rebalances += 1
         await self.idle.wait()  # aiokafka keeps heartbeating meanwhile
         if self._revoke is not None:
             self._revoke(tp.partition for tp in revoked)
@@ -185,6 +187,7 @@ async def consume_actions(
         while True:
             if completing is not None and completing.done():
                 completing.result()  # a failed batch stops the consumer (it is replayed)
+            rebalances = gate.rebalances
             fetched = await _fetch(consumer, settings)
             messages = [
                 Message(
@@ -194,8 +197,11 @@ async def consume_actions(
                 for tp, records in fetched.items()
                 for record in records
             ]  # fmt: skip
-            if gate.rebalancing or not messages:
-                continue  # of partitions being revoked: their next owner reads them
+            if gate.rebalancing or gate.rebalances != rebalances or not messages:
+                # Of partitions revoked meanwhile (also when the whole rebalance
+                # happened between the batch's two fetches): their owner reads them
+                # again from the committed offset.
+                continue
             ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
             # Neither the records nor the messages are needed past the batch step: let
             # them go before the next batch is fetched, so that two batches' worth

@@ -46,6 +46,8 @@ class ScriptedConsumer:
     log: list[str] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
     handed_out: asyncio.Event = field(default_factory=asyncio.Event)  # every batch fetched
+    # Awaited inside the next fetch for what the broker got since (e.g. a rebalance).
+    during_fresh: Any = None
     _fresh_next: bool = False
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
@@ -60,6 +62,9 @@ class ScriptedConsumer:
     ) -> dict[TopicPartition, list[Record]]:
         if self._fresh_next:
             self._fresh_next = False
+            if self.during_fresh is not None:
+                during, self.during_fresh = self.during_fresh, None
+                await during()
             offsets = self.fresh.pop(0) if self.fresh else []
             return {TP: [Record(offset, b"{}") for offset in offsets]} if offsets else {}
         if self.batches:
@@ -256,6 +261,32 @@ async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -
     driver = asyncio.create_task(rebalance_then_assign())
     await run(consumer, process, complete, until=lambda: "commit 7" in consumer.log)
     await driver
+    assert processed == [5, 6]
+    assert [line for line in consumer.log if line.startswith("commit")] == ["commit 7"]
+
+
+async def test_records_fetched_before_a_whole_rebalance_are_left_to_the_next_owner() -> None:
+    # The batch's first fetch got records; the whole rebalance (revoked, then
+    # assigned again) happened while the second fetch waited. Those records
+    # were processed here while the partition's next owner read them from the
+    # committed offset too: folded twice (a fault test billed over, 2026-12-06).
+    consumer = ScriptedConsumer([[5, 6]])
+    processed: list[int] = []
+
+    async def process(messages: Sequence[Message]) -> int:
+        processed.extend(m.offset for m in messages)
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        return None
+
+    async def rebalance() -> None:
+        await consumer.listener.on_partitions_revoked([TP])
+        await consumer.listener.on_partitions_assigned([TP])
+        consumer.batches.append([5, 6])  # read again from the committed offset
+
+    consumer.during_fresh = rebalance
+    await run(consumer, process, complete, until=lambda: "commit 7" in consumer.log)
     assert processed == [5, 6]
     assert [line for line in consumer.log if line.startswith("commit")] == ["commit 7"]
 
