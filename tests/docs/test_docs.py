@@ -116,6 +116,11 @@ def links(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def anchor_of(heading: str) -> str:
+    """The anchor GitHub gives a heading's text (before numbering repeats)."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
 def github_anchors(path: Path) -> set[str]:
     """The anchors GitHub gives the headings of a Markdown file."""
     anchors: set[str] = set()
@@ -125,7 +130,7 @@ def github_anchors(path: Path) -> set[str]:
         if not heading:
             continue
         text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.group(1))
-        slug = re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+        slug = anchor_of(text)
         count = seen.get(slug, 0)
         seen[slug] = count + 1
         anchors.add(slug if count == 0 else f"{slug}-{count}")

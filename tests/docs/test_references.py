@@ -41,7 +41,7 @@ from typing import Any
 
 import pytest
 
-from tests.docs.test_docs import ROOT, code_spans, github_anchors, prose_lines
+from tests.docs.test_docs import ROOT, anchor_of, code_spans, github_anchors, prose_lines
 
 DOCUMENTS = sorted(
     [
@@ -230,8 +230,7 @@ def quoted_sections(path: Path) -> Iterator[tuple[int, str, str]]:
 
 def why_section_missing(document: str, heading: str, base: Path) -> str | None:
     """Why a section named by its heading text in ``document`` is not there, or None."""
-    slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
-    return resolve_document(f"{document}#{slug}", base)
+    return resolve_document(f"{document}#{anchor_of(heading)}", base)
 
 
 def project_text_files() -> list[Path]:

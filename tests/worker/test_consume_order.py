@@ -112,6 +112,19 @@ def first_offset(messages: Sequence[Message]) -> int:
     return messages[0].offset
 
 
+def recording(processed: list[int]) -> tuple[Any, Any]:
+    """``process`` that notes each offset it is given in ``processed``; ``complete`` a no-op."""
+
+    async def process(messages: Sequence[Message]) -> int:
+        processed.extend(m.offset for m in messages)
+        return first_offset(messages)
+
+    async def complete(batch: int) -> None:
+        return None
+
+    return process, complete
+
+
 async def test_offsets_are_committed_after_each_tail_in_order_and_tails_overlap() -> None:
     consumer = ScriptedConsumer([[0, 1], [2, 3], [4]])
     log = consumer.log
@@ -240,13 +253,7 @@ async def test_a_revocation_waits_until_the_batch_in_flight_is_committed() -> No
 async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -> None:
     consumer = ScriptedConsumer([])
     processed: list[int] = []
-
-    async def process(messages: Sequence[Message]) -> int:
-        processed.extend(m.offset for m in messages)
-        return first_offset(messages)
-
-    async def complete(batch: int) -> None:
-        return None
+    process, complete = recording(processed)
 
     async def rebalance_then_assign() -> None:
         await consumer.started.wait()
@@ -272,13 +279,7 @@ async def test_records_fetched_before_a_whole_rebalance_are_left_to_the_next_own
     # committed offset too: folded twice (a fault test billed over, 2026-12-06).
     consumer = ScriptedConsumer([[5, 6]])
     processed: list[int] = []
-
-    async def process(messages: Sequence[Message]) -> int:
-        processed.extend(m.offset for m in messages)
-        return first_offset(messages)
-
-    async def complete(batch: int) -> None:
-        return None
+    process, complete = recording(processed)
 
     async def rebalance() -> None:
         await consumer.listener.on_partitions_revoked([TP])
