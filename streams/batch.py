@@ -62,6 +62,7 @@ from spur_streams.steps.dedup import DedupIndex, deduplicate
 from spur_streams.steps.erasure import (
     ErasureLog,
     delete_what_raced,
+    subjects_of,
     without_erased_customers,
     without_erased_letters,
     without_erased_logins,
@@ -94,7 +95,7 @@ from spur_streams.steps.windows import (
     refresh_capacity,
     rewrite,
 )
-from spur_streams.usage import CapacityKey
+from spur_streams.usage import CapacityKey, touched
 
 __all__ = [
     "ActionsBatch", "ActionsOutcome", "Batch", "Message", "Prepared", "Recorded", "Split",
@@ -162,23 +163,28 @@ class ActionsBatch:
         # After the raw rows: an id is never indexed before its row is stored.
         fold(self.windows, new, dedup.hashes)
         clock.lap("fold")
+        hours, minutes = touched(dedup.accepted)
+        subjects = subjects_of(dedup.accepted)
+        clock.lap("windows_touched")
         rejected = valid.rejected + conflicts
         seconds = prepared.seconds + clock.elapsed()
-        return Recorded(now, erased, dedup.accepted, rejected, detours, len(messages), seconds)
+        return Recorded(
+            now, erased, hours, minutes, subjects, rejected, detours, len(messages), seconds
+        )
 
     def finish(self, recorded: Recorded) -> ActionsOutcome:
         """Steps 7's rewrite and 8 of a recorded batch: what may overlap the next batch."""
         clock = StepClock(self.metrics, Topic.ACTIONS)
-        erased, accepted = recorded.erased, recorded.accepted
-        usage, minutes = rewrite(self.windows, accepted, recorded.now, self.metrics)
+        erased = recorded.erased
+        usage = rewrite(self.windows, recorded.hours, recorded.now, self.metrics)
         clock.lap("rewrite")
         letters = without_erased_letters(recorded.rejected, erased, self.metrics)
         store_dead_letters(self.sink, letters, self.metrics)
-        delete_what_raced(self.erasure, erased, accepted)
+        delete_what_raced(self.erasure, erased, recorded.subjects)
         self.metrics.inc(EVENTS_IN, recorded.messages, topic=Topic.ACTIONS)
         clock.lap("dead_letters_erasure")
         clock.done(recorded.seconds)
-        return ActionsOutcome(usage, letters, minutes, recorded.detours)
+        return ActionsOutcome(usage, letters, recorded.minutes, recorded.detours)
 
     def refresh_capacity(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """Step 9's blocking half (the worker runs it in a thread)."""

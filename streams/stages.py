@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from spur_schemas.events import Action
-from spur_schemas.located import Located
 from spur_schemas.messages import DeadLetter, UsageMessage
-from spur_streams.steps.erasure import Tombstones
+from spur_streams.steps.erasure import Subjects, Tombstones
 from spur_streams.steps.route import Detour
 from spur_streams.steps.validate import Message, Split
-from spur_streams.usage import CapacityKey
+from spur_streams.usage import CapacityKey, WindowKey
 
 
 @dataclass
@@ -46,7 +45,13 @@ class Recorded:
 
     now: dt.datetime
     erased: Tombstones
-    accepted: list[Located[Action]]  # new and duplicates: the hours to rewrite
+    # The windows and subjects of its accepted actions (new and duplicates): the
+    # hours to rewrite, the minutes to refresh, whom a racing erasure concerns.
+    # Not the actions themselves: the tail runs beside the next batch, which
+    # then need not share the memory with this one's events.
+    hours: set[WindowKey]
+    minutes: set[CapacityKey]
+    subjects: Subjects
     rejected: list[DeadLetter]  # invalid and conflicting, erased subjects' not yet dropped
     detours: list[Detour]
     messages: int

@@ -58,6 +58,7 @@ from spur.local_state import (
 )
 from spur.processes import accepts_connections, ports_kept_in, stop_pid
 from spur_schemas.errors import SpurError
+from spur_sinks.store import driver_client
 from spur_sinks.url import ReadLimits
 
 ENGINE_MODULE = "spur.dev.store_engine"
@@ -243,8 +244,7 @@ def _read_report(read_end: int, engine: subprocess.Popen[bytes]) -> str:
 
 
 def _wait_ready(port: int, creds: Credentials, engine: subprocess.Popen[bytes]) -> None:
-    from clickhouse_driver import Client
-
+    Client = driver_client()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and engine.poll() is None:
         if not accepts_connections(port):  # the driver would log each refusal
@@ -266,8 +266,7 @@ def _wait_ready(port: int, creds: Credentials, engine: subprocess.Popen[bytes]) 
 
 def _stop_engine(engine: subprocess.Popen[bytes], port: int, creds: Credentials) -> None:
     """End the serving query (the engine then exits by itself); kill it if it does not."""
-    from clickhouse_driver import Client
-
+    Client = driver_client()
     ended = False
     if engine.poll() is None:
         client = Client(

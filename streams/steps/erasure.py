@@ -108,21 +108,38 @@ def without_erased_letters(
     return kept
 
 
-def delete_what_raced(log: ErasureLog, before: Tombstones, accepted: Sequence[Located[S]]) -> None:
+@dataclass(frozen=True)
+class Subjects:
+    """The customers and logins a batch's events name: all its erasure check needs
+    of them (a batch's tail keeps this, not the events)."""
+
+    customers: frozenset[int]
+    logins: frozenset[str]
+
+
+def subjects_of(accepted: Sequence[Located[S]]) -> Subjects:
+    """The subjects of a batch's actions or consent decisions (both name a
+    customer and a login)."""
+    return Subjects(
+        frozenset(item.event.customer_id for item in accepted),
+        frozenset(item.event.login for item in accepted),
+    )
+
+
+def delete_what_raced(log: ErasureLog, before: Tombstones, subjects: Subjects) -> None:
     """Subjects erased while this batch ran: delete their rows once more.
 
-    ``accepted``: the batch's actions or consent decisions (both name a
-    customer and a login); ``before``: the tombstones the batch started with.
+    ``subjects``: those of the batch's accepted events (:func:`subjects_of`);
+    ``before``: the tombstones the batch started with.
     """
     after = log.read()
     if after.ids <= before.ids:
         return
-    customers = {item.event.customer_id for item in accepted}
     for customer, at in after.customers.items():
-        if customer in customers and before.customers.get(customer) != at:
+        if customer in subjects.customers and before.customers.get(customer) != at:
             log.delete_again("customer", str(customer))
     fresh_keys = {key for key, at in after.logins.items() if before.logins.get(key) != at}
-    for login in {item.event.login for item in accepted}:
+    for login in subjects.logins:
         if fresh_keys and login_key(after.key, login) in fresh_keys:
             log.delete_again("login", login)
 

@@ -33,6 +33,7 @@ from spur_streams.steps.erasure import (
     ErasureLog,
     Tombstones,
     delete_what_raced,
+    subjects_of,
     without_erased_letters,
 )
 from spur_streams.steps.store_rows import RawEventsSink, store_dead_letters
@@ -79,7 +80,7 @@ def consent_raced(log: ErasureLog) -> Callable[[list[Located[Consent]], Tombston
     written finds the rows gone already; the batch deletes its subjects' rows again."""
 
     def delete_again(items: list[Located[Consent]], before: Tombstones) -> None:
-        delete_what_raced(log, before, items)
+        delete_what_raced(log, before, subjects_of(items))
 
     return delete_again
 

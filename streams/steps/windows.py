@@ -30,7 +30,7 @@ from spur_schemas.located import Located
 from spur_schemas.messages import CapacityMessage, UsageMessage
 from spur_schemas.metrics import CAPACITY_UPDATES, REPUBLISHED, WINDOW_UPDATES, Metrics
 from spur_schemas.topics import Topic
-from spur_streams.usage import CapacityKey, UsageState, WindowKey, touched
+from spur_streams.usage import CapacityKey, UsageState, WindowKey
 
 
 class WindowStore(Protocol):
@@ -65,15 +65,14 @@ def fold(windows: WindowStore, new: Sequence[Located[Action]], hashes: Sequence[
 
 
 def rewrite(
-    windows: WindowStore, accepted: Sequence[Located[Action]], now: dt.datetime, metrics: Metrics
-) -> tuple[list[UsageMessage], set[CapacityKey]]:
-    """Rewrite every hour ``accepted`` touch; their states, and the touched minutes."""
-    hours, minutes = touched(accepted)
+    windows: WindowStore, hours: set[WindowKey], now: dt.datetime, metrics: Metrics
+) -> list[UsageMessage]:
+    """Rewrite every hour of ``hours`` (those a batch's accepted actions touch,
+    spur_streams.usage.touched); their states."""
     states = windows.states(hours)
     windows.write(states, now)
     metrics.inc(WINDOW_UPDATES, len(states))
-    usage = [_usage_message(key, states[key]) for key in sorted(states)]
-    return usage, minutes
+    return [_usage_message(key, states[key]) for key in sorted(states)]
 
 
 def refresh_capacity(
