@@ -3,8 +3,18 @@
 Run: ``.venv/bin/python -m bench.latency [--rate 5000] [--seconds 20]``.
 Starts a real local broker and ``spur worker``, publishes actions at a fixed
 rate, and for every 100th action measures the time from its publication
-until a query through the worker's read endpoint finds it in ``actions``.
-Prints JSON with p50/p99/max in milliseconds and the rate achieved.
+until a query finds it in the store's ``action_ids`` (the dedup index, which
+the batch's fold writes after the raw row).
+Prints JSON with p50/p99/max in milliseconds and the rate achieved, and
+where the time went over the same run: the worker's batches (how many, how
+many actions each, the mean milliseconds of each step per batch, from its
+``spur_batch_step_seconds``) and the CPU of the worker, the store, the
+broker (bench.cpu; this benchmark's own publishing and polling is in
+``other_processes``).
+
+A sample's time is taken when the query that first found it was sent (the
+store answers from the parts it held then), so polling adds no more than
+its interval (``POLL_SECONDS``) to a figure.
 """
 
 from __future__ import annotations
@@ -12,10 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
 
+from bench.cpu import cpu_use, figures, sample
+from bench.fleet import read_counters
 from bench.local import local_store, stop_on_sigterm
 from spur.client import Publisher
 from spur.client.kafka import KafkaTarget
@@ -28,6 +41,7 @@ from spur.worker.launch import start_worker, worker_env
 from spur_sinks.store import ServerStore
 
 SAMPLE_EVERY = 100
+POLL_SECONDS = 0.05
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -36,8 +50,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def run(
-    bootstrap: KafkaTarget, running: RunningStore, rate: int, seconds: int
-) -> dict[str, float]:
+    bootstrap: KafkaTarget, running: RunningStore, rate: int, seconds: int, cpu_of: dict[str, int]
+) -> dict[str, object]:
     shape = WorkloadShape(
         customers=200, sessions_per_customer=rate * seconds // 1000 + 1, days=0.05
     )
@@ -52,6 +66,7 @@ async def run(
             pending = [i for i in emitted if i not in seen]
             if pending:
                 ids = ",".join(f"'{i}'" for i in pending)
+                asked = time.perf_counter()
                 # action_ids is keyed by id (a point lookup, not a scan of actions)
                 # and is written in the same batch step, right after the row.
                 rows = await asyncio.to_thread(
@@ -59,16 +74,16 @@ async def run(
                     "SELECT toString(action_id) AS id FROM spur.action_ids "
                     f"WHERE action_id IN ({ids})",
                 )
-                now = time.perf_counter()
                 for row in rows:
-                    seen.setdefault(row["id"], now)
-            await asyncio.sleep(0.1)
+                    seen.setdefault(row["id"], asked)
+            await asyncio.sleep(POLL_SECONDS)
 
     async with Publisher(bootstrap, linger_ms=5) as publisher:
         await publisher.publish(actions[0])  # warm up: connection, worker assignment
         await publisher.flush()
         await asyncio.sleep(5)
         poller = asyncio.create_task(poll())
+        cpu_at_start = sample(cpu_of)
         started = time.perf_counter()
         for n, action in enumerate(actions):
             target = started + n / rate
@@ -79,6 +94,7 @@ async def run(
             if n % SAMPLE_EVERY == 0:
                 emitted[str(action.action_id)] = time.perf_counter()
         achieved = len(actions) / (time.perf_counter() - started)
+        cpu = cpu_use(cpu_at_start, sample(cpu_of), os.cpu_count() or 1)
         done.set()
         await asyncio.wait_for(poller, 60)
     latencies = [(seen[i] - emitted[i]) * 1000 for i in emitted]
@@ -89,6 +105,24 @@ async def run(
         "p50_ms": round(percentile(latencies, 0.50)),
         "p99_ms": round(percentile(latencies, 0.99)),
         "max_ms": round(max(latencies)),
+        **figures(cpu),
+    }
+
+
+def batch_figures(counters: dict[str, float]) -> dict[str, object]:
+    """The worker's actions batches: how many, their mean size, each step's mean ms."""
+    batches = counters.get('spur_batch_seconds_count{topic="spur.actions.v1"}', 0.0)
+    read = counters.get('spur_events_in_total{topic="spur.actions.v1"}', 0.0)
+    steps = {
+        name.split('step="', 1)[1].split('"', 1)[0]: value
+        for name, value in counters.items()
+        if name.startswith("spur_batch_step_seconds_sum{") and "spur.actions.v1" in name
+    }
+    per_batch = {step: round(1000 * s / batches, 1) for step, s in steps.items()} if batches else {}
+    return {
+        "worker_batches": round(batches),
+        "actions_per_batch": round(read / batches) if batches else 0,
+        "batch_step_ms_mean": dict(sorted(per_batch.items(), key=lambda kv: -kv[1])),
     }
 
 
@@ -110,14 +144,19 @@ def main() -> None:
                     broker.target, workdir, running.url(), SPUR_CONSUMER_GROUP="latency"
                 )
                 worker = start_worker(env, workdir / "worker.log")
-                figures = asyncio.run(run(broker.target, running, args.rate, args.seconds))
+                assert broker.process is not None  # started
+                # This process's own CPU (publishing, polling) is in other_processes:
+                # the store is its child, so its tree would count the store twice.
+                cpu_of = {"worker": worker.pid, "store": running.pid, "broker": broker.process.pid}
+                result = asyncio.run(run(broker.target, running, args.rate, args.seconds, cpu_of))
+                result.update(batch_figures(read_counters(workdir / "state")))
                 worker.stop()
                 worker = None
         finally:
             if worker is not None:
                 worker.stop()
             broker.stop()
-    print(json.dumps(figures, indent=2))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
