@@ -1,8 +1,10 @@
 """Latency benchmark: from emission to queryable, at a fixed 5,000 actions/s.
 
-Run: ``.venv/bin/python -m bench.latency [--rate 5000] [--seconds 20]``.
+Run: ``.venv/bin/python -m bench.latency [--rate 5000] [--seconds 20] [--warmup-seconds 10]``.
 Starts a real local broker and ``spur worker``, publishes actions at a fixed
-rate, and for every 100th action measures the time from its publication
+rate (the first ``--warmup-seconds`` not measured: a freshly started broker
+spends them compiling its hot paths, twice the CPU per message of a warm
+one), and for every 100th action measures the time from its publication
 until a query finds it in the store's ``action_ids`` (the dedup index, which
 the batch's fold writes after the raw row).
 Prints JSON with p50/p99/max in milliseconds and the rate achieved, and
@@ -25,6 +27,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.cpu import cpu_use, figures, sample
@@ -49,13 +52,22 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+@dataclass(frozen=True)
+class Pace:
+    rate: int  # actions per second
+    seconds: int  # measured
+    warmup_seconds: int  # published at the same rate before, not measured
+
+
 async def run(
-    bootstrap: KafkaTarget, running: RunningStore, rate: int, seconds: int, cpu_of: dict[str, int]
+    bootstrap: KafkaTarget, running: RunningStore, pace: Pace, cpu_of: dict[str, int], state: Path
 ) -> dict[str, object]:
-    shape = WorkloadShape(
-        customers=200, sessions_per_customer=rate * seconds // 1000 + 1, days=0.05
-    )
-    actions = simulate_actions(shape)[: rate * seconds]
+    """Publish at ``pace``; the latencies of the measured part, and the CPU and the
+    worker's batches (``state``: its state directory) over that part alone."""
+    total = pace.rate * (pace.warmup_seconds + pace.seconds)
+    shape = WorkloadShape(customers=200, sessions_per_customer=total // 1000 + 1, days=0.05)
+    actions = simulate_actions(shape)[:total]
+    measured_from = pace.rate * pace.warmup_seconds
     store = ServerStore(parse_store_url(running.url()), 30.0)
     emitted: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -79,33 +91,40 @@ async def run(
             await asyncio.sleep(POLL_SECONDS)
 
     async with Publisher(bootstrap, linger_ms=5) as publisher:
-        await publisher.publish(actions[0])  # warm up: connection, worker assignment
+        await publisher.publish(actions[0])  # connection, worker assignment
         await publisher.flush()
         await asyncio.sleep(5)
         poller = asyncio.create_task(poll())
-        cpu_at_start = sample(cpu_of)
         started = time.perf_counter()
         for n, action in enumerate(actions):
-            target = started + n / rate
-            delay = target - time.perf_counter()
+            if n == measured_from:
+                cpu_at_start = sample(cpu_of)
+                counters_at_start = await asyncio.to_thread(read_counters, state)
+                measuring = time.perf_counter()
+            delay = started + n / pace.rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             await publisher.publish(action)
-            if n % SAMPLE_EVERY == 0:
+            if n >= measured_from and n % SAMPLE_EVERY == 0:
                 emitted[str(action.action_id)] = time.perf_counter()
-        achieved = len(actions) / (time.perf_counter() - started)
+        achieved = (total - measured_from) / (time.perf_counter() - measuring)
         cpu = cpu_use(cpu_at_start, sample(cpu_of), os.cpu_count() or 1)
         done.set()
         await asyncio.wait_for(poller, 60)
+    counters = await asyncio.to_thread(read_counters, state)
     latencies = [(seen[i] - emitted[i]) * 1000 for i in emitted]
     return {
-        "rate_target_per_second": rate,
+        "rate_target_per_second": pace.rate,
         "rate_achieved_per_second": round(achieved),
+        "warmup_seconds": pace.warmup_seconds,
         "samples": len(latencies),
         "p50_ms": round(percentile(latencies, 0.50)),
         "p99_ms": round(percentile(latencies, 0.99)),
         "max_ms": round(max(latencies)),
         **figures(cpu),
+        **batch_figures(
+            {name: value - counters_at_start.get(name, 0.0) for name, value in counters.items()}
+        ),
     }
 
 
@@ -130,7 +149,12 @@ def main() -> None:
     stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=5_000)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=20, help="measured")
+    parser.add_argument(
+        "--warmup-seconds", type=int, default=10,
+        help="published at the same rate first, not measured (the broker's JIT, the store's "
+        "first merges, the worker's first batches)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spur-bench-") as tmp:
         workdir = Path(tmp)
@@ -148,8 +172,9 @@ def main() -> None:
                 # This process's own CPU (publishing, polling) is in other_processes:
                 # the store is its child, so its tree would count the store twice.
                 cpu_of = {"worker": worker.pid, "store": running.pid, "broker": broker.process.pid}
-                result = asyncio.run(run(broker.target, running, args.rate, args.seconds, cpu_of))
-                result.update(batch_figures(read_counters(workdir / "state")))
+                pace = Pace(args.rate, args.seconds, args.warmup_seconds)
+                state = workdir / "state"  # worker_env's SPUR_STATE_DIR
+                result = asyncio.run(run(broker.target, running, pace, cpu_of, state))
                 worker.stop()
                 worker = None
         finally:
