@@ -94,6 +94,27 @@ def ids_without_rows(
     return {(int(r["customer_id"]), int(r["hour"])): int(r["n"]) for r in rows}
 
 
+def rows_not_folded(
+    store: Store, start: dt.datetime, end: dt.datetime, unit: str = "Hour"
+) -> dict[Window, int]:
+    """Per (customer, hour or minute): raw actions whose id is not indexed.
+
+    An id is indexed by the statement that folds its action, right after its
+    raw row is stored (spur_streams.batch), and kept as long as the row: such
+    a row is a fold in flight, or a batch a worker stored and did not fold (it
+    stopped; the batch is folded when it is read again).
+    """
+    rows = store.query(f"""
+        SELECT customer_id, toUnixTimestamp(toStartOf{unit}(started_at)) AS hour, count() AS n
+        FROM {store.database}.actions FINAL
+        WHERE {_range(start, end, "started_at")}
+          AND action_id NOT IN (
+              SELECT action_id FROM {store.database}.action_ids
+              WHERE {_range(start, end, "started_at")})
+        GROUP BY customer_id, hour""")
+    return {(int(r["customer_id"]), int(r["hour"])): int(r["n"]) for r in rows}
+
+
 def _capacity_values(row: dict[str, Any]) -> tuple[float, ...]:
     return (
         int(row["actions"]), int(row["error_actions"]), int(row["bytes_in"]),

@@ -202,8 +202,9 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     when it is exactly the erased actions) or the store lost data. --repair
     (a disaster tool; workers may keep running) rebuilds each differing
     window from the raw actions, by content, as a correction that also
-    outranks any stale published state; windows holding erased actions are
-    reported, never rewritten.
+    outranks any stale published state; windows holding erased actions, or
+    actions stored but not folded yet, are reported, not rewritten (run it
+    again once the workers caught up).
     Exit code 1 while a difference is not explained by erasure, else 0.
     """
     from spur.operations.reconcile import reconcile as compare
@@ -259,9 +260,7 @@ def _print_reconcile(
                 "missing_actions": d.raw[2] - d.aggregated[2],
                 "aggregated_bytes": d.aggregated[0] + d.aggregated[1],
                 "raw_bytes": d.raw[0] + d.raw[1],
-                "why": f"{d.erased_actions} erased actions, billed by design"
-                if d.explained_by_erasure
-                else "lost or doubled folds: --repair",
+                "why": _why(d),
             }
             for d in usage
         ]
@@ -277,6 +276,17 @@ def _print_reconcile(
         )
     else:
         click.echo("capacity: every minute matches the raw actions")
+
+
+def _why(difference: Difference) -> str:
+    if difference.explained_by_erasure:
+        return f"{difference.erased_actions} erased actions, billed by design"
+    if difference.not_folded_actions:
+        return (
+            f"{difference.not_folded_actions} actions stored, not folded yet "
+            "(a batch in flight, or one a stopped worker folds when it reads it again)"
+        )
+    return "lost or doubled folds: --repair"
 
 
 COMMANDS = (billing, reconcile)

@@ -26,8 +26,19 @@ hours that hold the zone's month, up to 45 minutes more on each side: cut at
 the zone's bound, the raw side of a window would hold part of an hour and a
 repair would overwrite a correct window with that part.
 
-Blocking. Repair must not run while workers fold into the same months (stop
-them first): a fold between its reads and its writes would be lost or doubled.
+Workers may keep running during a repair. A window is corrected only when
+two readings in a row agree on its difference and none of its raw actions
+waits for its fold (a batch between its raw rows and its fold, or one a
+stopped worker stored and did not fold: the fold comes when the batch is
+read again, and a correction before it would count those actions twice).
+A fold during one reading's queries makes that reading disagree with the
+other, so the window is left for the next run; so is a window with actions
+not folded yet (``not_folded_actions`` in the report). Capacity's rebuild
+deletes a minute's states and inserts them again from the raw actions: a
+fold into that minute between the two is counted twice there (capacity,
+not billing); the next reconcile reports the minute.
+
+Blocking.
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from typing import Any
 
 from spur.operations.periods import month_bounds
 from spur_sinks import reconcile as reconcile_sql
-from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
+from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Minute, Window
 from spur_sinks.store import Store
 
 __all__ = [
@@ -54,6 +65,8 @@ class Difference:
     raw: tuple[int, int, int]
     # The customer's indexed action ids of these hours whose raw row was erased.
     erased_actions: int = 0
+    # The customer's raw actions of these hours whose fold has not come yet.
+    not_folded_actions: int = 0
 
     @property
     def explained_by_erasure(self) -> bool:
@@ -71,6 +84,7 @@ class Difference:
             "raw": dict(zip(("bytes_in", "bytes_out", "actions"), self.raw, strict=True)),
             "missing_actions": self.raw[2] - self.aggregated[2],
             "erased_actions": self.erased_actions,
+            "not_folded_actions": self.not_folded_actions,
             "explained_by_erasure": self.explained_by_erasure,
         }
 
@@ -121,19 +135,26 @@ def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Differenc
     start, end = _hours_of_month(month, timezone)
     aggregated = _totals(reconcile_sql.hourly_window_states(store, start, end))
     raw = _totals(reconcile_sql.raw_windows(store, start, end))
-    erased: dict[int, int] = {}
-    for (customer, _hour), n in reconcile_sql.ids_without_rows(store, start, end).items():
-        erased[customer] = erased.get(customer, 0) + n
+    erased = _per_customer(reconcile_sql.ids_without_rows(store, start, end))
+    not_folded = _per_customer(reconcile_sql.rows_not_folded(store, start, end))
     return [
         Difference(
             customer,
             aggregated.get(customer, (0, 0, 0)),
             raw.get(customer, (0, 0, 0)),
             erased.get(customer, 0),
+            not_folded.get(customer, 0),
         )
         for customer in sorted(set(aggregated) | set(raw))
         if aggregated.get(customer, (0, 0, 0)) != raw.get(customer, (0, 0, 0))
     ]
+
+
+def _per_customer(by_window: dict[Window, int]) -> dict[int, int]:
+    totals: dict[int, int] = {}
+    for (customer, _hour), n in by_window.items():
+        totals[customer] = totals.get(customer, 0) + n
+    return totals
 
 
 # The capacity fields that an erased action adds to (the rest are quantiles).
@@ -177,20 +198,42 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
     ]
 
 
-def repair(store: Store, month: str, timezone: str = "UTC") -> int:
-    """Rewrite, by content, every window of the month that differs from raw; return how many."""
-    start, end = _hours_of_month(month, timezone)
+@dataclass(frozen=True)
+class _UsageReading:
+    """One reading of a month's usage windows against the raw actions."""
+
+    # Raw minus summed (USAGE_FIELDS), per differing window a repair may correct:
+    # none of its indexed ids lost its raw row, none of its raw rows waits for its fold.
+    changes: dict[Window, dict[str, int]]
+    summed: dict[Window, Any]
+
+
+def _read_usage(store: Store, start: dt.datetime, end: dt.datetime) -> _UsageReading:
     raw = reconcile_sql.raw_windows(store, start, end)
     summed = reconcile_sql.summed_windows(store, start, end)
     erased = reconcile_sql.ids_without_rows(store, start, end)
-    stale = sorted(
-        key
-        for key in set(raw) | set(summed)
-        if key not in erased
-        and any(
-            int(raw.get(key, {}).get(f, 0)) != int(summed.get(key, {}).get(f, 0))
+    # Read last: a row stored before the raw read whose fold came after the sums
+    # were read is still not folded here, or the other reading disagrees.
+    not_folded = reconcile_sql.rows_not_folded(store, start, end)
+    changes = {
+        key: {
+            f: int(raw.get(key, {}).get(f, 0)) - int(summed.get(key, {}).get(f, 0))
             for f in USAGE_FIELDS
-        )
+        }
+        for key in set(raw) | set(summed)
+        if key not in erased and key not in not_folded
+    }
+    return _UsageReading({k: c for k, c in changes.items() if any(c.values())}, summed)
+
+
+def repair(store: Store, month: str, timezone: str = "UTC") -> int:
+    """Rewrite, by content, every window of the month that differs from raw and
+    that two readings agree on (module docstring); return how many."""
+    start, end = _hours_of_month(month, timezone)
+    first = _read_usage(store, start, end)
+    second = _read_usage(store, start, end)
+    stale = sorted(
+        key for key, change in second.changes.items() if first.changes.get(key) == change
     )
     if stale:
         # One correction row per window: the sums become exactly the raw values,
@@ -200,17 +243,11 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
         written = reconcile_sql.hourly_window_states(store, start, end)
 
         def updates(key: Window) -> int:
-            counted = int(summed.get(key, {}).get("updates", 0))
+            counted = int(second.summed.get(key, {}).get("updates", 0))
             shown = int(written[key]["version"]) if key in written else -1
             return max(1, shown - counted + 1)
 
-        changes = {
-            key: {
-                f: int(raw.get(key, {}).get(f, 0)) - int(summed.get(key, {}).get(f, 0))
-                for f in USAGE_FIELDS
-            }
-            for key in stale
-        }
+        changes = {key: second.changes[key] for key in stale}
         reconcile_sql.add_to_sums(store, changes, {key: updates(key) for key in stale})
     # Window states from the sums, for every window whose usage_hourly state lags them.
     _rewrite_window_states(store, start, end)
@@ -229,17 +266,33 @@ def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -
         reconcile_sql.write_window_states(store, behind)
 
 
-def _repair_capacity(store: Store, month: str, timezone: str) -> int:
+def _capacity_to_rebuild(store: Store, month: str, timezone: str) -> dict[Minute, Any]:
+    """Differing minutes a rebuild may rewrite, with what they hold and should hold."""
     start, end = month_bounds(month, timezone)
     # The ids index has no action type: a minute with any erased action is left alone.
     erased = {
         minute for _customer, minute in reconcile_sql.ids_without_rows(store, start, end, "Minute")
     }
-    differing = [
-        (d.action, int(d.minute.timestamp()))
+    differing = {
+        (d.action, int(d.minute.timestamp())): (d.aggregated, d.raw)
         for d in reconcile_capacity(store, month, timezone)
-        if int(d.minute.timestamp()) not in erased and not d.explained_by_erasure
-    ]
-    if differing:
-        reconcile_sql.rebuild_capacity(store, start, end, differing)
-    return len(differing)
+        if not d.explained_by_erasure
+    }
+    not_folded = {  # read last, as in _read_usage
+        minute for _customer, minute in reconcile_sql.rows_not_folded(store, start, end, "Minute")
+    }
+    return {
+        key: values
+        for key, values in differing.items()
+        if key[1] not in erased and key[1] not in not_folded
+    }
+
+
+def _repair_capacity(store: Store, month: str, timezone: str) -> int:
+    first = _capacity_to_rebuild(store, month, timezone)
+    second = _capacity_to_rebuild(store, month, timezone)
+    agreed = sorted(key for key, values in second.items() if first.get(key) == values)
+    if agreed:
+        start, end = month_bounds(month, timezone)
+        reconcile_sql.rebuild_capacity(store, start, end, agreed)
+    return len(agreed)
