@@ -52,6 +52,27 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+async def poll(
+    store: ServerStore, emitted: dict[str, float], seen: dict[str, float], done: asyncio.Event
+) -> None:
+    """Note in ``seen`` when each id of ``emitted`` is first found, until ``done``
+    and every one was found."""
+    while not done.is_set() or len(seen) < len(emitted):
+        pending = [i for i in emitted if i not in seen]
+        if pending:
+            ids = ",".join(f"'{i}'" for i in pending)
+            asked = time.perf_counter()
+            # action_ids is keyed by id (a point lookup, not a scan of actions)
+            # and is written in the same batch step, right after the row.
+            rows = await asyncio.to_thread(
+                store.query,
+                f"SELECT toString(action_id) AS id FROM spur.action_ids WHERE action_id IN ({ids})",
+            )
+            for row in rows:
+                seen.setdefault(row["id"], asked)
+        await asyncio.sleep(POLL_SECONDS)
+
+
 @dataclass(frozen=True)
 class Pace:
     rate: int  # actions per second
@@ -72,29 +93,11 @@ async def run(
     emitted: dict[str, float] = {}
     seen: dict[str, float] = {}
     done = asyncio.Event()
-
-    async def poll() -> None:
-        while not done.is_set() or len(seen) < len(emitted):
-            pending = [i for i in emitted if i not in seen]
-            if pending:
-                ids = ",".join(f"'{i}'" for i in pending)
-                asked = time.perf_counter()
-                # action_ids is keyed by id (a point lookup, not a scan of actions)
-                # and is written in the same batch step, right after the row.
-                rows = await asyncio.to_thread(
-                    store.query,
-                    "SELECT toString(action_id) AS id FROM spur.action_ids "
-                    f"WHERE action_id IN ({ids})",
-                )
-                for row in rows:
-                    seen.setdefault(row["id"], asked)
-            await asyncio.sleep(POLL_SECONDS)
-
     async with Publisher(bootstrap, linger_ms=5) as publisher:
         await publisher.publish(actions[0])  # connection, worker assignment
         await publisher.flush()
         await asyncio.sleep(5)
-        poller = asyncio.create_task(poll())
+        poller = asyncio.create_task(poll(store, emitted, seen, done))
         started = time.perf_counter()
         for n, action in enumerate(actions):
             if n == measured_from:

@@ -17,13 +17,13 @@ trying again may help.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import msgspec
 
+from spur_sinks.driver import driver_client
 from spur_sinks.store_errors import TIMEOUT_EXCEEDED, StoreError
 from spur_sinks.url import ReadLimits, StoreURL
 
@@ -32,7 +32,6 @@ __all__ = [
     "ServerStore",
     "Store",
     "StoreError",
-    "driver_client",
     "open_store",
     "sql_string",
 ]
@@ -43,20 +42,6 @@ Columns = Mapping[str, Sequence[Any]]
 def sql_string(value: str) -> str:
     """A ClickHouse string literal for ``value`` (backslashes and quotes escaped)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def driver_client() -> Any:
-    """clickhouse-driver's ``Client`` class, imported without its table of dates.
-
-    On import the driver builds a dictionary of every date from 1900 to 2299
-    both ways (23 MB in every process that talks to a store, and 90 ms of
-    start-up) unless this variable, spelled so by the driver, asks for one
-    filled as dates are met; the dates it computes are the same.
-    """
-    os.environ.setdefault("CLICKHOUSE_DRIVER_LASY_DATE_LUT", "1970-01-01:1970-01-01")
-    from clickhouse_driver import Client
-
-    return Client
 
 
 # The table name a query passes ``keys`` under (see Store.query).

@@ -58,7 +58,7 @@ from spur.local_state import (
 )
 from spur.processes import accepts_connections, ports_kept_in, stop_pid
 from spur_schemas.errors import SpurError
-from spur_sinks.store import driver_client
+from spur_sinks.driver import driver_client
 from spur_sinks.url import ReadLimits
 
 ENGINE_MODULE = "spur.dev.store_engine"

@@ -1,0 +1,22 @@
+"""clickhouse-driver, imported as every spur process should import it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["driver_client"]
+
+
+def driver_client() -> Any:
+    """clickhouse-driver's ``Client`` class, imported without its table of dates.
+
+    On import the driver builds a dictionary of every date from 1900 to 2299
+    both ways (23 MB in every process that talks to a store, and 90 ms of
+    start-up) unless this variable, spelled so by the driver, asks for one
+    filled as dates are met; the dates it computes are the same.
+    """
+    os.environ.setdefault("CLICKHOUSE_DRIVER_LASY_DATE_LUT", "1970-01-01:1970-01-01")
+    from clickhouse_driver import Client
+
+    return Client
