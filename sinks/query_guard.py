@@ -52,6 +52,8 @@ from spur_sinks.query_rules import (
     TABLE_FUNCTIONS,
     host_columns_read,
     refuse_host_columns,
+    refuse_slow,
+    refuse_slow_aggregate,
 )
 from spur_sinks.query_tree import Node, QueryRefusedError, parse_tree
 from spur_sinks.store import Store, StoreError
@@ -191,6 +193,8 @@ class Guard:
         canonical = self.catalog.resolve(name)
         if canonical is None:
             raise QueryRefusedError(f"refused: {name}() is no built-in function of the server")
+        refuse_slow(name, canonical)
+        refuse_slow_aggregate(node)
         for candidate in {name.lower(), canonical.lower()}:
             if (
                 candidate in DENIED_FUNCTIONS

@@ -114,7 +114,10 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
     return (
         f"<clickhouse><profiles><default/>{_listener_profile(limits)}"
         # Computed columns (actions.ended_at) are in a reader's SELECT *.
+        # Introspection (symbols and addresses of the server's code) is refused
+        # by the guard; off here too (the engine's default has it on).
         "<readonly><readonly>1</readonly>"
+        "<allow_introspection_functions>0</allow_introspection_functions>"
         f"<asterisk_include_alias_columns>1</asterisk_include_alias_columns>{limit_xml}"
         f"{constraints}</readonly></profiles>"
         f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"

@@ -140,6 +140,25 @@ OTHER_ATTACKS = [
     "SELECT editDistance(repeat('a', 60000), repeat('b', 60000 + number)) FROM numbers(10)",
     "SELECT arrayLevenshteinDistance(range(100000), arrayMap(x -> x + 1, range(100000)))",
     "SELECT arraySimilarity(range(20000), range(20000), range(20000), range(20000))",
+    # found by a search of the function catalogue (docs/security.md): each ran on for
+    # 2 s to over 10 minutes after the command gave up, at a 3 s limit
+    "SELECT length(JSON_QUERY('[' || arrayStringConcat(arrayMap(x -> '{{\"a\":[1]}}', "
+    "range(80000)), ',') || ']', '$[*].a[*]'))",
+    "SELECT json_value('[1]', '$[*]')",
+    "SELECT JSONMergePatch('{{}}', '{{}}')",
+    "SELECT countSubstringsCaseInsensitiveUTF8(repeat('ä', 1000000), repeat('ä', 5000) || 'b')",
+    "SELECT repeat('ä', 100000) ILIKE '%' || repeat('ä', 5000) || 'b%'",
+    "SELECT repeat('a', 10) NOT ILIKE '%b%'",
+    "SELECT hasAny(range(300000), range(300000, 600000))",
+    "SELECT hasAll(range(700000), arrayReverse(range(700000)))",
+    "SELECT countIf(indexOf(range(100000), number + 1000000) > 0) FROM numbers(100000)",
+    "SELECT sum(countEqual(range(100000), number)) FROM numbers(65000)",
+    "SELECT polygonsUnionCartesian([[[(0., 0.), (1., 0.), (1., 1.)]]], "
+    "[[[(0., 0.), (1., 0.), (1., 1.)]]])",
+    "SELECT pointInPolygon((0.5, 0.5), [(0., 0.), (1., 0.), (1., 1.)])",
+    "SELECT multiSearchAllPositions(repeat('a', 600000), ['aa', 'ab'])",
+    "SELECT arrayReduce('estimateCompressionRatio(''ZSTD(22)'')', range(10000000))",
+    "SELECT arrayReduce(concat('estimateCompression', 'Ratio'), range(10))",
 ]
 ENGINEER_QUERIES = [
     "SELECT name, engine, total_rows FROM system.tables WHERE database = currentDatabase()",
@@ -168,6 +187,7 @@ ENGINEER_QUERIES = [
     "SELECT date_trunc('day', at) AS d, reason, count() FROM dead_letters GROUP BY d, reason",
     "SELECT name, total_rows FROM system.tables WHERE database = currentDatabase()",
     "SELECT number, number % 3 = 0 ? 'fizz' : toString(number) FROM numbers(10)",
+    "SELECT arrayReduce('maxIf', [1, 2, 3], [1, 0, 1]), has([1, 2], 2), position('ab', 'b')",
     "EXPLAIN SELECT count() FROM actions WHERE customer_id IN (1, 2)",
     "SELECT customer_id FROM actions WHERE customer_id IN (SELECT customer_id FROM usage_hourly) "
     "INTERSECT SELECT customer_id FROM usage_hourly",
