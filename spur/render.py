@@ -144,8 +144,21 @@ def emit_rows(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
     for column in columns:
         table.add_column(inert(column))
     for row in shown:
-        table.add_row(*(inert(_cell(row[c])) for c in columns))
+        table.add_row(*(inert(_table_cell(row[c])) for c in columns))
     console().print(table)
+
+
+# A table's cell shows this many characters at most: rich lays out every
+# character of a cell (a 1 MB cell took 1.4 s), and no terminal shows more.
+TABLE_CELL_CHARS = 2_000
+
+
+def _table_cell(value: Any) -> str:
+    text = _cell(value)
+    if len(text) <= TABLE_CELL_CHARS:
+        return text
+    cut = len(text) - TABLE_CELL_CHARS
+    return f"{text[:TABLE_CELL_CHARS]}… ({cut:,} more characters: --format csv or json shows all)"
 
 
 def emit_stream(rows: Iterable[dict[str, Any]], fmt: str, title: str) -> None:

@@ -192,6 +192,13 @@ def test_a_table_shows_at_most_ten_thousand_rows_and_says_so(own_store: RunningS
     assert "│ 10000 " not in result.stdout
 
 
+def test_a_table_cuts_a_wide_cell_and_says_so(own_store: RunningStore) -> None:
+    # Laid out whole, a megabyte cell took rich 1.4 s (900 of them: hours).
+    result = _spur(own_store, "query", "SELECT number, repeat('x', 1000000) AS s FROM numbers(20)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("998,000 more characters: --format csv or json shows all") == 20
+
+
 def test_a_reader_that_goes_away_ends_the_command_quietly(own_store: RunningStore) -> None:
     """`spur query ... | head -1`: exit 1, no traceback, no 'Broken pipe' error line."""
     environ = {

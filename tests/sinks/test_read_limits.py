@@ -12,7 +12,7 @@ import pytest
 from spur.client.spool import Spool
 from spur.dev.store_config import users_xml
 from spur.local_state import Credentials
-from spur.operations.query import run_query
+from spur.operations.query import run_query, stream_query
 from spur.operations.subjects import load_salt
 from spur.settings import Settings, parse_store_url
 from spur_sinks.store import ServerStore, Store, StoreError
@@ -58,6 +58,26 @@ def test_the_writers_account_reads_within_the_limits(store: Store, store_url: st
         assert (row["memory"], row["result_rows"], row["readonly"]) == (300_000_000, 1_000, 2)
         with pytest.raises(StoreError, match="396"):  # too many result rows
             run_query(reader, "SELECT number FROM numbers(2000)", limits)
+    finally:
+        reader.close()
+
+
+def test_a_read_stops_past_its_bytes_even_where_the_server_would_not(
+    store: Store, store_url: str
+) -> None:
+    store.execute(f"CREATE DATABASE IF NOT EXISTS {store.database}")
+    reader = ServerStore(parse_store_url(store_url), 30.0, in_database=True)
+    limits = ReadLimits(max_result_bytes=5_000_000)
+    try:
+        # 400 rows of 100 kB: 40 MB, in rows well under the row limit.
+        rows = stream_query(reader, "SELECT repeat('x', 100000) AS s FROM numbers(400)", limits)
+        received: list[dict[str, object]] = []
+        with pytest.raises(StoreError) as refused:
+            received.extend(rows)
+        assert refused.value.code == 396
+        assert refused.value.hint
+        assert len(received) <= 50  # stopped at the limit, not after the whole result
+        assert len(run_query(reader, "SELECT repeat('x', 100000) FROM numbers(40)", limits)) == 40
     finally:
         reader.close()
 
