@@ -164,6 +164,11 @@ class Gate:
     def close(self) -> None:
         self._closed = True
         self._requests.put(None)
+        # Shut down first: a close alone leaves the port listening while the
+        # accepting thread waits in accept(), until the process ends, and a
+        # store started meanwhile would find its port taken and move.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
 
     def _connector(

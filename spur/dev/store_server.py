@@ -143,9 +143,6 @@ def serve(
             store_server_file(directory).unlink(missing_ok=True)
             _stop_engine(engine, port, creds)
             gate.close()
-        if not stop.is_set():
-            code = engine.returncode
-            raise LocalStoreError(f"the store stopped serving (engine exit code {code})")
 
 
 def _watch(
@@ -157,14 +154,22 @@ def _watch(
     stop: threading.Event,
     gate: Gate,
 ) -> subprocess.Popen[bytes]:
-    """Wait for a stop signal or the engine's end; start a deaf engine again.
+    """Wait for a stop signal; start an engine that ended or went deaf again.
 
     ``SYSTEM STOP LISTEN`` by the password-less account closes the listener
     but keeps the engine running; no grant or setting can forbid it to that
-    account without breaking the engine's own serving call (measured).
+    account without breaking the engine's own serving call (measured). An
+    engine that ended (killed, out of memory) is started again on the same
+    port: clients retry the address they know.
     """
     refused = 0
-    while not stop.wait(WATCH_SECONDS) and engine.poll() is None:
+    while not stop.wait(WATCH_SECONDS):
+        if engine.poll() is not None:
+            log.warning(
+                "the store's engine ended (exit code %s); starting it again", engine.returncode
+            )
+            engine = _restarted(engine, directory, port, creds, stop=stop, gate=gate)
+            continue
         listens = gate.engine_listens() if gate.started else accepts_connections(port)
         refused = 0 if listens else refused + 1
         if refused >= DEAF_CHECKS and not stop.is_set():

@@ -159,3 +159,41 @@ def test_a_foreground_store_is_found_by_every_command_and_stops_promptly(tmp_pat
             store.kill()
             store.wait()
         log.close()
+
+
+def _serves(running: RunningStore) -> bool:
+    try:
+        return client(running, ADMIN).execute("SELECT 1") == [(1,)]
+    except Exception:  # not serving (yet)
+        return False
+
+
+def test_a_store_started_right_after_a_stop_keeps_its_port(tmp_path: Path) -> None:
+    """Workers retry the address they know: a store stopped and started again at
+    once (Ctrl-C, then `spur dev up`) must not move to another port."""
+    first = LocalStore(tmp_path / "store").start()
+    port = first.port
+    os.kill(first.pid, signal.SIGINT)  # not waited for: `spur dev up` right after
+    again = LocalStore(tmp_path / "store")
+    running = again.start()
+    try:
+        assert running.port == port
+        assert _serves(running)
+    finally:
+        again.stop()
+
+
+def test_an_engine_that_dies_is_started_again_on_the_same_port(tmp_path: Path) -> None:
+    server = LocalStore(tmp_path / "store")
+    running = server.start()
+    try:
+        children = Path(f"/proc/{running.pid}/task/{running.pid}/children").read_text().split()
+        (engine,) = [int(pid) for pid in children]
+        os.kill(engine, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not _serves(running):
+            assert time.monotonic() < deadline, "the store did not serve again"
+            time.sleep(0.5)
+        assert running_store(tmp_path / "store") is not None  # the same server, still up
+    finally:
+        server.stop()
