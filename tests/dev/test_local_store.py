@@ -163,7 +163,7 @@ def test_a_foreground_store_is_found_by_every_command_and_stops_promptly(tmp_pat
 
 def _serves(running: RunningStore) -> bool:
     try:
-        return client(running, ADMIN).execute("SELECT 1") == [(1,)]
+        return bool(client(running, ADMIN).execute("SELECT 1") == [(1,)])
     except Exception:  # not serving (yet)
         return False
 
