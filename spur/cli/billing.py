@@ -241,7 +241,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         if repair:
             click.echo(
                 f"repaired {repaired} windows; {len(unexplained)} customers and "
-                f"{len(capacity_unexplained)} capacity minutes still differ"
+                f"{_minutes(len(capacity_unexplained))} of capacity still differ"
             )
     if unexplained or capacity_unexplained:
         sys.exit(1)
@@ -271,11 +271,15 @@ def _print_reconcile(
         erased = len({d.minute for d in capacity if d.explained_by_erasure})
         others = len({d.minute for d in capacity if not d.explained_by_erasure})
         click.echo(
-            f"capacity: {erased} minutes hold erased actions (counted by design), "
-            f"{others} minutes differ otherwise"
+            f"capacity: {_minutes(erased)} hold erased actions (counted by design), "
+            f"{_minutes(others)} differ otherwise"
         )
     else:
         click.echo("capacity: every minute matches the raw actions")
+
+
+def _minutes(n: int) -> str:
+    return f"{n} minute" if n == 1 else f"{n} minutes"
 
 
 def _why(difference: Difference) -> str:

@@ -13,11 +13,9 @@ whose passwords the engine checks. ``default`` and every other name are
 refused before a byte reaches the engine.
 
 Threads: one accepts, one connects into the engine's namespace (``setns``
-changes only the calling thread's), two per connection copy bytes.
-
-Blocking: :meth:`Gate.start` returns at once; the threads are daemons.
-Raises OSError when the port cannot be bound or the namespace not entered.
-"""
+changes only the calling thread's), two per connection copy bytes; daemons.
+:meth:`Gate.start` returns at once; raises OSError when the port cannot be
+bound or the namespace not entered."""
 
 from __future__ import annotations
 
@@ -123,6 +121,7 @@ class Gate:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._pending = threading.BoundedSemaphore(MAX_PENDING_HELLOS)
+        self._refusals = _RefusalLog()
         self._closed = False
         self.started = False
 
@@ -224,7 +223,7 @@ class Gate:
                     user = hello_user(hello)
                 pending()
                 if user not in self.users:
-                    log.warning("store gate: refused a connection as %r", (user or "")[:64])
+                    self._refusals.refused(user or "")
                     return
                 engine = self.engine_connection()
             except (OSError, ValueError, TimeoutError):
@@ -240,6 +239,26 @@ class Gate:
             back.start()
             _copy(client, engine)
             back.join()
+
+
+class _RefusalLog:
+    """Refused connections logged at most once per REFUSALS_LOG_SECONDS, with a count:
+    any local user can open connections, and a line each would fill the disk."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since, self._last = 0, -REFUSALS_LOG_SECONDS
+
+    def refused(self, user: str) -> None:
+        with self._lock:
+            self._since += 1
+            if time.monotonic() - self._last < REFUSALS_LOG_SECONDS:
+                return
+            count, self._since, self._last = self._since, 0, time.monotonic()
+        log.warning("store gate: refused %d connection(s), the last as %r", count, user[:64])
+
+
+REFUSALS_LOG_SECONDS = 60.0
 
 
 def _copy(source: socket.socket, sink: socket.socket) -> None:

@@ -83,7 +83,10 @@ def store_status(
         if exc.code == UNKNOWN_DATABASE:  # reachable, but no worker made spur's tables yet
             document = {"reachable": True, "tables": [], "note": str(exc)}
         else:
-            return {"reachable": False, "error": str(exc), "hint": store_hint(exc.code, local)}
+            hint = store_hint(exc.code, local, dropped="Unexpected EOF" in str(exc))
+            return {"reachable": False, "error": str(exc), "hint": hint}
+    if not document["tables"] and "note" not in document:
+        document["note"] = "no tables yet: a `spur worker` creates them when it starts"
     if disk is not None:
         document["disk"] = {"path": disk.path, "free_bytes": disk.free_bytes,
                             "total_bytes": disk.total_bytes, "full": disk.full}  # fmt: skip
@@ -94,9 +97,16 @@ def store_status(
     return document
 
 
-def store_hint(code: int | None, local: RunningStore | None) -> str:
-    """What to do about a store that failed with ClickHouse error ``code``."""
+def store_hint(code: int | None, local: RunningStore | None, *, dropped: bool = False) -> str:
+    """What to do about a store that failed with ClickHouse error ``code`` (``dropped``:
+    the connection was closed before an answer)."""
     where = f"the local store (pid {local.pid})" if local else "the store"
+    if dropped and local is not None:
+        return (
+            f"{where} dropped the connection: it starts its engine again by itself when the "
+            "engine ended or stopped listening (within seconds); run `spur status` again, "
+            "and if it stays so, `spur dev down && spur dev up`"
+        )
     if code == NOT_ENOUGH_SPACE:
         return (
             f"free space on the disk of {where}: workers retry their inserts and lose "
