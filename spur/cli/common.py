@@ -22,10 +22,12 @@ class CommandFailed(SpurError):
 
 
 def reader_for(settings: Settings, user: Reader = "engineer") -> Store:
-    """The store as a read-only user (workers may run meanwhile)."""
+    """The store as a read-only user (workers may run meanwhile); a read waits a while
+    when the account runs as many as it may (spur.cli.waiting)."""
+    from spur.cli.waiting import WaitingForASlot
     from spur.store_access import open_reader
 
-    return open_reader(settings, user)
+    return WaitingForASlot(open_reader(settings, user))
 
 
 def privileged_reader_for(settings: Settings) -> Store:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -41,9 +39,7 @@ def query(name_or_sql: str, fmt: str) -> None:
     store = reader_for(settings)
     title = name_or_sql if " " not in name_or_sql else "query"
     try:
-        rows = _when_a_slot_is_free(
-            lambda: stream_query(store, name_or_sql, settings.store.read_limits)
-        )
+        rows = stream_query(store, name_or_sql, settings.store.read_limits)
         if fmt == "table":  # a table is laid out from all its rows: at most TABLE_ROWS
             shown = list(itertools.islice(rows, TABLE_ROWS + 1))
             emit_rows(shown[:TABLE_ROWS], fmt, title=title)
@@ -64,36 +60,5 @@ Row = dict[str, Any]
 # Rows a table shows: laid out in memory (a million rows took 3.5 GB), and more
 # than anyone reads on a terminal.
 TABLE_ROWS = 10_000
-
-# How long a read waits for one of its account's concurrent reads to end.
-SLOT_WAIT_SECONDS = 10.0
-
-
-def _when_a_slot_is_free(start: Callable[[], Iterator[Row]]) -> Iterator[Row]:
-    """``start()``'s rows; while the account runs as many reads as it may, it waits
-    (saying so once) and starts again, for :data:`SLOT_WAIT_SECONDS` at most."""
-    from spur_sinks.store import StoreError
-    from spur_sinks.store_errors import TOO_MANY_SIMULTANEOUS_QUERIES
-
-    deadline = time.monotonic() + SLOT_WAIT_SECONDS
-    told = False
-    while True:
-        try:  # the guard's own reads can meet the cap as well as the query
-            rows = start()
-            first = next(rows, None)
-        except StoreError as exc:
-            if exc.code != TOO_MANY_SIMULTANEOUS_QUERIES or time.monotonic() > deadline:
-                raise
-            if not told:
-                click.echo(
-                    "the store runs as many reads of this account as it may; waiting up to "
-                    f"{SLOT_WAIT_SECONDS:.0f} s for one to end",
-                    err=True,
-                )
-                told = True
-            time.sleep(0.5)
-            continue
-        return rows if first is None else itertools.chain([first], rows)
-
 
 COMMANDS = (query,)

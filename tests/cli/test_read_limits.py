@@ -135,6 +135,9 @@ def test_a_fifth_read_waits_then_is_refused_and_status_still_answers(
         assert "as many queries at once" in fifth.stderr, fifth.stderr
         assert "waiting up to" in fifth.stderr, fifth.stderr  # said so while it waited
         assert waited >= 8, waited
+        # Every read command of the account waits alike (spur.cli.waiting).
+        letters = _spur(own_store, "deadletters", "--format", "json")
+        assert "waiting up to" in letters.stderr, letters.stderr
         status = _spur(own_store, "status", "--format", "json")
         assert '"reachable": true' in status.stdout.split('"store"', 1)[1], status.stdout
     finally:
