@@ -53,7 +53,7 @@ def delete_rows(
     """Delete the subject's rows (synchronously), from ``tables`` only if given; rows of
     a table that keeps them unlinked (``Table.unlinked_by``) lose the reference instead."""
     unlinking = {t.name: t.unlinked_by[kind] for t in subject_tables(kind) if kind in t.unlinked_by}
-    for table, where in predicates(kind, value).items():
+    for table, where in sorted(predicates(kind, value).items(), key=_erased_first):
         if tables is not None and table not in tables:
             continue
         if table in unlinking:
@@ -63,6 +63,25 @@ def delete_rows(
             )
         else:
             store.execute(f"DELETE FROM {store.database}.{table} WHERE {where}{_DELETE_SETTINGS}")
+
+
+# The order a subject's tables are erased in: the reverse of a batch's writes (raw
+# rows, then the fold's targets, then the hourly rewrite from the sums). Workers
+# keep a customer's actions from after its erasure, and a batch may store and fold
+# them while these statements run; erased in this order, whatever it wrote in
+# between is either kept whole or its window's difference is exactly its ids
+# without a raw row, which reconcile explains as erased (in the registry's order,
+# raw rows first, a window could keep sums without raw rows or raw rows without
+# sums: found from outside).
+_ERASE_FIRST = ("action_ids", "usage_sums", "usage_quarters", "usage_hourly")
+_ERASE_LAST = ("actions",)
+
+
+def _erased_first(item: tuple[str, str]) -> int:
+    table = item[0]
+    if table in _ERASE_FIRST:
+        return _ERASE_FIRST.index(table)
+    return len(_ERASE_FIRST) + (1 if table in _ERASE_LAST else 0)
 
 
 def unlinked_tables(kind: SubjectKind) -> frozenset[str]:
