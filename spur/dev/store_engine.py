@@ -160,7 +160,9 @@ def main(directory: Path, port: int, report_fd: int) -> int:
     os.chdir(directory)  # the serving call reads ./config.xml
     try:
         engine.query(SERVING_QUERY, "TabSeparated", path=str(data_dir(directory)))
-    except Exception as exc:  # killed by the server: the normal end
+    except Exception as exc:
+        if "Code: 394" in str(exc):  # QUERY_WAS_CANCELLED: the server ended it, the normal end
+            return 0
         print(f"spur store engine: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0
