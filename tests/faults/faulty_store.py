@@ -11,49 +11,24 @@ real worker with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from spur.settings import Settings
 from spur.store_access import open_writer
-from spur_sinks.store import Columns, Store, StoreError
+from spur_sinks.store import Store, StoreError
 from spur_sinks.store_errors import NETWORK_ERROR
-from spur_sinks.url import ReadLimits
+from tests.store_hooks import HookedStore
 
 
-class FaultyStore:
+class FaultyStore(HookedStore):
     def __init__(self, inner: Store, fault_file: Path) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._fault_file = fault_file
-        self.database = inner.database
 
-    def _check(self) -> None:
+    def before(self, kind: str, sql: str) -> None:
         if self._fault_file.exists():
             raise StoreError(f"injected outage: {self._fault_file} exists", code=NETWORK_ERROR)
-
-    def execute(self, sql: str) -> None:
-        self._check()
-        self._inner.execute(sql)
-
-    def query(self, sql: str, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        self._check()
-        return self._inner.query(sql, keys)
-
-    def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
-        self._check()
-        self._inner.insert(table, columns, dedup_token=dedup_token)
-
-    def stream(self, sql: str, deadline_seconds: float) -> Iterator[dict[str, Any]]:
-        self._check()
-        return self._inner.stream(sql, deadline_seconds)
-
-    def read_only(self, limits: ReadLimits | None = None) -> None:
-        self._inner.read_only(limits)
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 @dataclass(frozen=True)

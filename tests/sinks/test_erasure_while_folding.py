@@ -10,8 +10,7 @@ without sums, another sums of erased actions with their ids unlinked).
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -21,10 +20,10 @@ from spur.operations.subjects import Subject, erase
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action
-from spur_schemas.validate import encode
 from spur_sinks.migrate import apply_migrations
-from spur_sinks.store import Columns, Store
-from spur_streams.batch import Message
+from spur_sinks.store import Store
+from tests.sinks.test_store_contract import messages
+from tests.store_hooks import HookedStore
 
 ERASED, OTHER = 109, 110
 
@@ -44,40 +43,19 @@ def _actions(start: dt.datetime, count: int, first: int) -> list[Action]:
     return made
 
 
-def _messages(actions: list[Action], first_offset: int) -> list[Message]:
-    return [
-        Message("spur.actions.v1", 0, first_offset + n, encode(a)) for n, a in enumerate(actions)
-    ]
-
-
-class _AfterStatement:
+class _AfterStatement(HookedStore):
     """The real store; after its ``nth`` statement (the erasure's deletes), ``then`` runs."""
 
     def __init__(self, store: Store, nth: int, then: Callable[[], None]) -> None:
-        self._store, self._nth, self._then = store, nth, then
-        self.database = store.database
+        super().__init__(store, owns=False)
+        self._nth, self._then = nth, then
         self.executed = 0
 
-    def execute(self, sql: str) -> None:
-        self._store.execute(sql)
-        self.executed += 1
-        if self.executed == self._nth:
-            self._then()
-
-    def query(self, sql: str, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        return self._store.query(sql, keys)
-
-    def stream(self, sql: str, deadline_seconds: float) -> Iterator[dict[str, Any]]:
-        return self._store.stream(sql, deadline_seconds)
-
-    def insert(self, table: str, columns: Columns, *, dedup_token: str | None = None) -> None:
-        self._store.insert(table, columns, dedup_token=dedup_token)
-
-    def read_only(self, limits: Any = None) -> None:
-        self._store.read_only(limits)
-
-    def close(self) -> None:
-        return
+    def after(self, kind: str, sql: str) -> None:
+        if kind == "execute":
+            self.executed += 1
+            if self.executed == self._nth:
+                self._then()
 
 
 @pytest.mark.parametrize("nth", range(1, 6))
@@ -88,11 +66,11 @@ def test_a_batch_between_an_erasures_deletes_leaves_every_hour_explained(
     now = dt.datetime.now(dt.UTC)
     p = batch_steps(store, Settings())
     earlier = _actions(now - dt.timedelta(seconds=30), 200, 0)
-    p.actions.capacity.refresh(p.process_actions(_messages(earlier, 0), now).capacity)
+    p.actions.capacity.refresh(p.process_actions(messages(earlier, 0), now).capacity)
     later = _actions(now + dt.timedelta(seconds=5), 200, 1000)  # after the erasure
 
     def a_batch_of_later_actions() -> None:
-        done = p.process_actions(_messages(later, 1000), now + dt.timedelta(seconds=30))
+        done = p.process_actions(messages(later, 1000), now + dt.timedelta(seconds=30))
         p.actions.capacity.refresh(done.capacity)
 
     racing = _AfterStatement(store, nth, a_batch_of_later_actions)
