@@ -209,7 +209,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     """
     from spur.operations.reconcile import reconcile as compare
     from spur.operations.reconcile import reconcile_capacity
-    from spur.operations.reconcile import repair as repair_month
+    from spur.operations.repair import repair as repair_month
 
     settings = settings_from_env()
     timezone = tz or settings.billing.timezone

@@ -1,4 +1,4 @@
-"""``spur reconcile``: aggregates against the raw actions, and repair after a disaster.
+"""``spur reconcile``: aggregates against the raw actions.
 
 Every accepted action is folded into its hour and its minute whatever its
 arrival order (spur_streams.batch), so after any delivery the aggregates equal
@@ -11,32 +11,13 @@ or doubled a fold, restored backups). The action ids an erasure keeps
 (spur_sinks.tables) tell the two apart: a difference that is exactly a window's
 ids without a raw row is ``explained_by_erasure``.
 
-``--repair`` decides by content, window by window: it recomputes each
-window from the raw actions and compares every field with the stored sums.
-A differing window is rewritten, unless some of its indexed action ids have
-no raw row any more (an erased login): the raw rows cannot say what such a
-window held, so it is reported and left alone (for capacity: the minute).
-Usage is corrected by adding the difference to the sums (so folds that
-follow build on it); capacity minutes get their state rebuilt from the raw
-actions. The windows are read and written by spur_sinks.reconcile.
+``--repair``: spur.operations.repair.
 
 Usage windows are whole UTC hours, so in a zone whose month does not begin
 on a whole hour (Asia/Kolkata, Asia/Kathmandu) the usage check covers the
 hours that hold the zone's month, up to 45 minutes more on each side: cut at
 the zone's bound, the raw side of a window would hold part of an hour and a
 repair would overwrite a correct window with that part.
-
-Workers may keep running during a repair. A window is corrected only when
-two readings in a row agree on its difference and none of its raw actions
-waits for its fold (a batch between its raw rows and its fold, or one a
-stopped worker stored and did not fold: the fold comes when the batch is
-read again, and a correction before it would count those actions twice).
-A fold during one reading's queries makes that reading disagree with the
-other, so the window is left for the next run; so is a window with actions
-not folded yet (``not_folded_actions`` in the report). Capacity's rebuild
-deletes a minute's states and inserts them again from the raw actions: a
-fold into that minute between the two is counted twice there (capacity,
-not billing); the next reconcile reports the minute.
 
 Blocking.
 """
@@ -49,12 +30,17 @@ from typing import Any
 
 from spur.operations.periods import month_bounds
 from spur_sinks import reconcile as reconcile_sql
-from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Minute, Window
+from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
 from spur_sinks.store import Store
 
 __all__ = [
-    "CAPACITY_FIELDS", "USAGE_FIELDS", "CapacityDifference", "Difference", "reconcile",
-    "reconcile_capacity", "repair",
+    "CAPACITY_FIELDS",
+    "USAGE_FIELDS",
+    "CapacityDifference",
+    "Difference",
+    "hours_of_month",
+    "reconcile",
+    "reconcile_capacity",
 ]  # fmt: skip
 
 
@@ -122,7 +108,7 @@ def _totals(by_window: dict[Window, Any]) -> dict[int, tuple[int, int, int]]:
     return totals
 
 
-def _hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+def hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     """The whole UTC hours that hold ``month`` in ``timezone`` (see the module docstring)."""
     start, end = month_bounds(month, timezone)
     first = start.replace(minute=0, second=0, microsecond=0)
@@ -132,7 +118,7 @@ def _hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime
 
 def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Difference]:
     """Customers whose usage windows of the month differ from their raw actions."""
-    start, end = _hours_of_month(month, timezone)
+    start, end = hours_of_month(month, timezone)
     aggregated = _totals(reconcile_sql.hourly_window_states(store, start, end))
     raw = _totals(reconcile_sql.raw_windows(store, start, end))
     erased = _per_customer(reconcile_sql.ids_without_rows(store, start, end))
@@ -196,103 +182,3 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
         )
         for key in differing
     ]
-
-
-@dataclass(frozen=True)
-class _UsageReading:
-    """One reading of a month's usage windows against the raw actions."""
-
-    # Raw minus summed (USAGE_FIELDS), per differing window a repair may correct:
-    # none of its indexed ids lost its raw row, none of its raw rows waits for its fold.
-    changes: dict[Window, dict[str, int]]
-    summed: dict[Window, Any]
-
-
-def _read_usage(store: Store, start: dt.datetime, end: dt.datetime) -> _UsageReading:
-    raw = reconcile_sql.raw_windows(store, start, end)
-    summed = reconcile_sql.summed_windows(store, start, end)
-    erased = reconcile_sql.ids_without_rows(store, start, end)
-    # Read last: a row stored before the raw read whose fold came after the sums
-    # were read is still not folded here, or the other reading disagrees.
-    not_folded = reconcile_sql.rows_not_folded(store, start, end)
-    changes = {
-        key: {
-            f: int(raw.get(key, {}).get(f, 0)) - int(summed.get(key, {}).get(f, 0))
-            for f in USAGE_FIELDS
-        }
-        for key in set(raw) | set(summed)
-        if key not in erased and key not in not_folded
-    }
-    return _UsageReading({k: c for k, c in changes.items() if any(c.values())}, summed)
-
-
-def repair(store: Store, month: str, timezone: str = "UTC") -> int:
-    """Rewrite, by content, every window of the month that differs from raw and
-    that two readings agree on (module docstring); return how many."""
-    start, end = _hours_of_month(month, timezone)
-    first = _read_usage(store, start, end)
-    second = _read_usage(store, start, end)
-    stale = sorted(
-        key for key, change in second.changes.items() if first.changes.get(key) == change
-    )
-    if stale:
-        # One correction row per window: the sums become exactly the raw values,
-        # and their update count passes the version in usage_hourly (sums that
-        # lost rows count fewer updates than were written there, and a lower
-        # version would lose to the stale state in usage_hourly).
-        written = reconcile_sql.hourly_window_states(store, start, end)
-
-        def updates(key: Window) -> int:
-            counted = int(second.summed.get(key, {}).get("updates", 0))
-            shown = int(written[key]["version"]) if key in written else -1
-            return max(1, shown - counted + 1)
-
-        changes = {key: second.changes[key] for key in stale}
-        reconcile_sql.add_to_sums(store, changes, {key: updates(key) for key in stale})
-    # Window states from the sums, for every window whose usage_hourly state lags them.
-    _rewrite_window_states(store, start, end)
-    return len(stale) + _repair_capacity(store, month, timezone)
-
-
-def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> None:
-    summed = reconcile_sql.summed_windows(store, start, end)
-    written = reconcile_sql.hourly_window_states(store, start, end)
-    behind = {
-        key: row
-        for key, row in summed.items()
-        if key not in written or any(int(row[f]) != int(written[key][f]) for f in USAGE_FIELDS)
-    }
-    if behind:
-        reconcile_sql.write_window_states(store, behind)
-
-
-def _capacity_to_rebuild(store: Store, month: str, timezone: str) -> dict[Minute, Any]:
-    """Differing minutes a rebuild may rewrite, with what they hold and should hold."""
-    start, end = month_bounds(month, timezone)
-    # The ids index has no action type: a minute with any erased action is left alone.
-    erased = {
-        minute for _customer, minute in reconcile_sql.ids_without_rows(store, start, end, "Minute")
-    }
-    differing = {
-        (d.action, int(d.minute.timestamp())): (d.aggregated, d.raw)
-        for d in reconcile_capacity(store, month, timezone)
-        if not d.explained_by_erasure
-    }
-    not_folded = {  # read last, as in _read_usage
-        minute for _customer, minute in reconcile_sql.rows_not_folded(store, start, end, "Minute")
-    }
-    return {
-        key: values
-        for key, values in differing.items()
-        if key[1] not in erased and key[1] not in not_folded
-    }
-
-
-def _repair_capacity(store: Store, month: str, timezone: str) -> int:
-    first = _capacity_to_rebuild(store, month, timezone)
-    second = _capacity_to_rebuild(store, month, timezone)
-    agreed = sorted(key for key, values in second.items() if first.get(key) == values)
-    if agreed:
-        start, end = month_bounds(month, timezone)
-        reconcile_sql.rebuild_capacity(store, start, end, agreed)
-    return len(agreed)

@@ -8,10 +8,14 @@ count them a second time. Nor may a fold that lands between the repair's
 reads make it correct a difference that is gone by the time it writes.
 """
 
+import uuid
 from collections.abc import Callable
 
+import msgspec
+
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.reconcile import reconcile, reconcile_capacity, repair
+from spur.operations.reconcile import reconcile, reconcile_capacity
+from spur.operations.repair import repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action
@@ -47,17 +51,19 @@ def test_actions_stored_but_not_folded_are_left_to_their_fold(store: Store) -> N
     assert reconcile_capacity(store, "2026-11") == []
 
 
-class _FoldsDuringReads(HookedStore):
-    """The real store; before the first read of ``marker``, ``fold`` runs (a worker's
-    whole batch landing between two of the repair's queries)."""
+class _FoldsBefore(HookedStore):
+    """The real store; ``fold`` (a worker's whole batch) runs once, before the first
+    statement of ``kind`` whose text holds every one of ``markers``."""
 
-    def __init__(self, store: Store, marker: str, fold: Callable[[], None]) -> None:
+    def __init__(
+        self, store: Store, kind: str, markers: tuple[str, ...], fold: Callable[[], None]
+    ) -> None:
         super().__init__(store, owns=False)
-        self._marker, self._fold = marker, fold
+        self._kind, self._markers, self._fold = kind, markers, fold
         self.folded = False
 
     def before(self, kind: str, sql: str) -> None:
-        if kind == "query" and not self.folded and self._marker in sql:
+        if kind == self._kind and not self.folded and all(m in sql for m in self._markers):
             self.folded = True
             self._fold()
 
@@ -77,12 +83,43 @@ def test_a_fold_between_the_repairs_reads_is_not_corrected_for(store: Store) -> 
     )
     # Another customer's batch stored and folded after the repair read the raw
     # actions and before it read the sums: that reading sees them summed, not stored.
-    racing = _FoldsDuringReads(
+    racing = _FoldsBefore(
         store,
-        f"FROM {store.database}.usage_sums",
+        "query",
+        (f"FROM {store.database}.usage_sums",),
         lambda: process(p, store, messages(late, len(folded))),
     )
     repair(racing, "2026-11")
     assert racing.folded
     assert billed(store) == expected_billing(folded + late)
     assert reconcile(store, "2026-11") == []
+
+
+def test_a_fold_between_a_capacity_rebuilds_statements_is_rebuilt_again(store: Store) -> None:
+    apply_migrations(store, Settings().retention.tables)
+    p = batch_steps(store, Settings())
+    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=6, days=10))
+    process(p, store, messages(actions))
+    # A disaster to repair: one capacity minute counted twice.
+    doubled = actions[0]
+    minute = int(doubled.started_at.timestamp()) // 60 * 60
+    store.execute(
+        f"INSERT INTO {store.database}.capacity_states "
+        "SETTINGS insert_deduplication_token = 'disaster' "
+        f"SELECT * FROM {store.database}.capacity_states WHERE minute = toDateTime({minute}, 'UTC')"
+    )
+    process(p, store, messages(actions[:1]))  # refreshes the doubled minute's window
+    assert reconcile_capacity(store, "2026-11") != []
+    # Late actions of that minute and type, folded after the rebuild deleted its states.
+    late = [msgspec.structs.replace(doubled, action_id=uuid.uuid4()) for _ in range(3)]
+    # Between the rebuild's delete of the minute's states and its insert.
+    racing = _FoldsBefore(
+        store,
+        "execute",
+        ("INSERT INTO", "capacity_states"),
+        lambda: process(p, store, messages(late, len(actions))),
+    )
+    repair(racing, "2026-11")
+    assert racing.folded
+    assert reconcile_capacity(store, "2026-11") == []
+    assert billed(store) == expected_billing(actions + late)

@@ -8,7 +8,8 @@ from msgspec.structs import replace
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.operations.billing import billing
-from spur.operations.reconcile import reconcile, reconcile_capacity, repair
+from spur.operations.reconcile import reconcile, reconcile_capacity
+from spur.operations.repair import repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action
