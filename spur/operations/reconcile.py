@@ -85,6 +85,8 @@ class CapacityDifference:
     # capacity keeps counting them, as billing does (the ids index has no action type,
     # so this is decided per minute, over its action types).
     explained_by_erasure: bool = False
+    # Whether the minute holds any erased action at all (a repair leaves it alone).
+    holds_erased: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +181,7 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
             stored.get(key, missing),
             raw.get(key, missing),
             key[1] in explained,
+            key[1] in erased,
         )
         for key in differing
     ]

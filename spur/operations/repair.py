@@ -111,22 +111,15 @@ def _capacity_to_rebuild(store: Store, month: str, timezone: str) -> dict[Minute
     """Differing minutes a rebuild may rewrite, with what they hold and should hold."""
     start, end = month_bounds(month, timezone)
     # The ids index has no action type: a minute with any erased action is left alone.
-    erased = {
-        minute for _customer, minute in reconcile_sql.ids_without_rows(store, start, end, "Minute")
-    }
     differing = {
         (d.action, int(d.minute.timestamp())): (d.aggregated, d.raw)
         for d in reconcile_capacity(store, month, timezone)
-        if not d.explained_by_erasure
+        if not d.holds_erased
     }
     not_folded = {  # read last, as in _read_usage
         minute for _customer, minute in reconcile_sql.rows_not_folded(store, start, end, "Minute")
     }
-    return {
-        key: values
-        for key, values in differing.items()
-        if key[1] not in erased and key[1] not in not_folded
-    }
+    return {key: values for key, values in differing.items() if key[1] not in not_folded}
 
 
 # Rounds of capacity rebuilds in one repair: a fold into a minute between a
