@@ -44,6 +44,12 @@ SERVING_QUERY = (
     "SETTINGS max_block_size = 1 FORMAT Null"
 )
 
+# A reader's send that waits this long for its client to take the data fails,
+# ending the read: a client that stopped reading (a pager left open) would
+# otherwise hold its read past the limit until the read watch ends the
+# engine (spur.dev.read_watch, 10 s past the limit: this must be less).
+STALLED_SEND_SECONDS = 8
+
 # Answered once the listeners are open.
 READY_QUERY = "SELECT 1"
 
@@ -119,6 +125,7 @@ def users_xml(creds: Credentials, limits: ReadLimits, databases: Sequence[str]) 
         "<readonly><readonly>1</readonly>"
         "<allow_introspection_functions>0</allow_introspection_functions>"
         f"<asterisk_include_alias_columns>1</asterisk_include_alias_columns>{limit_xml}"
+        f"<send_timeout>{STALLED_SEND_SECONDS}</send_timeout>"
         f"{constraints}</readonly></profiles>"
         f"<users>{''.join(users)}</users><quotas><default/></quotas></clickhouse>"
     )
