@@ -148,7 +148,8 @@ class ServerStore:
         except Exception as exc:
             if cut_off.is_set():
                 raise StoreError(
-                    f"query cancelled: it ran past its time limit ({deadline_seconds:.0f} s)",
+                    "query cancelled: it ran past its time limit (the command gave up after "
+                    f"{deadline_seconds:.0f} s)",
                     code=TIMEOUT_EXCEEDED,
                 ) from exc
             raise StoreError.wrap(exc, "query failed") from exc

@@ -55,13 +55,23 @@ class StoreError(UnavailableError, RuntimeError):
         first_line = lines[0].removesuffix(".").rstrip() if lines else type(exc).__name__
         if code == UNKNOWN_DATABASE:
             first_line += " (a `spur worker` creates spur's database and tables when it starts)"
-        return cls(f"{what}: {first_line}", code)
+        error = cls(f"{what}: {first_line}", code)
+        if code is None and "Unexpected EOF" in text and error.hint is None:
+            error.hint = _DROPPED
+        return error
 
 
 # What to do about the failures a user meets most (ClickHouse's error codes).
 _TIMED_OUT = (
     "the store did not answer in time: it is hung or overloaded, or the read ran past its "
     "time limit (SPUR_QUERY_MAX_SECONDS); try again, or check the store's process and log"
+)
+# The connection closed before an answer (no code): the local store's engine
+# started again (ended, deaf, or a read ran 10 s past its limit), or it stopped.
+_DROPPED = (
+    "the store closed the connection before it answered: it may have restarted (the local "
+    "store restarts its engine when a read runs past its time limit and ignores the cancel); "
+    "try again, and `spur status` says what it sees"
 )
 _HINTS = {
     TIMEOUT_EXCEEDED: _TIMED_OUT,

@@ -12,6 +12,7 @@ log's tail when the server does not come up.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -135,6 +136,11 @@ if __name__ == "__main__":
     from spur.settings import SettingsError, load_settings
 
     os.umask(0o077)  # everything the engine writes is private to the user
+    # store.log: when each restart, cancel and refusal happened. The driver's own
+    # lines (pings and reconnects of the read watch while the engine restarts)
+    # say nothing the server does not say itself.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     try:
         # Only the path, the port and database names on the command line; the
         # limits come from the environment (SPUR_QUERY_*), like every other setting.

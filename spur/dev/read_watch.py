@@ -32,10 +32,16 @@ from typing import Any
 
 from spur.local_state import ADMIN, WRITER, Credentials
 from spur_sinks.driver import driver_client
-from spur_sinks.running_reads import RunningRead, cancel, running_reads
+from spur_sinks.running_reads import RunningRead, cancel_older, running_reads
 
 CANCEL_AFTER_SECONDS = 2.0
 END_ENGINE_AFTER_SECONDS = 10.0
+# Failed checks in a row (one a second) before the log says so: an engine
+# starting again fails a few.
+FAILURES_TO_REPORT = 10
+
+# spur's own accounts: their work is not a reader's.
+_OURS = (WRITER, ADMIN)
 
 log = logging.getLogger(__name__)
 
@@ -63,24 +69,27 @@ class ReadWatch:
             host="127.0.0.1", port=port, user=ADMIN, password=creds.passwords[ADMIN],
             connect_timeout=2, send_receive_timeout=5,
         )  # fmt: skip
-        self._cancelled: set[str] = set()
+        self._cancelled: set[int] = set()
+        self._failures = 0
 
     def check(self) -> str | None:
         """Why the engine must be ended (a read it cannot cancel), or None."""
         try:
-            found = overruns(running_reads(self._client, (WRITER, ADMIN)), self.limit_seconds)
-            cancel(self._client, found.to_cancel)
+            found = overruns(running_reads(self._client, _OURS), self.limit_seconds)
+            if found.to_cancel:
+                cancel_older(self._client, _OURS, self.limit_seconds + CANCEL_AFTER_SECONDS)
         except Exception as exc:  # an engine starting or ending: the next check sees
-            log.debug("the read watch could not check: %s", exc)
             self._client.disconnect()
+            self._failed(exc)
             return None
+        self._failures = 0
         for read in found.to_cancel:
-            if read.query_id not in self._cancelled:
+            if read.id_hash not in self._cancelled:
                 log.warning(
                     "cancelled a read of %s running %.0f s past its limit of %.0f s",
                     read.user, read.elapsed_seconds - self.limit_seconds, self.limit_seconds,
                 )  # fmt: skip
-        self._cancelled = {read.query_id for read in found.to_cancel}
+        self._cancelled = {read.id_hash for read in found.to_cancel}
         stuck = found.ignored_its_cancel
         if stuck is None:
             return None
@@ -88,6 +97,14 @@ class ReadWatch:
             f"a read of {stuck.user} ran {stuck.elapsed_seconds:.0f} s against a limit of "
             f"{self.limit_seconds:.0f} s and ignored its cancel"
         )
+
+    def _failed(self, exc: Exception) -> None:
+        """Said once per :data:`FAILURES_TO_REPORT` checks in a row: a watch that cannot
+        check does not end reads, and the log must show it."""
+        self._failures += 1
+        if self._failures % FAILURES_TO_REPORT == 0:
+            log.warning("the read watch could not check the engine %d times: %s",
+                        self._failures, exc)  # fmt: skip
 
     def close(self) -> None:
         self._client.disconnect()
