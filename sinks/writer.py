@@ -28,6 +28,32 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+# How long a kind of failure (its exception's type and code) is logged without
+# its traceback after the traceback was shown once.
+TRACEBACK_EVERY_SECONDS = 600.0
+
+
+class _SeenFailures:
+    """Which kinds of failure had their traceback logged lately; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shown: dict[tuple[str, int | None], float] = {}
+
+    def new(self, exc: StoreError) -> bool:
+        cause = exc.__cause__ or exc
+        kind = (type(cause).__name__, exc.code)
+        now = time.monotonic()
+        with self._lock:
+            if now - self._shown.get(kind, -TRACEBACK_EVERY_SECONDS) < TRACEBACK_EVERY_SECONDS:
+                return False
+            self._shown[kind] = now
+            return True
+
+
+_TRACEBACKS = _SeenFailures()
+
+
 class ShutdownWhileRetrying(RuntimeError):
     """The process is stopping while the store still fails; the batch stays unacknowledged."""
 
@@ -54,11 +80,12 @@ def retrying(
             kind = "retriable" if exc.retriable else "permanent"
             metrics.inc(STORE_ERRORS, kind=kind)
             level = logging.WARNING if exc.retriable else logging.ERROR
-            # One line per attempt; the traceback with the first only (a store
-            # down for minutes would otherwise bury the log in identical ones).
+            # One line per attempt; a traceback only for an error not seen in the
+            # last TRACEBACK_EVERY_SECONDS (a store down for minutes, or restarted
+            # again and again, would otherwise bury the log in identical ones).
             log.log(
                 level, "store call failed (attempt %d, %s, retrying in %.1f s): %s",
-                attempt, kind, backoff, exc, exc_info=attempt == 1,
+                attempt, kind, backoff, exc, exc_info=attempt == 1 and _TRACEBACKS.new(exc),
             )  # fmt: skip
             if stop is not None and stop.wait(backoff):
                 raise ShutdownWhileRetrying(f"stopping while the store fails: {exc}") from exc
