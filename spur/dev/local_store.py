@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from spur.client.private import private_dir
+from spur.client.private import private_dir, touch_private
 from spur.dev.store_server import LocalStoreError, serve
 from spur.local_state import DATABASE, STORE_MODULE, RunningStore, running_store
 from spur.processes import stop_pid
@@ -54,6 +54,7 @@ class LocalStore:
     def start(self, *, timeout: float = 60.0, detach: bool = False) -> RunningStore:
         """Start the server and wait until it answers; raise with the log tail if not."""
         private_dir(self.directory)
+        touch_private(self.log_path)  # 0600 like the rest, whoever started the store
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 server_command(self.directory, self.databases),

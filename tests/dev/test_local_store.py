@@ -86,7 +86,7 @@ def test_files_are_private_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
         server.stop()
     directory = tmp_path / "store"
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    for name in ("credentials.json", "users.xml", "config.xml"):
+    for name in ("credentials.json", "users.xml", "config.xml", "store.log"):
         assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600, name
     assert not (directory / "server.json").exists()  # stopped cleanly on SIGTERM
     again = LocalStore(directory)
