@@ -19,9 +19,10 @@ from spur_schemas.located import Located
 
 # Every field of the event is a column of the same name (docs/events.md), but
 # ended_at: stored as its distance from started_at (migration 0009: a smaller
-# column), the table computes it back.
+# column), the table computes it back; and action_id, inserted as action_id_in
+# and stored as two numbers (migration 0011), computed back too.
 _ACTION_FIELDS = (
-    "action_id", "action", "customer_id", "login", "session_id", "started_at", "bytes_in",
+    "action", "customer_id", "login", "session_id", "started_at", "bytes_in",
     "bytes_out", "client_ip", "parent_action_id", "data_kind", "data_count", "status",
     "error_code", "server", "profile",
 )  # fmt: skip
@@ -36,6 +37,7 @@ def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
     """Column lists for one insert into ``actions`` (names as in the DDL)."""
     events = list(map(attrgetter("event"), batch))
     return {
+        "action_id_in": list(map(attrgetter("action_id"), events)),
         **copied(events, _ACTION_FIELDS),
         "duration_ms": [duration_ms(e.started_at, e.ended_at) for e in events],
         "kafka_partition": list(map(attrgetter("partition"), batch)),

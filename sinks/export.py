@@ -23,7 +23,10 @@ def export_rows(
     for name, where in predicates(kind, value).items():
         # Append-only tables (plain MergeTree): every row is distinct, and FINAL is refused.
         final = "" if table(name).append_only else " FINAL"
-        # Computed columns (actions.ended_at) are the subject's data too.
-        query = f"SELECT * FROM {store.database}.{name}{final} WHERE {where}"
+        # Computed columns (actions.ended_at) are the subject's data too; the
+        # stored forms they are computed from are not shown.
+        hidden = table(name).stored_forms
+        columns = f"* EXCEPT ({', '.join(hidden)})" if hidden else "*"
+        query = f"SELECT {columns} FROM {store.database}.{name}{final} WHERE {where}"
         for row in store.query(f"{query} SETTINGS asterisk_include_alias_columns = 1"):
             yield name, row

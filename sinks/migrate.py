@@ -53,7 +53,7 @@ def migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-_CREATE = re.compile(r"^(CREATE (?:TABLE|DATABASE|MATERIALIZED VIEW) IF NOT EXISTS [\w.]+)")
+_CREATE = re.compile(r"^(CREATE (?:TABLE|DATABASE|MATERIALIZED VIEW)(?: IF NOT EXISTS)? [\w.]+)")
 _ALTER = re.compile(r"^(ALTER TABLE [\w.]+)")
 _DROP = re.compile(r"^(DROP (?:TABLE|VIEW) IF EXISTS [\w.]+)")
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
@@ -68,6 +68,8 @@ def for_cluster(statement: str, cluster: str) -> str:
     statement = _CREATE.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
     statement = _ALTER.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
     statement = _DROP.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
+    if statement.startswith("EXCHANGE TABLES"):  # ON CLUSTER after both names
+        statement = f"{statement} ON CLUSTER '{cluster}'"
 
     def replicated(match: re.Match[str]) -> str:
         engine, args = match.group(1), match.group(2)

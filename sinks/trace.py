@@ -35,5 +35,9 @@ def session_actions(store: Store, session_id: str) -> list[dict[str, Any]]:
 
 def action(store: Store, action_id: str) -> dict[str, Any] | None:
     """One action by id (the same columns), or None."""
-    found = _rows(store, f"action_id = toUUID('{uuid.UUID(action_id)}')")
+    wanted = uuid.UUID(action_id)
+    # The stored low half first: one number per row to compare before the id
+    # is computed from its halves (migration 0011).
+    low = wanted.int & (1 << 64) - 1
+    found = _rows(store, f"action_id_low = {low} AND action_id = toUUID('{wanted}')")
     return found[0] if found else None

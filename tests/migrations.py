@@ -18,3 +18,12 @@ def migrate_until(store: Store, version: int) -> None:
             store.insert(
                 "schema_migrations", {"version": [migration.version], "name": [migration.name]}
             )
+
+
+def apply_only(store: Store, version: int) -> None:
+    """Apply and record one migration out of order: the raw layout the current
+    code writes (0011) under an older schema of other tables."""
+    (migration,) = [m for m in migrations() if m.version == version]
+    for statement in render(migration, Settings().retention.tables, store.database):
+        store.execute(statement)
+    store.insert("schema_migrations", {"version": [version], "name": [migration.name]})

@@ -46,20 +46,23 @@ class ActionRecorder:
         self._emit = emit
         self._action = action
         self._fields = fields
-        self.action_id = uuid7()
+        self._started_at = _now()
+        self.action_id = uuid7(self._started_at)
         self.parent_action_id: uuid.UUID | None = None
         self.bytes_in = 0
         self.bytes_out = 0
         self.data_kind: str | None = fields.pop("data_kind", None)
         self.data_count: int | None = fields.pop("data_count", None)
         self.profile: Profile | None = fields.pop("profile", None)
-        self._started_at = _now()
         self._token: contextvars.Token[uuid.UUID | None] | None = None
 
     def __enter__(self) -> ActionRecorder:
+        # The id is minted at the start, from the same instant: the store keeps
+        # an id's time as its distance from the start (migration 0011).
+        self._started_at = _now()
+        self.action_id = uuid7(self._started_at)
         self.parent_action_id = _current_action.get()
         self._token = _current_action.set(self.action_id)
-        self._started_at = _now()
         return self
 
     def __exit__(

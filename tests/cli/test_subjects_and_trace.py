@@ -27,6 +27,8 @@ def test_trace_json_shows_null_parents_ipv4_and_utc_milliseconds(cli: Cli) -> No
     assert root["parent_action_id"] is None
     assert root["error_code"] is None
     assert root["started_at"] == "2026-11-24T10:15:31.250Z"
+    # The id's stored halves (migration 0011) are not the subject's data: the id is.
+    assert not {"action_id_high", "action_id_low"} & set(root)
     (child,) = root["children"]
     assert child["parent_action_id"] == str(uuid.UUID(int=1))
     assert child["error_code"] == "E42"

@@ -24,14 +24,16 @@ from spur_sinks.migrate import apply_migrations
 from spur_sinks.store import Store
 from spur_streams.batch import Message
 from spur_streams.usage import CapacityKey
-from tests.migrations import migrate_until
+from tests.migrations import apply_only, migrate_until
 
 WIDE_SUMS = 10
+ID_HALVES = 11  # the raw layout this code writes
 HUGE = 2**63 - 1
 
 
 def test_wrapped_minutes_are_named_and_repaired_after_the_upgrade(store: Store) -> None:
     migrate_until(store, WIDE_SUMS)
+    apply_only(store, ID_HALVES)
     (template,) = simulate_actions(WorkloadShape(customers=1, sessions_per_customer=1))[:1]
     month = template.started_at.strftime("%Y-%m")
     key = CapacityKey(template.action, template.started_at.replace(second=0, microsecond=0))

@@ -29,7 +29,7 @@ def test_every_statement_runs_on_the_cluster_with_a_replicated_engine() -> None:
             continue  # data (0006's seeds): written once, replicated by the engines
         assert "ON CLUSTER 'spur_cluster'" in statement
         if (
-            statement.startswith(("ALTER TABLE", "DROP "))
+            statement.startswith(("ALTER TABLE", "DROP ", "EXCHANGE TABLES"))
             or "\nTO spur." in statement
             or " TO spur." in statement
         ):
@@ -49,6 +49,13 @@ def test_alter_statements_name_the_cluster_after_the_table() -> None:
     assert alters
     assert all(re.match(r"ALTER TABLE spur\.\w+ ON CLUSTER 'spur_cluster'", s) for s in alters), (
         alters
+    )
+
+
+def test_a_table_built_again_is_exchanged_on_the_cluster() -> None:
+    (exchange,) = [s for s in all_statements(CLUSTER) if s.startswith("EXCHANGE TABLES")]
+    assert (
+        exchange == "EXCHANGE TABLES spur.actions AND spur.actions_0011 ON CLUSTER 'spur_cluster'"
     )
 
 
