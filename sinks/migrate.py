@@ -56,6 +56,7 @@ def migrations() -> list[Migration]:
 _CREATE = re.compile(r"^(CREATE (?:TABLE|DATABASE|MATERIALIZED VIEW)(?: IF NOT EXISTS)? [\w.]+)")
 _ALTER = re.compile(r"^(ALTER TABLE [\w.]+)")
 _DROP = re.compile(r"^(DROP (?:TABLE|VIEW) IF EXISTS [\w.]+)")
+_DETACH = re.compile(r"^((?:DETACH|ATTACH) TABLE [\w.]+)")
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
 
@@ -68,6 +69,7 @@ def for_cluster(statement: str, cluster: str) -> str:
     statement = _CREATE.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
     statement = _ALTER.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
     statement = _DROP.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
+    statement = _DETACH.sub(lambda m: f"{m.group(1)} ON CLUSTER '{cluster}'", statement, count=1)
     if statement.startswith("EXCHANGE TABLES"):  # ON CLUSTER after both names
         statement = f"{statement} ON CLUSTER '{cluster}'"
 

@@ -11,11 +11,15 @@
 -- (its replication path is its own on a cluster), the rows copied, and the
 -- two exchanged. Creating actions_0011 is the lock: a second worker
 -- migrating at the same time fails there and tries again, and finds the
--- migration recorded (here, before the lock is dropped). After a crash
--- halfway, actions_0011 is left (a partial copy, or the old table after the
--- exchange: either way safe to drop) and workers fail to start until it is
--- dropped (docs/upgrading.md). Old workers cannot insert once this ran:
--- upgrade every worker together.
+-- migration recorded (here, before the lock is dropped). Before the copy,
+-- the old table refuses every insert (a constraint no row meets) and is
+-- detached (SYNC: once no query uses it) and attached again, so no insert
+-- that started before the constraint is still under way: an
+-- old worker still running cannot store a row the copy misses (it retries,
+-- and fails for good once the tables are exchanged; a helper measured 3,000
+-- raw rows lost without this). After a crash halfway, actions_0011 is left
+-- (a partial copy, or the old table after the exchange: either way safe to
+-- drop) and workers fail to start until it is dropped (docs/upgrading.md).
 CREATE TABLE $database.actions_0011
 (
     customer_id      UInt32                CODEC(ZSTD(1)),
@@ -53,6 +57,13 @@ PARTITION BY toYYYYMM(started_at)
 ORDER BY (customer_id, started_at, action_id_high, action_id_low)
 TTL toDateTime(started_at) + INTERVAL $actions_retention_days DAY
 SETTINGS merge_with_ttl_timeout = $ttl_merge_seconds, min_compress_block_size = 1048576;
+
+ALTER TABLE $database.actions
+    ADD CONSTRAINT IF NOT EXISTS refused_while_0011_copies CHECK 0;
+
+DETACH TABLE $database.actions SYNC;
+
+ATTACH TABLE $database.actions;
 
 INSERT INTO $database.actions_0011
     (customer_id, started_at, action_id_in, duration_ms, parent_action_id, action, login,

@@ -46,6 +46,9 @@ class ActionRecorder:
         self._emit = emit
         self._action = action
         self._fields = fields
+        # The id is minted from the start's clock reading (the block's entry
+        # resets the start, usually within the same millisecond): the store
+        # keeps an id's time as its distance from the start (migration 0011).
         self._started_at = _now()
         self.action_id = uuid7(self._started_at)
         self.parent_action_id: uuid.UUID | None = None
@@ -57,10 +60,7 @@ class ActionRecorder:
         self._token: contextvars.Token[uuid.UUID | None] | None = None
 
     def __enter__(self) -> ActionRecorder:
-        # The id is minted at the start, from the same instant: the store keeps
-        # an id's time as its distance from the start (migration 0011).
         self._started_at = _now()
-        self.action_id = uuid7(self._started_at)
         self.parent_action_id = _current_action.get()
         self._token = _current_action.set(self.action_id)
         return self

@@ -29,7 +29,7 @@ def test_every_statement_runs_on_the_cluster_with_a_replicated_engine() -> None:
             continue  # data (0006's seeds): written once, replicated by the engines
         assert "ON CLUSTER 'spur_cluster'" in statement
         if (
-            statement.startswith(("ALTER TABLE", "DROP ", "EXCHANGE TABLES"))
+            statement.startswith(("ALTER TABLE", "DROP ", "EXCHANGE TABLES", "DETACH ", "ATTACH "))
             or "\nTO spur." in statement
             or " TO spur." in statement
         ):

@@ -260,7 +260,7 @@ def target(local_store: RunningStore, tmp_path_factory: pytest.TempPathFactory) 
 def fill(store: Store) -> None:
     db = store.database
     store.execute(
-        f"INSERT INTO {db}.actions (customer_id, started_at, duration_ms, action_id, action, "
+        f"INSERT INTO {db}.actions (customer_id, started_at, duration_ms, action_id_in, action, "
         "login, session_id, bytes_in, bytes_out, status, profile) SELECT number % 3, "
         "now64(3) - number, number * 1000, generateUUIDv4(), ['save', 'load'][number % 2 + 1], "
         "concat('u', toString(number % 4)), 's1', number * 10, number, "

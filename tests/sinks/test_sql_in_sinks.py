@@ -150,7 +150,7 @@ def test_the_scan_sees_sql_and_table_names(tmp_path: Path) -> None:
     ]
 
 
-_CREATED = re.compile(r"^CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS spur\.(\w+)")
+_CREATED = re.compile(r"^CREATE (?:TABLE|MATERIALIZED VIEW)(?: IF NOT EXISTS)? spur\.(\w+)")
 _DROPPED = re.compile(r"^DROP (?:TABLE|VIEW) IF EXISTS spur\.(\w+)")
 
 
