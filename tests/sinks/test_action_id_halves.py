@@ -21,7 +21,7 @@ from spur_sinks.migrate import apply_migrations, migrations, render
 from spur_sinks.raw_events import StoreRawEvents
 from spur_sinks.store import ServerStore, Store, StoreError
 from spur_sinks.writer import Retrying
-from tests.migrations import migrate_until
+from tests.migrations import migrate_together, migrate_until
 
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=20)
 HALVES = 11
@@ -125,34 +125,23 @@ def test_workers_upgrading_together_copy_the_table_once(store: Store) -> None:
     # find the migration recorded. Copied twice, the rows would be there twice
     # until a merge (a plain count sees them).
     _stored_at_0010(store)
-    # Enough rows that the copy takes a while, and the workers overlap in it.
+    _a_million_old_rows(store)
+    before = _fingerprint(store)
+    failures = migrate_together(store, 4, pause=0.2)
+    assert failures == []
+    assert _fingerprint(store) == before
+    assert _tables_named_actions(store) == ["actions"]
+
+
+def _a_million_old_rows(store: Store) -> None:
+    """Rows written the old way, enough that the copy takes a while: workers and
+    writers overlap with it."""
     store.execute(
         f"INSERT INTO {store.database}.actions (customer_id, started_at, action_id, action, "
         "login, session_id, kafka_offset) SELECT number % 97, "
         f"toDateTime64('{START:%Y-%m-%d %H:%M:%S}', 3, 'UTC') + number / 1000, "
         "generateUUIDv4(number), 'x', 'ann', 's', 1000 + number FROM numbers(1000000)"
     )
-    before = _fingerprint(store)
-    assert isinstance(store, ServerStore)
-    stores = [ServerStore(store.url, 30.0) for _ in range(4)]
-    failures: list[BaseException] = []
-
-    def migrate(own: Store) -> None:
-        try:
-            apply_migrations(own, Settings().retention.tables, pause=0.2)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=migrate, args=(own,)) for own in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for own in stores:
-        own.close()
-    assert failures == []
-    assert _fingerprint(store) == before
-    assert _tables_named_actions(store) == ["actions"]
 
 
 def _fingerprint(store: Store) -> dict[str, object]:
@@ -171,12 +160,7 @@ def test_an_old_worker_still_writing_during_the_upgrade_loses_no_stored_row(stor
     # that succeeded must be in the new table; the others fail and are retried
     # by the worker, which upgrades.
     _stored_at_0010(store)
-    store.execute(
-        f"INSERT INTO {store.database}.actions (customer_id, started_at, action_id, action, "
-        "login, session_id, kafka_offset) SELECT number % 97, "
-        f"toDateTime64('{START:%Y-%m-%d %H:%M:%S}', 3, 'UTC') + number / 1000, "
-        "generateUUIDv4(number), 'x', 'ann', 's', 1000 + number FROM numbers(1000000)"
-    )
+    _a_million_old_rows(store)
     assert isinstance(store, ServerStore)
     old_worker = ServerStore(store.url, 30.0)
     acknowledged: list[int] = []

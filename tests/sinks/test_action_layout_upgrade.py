@@ -10,7 +10,6 @@ the new way and read back the same.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 
 from spur.settings import Settings
@@ -20,7 +19,7 @@ from spur_sinks.migrate import apply_migrations, migrations, render
 from spur_sinks.raw_events import StoreRawEvents
 from spur_sinks.store import ServerStore, Store
 from spur_sinks.writer import Retrying
-from tests.migrations import migrate_until
+from tests.migrations import migrate_together, migrate_until
 
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=30)
 LAYOUT = 9
@@ -89,23 +88,7 @@ def test_workers_starting_together_all_migrate_the_same_store(store: Store) -> N
     # Each worker applies what is missing when it starts; six at once on a fresh
     # store interleave the statements of one migration (0009 drops ended_at before
     # it adds it back computed), and none may fail for it.
-    assert isinstance(store, ServerStore)
-    stores = [ServerStore(store.url, 30.0) for _ in range(6)]
-    failures: list[BaseException] = []
-
-    def migrate(own: Store) -> None:
-        try:
-            apply_migrations(own, Settings().retention.tables)
-        except BaseException as exc:  # reported below, with the others'
-            failures.append(exc)
-
-    threads = [threading.Thread(target=migrate, args=(own,)) for own in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for own in stores:
-        own.close()
+    failures = migrate_together(store, 6)
     assert failures == []
     columns = {
         row["name"]: row["default_kind"]
