@@ -21,7 +21,7 @@ from typing import Any
 # accounts whose work is spur's own (writers, the admin's DDL and erasures).
 _THEIRS = "user != '' AND user NOT IN %(exempt)s"
 _RUNNING_READS = (
-    "SELECT cityHash64(query_id) AS id, toValidUTF8(user) AS user, elapsed "
+    "SELECT cityHash64(query_id) AS id, toValidUTF8(user) AS user, elapsed, port "
     f"FROM system.processes WHERE {_THEIRS}"
 )
 _CANCEL = f"KILL QUERY WHERE {_THEIRS} AND elapsed > %(seconds)s ASYNC"
@@ -32,12 +32,18 @@ class RunningRead:
     id_hash: int
     user: str
     elapsed_seconds: float
+    # The client's port as the server sees it (the local store's gate knows the
+    # connection by it).
+    port: int = 0
 
 
 def running_reads(client: Any, exempt: Collection[str]) -> list[RunningRead]:
     """The queries running on ``client``'s server but those of ``exempt`` accounts."""
     rows = client.execute(_RUNNING_READS, {"exempt": tuple(exempt)})
-    return [RunningRead(int(id_hash), user, float(elapsed)) for id_hash, user, elapsed in rows]
+    return [
+        RunningRead(int(id_hash), user, float(elapsed), int(port))
+        for id_hash, user, elapsed, port in rows
+    ]
 
 
 def cancel_older(client: Any, exempt: Collection[str], seconds: float) -> None:

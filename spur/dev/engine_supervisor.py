@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,7 @@ class Supervisor:
     def watch(self) -> None:
         """Until the stop event: start the engine again when it ended, went deaf
         or cannot end a read."""
-        reads = ReadWatch(self.port, self.creds, self.read_limit_seconds)
+        reads = ReadWatch(self.port, self.creds, self.read_limit_seconds, self._cut)
         refused = 0
         try:
             while not self.stop.wait(WATCH_SECONDS):
@@ -87,6 +88,9 @@ class Supervisor:
                     self._restart(why)
         finally:
             reads.close()
+
+    def _cut(self, engine_ports: Collection[int]) -> int:
+        return self.gate.cut(engine_ports) if self.gate.started else 0
 
     def _restart(self, why: str) -> None:
         """A new engine, tried until one starts or the server stops: a start can fail

@@ -10,7 +10,11 @@ the engine every second which reads run, and a read
 
 - past its limit plus :data:`CANCEL_AFTER_SECONDS` is cancelled, which ends
   whatever the engine can end;
-- past its limit plus :data:`END_ENGINE_AFTER_SECONDS` ignored that cancel:
+- past its limit plus :data:`CUT_AFTER_SECONDS` has its connection closed by
+  the store's gate, where there is one: that ends a read waiting for its
+  client (measured: a query sent without the packets that must follow it
+  waits the server's 300 s, using no CPU, and ignores its cancel);
+- past its limit plus :data:`END_ENGINE_AFTER_SECONDS` ignored both:
   the server ends the engine and starts it again on the same port (about a
   second without a store; writers retry and stay exact, as after any kill
   of the engine; other reads running at that moment fail).
@@ -26,7 +30,7 @@ Blocking: :meth:`ReadWatch.check` runs two short queries. Raises nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +39,7 @@ from spur_sinks.driver import driver_client
 from spur_sinks.running_reads import RunningRead, cancel_older, running_reads
 
 CANCEL_AFTER_SECONDS = 2.0
+CUT_AFTER_SECONDS = 5.0
 END_ENGINE_AFTER_SECONDS = 10.0
 # Failed checks in a row (one a second) before the log says so: an engine
 # starting again fails a few.
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Overruns:
     to_cancel: tuple[RunningRead, ...]
+    to_cut: tuple[RunningRead, ...]
     # The longest read that ran on although it was cancelled, if one did.
     ignored_its_cancel: RunningRead | None
 
@@ -56,15 +62,25 @@ class Overruns:
 def overruns(reads: Sequence[RunningRead], limit_seconds: float) -> Overruns:
     """Which of ``reads`` to cancel, and whether one makes the engine end."""
     to_cancel = tuple(r for r in reads if r.elapsed_seconds > limit_seconds + CANCEL_AFTER_SECONDS)
-    stuck = [r for r in to_cancel if r.elapsed_seconds > limit_seconds + END_ENGINE_AFTER_SECONDS]
-    return Overruns(to_cancel, max(stuck, key=lambda r: r.elapsed_seconds, default=None))
+    to_cut = tuple(r for r in to_cancel if r.elapsed_seconds > limit_seconds + CUT_AFTER_SECONDS)
+    stuck = [r for r in to_cut if r.elapsed_seconds > limit_seconds + END_ENGINE_AFTER_SECONDS]
+    return Overruns(to_cancel, to_cut, max(stuck, key=lambda r: r.elapsed_seconds, default=None))
 
 
 class ReadWatch:
-    """One connection to the engine as the admin, kept between checks."""
+    """One connection to the engine as the admin, kept between checks. ``cut``
+    closes the connections the engine sees from the given ports (the gate's
+    :meth:`spur.dev.store_gate.Gate.cut`); None where the engine is not gated."""
 
-    def __init__(self, port: int, creds: Credentials, limit_seconds: float) -> None:
+    def __init__(
+        self,
+        port: int,
+        creds: Credentials,
+        limit_seconds: float,
+        cut: Callable[[Collection[int]], int] | None = None,
+    ) -> None:
         self.limit_seconds = limit_seconds
+        self._cut = cut
         self._client: Any = driver_client()(
             host="127.0.0.1", port=port, user=ADMIN, password=creds.passwords[ADMIN],
             connect_timeout=2, send_receive_timeout=5,
@@ -90,6 +106,9 @@ class ReadWatch:
                     read.user, read.elapsed_seconds - self.limit_seconds, self.limit_seconds,
                 )  # fmt: skip
         self._cancelled = {read.id_hash for read in found.to_cancel}
+        if self._cut is not None and found.to_cut and self._cut([r.port for r in found.to_cut]):
+            log.warning("closed the connections of %d read(s) that ignored their cancel",
+                        len(found.to_cut))  # fmt: skip
         stuck = found.ignored_its_cancel
         if stuck is None:
             return None

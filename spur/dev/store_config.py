@@ -140,7 +140,10 @@ def _listener_profile(limits: ReadLimits) -> str:
     up; readonly refuses SYSTEM START LISTEN).
     """
     settings = limits.as_query_settings()
-    fixed = ("max_memory_usage", "max_memory_usage_for_user", "max_concurrent_queries_for_user")
+    fixed = (
+        "max_memory_usage", "max_memory_usage_for_user", "max_concurrent_queries_for_user",
+        "max_parser_depth", "max_parser_backtracks",
+    )  # fmt: skip
     return (
         "<listener>"
         + "".join(f"<{name}>{settings[name]}</{name}>" for name in fixed)

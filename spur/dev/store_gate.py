@@ -12,6 +12,15 @@ engine's namespace only when the user is one of spur's named accounts,
 whose passwords the engine checks. ``default`` and every other name are
 refused before a byte reaches the engine.
 
+Readers (every admitted account but ``unbounded`` ones, spur's own) are
+held to what reading needs, since what the engine does with a request
+before it parses it is outside every limit of theirs (measured: client
+fields of 150 MB each were taken, 1.8 GB of them made the engine 11 GB):
+at most :data:`READER_REQUEST_BYTES` sent before the engine answers, and
+:data:`READER_CONNECTIONS` connections per account. The store's read watch
+(spur.dev.read_watch) can :meth:`Gate.cut` the connection of a read it
+cannot cancel otherwise.
+
 Threads: one accepts, one connects into the engine's namespace (``setns``
 changes only the calling thread's), two per connection copy bytes; daemons.
 :meth:`Gate.start` returns at once; raises OSError when the port cannot be
@@ -46,6 +55,13 @@ HELLO_SECONDS = 10.0
 # deadline; beyond this a new one is closed at once. spur's clients send
 # their Hello within milliseconds, so they are not held up.
 MAX_PENDING_HELLOS = 256
+# A reader's request (a query of at most the server's 256 KiB max_query_size,
+# its settings and client fields) arrives whole before the engine answers
+# anything; more than this unanswered is no read, and the connection is cut.
+READER_REQUEST_BYTES = 1024 * 1024
+# Connections of one reader account at once; with the above, what one account
+# can make the engine hold before a query even starts (128 MiB).
+READER_CONNECTIONS = 128
 # accept() failing for want of descriptors (a flood of connections): wait for
 # some to close rather than stop accepting for good.
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -114,14 +130,24 @@ def enter_network_namespace(netns: str) -> None:
 class Gate:
     """Admits spur's named accounts on 127.0.0.1:``port`` into the engine's namespace."""
 
-    def __init__(self, port: int, users: Collection[str]) -> None:
+    def __init__(self, port: int, users: Collection[str], unbounded: Collection[str]) -> None:
         self.port = port
         self.users = frozenset(users)
+        self.unbounded = frozenset(unbounded)
+        # Forwarded connections by the port the engine sees them from (its
+        # system.processes.port): what the read watch names to cut.
+        self._passages: dict[int, tuple[socket.socket, socket.socket]] = {}
+        self._readers: dict[str, int] = {}
+        self._lock = threading.Lock()
         self._requests: queue.Queue[Future[socket.socket] | None] = queue.Queue()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._pending = threading.BoundedSemaphore(MAX_PENDING_HELLOS)
-        self._refusals = _RefusalLog()
+        self._refusals = _RefusalLog("refused %d connection(s), the last as %r")
+        self._overlong = _RefusalLog(
+            f"cut %d connection(s) sending over {READER_REQUEST_BYTES:,} bytes unanswered, "
+            "the last as %r"
+        )
         self._closed = False
         self.started = False
 
@@ -159,6 +185,16 @@ class Gate:
         except TimeoutError:
             return False
         return True
+
+    def cut(self, engine_ports: Collection[int]) -> int:
+        """Close the connections the engine sees from ``engine_ports``, both ends: a
+        read the engine waits on for its client (or its client for it) ends at once.
+        How many of them were open."""
+        with self._lock:
+            passages = [self._passages[p] for p in engine_ports if p in self._passages]
+        for passage in passages:
+            _shut(*passage)
+        return len(passages)
 
     def close(self) -> None:
         self._closed = True
@@ -222,30 +258,79 @@ class Gate:
                     hello += chunk
                     user = hello_user(hello)
                 pending()
-                if user not in self.users:
+                if user is None or user not in self.users:
                     self._refusals.refused(user or "")
                     return
+                bounded = user not in self.unbounded
+                if bounded:
+                    closing.enter_context(self._reader_slot(user))
                 engine = self.engine_connection()
             except (OSError, ValueError, TimeoutError):
                 return
             closing.callback(engine.close)
+            closing.enter_context(self._passage(client, engine))
             for side in (client, engine):
                 side.settimeout(None)
                 # The protocol is request and answer in small packets: without this,
                 # Nagle's algorithm and delayed ACKs held each answer ~40 ms (measured).
                 side.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             engine.sendall(hello)
-            back = threading.Thread(target=_copy, args=(engine, client), daemon=True)
+            turn = _Turn(READER_REQUEST_BYTES if bounded else None)
+            back = threading.Thread(target=_copy, args=(engine, client, turn.answered), daemon=True)
             back.start()
-            _copy(client, engine)
+            if not _copy(client, engine, turn.asked):
+                self._overlong.refused(user)
             back.join()
+
+    @contextlib.contextmanager
+    def _reader_slot(self, user: str) -> Iterator[None]:
+        """One of ``user``'s READER_CONNECTIONS; raises ValueError when none is free."""
+        with self._lock:
+            if self._readers.get(user, 0) >= READER_CONNECTIONS:
+                self._refusals.refused(user)
+                raise ValueError(f"{user} holds {READER_CONNECTIONS} connections")
+            self._readers[user] = self._readers.get(user, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._readers[user] -= 1
+
+    @contextlib.contextmanager
+    def _passage(self, client: socket.socket, engine: socket.socket) -> Iterator[None]:
+        port = engine.getsockname()[1]
+        with self._lock:
+            self._passages[port] = (client, engine)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._passages.pop(port, None)
+
+
+class _Turn:
+    """The bytes a client sent since the engine last answered, against a cap."""
+
+    def __init__(self, cap: int | None) -> None:
+        self.cap = cap
+        self.unanswered = 0
+
+    def asked(self, size: int) -> bool:
+        """Whether ``size`` more bytes from the client may pass."""
+        self.unanswered += size
+        return self.cap is None or self.unanswered <= self.cap
+
+    def answered(self, size: int) -> bool:
+        self.unanswered = 0
+        return True
 
 
 class _RefusalLog:
     """Refused connections logged at most once per REFUSALS_LOG_SECONDS, with a count:
     any local user can open connections, and a line each would fill the disk."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str) -> None:
+        self._message = "store gate: " + message
         self._lock = threading.Lock()
         self._since, self._last = 0, -REFUSALS_LOG_SECONDS
 
@@ -255,20 +340,29 @@ class _RefusalLog:
             if time.monotonic() - self._last < REFUSALS_LOG_SECONDS:
                 return
             count, self._since, self._last = self._since, 0, time.monotonic()
-        log.warning("store gate: refused %d connection(s), the last as %r", count, user[:64])
+        log.warning(self._message, count, user[:64])
 
 
 REFUSALS_LOG_SECONDS = 60.0
 
 
-def _copy(source: socket.socket, sink: socket.socket) -> None:
-    """Bytes from ``source`` to ``sink`` until either side ends; then both are shut."""
+def _copy(source: socket.socket, sink: socket.socket, passes: Callable[[int], bool]) -> bool:
+    """Bytes from ``source`` to ``sink`` until either side ends or ``passes`` refuses a
+    chunk (not sent: False); then both are shut."""
+    passed = True
     try:
         while chunk := source.recv(_CHUNK):
+            if not (passed := passes(len(chunk))):
+                break
             sink.sendall(chunk)
     except OSError:
         pass
-    for side in (source, sink):
+    _shut(source, sink)
+    return passed
+
+
+def _shut(*sides: socket.socket) -> None:
+    for side in sides:
         with contextlib.suppress(OSError):
             side.shutdown(socket.SHUT_RDWR)
 

@@ -107,7 +107,7 @@ def serve(
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        gate = Gate(port, (WRITER, ADMIN, *READERS))
+        gate = Gate(port, (WRITER, ADMIN, *READERS), unbounded=(WRITER, ADMIN))
         engine = Supervisor(directory, port, creds, gate, limits.max_execution_seconds, stop)
         protection = engine.start()
         try:

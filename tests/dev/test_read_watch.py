@@ -16,8 +16,14 @@ import pytest
 from clickhouse_driver import Client
 
 from spur.dev.local_store import LocalStore
-from spur.dev.read_watch import CANCEL_AFTER_SECONDS, END_ENGINE_AFTER_SECONDS, overruns
+from spur.dev.read_watch import (
+    CANCEL_AFTER_SECONDS,
+    CUT_AFTER_SECONDS,
+    END_ENGINE_AFTER_SECONDS,
+    overruns,
+)
 from spur.dev.store_config import STALLED_SEND_SECONDS
+from spur.dev.store_engine import has_own_network
 from spur.local_state import ADMIN, RunningStore
 from spur_sinks.running_reads import RunningRead
 from spur_sinks.store import StoreError
@@ -40,12 +46,14 @@ def test_a_read_is_cancelled_past_its_limit_and_ends_the_engine_if_it_runs_on() 
     reads = [
         RunningRead(1, "engineer", LIMIT_SECONDS + 1.0),
         RunningRead(2, "ops", LIMIT_SECONDS + CANCEL_AFTER_SECONDS + 0.5),
-        RunningRead(3, "default", LIMIT_SECONDS + END_ENGINE_AFTER_SECONDS + 0.5),
+        RunningRead(3, "billing", LIMIT_SECONDS + CUT_AFTER_SECONDS + 0.5),
+        RunningRead(4, "default", LIMIT_SECONDS + END_ENGINE_AFTER_SECONDS + 0.5),
     ]
     found = overruns(reads, LIMIT_SECONDS)
-    assert [r.id_hash for r in found.to_cancel] == [2, 3]
-    assert found.ignored_its_cancel == reads[2]
-    assert overruns(reads[:2], LIMIT_SECONDS).ignored_its_cancel is None
+    assert [r.id_hash for r in found.to_cancel] == [2, 3, 4]
+    assert [r.id_hash for r in found.to_cut] == [3, 4]
+    assert found.ignored_its_cancel == reads[3]
+    assert overruns(reads[:3], LIMIT_SECONDS).ignored_its_cancel is None
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +167,31 @@ def test_a_client_that_stops_reading_loses_its_read_without_a_restart(
     time.sleep(LIMIT_SECONDS + END_ENGINE_AFTER_SECONDS + 1 - (time.monotonic() - started))
     assert Path(server.log_path).read_text().count("starting it again") == restarts
     stalled.disconnect()
+
+
+def test_a_read_waiting_for_its_client_ends_without_a_restart(
+    limited_store: tuple[LocalStore, RunningStore],
+) -> None:
+    """A query sent without the packets that must follow it waits the server's
+    300 s at no CPU, and ignores its cancel: the gate closes its connection
+    (before, the watch ended the engine every 13 s for it)."""
+    server, running = limited_store
+    if not has_own_network(running.protection):
+        pytest.skip(f"the engine is not gated here ({running.protection})")
+    restarts = Path(server.log_path).read_text().count("starting it again")
+    waiting = _client(running, "engineer")
+    waiting.connection.connect()
+    waiting.connection.send_query("SELECT 1")  # and no end of its external data
+    started = time.monotonic()
+    while _reads_of(running, "engineer") == 0:
+        assert time.monotonic() < started + 5, "the query never started"
+        time.sleep(0.1)
+    while _reads_of(running, "engineer") != 0:
+        assert time.monotonic() < started + LIMIT_SECONDS + END_ENGINE_AFTER_SECONDS, "still held"
+        time.sleep(0.5)
+    assert Path(server.log_path).read_text().count("starting it again") == restarts
+    assert "closed the connections of 1 read(s)" in Path(server.log_path).read_text()
+    waiting.disconnect()
 
 
 def test_a_read_cut_by_a_restart_says_what_may_have_happened() -> None:
