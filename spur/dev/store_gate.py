@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import logging
 import os
 import queue
 import resource
@@ -41,13 +40,10 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future
 
+from spur.dev.gate_passage import RefusalLog, Turn, copy_until, shut
 from spur.dev.store_engine import CLONE_NEWNET
+from spur.dev.store_hello import MAX_HELLO_BYTES, hello_user
 
-log = logging.getLogger(__name__)
-
-_HELLO = 0  # the client's first packet type
-_MAX_HELLO_BYTES = 64 * 1024
-_CHUNK = 256 * 1024
 # A client's whole Hello must arrive within this, however it dribbles in.
 HELLO_SECONDS = 10.0
 # Connections whose Hello is not complete yet, at most: any local user can
@@ -65,54 +61,6 @@ READER_CONNECTIONS = 128
 # accept() failing for want of descriptors (a flood of connections): wait for
 # some to close rather than stop accepting for good.
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-def hello_user(data: bytes) -> str | None:
-    """The user a native-protocol Hello names, or None while ``data`` holds less than
-    the Hello's fields up to the password. Raises ValueError when it is no Hello."""
-    reader = _Reader(data)
-    try:
-        if reader.varint() != _HELLO:
-            raise ValueError("the first packet is not a Hello")
-        reader.string()  # client name
-        for _ in range(3):  # version major, minor, protocol
-            reader.varint()
-        reader.string()  # default database
-        user = reader.string().decode("utf-8", errors="replace")
-        # Forwarded only whole, password included: a Hello cut after the user
-        # would hold an engine thread for minutes (the engine's own timeout).
-        reader.string()  # password
-        return user
-    except IndexError:
-        return None
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.at = 0
-
-    def varint(self) -> int:
-        value = shift = 0
-        while True:
-            byte = self.data[self.at]
-            self.at += 1
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-            if shift > 63:
-                raise ValueError("a varint longer than 9 bytes")
-
-    def string(self) -> bytes:
-        size = self.varint()
-        if size > _MAX_HELLO_BYTES:
-            raise ValueError("a string longer than a Hello holds")
-        if self.at + size > len(self.data):
-            raise IndexError
-        value = self.data[self.at : self.at + size]
-        self.at += size
-        return value
 
 
 def enter_network_namespace(netns: str) -> None:
@@ -143,8 +91,8 @@ class Gate:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._pending = threading.BoundedSemaphore(MAX_PENDING_HELLOS)
-        self._refusals = _RefusalLog("refused %d connection(s), the last as %r")
-        self._overlong = _RefusalLog(
+        self._refusals = RefusalLog("refused %d connection(s), the last as %r")
+        self._overlong = RefusalLog(
             f"cut %d connection(s) sending over {READER_REQUEST_BYTES:,} bytes unanswered, "
             "the last as %r"
         )
@@ -193,7 +141,7 @@ class Gate:
         with self._lock:
             passages = [self._passages[p] for p in engine_ports if p in self._passages]
         for passage in passages:
-            _shut(*passage)
+            shut(*passage)
         return len(passages)
 
     def close(self) -> None:
@@ -250,7 +198,7 @@ class Gate:
             hello = b""
             try:
                 user = None
-                while user is None and len(hello) < _MAX_HELLO_BYTES:
+                while user is None and len(hello) < MAX_HELLO_BYTES:
                     client.settimeout(max(0.01, deadline - time.monotonic()))
                     chunk = client.recv(4096)
                     if not chunk:
@@ -275,10 +223,12 @@ class Gate:
                 # Nagle's algorithm and delayed ACKs held each answer ~40 ms (measured).
                 side.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             engine.sendall(hello)
-            turn = _Turn(READER_REQUEST_BYTES if bounded else None)
-            back = threading.Thread(target=_copy, args=(engine, client, turn.answered), daemon=True)
+            turn = Turn(READER_REQUEST_BYTES if bounded else None)
+            back = threading.Thread(
+                target=copy_until, args=(engine, client, turn.answered), daemon=True
+            )
             back.start()
-            if not _copy(client, engine, turn.asked):
+            if not copy_until(client, engine, turn.asked):
                 self._overlong.refused(user)
             back.join()
 
@@ -306,65 +256,6 @@ class Gate:
         finally:
             with self._lock:
                 self._passages.pop(port, None)
-
-
-class _Turn:
-    """The bytes a client sent since the engine last answered, against a cap."""
-
-    def __init__(self, cap: int | None) -> None:
-        self.cap = cap
-        self.unanswered = 0
-
-    def asked(self, size: int) -> bool:
-        """Whether ``size`` more bytes from the client may pass."""
-        self.unanswered += size
-        return self.cap is None or self.unanswered <= self.cap
-
-    def answered(self, size: int) -> bool:
-        self.unanswered = 0
-        return True
-
-
-class _RefusalLog:
-    """Refused connections logged at most once per REFUSALS_LOG_SECONDS, with a count:
-    any local user can open connections, and a line each would fill the disk."""
-
-    def __init__(self, message: str) -> None:
-        self._message = "store gate: " + message
-        self._lock = threading.Lock()
-        self._since, self._last = 0, -REFUSALS_LOG_SECONDS
-
-    def refused(self, user: str) -> None:
-        with self._lock:
-            self._since += 1
-            if time.monotonic() - self._last < REFUSALS_LOG_SECONDS:
-                return
-            count, self._since, self._last = self._since, 0, time.monotonic()
-        log.warning(self._message, count, user[:64])
-
-
-REFUSALS_LOG_SECONDS = 60.0
-
-
-def _copy(source: socket.socket, sink: socket.socket, passes: Callable[[int], bool]) -> bool:
-    """Bytes from ``source`` to ``sink`` until either side ends or ``passes`` refuses a
-    chunk (not sent: False); then both are shut."""
-    passed = True
-    try:
-        while chunk := source.recv(_CHUNK):
-            if not (passed := passes(len(chunk))):
-                break
-            sink.sendall(chunk)
-    except OSError:
-        pass
-    _shut(source, sink)
-    return passed
-
-
-def _shut(*sides: socket.socket) -> None:
-    for side in sides:
-        with contextlib.suppress(OSError):
-            side.shutdown(socket.SHUT_RDWR)
 
 
 @contextlib.contextmanager

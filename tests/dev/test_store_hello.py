@@ -1,10 +1,10 @@
-"""The gate's reading of a Hello (spur.dev.store_gate.hello_user): pure, no store."""
+"""The gate's reading of a Hello (spur.dev.store_hello.hello_user): pure, no store."""
 
 from __future__ import annotations
 
 import pytest
 
-from spur.dev.store_gate import hello_user
+from spur.dev.store_hello import hello_user
 
 
 def varint(n: int) -> bytes:
