@@ -13,11 +13,10 @@ whose passwords the engine checks. ``default`` and every other name are
 refused before a byte reaches the engine.
 
 Readers (every admitted account but ``unbounded`` ones, spur's own) are
-held to what reading needs, since what the engine does with a request
-before it parses it is outside every limit of theirs (measured: client
-fields of 150 MB each were taken, 1.8 GB of them made the engine 11 GB):
-at most :data:`READER_REQUEST_BYTES` sent before the engine answers, and
-:data:`READER_CONNECTIONS` connections per account. The store's read watch
+held to what reading needs: their packets pass whole and checked
+(spur.dev.reader_requests), each within :data:`PACKET_SECONDS`, and an
+account has at most :data:`READER_CONNECTIONS` at once. A refusal is
+answered with an exception packet that says why. The store's read watch
 (spur.dev.read_watch) can :meth:`Gate.cut` the connection of a read it
 cannot cancel otherwise.
 
@@ -29,20 +28,18 @@ bound or the namespace not entered."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import os
 import queue
-import resource
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future
 
-from spur.dev.gate_passage import RefusalLog, Turn, copy_until, shut
-from spur.dev.store_engine import CLONE_NEWNET
-from spur.dev.store_hello import MAX_HELLO_BYTES, hello_user
+from spur.dev.gate_os import enter_network_namespace
+from spur.dev.gate_passage import CHUNK, RefusalLog, copy_until, released_once, shut
+from spur.dev.reader_requests import ReaderRequests, Refused, refusal_packet
+from spur.dev.store_hello import MAX_HELLO_BYTES, read_hello
 
 # A client's whole Hello must arrive within this, however it dribbles in.
 HELLO_SECONDS = 10.0
@@ -51,28 +48,19 @@ HELLO_SECONDS = 10.0
 # deadline; beyond this a new one is closed at once. spur's clients send
 # their Hello within milliseconds, so they are not held up.
 MAX_PENDING_HELLOS = 256
-# A reader's request (a query of at most the server's 256 KiB max_query_size,
-# its settings and client fields) arrives whole before the engine answers
-# anything; more than this unanswered is no read, and the connection is cut.
-READER_REQUEST_BYTES = 1024 * 1024
-# Connections of one reader account at once; with the above, what one account
-# can make the engine hold before a query even starts (128 MiB).
+# Connections of one reader account at once: the engine holds a thread for
+# each, and the writer's must find one free.
 READER_CONNECTIONS = 128
+# A reader's packet must arrive whole within this (the gate holds it till then).
+PACKET_SECONDS = 10.0
+# How long a refused client may still send (its request's rest) and read why.
+REFUSAL_SECONDS = 2.0
+# Codes of the exception packets the gate answers with (ClickHouse's).
+UNKNOWN_USER = 192
+TOO_MANY_SIMULTANEOUS_QUERIES = 202
 # accept() failing for want of descriptors (a flood of connections): wait for
 # some to close rather than stop accepting for good.
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-def enter_network_namespace(netns: str) -> None:
-    """Move the calling thread into the network namespace at ``netns`` (/proc/PID/ns/net)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(netns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"setns({netns}): {os.strerror(errno)}")
-    finally:
-        os.close(fd)
 
 
 class Gate:
@@ -92,10 +80,7 @@ class Gate:
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._pending = threading.BoundedSemaphore(MAX_PENDING_HELLOS)
         self._refusals = RefusalLog("refused %d connection(s), the last as %r")
-        self._overlong = RefusalLog(
-            f"cut %d connection(s) sending over {READER_REQUEST_BYTES:,} bytes unanswered, "
-            "the last as %r"
-        )
+        self._requests_refused = RefusalLog("refused %d reader connection(s), the last of %r: %s")
         self._closed = False
         self.started = False
 
@@ -193,26 +178,35 @@ class Gate:
     def _admit(self, client: socket.socket) -> None:
         with contextlib.ExitStack() as closing:
             closing.callback(client.close)
-            pending = closing.enter_context(_released_once(self._pending))
+            pending = closing.enter_context(released_once(self._pending))
             deadline = time.monotonic() + HELLO_SECONDS
-            hello = b""
+            data = b""
             try:
-                user = None
-                while user is None and len(hello) < MAX_HELLO_BYTES:
+                hello = None
+                while hello is None and len(data) < MAX_HELLO_BYTES:
                     client.settimeout(max(0.01, deadline - time.monotonic()))
                     chunk = client.recv(4096)
                     if not chunk:
                         return
-                    hello += chunk
-                    user = hello_user(hello)
+                    data += chunk
+                    hello = read_hello(data)
                 pending()
-                if user is None or user not in self.users:
-                    self._refusals.refused(user or "")
+                if hello is None:
                     return
-                bounded = user not in self.unbounded
-                if bounded:
-                    closing.enter_context(self._reader_slot(user))
+                if hello.user not in self.users:
+                    self._refusals.refused(hello.user)
+                    raise Refused("the local store admits only spur's accounts", UNKNOWN_USER)
+                requests = None
+                if hello.user not in self.unbounded:
+                    closing.enter_context(self._reader_slot(hello.user))
+                    requests = ReaderRequests(hello.revision)
+                    first = requests.feed(data[hello.size :])
+                else:
+                    first = data[hello.size :]
                 engine = self.engine_connection()
+            except Refused as refused:
+                self._refuse(client, refused, hello.user if hello else "")
+                return
             except (OSError, ValueError, TimeoutError):
                 return
             closing.callback(engine.close)
@@ -222,23 +216,67 @@ class Gate:
                 # The protocol is request and answer in small packets: without this,
                 # Nagle's algorithm and delayed ACKs held each answer ~40 ms (measured).
                 side.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            engine.sendall(hello)
-            turn = Turn(READER_REQUEST_BYTES if bounded else None)
-            back = threading.Thread(
-                target=copy_until, args=(engine, client, turn.answered), daemon=True
-            )
+            engine.sendall(data[: hello.size] + first)
+            back = threading.Thread(target=copy_until, args=(engine, client), daemon=True)
             back.start()
-            if not copy_until(client, engine, turn.asked):
-                self._overlong.refused(user)
+            if requests is None:
+                copy_until(client, engine)
+            else:
+                self._relay(client, engine, requests, hello.user)
             back.join()
+
+    def _relay(
+        self, client: socket.socket, engine: socket.socket, requests: ReaderRequests, user: str
+    ) -> None:
+        """A reader's packets to the engine, each once it arrived whole and passed."""
+        began = 0.0  # when the packet arriving now began
+        try:
+            while True:
+                left = began + PACKET_SECONDS - time.monotonic()
+                client.settimeout(max(0.01, left) if requests.partial else None)
+                try:
+                    chunk = client.recv(CHUNK)
+                except TimeoutError:
+                    raise Refused(f"a packet that took over {PACKET_SECONDS:.0f} s") from None
+                if not chunk:
+                    break
+                was_partial = requests.partial
+                whole = requests.feed(chunk)
+                engine.sendall(whole)
+                if requests.partial and (whole or not was_partial):
+                    began = time.monotonic()
+        except Refused as refused:
+            self._refuse(client, refused, user)
+        except OSError:
+            pass
+        shut(client, engine)
+
+    def _refuse(self, client: socket.socket, refused: Refused, user: str) -> None:
+        """Tell the client why (an exception packet it shows), and log it (rate-limited).
+        What the client still sends is read and dropped for a moment: closed at once,
+        a client still sending its request sees a broken pipe instead of the reason."""
+        if refused.code != UNKNOWN_USER:
+            self._requests_refused.refused(user, str(refused))
+        deadline = time.monotonic() + REFUSAL_SECONDS
+        with contextlib.suppress(OSError):
+            client.settimeout(REFUSAL_SECONDS)
+            why = f"refused by the local store's gate: {refused}"
+            client.sendall(refusal_packet(refused.code, why))
+            client.shutdown(socket.SHUT_WR)
+            while (left := deadline - time.monotonic()) > 0:
+                client.settimeout(left)
+                if not client.recv(CHUNK):
+                    break
 
     @contextlib.contextmanager
     def _reader_slot(self, user: str) -> Iterator[None]:
-        """One of ``user``'s READER_CONNECTIONS; raises ValueError when none is free."""
+        """One of ``user``'s READER_CONNECTIONS; raises Refused when none is free."""
         with self._lock:
             if self._readers.get(user, 0) >= READER_CONNECTIONS:
-                self._refusals.refused(user)
-                raise ValueError(f"{user} holds {READER_CONNECTIONS} connections")
+                raise Refused(
+                    f"{user} holds {READER_CONNECTIONS} connections to the store at once, "
+                    "its limit: close some", TOO_MANY_SIMULTANEOUS_QUERIES,
+                )  # fmt: skip
             self._readers[user] = self._readers.get(user, 0) + 1
         try:
             yield
@@ -256,30 +294,3 @@ class Gate:
         finally:
             with self._lock:
                 self._passages.pop(port, None)
-
-
-@contextlib.contextmanager
-def _released_once(semaphore: threading.BoundedSemaphore) -> Iterator[Callable[[], None]]:
-    """A function that releases ``semaphore`` the first time it is called; on
-    leaving the block it is released if it was not yet."""
-    released = False
-
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            semaphore.release()
-
-    try:
-        yield release
-    finally:
-        release()
-
-
-def descriptors_up_to_the_hard_limit() -> None:
-    """The soft limit of open files raised to the hard one: the gate holds two
-    descriptors per connection, and a shell's soft default (1,024) ran out when
-    another user opened 1,100 idle connections (the server then ended)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

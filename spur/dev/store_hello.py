@@ -7,34 +7,62 @@ user, once the Hello is whole. Pure: bytes in, the user out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 _HELLO = 0  # the client's first packet type
 MAX_HELLO_BYTES = 64 * 1024
 
 
-def hello_user(data: bytes) -> str | None:
-    """The user a native-protocol Hello names, or None while ``data`` holds less than
-    the Hello's fields up to the password. Raises ValueError when it is no Hello."""
-    reader = _Reader(data)
+@dataclass(frozen=True)
+class Hello:
+    user: str
+    revision: int  # the client's protocol revision: what the packets after it hold
+    size: int  # its bytes; a client may send more behind it
+
+
+def read_hello(data: bytes) -> Hello | None:
+    """The Hello that ``data`` begins with, or None while it holds less than the
+    Hello's fields up to the password. Raises ValueError when it is no Hello."""
+    reader = Reader(data)
     try:
         if reader.varint() != _HELLO:
             raise ValueError("the first packet is not a Hello")
         reader.string()  # client name
-        for _ in range(3):  # version major, minor, protocol
-            reader.varint()
+        reader.varint()  # version major
+        reader.varint()  # version minor
+        revision = reader.varint()
         reader.string()  # default database
         user = reader.string().decode("utf-8", errors="replace")
         # Forwarded only whole, password included: a Hello cut after the user
         # would hold an engine thread for minutes (the engine's own timeout).
         reader.string()  # password
-        return user
+        return Hello(user, revision, reader.at)
     except IndexError:
         return None
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
+def hello_user(data: bytes) -> str | None:
+    """The user a Hello names (see :func:`read_hello`)."""
+    hello = read_hello(data)
+    return None if hello is None else hello.user
+
+
+class Reader:
+    """Native-protocol fields from ``data``; IndexError where it ends too soon."""
+
+    def __init__(self, data: bytes, at: int = 0) -> None:
         self.data = data
-        self.at = 0
+        self.at = at
+
+    def byte(self) -> int:
+        value = self.data[self.at]
+        self.at += 1
+        return value
+
+    def skip(self, size: int) -> None:
+        if self.at + size > len(self.data):
+            raise IndexError
+        self.at += size
 
     def varint(self) -> int:
         value = shift = 0
@@ -48,10 +76,10 @@ class _Reader:
             if shift > 63:
                 raise ValueError("a varint longer than 9 bytes")
 
-    def string(self) -> bytes:
+    def string(self, limit: int = MAX_HELLO_BYTES) -> bytes:
         size = self.varint()
-        if size > MAX_HELLO_BYTES:
-            raise ValueError("a string longer than a Hello holds")
+        if size > limit:
+            raise ValueError(f"a string of {size:,} bytes (at most {limit:,} here)")
         if self.at + size > len(self.data):
             raise IndexError
         value = self.data[self.at : self.at + size]

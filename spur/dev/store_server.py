@@ -40,10 +40,11 @@ from pathlib import Path
 
 from spur.client.private import private_dir, write_private
 from spur.dev.engine_supervisor import Supervisor
+from spur.dev.gate_os import descriptors_up_to_the_hard_limit
 from spur.dev.store_config import config_xml, users_xml
 from spur.dev.store_engine import data_dir, is_confined
 from spur.dev.store_errors import LocalStoreError
-from spur.dev.store_gate import Gate, descriptors_up_to_the_hard_limit
+from spur.dev.store_gate import Gate
 from spur.local_state import ADMIN, DATABASE, READERS, WRITER, credentials, store_server_file
 from spur.processes import ports_kept_in
 from spur_sinks.url import ReadLimits

@@ -1,24 +1,34 @@
-"""What the local store's gate holds a reader to (spur.dev.store_gate): the bytes
-of a request before the engine answers, and connections per account. spur's
-own accounts are not held to either.
+"""What the local store's gate holds a reader to (spur.dev.store_gate,
+spur.dev.reader_requests): each packet whole and checked before the engine
+gets it, and connections per account. spur's own accounts are not held.
 
-Found by a helper attacking the store with a reader's password: the client
-information of a query (os_user, client_hostname, client_name, quota_key) is
-outside every limit of the engine: 150 MB each were taken, and held reads
-carrying 1.8 GB of them made the engine 11 GB.
+Found by helpers attacking the store with a reader's password: the client
+information of a query was taken at 150 MB a field; a 500 KB query parameter
+put into 1,000 placeholders took the engine to 8 GB against a 1 GiB limit,
+unseen by the read watch for 6 s; pings between 800 KB blocks of external
+data passed a cap on bytes sent before an answer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import getpass
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
+from clickhouse_driver.errors import ServerException
 
+from spur.dev.local_store import LocalStore
+from spur.dev.reader_requests import ACCESS_DENIED, READER_REQUEST_BYTES
 from spur.dev.store_engine import has_own_network
-from spur.dev.store_gate import READER_CONNECTIONS, READER_REQUEST_BYTES
+from spur.dev.store_gate import PACKET_SECONDS, READER_CONNECTIONS, TOO_MANY_SIMULTANEOUS_QUERIES
 from spur.local_state import WRITER, RunningStore
+
+REFUSED = "refused by the local store's gate"
 
 
 @pytest.fixture
@@ -28,37 +38,121 @@ def gated(local_store: RunningStore) -> RunningStore:
     return local_store
 
 
-def client(store: RunningStore, user: str) -> Client:
+def client(store: RunningStore, user: str, **settings: object) -> Client:
     return Client(
-        host="127.0.0.1", port=store.port, user=user,
+        host="127.0.0.1", port=store.port, user=user, settings=settings,
         password=store.credentials.passwords[user], connect_timeout=5, send_receive_timeout=30,
     )  # fmt: skip
 
 
-def test_a_reader_sending_more_than_a_request_holds_is_cut(
+def refusal(call: object) -> ServerException:
+    with pytest.raises(ServerException) as refused:
+        call()  # type: ignore[operator]
+    assert refused.value.code == ACCESS_DENIED, refused.value
+    assert REFUSED in str(refused.value)
+    return refused.value
+
+
+def test_a_reader_s_oversized_client_field_is_refused_and_the_writer_s_is_not(
     gated: RunningStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     within = "SELECT length('" + "a" * 250_000 + "') AS n"  # the server's max_query_size
     assert client(gated, "engineer").execute(within) == [(250_000,)]
     monkeypatch.setattr(getpass, "getuser", lambda: "u" * 2 * READER_REQUEST_BYTES)
-    with pytest.raises(Exception, match=r"reset|EOF|Broken pipe"):
-        client(gated, "engineer").execute("SELECT 1")
+    refusal(lambda: client(gated, "engineer").execute("SELECT 1"))
     # The writer's is spur's own: not held (and the engine itself takes it).
     assert client(gated, WRITER).execute("SELECT 1") == [(1,)]
     monkeypatch.undo()
     assert client(gated, "engineer").execute("SELECT 2") == [(2,)]
     log = (gated.directory / "store.log").read_text()
-    assert "sending over 1,048,576 bytes unanswered" in log
+    assert "refused 1 reader connection(s), the last of 'engineer'" in log
 
 
-def test_a_reader_holds_at_most_its_connections(gated: RunningStore) -> None:
+def test_a_reader_s_query_parameters_settings_and_external_data_are_refused(
+    gated: RunningStore,
+) -> None:
+    placeholders = "SELECT length(concat(" + ", ".join(["{p:String}"] * 1000) + "))"
+    with_params = client(gated, "engineer", server_side_params=True)
+    why = refusal(lambda: with_params.execute(placeholders, {"p": "x" * 500_000}))
+    assert "query parameters" in str(why)
+    why = refusal(lambda: client(gated, "ops", max_memory_usage=10**12).execute("SELECT 1"))
+    assert "max_memory_usage" in str(why)
+    table = {"name": "t", "structure": [("x", "String")], "data": [{"x": "y" * 1000}] * 800}
+    why = refusal(lambda: client(gated, "billing").execute("SELECT 1", external_tables=[table]))
+    assert "external tables" in str(why)
+    # What the Grafana plugin sends, and pings between queries, pass.
+    reader = client(gated, "engineer", max_execution_time=5)
+    for n in range(3):
+        assert reader.execute(f"SELECT {n}") == [(n,)]
+        reader.connection.ping()
+
+
+def test_a_reader_s_packet_must_arrive_whole_in_time(gated: RunningStore) -> None:
+    hello = _hello("engineer", gated.credentials.passwords["engineer"])
+    with socket.create_connection(("127.0.0.1", gated.port), timeout=PACKET_SECONDS + 10) as raw:
+        raw.sendall(hello)
+        raw.recv(65536)  # the server's Hello
+        raw.sendall(b"\x00" + b"\x01")  # an empty quota key, and a query begun
+        started = time.monotonic()
+        answer = raw.recv(65536)
+        assert answer[:1] == b"\x02", answer  # an exception packet
+        assert b"took over" in answer
+        assert time.monotonic() - started < PACKET_SECONDS + 5
+
+
+def _hello(user: str, password: str, revision: int = 54468) -> bytes:
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return (
+            bytes([len(raw)]) + raw
+            if len(raw) < 128
+            else bytes([len(raw) & 0x7F | 0x80, len(raw) >> 7]) + raw
+        )
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while n > 0x7F:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        return bytes(out + bytes([n]))
+
+    return (
+        varint(0)
+        + text("test")
+        + varint(1)
+        + varint(0)
+        + varint(revision)
+        + text("")
+        + text(user)
+        + text(password)
+    )
+
+
+@pytest.fixture
+def own_store(tmp_path: Path) -> Iterator[RunningStore]:
+    """A store of this test's own: other tests' clients hold connections of the
+    session's store until they are collected."""
+    server = LocalStore(tmp_path / "store")
+    running = server.start()
+    try:
+        if not has_own_network(running.protection):
+            pytest.skip(f"the store is not behind its gate here: {running.protection}")
+        yield running
+    finally:
+        server.stop()
+
+
+def test_a_reader_holds_at_most_its_connections(own_store: RunningStore) -> None:
+    gated = own_store
     with contextlib.ExitStack() as held:
         for _ in range(READER_CONNECTIONS):
             connection = client(gated, "engineer")
             held.callback(connection.disconnect)
             assert connection.execute("SELECT 1") == [(1,)]
-        with pytest.raises(Exception, match=r"reset|EOF|Broken pipe"):  # closed by the gate
+        with pytest.raises(ServerException) as refused:
             client(gated, "engineer").execute("SELECT 1")
+        assert refused.value.code == TOO_MANY_SIMULTANEOUS_QUERIES
+        assert f"holds {READER_CONNECTIONS} connections" in str(refused.value)
         assert client(gated, "ops").execute("SELECT 1") == [(1,)], "another account is served"
         assert client(gated, WRITER).execute("SELECT 1") == [(1,)]
     assert client(gated, "engineer").execute("SELECT 1") == [(1,)], "free again"
