@@ -58,6 +58,7 @@ from spur_sinks.query_rules import (
 from spur_sinks.query_tree import Node, QueryRefusedError, parse_tree
 from spur_sinks.store import Store, StoreError
 from spur_sinks.store_errors import READONLY, TOO_MANY_ROWS_OR_BYTES
+from spur_sinks.url import PARSER_BACKTRACKS, PARSER_DEPTH
 
 __all__ = ["Catalog", "Guard", "Node", "QueryRefusedError", "parse_tree"]
 
@@ -247,5 +248,16 @@ def _refusal(exc: StoreError) -> QueryRefusedError:
         return QueryRefusedError(
             "refused: a SETTINGS clause (the reader's limits are fixed): " + text.split(": ", 1)[-1]
         )
+    if exc.code in _TOO_COMPLEX_TO_PARSE:
+        return QueryRefusedError(
+            f"refused: the query is nested deeper or is more ambiguous than a reader's parse "
+            f"may be (max_parser_depth {PARSER_DEPTH}, max_parser_backtracks "
+            f"{PARSER_BACKTRACKS:,}); write long chains of operators as functions over arrays "
+            "(arraySum, arrayConcat) or split the query"
+        )
     reason = _POSITION.sub(lambda m: f"position {int(m.group(1)) - len(_PREFIX)}", text)
     return QueryRefusedError(f"refused: not one valid SELECT: {reason.split(': ', 1)[-1]}")
+
+
+# ClickHouse's codes for a parse past its limits: AST too deep, parse depth, backtracking.
+_TOO_COMPLEX_TO_PARSE = frozenset({167, 306, 718})
