@@ -48,27 +48,34 @@ def hello_user(data: bytes) -> str | None:
 
 
 class Reader:
-    """Native-protocol fields from ``data``; IndexError where it ends too soon."""
+    """Native-protocol fields from ``data``; IndexError where it ends too soon, and
+    then ``wanted`` is how long ``data`` must be at least to go on."""
 
-    def __init__(self, data: bytes, at: int = 0) -> None:
+    def __init__(self, data: bytes | bytearray, at: int = 0) -> None:
         self.data = data
         self.at = at
+        self.wanted = 0
+
+    def _short(self, end: int) -> IndexError:
+        self.wanted = max(end, len(self.data) + 1)
+        return IndexError(end)
 
     def byte(self) -> int:
+        if self.at >= len(self.data):
+            raise self._short(self.at + 1)
         value = self.data[self.at]
         self.at += 1
         return value
 
     def skip(self, size: int) -> None:
         if self.at + size > len(self.data):
-            raise IndexError
+            raise self._short(self.at + size)
         self.at += size
 
     def varint(self) -> int:
         value = shift = 0
         while True:
-            byte = self.data[self.at]
-            self.at += 1
+            byte = self.byte()
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
                 return value
@@ -81,7 +88,7 @@ class Reader:
         if size > limit:
             raise ValueError(f"a string of {size:,} bytes (at most {limit:,} here)")
         if self.at + size > len(self.data):
-            raise IndexError
-        value = self.data[self.at : self.at + size]
+            raise self._short(self.at + size)
+        value = bytes(self.data[self.at : self.at + size])
         self.at += size
         return value
