@@ -13,8 +13,9 @@ the reason in an exception packet the client shows:
   text, or newer than clickhouse-driver's: later ones add fields);
 - a packet over :data:`READER_REQUEST_BYTES`;
 - a query with parameters, with compression, from a client that is not
-  TCP, or with a setting but ``max_execution_time`` (a reader's profile
-  refuses the others anyway; Grafana sends that one);
+  TCP, that is not an initial query asking for a complete result, or with
+  a setting but ``max_execution_time`` (a reader's profile refuses the
+  others anyway; Grafana sends that one);
 - data (external tables) other than the empty block that ends a query's;
 - any packet but Query, Data, Cancel and Ping.
 
@@ -39,6 +40,8 @@ READER_REQUEST_BYTES = 1024 * 1024
 _ADDENDUM_REVISION = 54458  # a quota key follows the Hello
 _QUERY, _DATA, _CANCEL, _PING = 1, 2, 3, 4
 _TCP = 1
+_INITIAL_QUERY = 1
+_COMPLETE = 2  # the processing stage a client asks for
 _SETTINGS_ALLOWED = frozenset({b"max_execution_time"})
 _SERVER_EXCEPTION = 2
 
@@ -126,8 +129,9 @@ def _packet(reader: Reader, revision: int) -> None:
 
 def _query(reader: Reader, revision: int) -> None:
     reader.string()  # query id
-    if reader.byte():  # the query kind; 0: no client information follows
-        _client_info(reader, revision)
+    if (kind := reader.byte()) != _INITIAL_QUERY:  # forwarded queries are servers' business
+        raise Refused(f"query kind {kind} (readers send initial queries)")
+    _client_info(reader, revision)
     while name := reader.string():  # settings, as text, until an empty name
         reader.varint()  # flags
         reader.string()  # value
@@ -135,7 +139,8 @@ def _query(reader: Reader, revision: int) -> None:
             raise Refused(f"setting {name[:64]!r} (a reader may set only max_execution_time)")
     if revision >= 54441:
         reader.string()  # interserver secret
-    reader.varint()  # stage
+    if (stage := reader.varint()) != _COMPLETE:
+        raise Refused(f"processing stage {stage} (readers ask for complete results)")
     if reader.varint():
         raise Refused("compression (readers send their queries uncompressed)")
     reader.string(READER_REQUEST_BYTES)  # the query
