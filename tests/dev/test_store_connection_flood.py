@@ -18,31 +18,16 @@ import contextlib
 import resource
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from spur.dev.local_store import LocalStore
-from spur.dev.store_engine import has_own_network
 from spur.local_state import RunningStore
 from tests.dev.test_store_on_a_shared_host import serves
 
 SHELL_DEFAULT_FILES = 1_024
 CONNECTIONS = 1_100
 HELD_SECONDS = 12.0
-
-
-@pytest.fixture
-def gated_store(tmp_path: Path) -> Iterator[RunningStore]:
-    server = LocalStore(tmp_path / "store")
-    running = server.start()
-    try:
-        if not has_own_network(running.protection):
-            pytest.skip(f"the store is not behind its gate here: {running.protection}")
-        yield running
-    finally:
-        server.stop()
 
 
 def test_idle_connections_beyond_the_open_files_limit_leave_the_store_serving(

@@ -15,18 +15,16 @@ import contextlib
 import getpass
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 
-from spur.dev.local_store import LocalStore
-from spur.dev.reader_requests import ACCESS_DENIED, READER_REQUEST_BYTES
+from spur.dev.reader_requests import ACCESS_DENIED, READER_MAX_REVISION, READER_REQUEST_BYTES
 from spur.dev.store_engine import has_own_network
 from spur.dev.store_gate import PACKET_SECONDS, READER_CONNECTIONS, TOO_MANY_SIMULTANEOUS_QUERIES
 from spur.local_state import WRITER, RunningStore
+from tests.dev.test_store_hello import hello as greeting
 
 REFUSED = "refused by the local store's gate"
 
@@ -86,7 +84,7 @@ def test_a_reader_s_query_parameters_settings_and_external_data_are_refused(
 
 
 def test_a_reader_s_packet_must_arrive_whole_in_time(gated: RunningStore) -> None:
-    hello = _hello("engineer", gated.credentials.passwords["engineer"])
+    hello = greeting("engineer", gated.credentials.passwords["engineer"], READER_MAX_REVISION)
     with socket.create_connection(("127.0.0.1", gated.port), timeout=PACKET_SECONDS + 10) as raw:
         raw.sendall(hello)
         raw.recv(65536)  # the server's Hello
@@ -98,50 +96,10 @@ def test_a_reader_s_packet_must_arrive_whole_in_time(gated: RunningStore) -> Non
         assert time.monotonic() - started < PACKET_SECONDS + 5
 
 
-def _hello(user: str, password: str, revision: int = 54468) -> bytes:
-    def text(value: str) -> bytes:
-        raw = value.encode()
-        return (
-            bytes([len(raw)]) + raw
-            if len(raw) < 128
-            else bytes([len(raw) & 0x7F | 0x80, len(raw) >> 7]) + raw
-        )
-
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while n > 0x7F:
-            out.append(n & 0x7F | 0x80)
-            n >>= 7
-        return bytes(out + bytes([n]))
-
-    return (
-        varint(0)
-        + text("test")
-        + varint(1)
-        + varint(0)
-        + varint(revision)
-        + text("")
-        + text(user)
-        + text(password)
-    )
-
-
-@pytest.fixture
-def own_store(tmp_path: Path) -> Iterator[RunningStore]:
-    """A store of this test's own: other tests' clients hold connections of the
-    session's store until they are collected."""
-    server = LocalStore(tmp_path / "store")
-    running = server.start()
-    try:
-        if not has_own_network(running.protection):
-            pytest.skip(f"the store is not behind its gate here: {running.protection}")
-        yield running
-    finally:
-        server.stop()
-
-
-def test_a_reader_holds_at_most_its_connections(own_store: RunningStore) -> None:
-    gated = own_store
+def test_a_reader_holds_at_most_its_connections(gated_store: RunningStore) -> None:
+    # A store of this test's own: other tests' clients hold connections of the
+    # session's store until they are collected.
+    gated = gated_store
     with contextlib.ExitStack() as held:
         for _ in range(READER_CONNECTIONS):
             connection = client(gated, "engineer")

@@ -21,8 +21,8 @@ def text(value: str) -> bytes:
     return varint(len(raw)) + raw
 
 
-def hello(user: str, password: str = "secret") -> bytes:
-    head = varint(0) + text("client") + varint(23) + varint(8) + varint(54429) + text("")
+def hello(user: str, password: str = "secret", revision: int = 54429) -> bytes:
+    head = varint(0) + text("client") + varint(23) + varint(8) + varint(revision) + text("")
     return head + text(user) + text(password)
 
 
