@@ -41,12 +41,6 @@ def read_hello(data: bytes) -> Hello | None:
         return None
 
 
-def hello_user(data: bytes) -> str | None:
-    """The user a Hello names (see :func:`read_hello`)."""
-    hello = read_hello(data)
-    return None if hello is None else hello.user
-
-
 class Reader:
     """Native-protocol fields from ``data``; IndexError where it ends too soon, and
     then ``wanted`` is how long ``data`` must be at least to go on."""

@@ -1,10 +1,10 @@
-"""The gate's reading of a Hello (spur.dev.store_hello.hello_user): pure, no store."""
+"""The gate's reading of a Hello (spur.dev.store_hello.read_hello): pure, no store."""
 
 from __future__ import annotations
 
 import pytest
 
-from spur.dev.store_hello import hello_user
+from spur.dev.store_hello import Hello, read_hello
 
 
 def varint(n: int) -> bytes:
@@ -27,8 +27,8 @@ def hello(user: str, password: str = "secret", revision: int = 54429) -> bytes:
 
 
 def test_a_whole_hello_names_its_user() -> None:
-    assert hello_user(hello("engineer")) == "engineer"
-    assert hello_user(hello("default", "")) == "default"
+    assert read_hello(hello("engineer")) == Hello("engineer", 54429, len(hello("engineer")))
+    assert getattr(read_hello(hello("default", "") + b"more"), "user", None) == "default"
 
 
 def test_a_hello_is_decided_only_with_its_password() -> None:
@@ -36,11 +36,11 @@ def test_a_hello_is_decided_only_with_its_password() -> None:
     # minutes waiting for the rest (the way to fill its connections).
     whole = hello("engineer")
     for cut in range(len(whole)):
-        assert hello_user(whole[:cut]) is None, cut
+        assert read_hello(whole[:cut]) is None, cut
 
 
 def test_what_is_no_hello_is_refused() -> None:
     with pytest.raises(ValueError, match="not a Hello"):
-        hello_user(varint(1) + text("SELECT 1"))
+        read_hello(varint(1) + text("SELECT 1"))
     with pytest.raises(ValueError, match="at most"):
-        hello_user(varint(0) + varint(2**40))
+        read_hello(varint(0) + varint(2**40))
