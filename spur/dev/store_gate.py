@@ -194,7 +194,6 @@ class Gate:
                 if hello is None:
                     return
                 if hello.user not in self.users:
-                    self._refusals.refused(hello.user)
                     raise Refused("the local store admits only spur's accounts", UNKNOWN_USER)
                 requests = None
                 if hello.user not in self.unbounded:
@@ -241,8 +240,8 @@ class Gate:
                 if not chunk:
                     break
                 was_partial = requests.partial
-                whole = requests.feed(chunk)
-                engine.sendall(whole)
+                if whole := requests.feed(chunk):
+                    engine.sendall(whole)
                 if requests.partial and (whole or not was_partial):
                     began = time.monotonic()
         except Refused as refused:
@@ -255,7 +254,9 @@ class Gate:
         """Tell the client why (an exception packet it shows), and log it (rate-limited).
         What the client still sends is read and dropped for a moment: closed at once,
         a client still sending its request sees a broken pipe instead of the reason."""
-        if refused.code != UNKNOWN_USER:
+        if refused.code == UNKNOWN_USER:
+            self._refusals.refused(user)
+        else:
             self._requests_refused.refused(user, str(refused))
         deadline = time.monotonic() + REFUSAL_SECONDS
         with contextlib.suppress(OSError):
