@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_schemas.topics import Topic
+from spur_sinks.store import Store
 from tests.disorder import Disorder, deliver
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
 from tests.integration.streams_helpers import (
@@ -29,6 +30,7 @@ from tests.integration.streams_helpers import (
     stored_rows_and_ids,
 )
 from tests.oracle import expected_billing, expected_windows
+from tests.shortfall import explain_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -63,7 +65,7 @@ async def group_members(bootstrap: KafkaTarget, group: str) -> int:
 
 
 def test_workers_joining_and_leaving_a_shared_store_change_no_total(
-    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=60, sessions_per_customer=40, days=10))
     messages = deliver(actions, Disorder(seed=11)).messages
@@ -105,7 +107,9 @@ def test_workers_joining_and_leaving_a_shared_store_change_no_total(
         assert events_read(dirs[0] / "state") > 0
         assert events_read(dirs[1] / "state") > 0
 
-    assert latest_windows(fresh_topics) == expected_windows(actions)
+    assert latest_windows(fresh_topics) == expected_windows(actions), explain_windows(
+        store, expected_windows(actions), actions
+    )
     billed = spur(envs[0], "billing", "--month", "2026-11", "--format", "json")
     assert billed_by_cli(billed.stdout) == expected_billing(actions)
     assert stored_rows_and_ids(envs[0]) == [{"rows": len(actions), "ids": len(actions)}]
