@@ -79,6 +79,12 @@ class ScriptedConsumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.log.append(f"commit {offsets[TP]}")
 
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.log.append(f"seek {offset}")
+
     async def stop(self) -> None:
         self.log.append("stop")
 
