@@ -169,7 +169,11 @@ async def consume_actions(
                 # again from the committed offset. That owner may be this consumer,
                 # and the records may already be the new assignment's: read from
                 # its committed offset, they moved its position past themselves.
-                read_again(consumer, fetched)
+                if back := read_again(consumer, fetched):
+                    log.info(
+                        "%d records fetched across a rebalance were dropped; read again "
+                        "from (partition: offset) %s", len(messages), back,
+                    )  # fmt: skip
                 if gate.rebalancing:  # not fetched again before the assignment is heard of
                     await gate.settled_within(settings.worker.batch_seconds)
                 continue

@@ -69,7 +69,7 @@ class RebalanceGate(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
             return
 
 
-def read_again(consumer: AIOKafkaConsumer, dropped: Mapping[TopicPartition, Any]) -> None:
+def read_again(consumer: AIOKafkaConsumer, dropped: Mapping[TopicPartition, Any]) -> dict[int, int]:
     """Set each partition of ``dropped`` still assigned back to its first dropped record.
 
     Why: aiokafka hands out a new assignment's records as soon as it is made,
@@ -81,12 +81,16 @@ def read_again(consumer: AIOKafkaConsumer, dropped: Mapping[TopicPartition, Any]
     never reached their canonical partition, 8 folded hours never written;
     tests/worker/test_consume_positions.py).
     Going back never skips a record; at worst one is read twice (a replay,
-    which every step tolerates).
+    which every step tolerates). Returns partition -> offset of those set back.
     """
     assigned = consumer.assignment()
+    back: dict[int, int] = {}
     for tp, records in dropped.items():
         if records and tp in assigned:
+            first = min(record.offset for record in records)
             try:
-                consumer.seek(tp, min(record.offset for record in records))
+                consumer.seek(tp, first)
             except IllegalStateError:  # revoked meanwhile: its next owner reads it
                 continue
+            back[tp.partition] = first
+    return back
