@@ -170,7 +170,9 @@ async def consume_actions(
                 # and the records may already be the new assignment's: read from
                 # its committed offset, they moved its position past themselves.
                 if back := read_again(consumer, fetched):
-                    log.info(
+                    # A warning, as the worker logs (process.py): rare, and what a
+                    # rebalance cost is worth seeing.
+                    log.warning(
                         "%d records fetched across a rebalance were dropped; read again "
                         "from (partition: offset) %s", len(messages), back,
                     )  # fmt: skip
