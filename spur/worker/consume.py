@@ -167,8 +167,8 @@ async def consume_actions(
                 # Of partitions revoked meanwhile (also when the whole rebalance
                 # happened between the batch's two fetches): their owner reads them
                 # again from the committed offset. That owner may be this consumer,
-                # and the records may already be the new assignment's: read from
-                # its committed offset, they moved its position past themselves.
+                # and the records may already be the new assignment's (a fetch that
+                # waited through the rebalance): they moved its position past them.
                 if back := read_again(consumer, fetched):
                     # A warning, as the worker logs (process.py): rare, and what a
                     # rebalance cost is worth seeing.

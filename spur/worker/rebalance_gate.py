@@ -72,9 +72,11 @@ class RebalanceGate(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
 def read_again(consumer: AIOKafkaConsumer, dropped: Mapping[TopicPartition, Any]) -> dict[int, int]:
     """Set each partition of ``dropped`` still assigned back to its first dropped record.
 
-    Why: aiokafka hands out a new assignment's records as soon as it is made,
-    before ``on_partitions_assigned`` ran (the gate still says rebalancing),
-    and advances the position past them. Dropped without this, they were never
+    Why: a fetch that waited through a whole rebalance (a worker idle in
+    ``getmany``) returns the new assignment's records, read from its committed
+    offset; aiokafka may even hand them out before ``on_partitions_assigned``
+    ran; either way it moves the position past them. Dropped without this,
+    when the new owner is this consumer, they were never
     read again by anyone: their actions were never folded, their detours never
     sent, and a batch a killed worker folded was never rewritten (measured in
     tests/faults/test_any_key_any_worker.py under load: 26 of 7,176 actions

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from spur.settings import Settings
@@ -39,16 +40,20 @@ class PositionedConsumer:
 
     ``rebalance_at``: the fetch that finds the position there first revokes
     the partition (the listener's revoke), assigns it again from the committed
-    offset and hands out records from there; the listener hears of the
-    assignment only after that fetch returned.
+    offset and hands out records from there. ``heard_late``: the listener
+    hears of the assignment only after that fetch returned (aiokafka may
+    return records first); otherwise the whole rebalance happens within the
+    fetch (a worker waiting in ``getmany`` with nothing to read).
     """
 
     length: int
     rebalance_at: int
+    heard_late: bool
     position: int = 0
     committed: int = 0
     seeks: list[int] = field(default_factory=list)
     handed_before_assigned: int = 0  # records handed out before the listener heard
+    handed_after_rebalance: int = 0  # records handed out by the fetch that rebalanced
     _rebalanced: bool = False
     _assigned: bool = True
 
@@ -65,8 +70,12 @@ class PositionedConsumer:
             self._rebalanced = True
             await self.listener.on_partitions_revoked([TP])
             self.position = self.committed  # the new assignment's start
-            self._assigned = False
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._assign()))
+            if self.heard_late:
+                self._assigned = False
+                loop = asyncio.get_running_loop()
+                loop.call_soon(lambda: asyncio.ensure_future(self._assign()))
+            else:
+                await self.listener.on_partitions_assigned([TP])
         end = min(self.position + min(max_records, 3), self.length)
         if end == self.position:
             await asyncio.sleep(timeout_ms / 1000)
@@ -74,6 +83,8 @@ class PositionedConsumer:
         records = [Record(offset) for offset in range(self.position, end)]
         self.position = end
         self.handed_before_assigned += 0 if self._assigned else len(records)
+        if self._rebalanced and not self.handed_after_rebalance:
+            self.handed_after_rebalance = len(records)
         return {TP: records}
 
     async def _assign(self) -> None:
@@ -94,8 +105,11 @@ class PositionedConsumer:
         return None
 
 
-async def test_the_new_assignments_records_dropped_in_a_rebalance_are_read_again() -> None:
-    consumer = PositionedConsumer(length=12, rebalance_at=6)
+@pytest.mark.parametrize("heard_late", [True, False], ids=["heard-late", "within-the-fetch"])
+async def test_the_new_assignments_records_dropped_in_a_rebalance_are_read_again(
+    heard_late: bool,
+) -> None:
+    consumer = PositionedConsumer(length=12, rebalance_at=6, heard_late=heard_late)
     processed: list[int] = []
 
     async def process(messages: Sequence[Message]) -> int:
@@ -118,6 +132,7 @@ async def test_the_new_assignments_records_dropped_in_a_rebalance_are_read_again
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
-    assert consumer.handed_before_assigned > 0, "the test attacks nothing"
+    assert consumer.handed_after_rebalance > 0, "the test attacks nothing"
+    assert (consumer.handed_before_assigned > 0) == heard_late
     assert sorted(set(processed)) == list(range(consumer.length)), processed
     assert consumer.committed == consumer.length
