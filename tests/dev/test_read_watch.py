@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clickhouse_driver import Client
 
 from spur.dev.local_store import LocalStore
 from spur.dev.read_watch import (
@@ -28,6 +27,7 @@ from spur.local_state import ADMIN, RunningStore
 from spur_sinks.running_reads import RunningRead
 from spur_sinks.store import StoreError
 from spur_sinks.url import ReadLimits
+from tests.dev.store_clients import store_client
 
 LIMIT_SECONDS = 3
 # What docs/security.md promises: ended within the limit plus 15 s (the watch
@@ -71,16 +71,9 @@ def limited_store(
         server.stop()
 
 
-def _client(running: RunningStore, user: str) -> Client:
-    return Client(
-        host="127.0.0.1", port=running.port, user=user,
-        password=running.credentials.passwords[user], send_receive_timeout=120,
-    )  # fmt: skip
-
-
 def _reads_of(running: RunningStore, user: str) -> int:
     try:
-        ((count,),) = _client(running, ADMIN).execute(
+        ((count,),) = store_client(running, ADMIN, timeout=120).execute(
             "SELECT count() FROM system.processes WHERE user = %(user)s", {"user": user}
         )
     except Exception:  # the engine is starting again
@@ -103,7 +96,7 @@ def test_a_read_the_engine_cannot_cancel_ends_within_its_limit_plus_the_watch_ma
 ) -> None:
     server, running = limited_store
     restarts = Path(server.log_path).read_text().count("ignored its cancel; starting it again")
-    admin = _client(running, ADMIN)
+    admin = store_client(running, ADMIN, timeout=120)
     admin.execute("CREATE DATABASE IF NOT EXISTS spur")
     admin.execute("CREATE TABLE IF NOT EXISTS spur.kept (n UInt8) ENGINE = MergeTree ORDER BY n")
     admin.execute("INSERT INTO spur.kept VALUES", [(7,)])
@@ -111,7 +104,7 @@ def test_a_read_the_engine_cannot_cancel_ends_within_its_limit_plus_the_watch_ma
 
     def attack(query_id: str | None) -> None:
         try:
-            _client(running, "engineer").execute(UNCANCELLABLE, query_id=query_id)
+            store_client(running, "engineer", timeout=120).execute(UNCANCELLABLE, query_id=query_id)
             outcome.append("finished")
         except Exception as exc:
             outcome.append(str(exc))
@@ -133,7 +126,9 @@ def test_a_read_the_engine_cannot_cancel_ends_within_its_limit_plus_the_watch_ma
     assert "finished" not in outcome, "a read ran to its end"
     assert ended_after < ENDED_WITHIN_SECONDS
     # The store serves again, on the same port, its data kept.
-    assert _client(running, ADMIN).execute("SELECT DISTINCT n FROM spur.kept") == [(7,)]
+    assert store_client(running, ADMIN, timeout=120).execute(
+        "SELECT DISTINCT n FROM spur.kept"
+    ) == [(7,)]
     log = Path(server.log_path).read_text()
     assert log.count("ignored its cancel; starting it again") > restarts
     assert "cancelled a read of engineer" in log
@@ -144,7 +139,9 @@ def test_a_read_within_its_limit_is_left_alone(
 ) -> None:
     server, running = limited_store
     restarts = Path(server.log_path).read_text().count("starting it again")
-    rows = _client(running, "engineer").execute("SELECT sleepEachRow(0.5) FROM numbers(5)")
+    rows = store_client(running, "engineer", timeout=120).execute(
+        "SELECT sleepEachRow(0.5) FROM numbers(5)"
+    )
     assert len(rows) == 5  # 2.5 s: within the 3 s limit, never cancelled
     time.sleep(2 * 1.0)  # two of the watch's checks
     assert Path(server.log_path).read_text().count("starting it again") == restarts
@@ -157,7 +154,7 @@ def test_a_client_that_stops_reading_loses_its_read_without_a_restart(
     before the watch would end the engine for the read held past its limit."""
     server, running = limited_store
     restarts = Path(server.log_path).read_text().count("starting it again")
-    stalled = _client(running, "engineer")
+    stalled = store_client(running, "engineer", timeout=120)
     rows = stalled.execute_iter("SELECT repeat('x', 1000) FROM numbers(50000000)")
     next(rows)  # then reads no more
     started = time.monotonic()
@@ -179,7 +176,7 @@ def test_a_read_waiting_for_its_client_ends_without_a_restart(
     if not has_own_network(running.protection):
         pytest.skip(f"the engine is not gated here ({running.protection})")
     restarts = Path(server.log_path).read_text().count("starting it again")
-    waiting = _client(running, "engineer")
+    waiting = store_client(running, "engineer", timeout=120)
     waiting.connection.connect()
     waiting.connection.send_query("SELECT 1")  # and no end of its external data
     started = time.monotonic()

@@ -17,13 +17,13 @@ import socket
 import time
 
 import pytest
-from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 
 from spur.dev.reader_requests import ACCESS_DENIED, READER_MAX_REVISION, READER_REQUEST_BYTES
 from spur.dev.store_engine import has_own_network
 from spur.dev.store_gate import PACKET_SECONDS, READER_CONNECTIONS, TOO_MANY_SIMULTANEOUS_QUERIES
 from spur.local_state import WRITER, RunningStore
+from tests.dev.store_clients import store_client
 from tests.dev.test_store_hello import hello as greeting
 
 REFUSED = "refused by the local store's gate"
@@ -34,13 +34,6 @@ def gated(local_store: RunningStore) -> RunningStore:
     if not has_own_network(local_store.protection):
         pytest.skip(f"the store is not behind its gate here: {local_store.protection}")
     return local_store
-
-
-def client(store: RunningStore, user: str, **settings: object) -> Client:
-    return Client(
-        host="127.0.0.1", port=store.port, user=user, settings=settings,
-        password=store.credentials.passwords[user], connect_timeout=5, send_receive_timeout=30,
-    )  # fmt: skip
 
 
 def refusal(call: object) -> ServerException:
@@ -55,29 +48,31 @@ def test_a_reader_s_oversized_client_field_is_refused_and_the_writer_s_is_not(
     gated: RunningStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     within = "SELECT length('" + "a" * 250_000 + "') AS n"  # the server's max_query_size
-    assert client(gated, "engineer").execute(within) == [(250_000,)]
+    assert store_client(gated, "engineer").execute(within) == [(250_000,)]
     monkeypatch.setattr(getpass, "getuser", lambda: "u" * 2 * READER_REQUEST_BYTES)
-    refusal(lambda: client(gated, "engineer").execute("SELECT 1"))
+    refusal(lambda: store_client(gated, "engineer").execute("SELECT 1"))
     # The writer's is spur's own: not held (and the engine itself takes it).
-    assert client(gated, WRITER).execute("SELECT 1") == [(1,)]
+    assert store_client(gated, WRITER).execute("SELECT 1") == [(1,)]
     monkeypatch.undo()
-    assert client(gated, "engineer").execute("SELECT 2") == [(2,)]
+    assert store_client(gated, "engineer").execute("SELECT 2") == [(2,)]
 
 
 def test_a_reader_s_query_parameters_settings_and_external_data_are_refused(
     gated: RunningStore,
 ) -> None:
     placeholders = "SELECT length(concat(" + ", ".join(["{p:String}"] * 1000) + "))"
-    with_params = client(gated, "engineer", server_side_params=True)
+    with_params = store_client(gated, "engineer", server_side_params=True)
     why = refusal(lambda: with_params.execute(placeholders, {"p": "x" * 500_000}))
     assert "query parameters" in str(why)
-    why = refusal(lambda: client(gated, "ops", max_memory_usage=10**12).execute("SELECT 1"))
+    why = refusal(lambda: store_client(gated, "ops", max_memory_usage=10**12).execute("SELECT 1"))
     assert "max_memory_usage" in str(why)
     table = {"name": "t", "structure": [("x", "String")], "data": [{"x": "y" * 1000}] * 800}
-    why = refusal(lambda: client(gated, "billing").execute("SELECT 1", external_tables=[table]))
+    why = refusal(
+        lambda: store_client(gated, "billing").execute("SELECT 1", external_tables=[table])
+    )
     assert "external tables" in str(why)
     # What the Grafana plugin sends, and pings between queries, pass.
-    reader = client(gated, "engineer", max_execution_time=5)
+    reader = store_client(gated, "engineer", max_execution_time=5)
     for n in range(3):
         assert reader.execute(f"SELECT {n}") == [(n,)]
         reader.connection.ping()
@@ -102,13 +97,13 @@ def test_a_reader_holds_at_most_its_connections(gated_store: RunningStore) -> No
     gated = gated_store
     with contextlib.ExitStack() as held:
         for _ in range(READER_CONNECTIONS):
-            connection = client(gated, "engineer")
+            connection = store_client(gated, "engineer")
             held.callback(connection.disconnect)
             assert connection.execute("SELECT 1") == [(1,)]
         with pytest.raises(ServerException) as refused:
-            client(gated, "engineer").execute("SELECT 1")
+            store_client(gated, "engineer").execute("SELECT 1")
         assert refused.value.code == TOO_MANY_SIMULTANEOUS_QUERIES
         assert f"holds {READER_CONNECTIONS} connections" in str(refused.value)
-        assert client(gated, "ops").execute("SELECT 1") == [(1,)], "another account is served"
-        assert client(gated, WRITER).execute("SELECT 1") == [(1,)]
-    assert client(gated, "engineer").execute("SELECT 1") == [(1,)], "free again"
+        assert store_client(gated, "ops").execute("SELECT 1") == [(1,)], "another account is served"
+        assert store_client(gated, WRITER).execute("SELECT 1") == [(1,)]
+    assert store_client(gated, "engineer").execute("SELECT 1") == [(1,)], "free again"
