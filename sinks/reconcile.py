@@ -16,6 +16,7 @@ from typing import Any
 
 from spur_sinks.capacity import refresh_capacity
 from spur_sinks.store import PROBE, Store
+from spur_sinks.tables import UNLINKED_CUSTOMER
 from spur_sinks.windows import usage_columns
 from spur_streams.usage import CapacityKey, UsageState, WindowKey
 
@@ -92,6 +93,21 @@ def ids_without_rows(
             WHERE {_range(start, end, "started_at")})
         GROUP BY customer_id, hour""")
     return {(int(r["customer_id"]), int(r["hour"])): int(r["n"]) for r in rows}
+
+
+def erasure_reach(store: Store) -> tuple[frozenset[int], bool]:
+    """The customers an erasure recorded in the store removed, and whether any
+    login's was: whose raw rows an erasure may have deleted (a login's
+    tombstone names no customer). Tombstones last as long as the actions."""
+    rows = store.query(
+        f"SELECT toString(subject_kind) AS kind, customer_id "
+        f"FROM {store.database}.erased_subjects GROUP BY kind, customer_id"
+    )
+    customers = frozenset(int(r["customer_id"]) for r in rows if r["kind"] == "customer")
+    # A customer's erasure keeps its action ids unlinked, as customer 0
+    # (spur_sinks.tables: action_ids' unlinked_by).
+    unlinked = frozenset({UNLINKED_CUSTOMER}) if customers else frozenset()
+    return customers | unlinked, any(r["kind"] == "login" for r in rows)
 
 
 def rows_not_folded(

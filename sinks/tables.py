@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+# The customer an erased customer's kept action ids are unlinked to: no customer id is 0.
+UNLINKED_CUSTOMER = 0
+
 SubjectKind = Literal["customer", "login"]
 # The read-only roles (deploy/clickhouse/users.d/spur.xml; the local store's users).
 Reader = Literal["billing", "ops", "engineer"]
@@ -114,7 +117,7 @@ TABLES: tuple[Table, ...] = (
         "action_ids",
         Kept("started_at", "actions", _THE_YEAR),
         {"customer": _CUSTOMER},
-        unlinked_by={"customer": "customer_id = 0"},
+        unlinked_by={"customer": f"customer_id = {UNLINKED_CUSTOMER}"},
     ),
     Table("usage_sums", Kept("hour", "actions", _THE_YEAR), {"customer": _CUSTOMER}),
     # Billing sums a month's edge quarter hours from here (zones like Asia/Kolkata).

@@ -199,7 +199,8 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     Every action is folded whatever its arrival order, so there is no
     difference unless actions were erased (billing and capacity keep
     counting them: such a difference is reported as explained by erasure
-    when it is exactly the erased actions) or the store lost data. --repair
+    when it is exactly the erased actions; a raw row gone that no recorded
+    erasure reaches is reported as lost) or the store lost data. --repair
     (a disaster tool; workers may keep running) rebuilds each differing
     window from the raw actions, by content, as a correction that also
     outranks any stale published state; windows holding erased actions, or
@@ -285,6 +286,8 @@ def _minutes(n: int) -> str:
 def _why(difference: Difference) -> str:
     if difference.explained_by_erasure:
         return f"{difference.erased_actions} erased actions, billed by design"
+    if difference.lost_raw_actions:  # --repair leaves such hours alone
+        return f"{difference.lost_raw_actions} raw rows lost, not erased: restore from a backup"
     if difference.not_folded_actions:
         return (
             f"{difference.not_folded_actions} actions stored, not folded yet "

@@ -9,7 +9,10 @@ while the customer's billing stays; an erased customer's actions stay in
 capacity, which has no customer: by design) or a disaster (a store that lost
 or doubled a fold, restored backups). The action ids an erasure keeps
 (spur_sinks.tables) tell the two apart: a difference that is exactly a window's
-ids without a raw row is ``explained_by_erasure``.
+ids without a raw row is ``explained_by_erasure``, where an erasure recorded in
+the store could have removed those rows (the customer's, or any login's: a
+login's tombstone names no customer). Ids without a raw row that no erasure
+reaches are ``lost_raw_actions``: a store that lost raw rows, not explained.
 
 ``--repair``: spur.operations.repair.
 
@@ -53,6 +56,9 @@ class Difference:
     erased_actions: int = 0
     # The customer's raw actions of these hours whose fold has not come yet.
     not_folded_actions: int = 0
+    # The customer's indexed action ids of these hours without a raw row that no
+    # recorded erasure reaches: raw rows the store lost.
+    lost_raw_actions: int = 0
 
     @property
     def explained_by_erasure(self) -> bool:
@@ -71,6 +77,7 @@ class Difference:
             "missing_actions": self.raw[2] - self.aggregated[2],
             "erased_actions": self.erased_actions,
             "not_folded_actions": self.not_folded_actions,
+            "lost_raw_actions": self.lost_raw_actions,
             "explained_by_erasure": self.explained_by_erasure,
         }
 
@@ -123,7 +130,10 @@ def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Differenc
     start, end = hours_of_month(month, timezone)
     aggregated = _totals(reconcile_sql.hourly_window_states(store, start, end))
     raw = _totals(reconcile_sql.raw_windows(store, start, end))
-    erased = _per_customer(reconcile_sql.ids_without_rows(store, start, end))
+    erased_windows, lost_windows = _erased_or_lost(
+        store, reconcile_sql.ids_without_rows(store, start, end)
+    )
+    erased, lost = _per_customer(erased_windows), _per_customer(lost_windows)
     not_folded = _per_customer(reconcile_sql.rows_not_folded(store, start, end))
     return [
         Difference(
@@ -132,10 +142,24 @@ def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Differenc
             raw.get(customer, (0, 0, 0)),
             erased.get(customer, 0),
             not_folded.get(customer, 0),
+            lost.get(customer, 0),
         )
         for customer in sorted(set(aggregated) | set(raw))
         if aggregated.get(customer, (0, 0, 0)) != raw.get(customer, (0, 0, 0))
     ]
+
+
+def _erased_or_lost(
+    store: Store, without_rows: dict[Window, int]
+) -> tuple[dict[Window, int], dict[Window, int]]:
+    """Ids without a raw row per (customer, hour or minute), split into those a
+    recorded erasure may have removed and those no erasure reaches (lost)."""
+    customers, any_login = reconcile_sql.erasure_reach(store)
+    erased: dict[Window, int] = {}
+    lost: dict[Window, int] = {}
+    for window, n in without_rows.items():
+        (erased if any_login or window[0] in customers else lost)[window] = n
+    return erased, lost
 
 
 def _per_customer(by_window: dict[Window, int]) -> dict[int, int]:
@@ -159,9 +183,10 @@ def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[
         k for k in set(stored) | set(raw) if stored.get(k, missing) != raw.get(k, missing)
     )
     erased: dict[int, int] = {}
-    for (_customer, minute), n in reconcile_sql.ids_without_rows(
-        store, start, end, "Minute"
-    ).items():
+    reached, _lost = _erased_or_lost(
+        store, reconcile_sql.ids_without_rows(store, start, end, "Minute")
+    )
+    for (_customer, minute), n in reached.items():
         erased[minute] = erased.get(minute, 0) + n
     extra: dict[int, int] = {}  # per minute: stored actions more than raw, over its types
     counted_never_less: dict[int, bool] = {}
