@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
+from spur_sinks import migration_lock
 from spur_sinks.store import Store, StoreError
 from spur_sinks.tables import Retention
 
@@ -115,11 +116,59 @@ BOOTSTRAP = (
 
 
 def apply_migrations(
-    store: Store, retention: Retention, *, cluster: str | None = None, pause: float = 0.5
+    store: Store,
+    retention: Retention,
+    *,
+    cluster: str | None = None,
+    pause: float = 0.5,
+    stale_seconds: float = migration_lock.STALE_SECONDS,
 ) -> list[Migration]:
     """Apply what is not applied yet; return the migrations applied now.
 
-    Workers started together each apply what is missing, so two may run one
+    On one server, one worker at a time applies them (spur_sinks.migration_lock):
+    a worker that finds another at it waits until every migration is recorded
+    (or takes over a lock whose holder stopped ``stale_seconds`` ago).
+    """
+    bootstrap(store, cluster, pause)
+    if cluster is not None:
+        return _apply_all(store, retention, cluster, pause)
+    while not _all_recorded(store):
+        if migration_lock.take(store):
+            with migration_lock.held(store):
+                return _apply_all(store, retention, None, pause)
+        if migration_lock.take_over_if_stale(store, stale_seconds):
+            log.warning("took over a migration lock whose holder had stopped")
+            continue
+        time.sleep(pause)
+    return []
+
+
+def bootstrap(store: Store, cluster: str | None, pause: float) -> None:
+    """The database and the record of applied versions (idempotent; tried
+    :data:`MIGRATION_ATTEMPTS` times, as workers starting together run it at once)."""
+    for attempt in range(1, MIGRATION_ATTEMPTS + 1):
+        try:
+            for template in BOOTSTRAP:
+                statement = template.format(db=store.database)
+                store.execute(for_cluster(statement, cluster) if cluster else statement)
+        except StoreError:
+            if attempt == MIGRATION_ATTEMPTS:
+                raise
+            time.sleep(pause * 2 ** (attempt - 1))
+        else:
+            return
+
+
+def _all_recorded(store: Store) -> bool:
+    return {m.version for m in migrations()} <= _recorded(store)
+
+
+def _apply_all(
+    store: Store, retention: Retention, cluster: str | None, pause: float
+) -> list[Migration]:
+    """Apply what is missing, retrying a migration that failed halfway.
+
+    Workers on a cluster, or of a version without the lock, may still run one
     migration at once; a statement can then fail halfway through the other's
     (0009 drops ``ended_at`` before it adds it back, computed). The failed
     migration is tried again from its first statement, after ``pause``
@@ -150,9 +199,6 @@ def _apply_missing(
 ) -> None:
     """Apply every migration not recorded yet, appending each to ``applied`` when done."""
     db = store.database
-    for template in BOOTSTRAP:
-        statement = template.format(db=db)
-        store.execute(for_cluster(statement, cluster) if cluster else statement)
     for migration in migrations():
         # Read again before each one: a worker started at the same time may
         # have applied it meanwhile, and must not be followed by a second run

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 
 from spur.broker import kafka_target
 from spur.client.private import private_dir
@@ -74,11 +76,24 @@ def run_worker(
 
 
 def migrate(settings: Settings) -> None:
-    """Apply the store's migrations once, before any consumer starts."""
+    """Apply the store's migrations once, before any consumer starts.
+
+    SIGTERM meanwhile ends the process through its ``finally`` blocks, so a
+    worker stopped while it migrates lets the migration lock go (killed, it
+    leaves it to be taken over after STALE_SECONDS: spur_sinks.migration_lock).
+    """
     store = open_writer(settings)
+    main = threading.current_thread() is threading.main_thread()  # signals are the main's
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main else None
     try:
         applied = apply_migrations(store, settings.retention.tables, cluster=settings.store.cluster)
     finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         store.close()
     for migration in applied:
         log.warning("applied migration %04d %s", migration.version, migration.name)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
