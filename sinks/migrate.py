@@ -133,7 +133,15 @@ def apply_migrations(
     if cluster is not None:
         return _apply_all(store, retention, cluster, pause)
     while not _all_recorded(store):
-        if migration_lock.take(store):
+        try:
+            taken = migration_lock.take(store)
+        except migration_lock.NotGranted as exc:
+            log.warning(
+                "migrating without the migration lock, as earlier builds did: the writer "
+                "lacks its grants (docs/upgrading.md, 'One worker at a time migrates'): %s", exc,
+            )  # fmt: skip
+            return _apply_all(store, retention, None, pause)
+        if taken:
             with migration_lock.held(store):
                 return _apply_all(store, retention, None, pause)
         if migration_lock.take_over_if_stale(store, stale_seconds):

@@ -41,10 +41,18 @@ STALE_SECONDS = 30.0  # well above HEARTBEAT_SECONDS: a beating holder is never 
 
 TABLE_ALREADY_EXISTS = 57
 UNKNOWN_TABLE = 60
+ACCESS_DENIED = 497
+
+
+class NotGranted(StoreError):
+    """The writer may not create the lock table (a writer role of an earlier build)."""
 
 
 def take(store: Store) -> bool:
-    """The lock, if nobody holds it (the caller then holds it: :func:`held`)."""
+    """The lock, if nobody holds it (the caller then holds it: :func:`held`).
+
+    Raises :class:`NotGranted` when the writer lacks the grants the lock needs.
+    """
     try:
         store.execute(
             f"CREATE TABLE {store.database}.{LOCK_TABLE} "
@@ -53,6 +61,8 @@ def take(store: Store) -> bool:
     except StoreError as exc:
         if exc.code == TABLE_ALREADY_EXISTS:
             return False
+        if exc.code == ACCESS_DENIED:
+            raise NotGranted(str(exc), exc.code) from exc
         raise
     return True
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from spur.settings import Settings
 from spur_sinks import migration_lock
 from spur_sinks.migrate import Migration, apply_migrations, bootstrap, migrations
@@ -76,3 +78,17 @@ def test_a_lock_whose_holder_died_is_taken_over(store: Store) -> None:
     # The lock's creation counts in whole seconds: taken over 1-2 s after the call.
     assert time.monotonic() - started >= 1.0
     assert _lock_tables(store) == []
+
+
+def test_a_writer_without_the_lock_s_grants_migrates_as_before(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A writer role of an earlier build (deploy/clickhouse/users.d) may not create
+    # the lock table: the server refuses with ACCESS_DENIED.
+    def refused(store: Store) -> bool:
+        raise migration_lock.NotGranted("Not enough privileges", migration_lock.ACCESS_DENIED)
+
+    monkeypatch.setattr(migration_lock, "take", refused)
+    applied = apply_migrations(store, RETENTION, pause=0.05)
+    assert [m.version for m in applied] == EVERY
+    assert "migrating without the migration lock" in caplog.text
