@@ -34,14 +34,11 @@ import uuid
 from collections.abc import Iterator
 
 from spur_sinks.store import Store, StoreError
+from spur_sinks.store_errors import ACCESS_DENIED, TABLE_ALREADY_EXISTS, UNKNOWN_TABLE
 
 LOCK_TABLE = "schema_migrations_lock"
 HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 30.0  # well above HEARTBEAT_SECONDS: a beating holder is never taken over
-
-TABLE_ALREADY_EXISTS = 57
-UNKNOWN_TABLE = 60
-ACCESS_DENIED = 497
 
 
 class NotGranted(StoreError):

@@ -10,6 +10,8 @@ import re
 from spur_schemas.errors import UnavailableError
 
 # ClickHouse's error codes that spur acts on, by their names in ClickHouse.
+TABLE_ALREADY_EXISTS = 57
+UNKNOWN_TABLE = 60
 UNKNOWN_DATABASE = 81
 TIMEOUT_EXCEEDED = 159
 READONLY = 164
@@ -18,6 +20,7 @@ SOCKET_TIMEOUT = 209
 NETWORK_ERROR = 210  # also: the connection was refused
 NOT_ENOUGH_SPACE = 243
 TOO_MANY_ROWS_OR_BYTES = 396
+ACCESS_DENIED = 497
 TIMEOUTS = frozenset({TIMEOUT_EXCEEDED, SOCKET_TIMEOUT})
 
 # Codes of errors that are about the request, not the moment: retrying the

@@ -11,6 +11,7 @@ from spur.settings import Settings
 from spur_sinks import migration_lock
 from spur_sinks.migrate import Migration, apply_migrations, bootstrap, migrations
 from spur_sinks.store import ServerStore, Store
+from spur_sinks.store_errors import ACCESS_DENIED
 from tests.migrations import migrate_until
 
 RETENTION = Settings().retention.tables
@@ -86,7 +87,7 @@ def test_a_writer_without_the_lock_s_grants_migrates_as_before(
     # A writer role of an earlier build (deploy/clickhouse/users.d) may not create
     # the lock table: the server refuses with ACCESS_DENIED.
     def refused(store: Store) -> bool:
-        raise migration_lock.NotGranted("Not enough privileges", migration_lock.ACCESS_DENIED)
+        raise migration_lock.NotGranted("Not enough privileges", ACCESS_DENIED)
 
     monkeypatch.setattr(migration_lock, "take", refused)
     applied = apply_migrations(store, RETENTION, pause=0.05)
