@@ -12,12 +12,16 @@ stored raw (``actions``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from spur_schemas.events import Action
+from spur_sinks.reconcile import hourly_window_states, summed_windows
 from spur_sinks.store import Store
 
 MOST_WINDOWS = 12  # explained in full; the rest are counted
+# Every hour a test's simulated actions can fall in (the store's DateTime range).
+EVERY_HOUR = (dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(2106, 1, 1, tzinfo=dt.UTC))
 
 
 def explain_windows(
@@ -27,16 +31,14 @@ def explain_windows(
 ) -> str:
     """One line per window whose sums or stored state differ from ``expected``
     (tests/oracle.py's ``expected_windows`` of ``actions``)."""
-    sums = _by_window(
-        store,
-        f"SELECT customer_id, toUnixTimestamp(hour) AS hour, sum(actions) AS a, "
-        f"sum(updates) AS v FROM {store.database}.usage_sums GROUP BY customer_id, hour",
-    )
-    states = _by_window(
-        store,
-        f"SELECT customer_id, toUnixTimestamp(hour) AS hour, actions AS a, version AS v "
-        f"FROM {store.database}.usage_hourly FINAL",
-    )
+    sums = {
+        key: (int(row["actions"]), int(row["updates"]))
+        for key, row in summed_windows(store, *EVERY_HOUR).items()
+    }
+    states = {
+        key: (int(row["actions"]), int(row["version"]))
+        for key, row in hourly_window_states(store, *EVERY_HOUR).items()
+    }
     wrong = sorted(
         key
         for key in set(expected) | set(sums) | set(states)
@@ -63,13 +65,6 @@ def explain_windows(
 
 def _count(expected: Mapping[tuple[int, int], tuple[int, ...]], key: tuple[int, int]) -> int:
     return expected[key][2] if key in expected else 0
-
-
-def _by_window(store: Store, sql: str) -> dict[tuple[int, int], tuple[int, int]]:
-    return {
-        (int(r["customer_id"]), int(r["hour"])): (int(r["a"]), int(r["v"]))
-        for r in store.query(sql)
-    }
 
 
 def _found(store: Store, ids: list[str]) -> tuple[int, int]:
