@@ -23,7 +23,8 @@ from typing import Generic
 import msgspec
 
 from spur_schemas.located import E_co, Located
-from spur_schemas.validate import Rejection, TimeLimits, validate
+from spur_schemas.validate import Rejection, TimeLimits
+from spur_schemas.validator import Validator
 from spur_streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
 
 
@@ -90,9 +91,10 @@ def split(
     exception's type in the detail.
     """
     result: Split[E_co] = Split()
+    validate = Validator(kind, now, limits)
     for message in messages:
         try:
-            decoded = validate(message.value, kind, now, limits)
+            decoded = validate(message.value)
             if isinstance(decoded, Rejection):
                 result.rejected.append(reject(message, decoded, kind, now))
             else:

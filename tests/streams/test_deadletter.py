@@ -218,7 +218,7 @@ def test_a_failing_validation_still_yields_a_dead_letter(monkeypatch: pytest.Mon
     def broken(*args: object) -> object:
         raise RecursionError("bug")
 
-    monkeypatch.setattr("spur_streams.steps.validate.validate", broken)
+    monkeypatch.setattr("spur_schemas.validator.decode_struct", broken)
     letter, stored = _letter(with_(login="SECRET"))
     assert (letter.reason, letter.detail) == ("not_json", "could not be decoded: RecursionError")
     assert stored == UNPARSEABLE
