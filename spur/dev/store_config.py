@@ -153,6 +153,9 @@ def _listener_profile(limits: ReadLimits) -> str:
     )
 
 
+PACKED_PART_BYTES = 16 * 1024 * 1024
+
+
 def config_xml(port: int) -> str:
     return (
         "<clickhouse><listen_host>127.0.0.1</listen_host>"
@@ -161,5 +164,14 @@ def config_xml(port: int) -> str:
         # Needed by the readers' changeable_in_readonly constraint (users.xml).
         "<access_control_improvements><settings_constraints_replace_previous>true"
         "</settings_constraints_replace_previous></access_control_improvements>"
+        # Parts under 16 MiB (uncompressed) are written as one file, not ten
+        # (ClickHouse's packed part storage). Why: ext4 spends its time finding
+        # a free inode for each new file (recently_deleted, with the files of
+        # merged-away parts); measured with perf on the engine, file creation
+        # was 40% of its CPU at 5,000 actions/s. With one file per part the
+        # store's CPU per action fell from ~340 to ~210 µs at 500-action
+        # batches (bench/README.md); at 20,000-action batches nothing changed.
+        f"<merge_tree><min_bytes_for_full_part_storage>{PACKED_PART_BYTES}"
+        "</min_bytes_for_full_part_storage></merge_tree>"
         "</clickhouse>"
     )
