@@ -66,6 +66,7 @@ class _Truncation(dict[int, dt.datetime]):
         return found
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _HOURS = _Truncation(3600)
 _MINUTES = _Truncation(60)
 
@@ -78,7 +79,10 @@ def touched(items: Iterable[Located[Action]]) -> tuple[set[WindowKey], set[Capac
     minutes: set[tuple[str, int]] = set()
     for item in items:
         event = item.event
-        second = int(event.started_at.timestamp())
+        # Whole seconds since the epoch, floored: a timedelta's days and seconds
+        # (a third of datetime.timestamp()'s cost, which goes through a float).
+        since = event.started_at - _EPOCH
+        second = since.days * 86_400 + since.seconds
         hours.add((event.customer_id, second // 3600))
         minutes.add((event.action, second // 60))
     return (
