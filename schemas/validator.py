@@ -20,6 +20,7 @@ from spur_schemas.validate import (
     check_rules,
     check_times,
     decode_struct,
+    retention_margin,
 )
 
 
@@ -31,7 +32,11 @@ class Validator(Generic[E]):
         self._arrival = arrival
         self._limits = limits
         self._latest = arrival + limits.clock_skew
-        self._earliest = None if limits.retention is None else arrival - limits.retention
+        self._earliest = (
+            None
+            if limits.retention is None
+            else arrival - limits.retention + retention_margin(kind)
+        )
         names = TIME_FIELDS[kind]
         # The first time is the one the table's TTL counts from (check_times).
         self._first = attrgetter(names[0])
@@ -48,8 +53,9 @@ class Validator(Generic[E]):
         return check_rules(event)
 
     def _within_limits(self, event: E) -> bool:
-        """Whether check_times would find nothing: no time after ``arrival + clock_skew``,
-        the first not before ``arrival - retention``."""
+        """Whether check_times surely finds nothing: no time after ``arrival + clock_skew``,
+        the first not before ``arrival - retention`` (an action's: an hour later, its
+        hour's start counts). False sends the event to check_times itself."""
         if self._earliest is not None and self._first(event) < self._earliest:
             return False
         latest = self._latest

@@ -27,26 +27,19 @@ RETENTION = dt.timedelta(days=365)
 LIMITS = st.sampled_from([TimeLimits(SKEW, RETENTION), TimeLimits(SKEW, None)])
 
 _US = dt.timedelta(microseconds=1)
-# Times at, just inside and just outside each bound, and well within or past them.
-TIMES = st.sampled_from(
+_HOUR = dt.timedelta(hours=1)
+# On the hour, and mid-hour (an action's hour then straddles the retention bound).
+ARRIVALS = st.sampled_from([ARRIVAL, ARRIVAL + dt.timedelta(minutes=30, microseconds=500)])
+# Times relative to the arrival: at, just inside and just outside each bound
+# (the retention bound's hour too), and well within or past them.
+SHIFTS = st.sampled_from(
     [
-        ARRIVAL + SKEW,
-        ARRIVAL + SKEW + _US,
-        ARRIVAL + SKEW - _US,
-        ARRIVAL - RETENTION,
-        ARRIVAL - RETENTION - _US,
-        ARRIVAL - RETENTION + _US,
-        ARRIVAL,
-        ARRIVAL - dt.timedelta(hours=1),
-        ARRIVAL + dt.timedelta(days=3),
-        ARRIVAL - dt.timedelta(days=400),
-        dt.datetime(9999, 12, 31, tzinfo=dt.UTC),
+        SKEW, SKEW + _US, SKEW - _US,
+        -RETENTION, -RETENTION - _US, -RETENTION + _US,
+        -RETENTION + dt.timedelta(minutes=2), -RETENTION + _HOUR - _US, -RETENTION + _HOUR,
+        dt.timedelta(0), -_HOUR, dt.timedelta(days=3), dt.timedelta(days=-400),
     ]
-) | st.datetimes(
-    min_value=dt.datetime(2024, 1, 1),
-    max_value=dt.datetime(2027, 12, 31),
-    timezones=st.just(dt.UTC),
-)
+) | st.timedeltas(min_value=dt.timedelta(days=-800), max_value=dt.timedelta(days=800))  # fmt: skip
 OFFSETS = st.sampled_from(
     [dt.UTC, dt.timezone(dt.timedelta(hours=-8)), dt.timezone(dt.timedelta(hours=5, minutes=30))]
 )
@@ -75,16 +68,27 @@ def an_event(kind: type[Event], times: list[str]) -> bytes:
     return json.dumps(fields[kind]).encode()
 
 
-def assert_same(raw: bytes, kind: type[Event], limits: TimeLimits) -> None:
-    assert Validator(kind, ARRIVAL, limits)(raw) == validate(raw, kind, ARRIVAL, limits)
-
-
-@given(kind=KINDS, times=st.lists(st.tuples(TIMES, OFFSETS), min_size=2, max_size=2), limits=LIMITS)
-@settings(max_examples=600)
-def test_times_around_every_bound(
-    kind: type[Event], times: list[tuple[dt.datetime, dt.tzinfo]], limits: TimeLimits
+def assert_same(
+    raw: bytes, kind: type[Event], limits: TimeLimits, arrival: dt.datetime = ARRIVAL
 ) -> None:
-    assert_same(an_event(kind, [text(at, zone) for at, zone in times]), kind, limits)
+    assert Validator(kind, arrival, limits)(raw) == validate(raw, kind, arrival, limits)
+
+
+@given(
+    kind=KINDS,
+    arrival=ARRIVALS,
+    times=st.lists(st.tuples(SHIFTS, OFFSETS), min_size=2, max_size=2),
+    limits=LIMITS,
+)
+@settings(max_examples=800)
+def test_times_around_every_bound(
+    kind: type[Event],
+    arrival: dt.datetime,
+    times: list[tuple[dt.timedelta, dt.tzinfo]],
+    limits: TimeLimits,
+) -> None:
+    texts = [text(arrival + shift, zone) for shift, zone in times]
+    assert_same(an_event(kind, texts), kind, limits, arrival)
 
 
 @given(raw=st.binary(max_size=512), kind=KINDS, limits=LIMITS)

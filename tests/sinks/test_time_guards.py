@@ -88,6 +88,31 @@ def test_an_action_older_than_retention_is_rejected() -> None:
     assert "365 days" in rejection.detail
 
 
+def test_an_action_whose_hour_is_beyond_retention_is_rejected() -> None:
+    """Its usage hour expires with the same retention (TTL hour + days): accepted, it
+    would be stored but never billed (the hour already deleted on arrival)."""
+    arrival = ARRIVAL + dt.timedelta(minutes=30)  # the bound falls mid-hour
+    in_the_expired_hour = arrival - YEAR + dt.timedelta(minutes=2)
+    rejection = validate(action_at(in_the_expired_hour), Action, arrival, LIMITS)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.reason, rejection.field) == ("beyond_retention", "started_at")
+    assert "usage window" in rejection.detail
+    next_hour = arrival - YEAR + dt.timedelta(minutes=30)  # on the hour after the bound
+    assert not isinstance(validate(action_at(next_hour), Action, arrival, LIMITS), Rejection)
+    # In another zone the hour is the UTC one: +05:45 puts 12:02 UTC at 17:47 local.
+    local = with_(
+        started_at=in_the_expired_hour.astimezone(
+            dt.timezone(dt.timedelta(hours=5, minutes=45))
+        ).isoformat(),
+        ended_at=rfc3339(in_the_expired_hour),
+    )
+    assert getattr(validate(local, Action, arrival, LIMITS), "reason", None) == "beyond_retention"
+    # Other events' tables count from their own time (no hourly window).
+    web_limits = TimeLimits(clock_skew=SKEW, retention=THREE_MONTHS)
+    recent_enough = web(arrival - THREE_MONTHS + dt.timedelta(minutes=2))
+    assert not isinstance(validate(recent_enough, WebRequest, arrival, web_limits), Rejection)
+
+
 def test_the_year_one_is_beyond_retention() -> None:
     raw = with_(started_at="0001-01-01T00:00:00+01:00", ended_at="0001-01-01T00:00:00+01:00")
     assert verdict(raw) == "beyond_retention"
