@@ -219,7 +219,8 @@ def check_times(event: Event, arrival: dt.datetime, limits: TimeLimits) -> Rejec
     9999 row would vanish on insert while its id and window stayed).
     ``beyond_retention``: the time the table's TTL counts from is older than
     ``arrival - retention`` (exactly at the limit is accepted): the TTL would
-    delete the row on arrival. ``arrival`` must be timezone-aware.
+    delete the row on arrival; for an action also the start of its UTC hour,
+    from which its usage window's TTL counts. ``arrival`` must be timezone-aware.
     """
     times = _event_times(event)
     latest = arrival + limits.clock_skew
