@@ -74,6 +74,8 @@ _ENUM_VALUE = re.compile(r"^Invalid enum value .*", re.DOTALL)
 # action stays in the millisecond, hour and month it started in.
 _LONG_FRACTION = re.compile(rb"\.\d{7}")
 _TIME_TO_MICROSECONDS = re.compile(rb"(T\d\d:\d\d:\d\d\.\d{6})\d+")
+# Each kind's time fields in the struct's order, which puts first the one its
+# table's TTL counts from (an action's started_at, before ended_at).
 TIME_FIELDS = {
     kind: tuple(
         f.name
@@ -272,9 +274,7 @@ _HOUR = dt.timedelta(hours=1)
 
 def _event_times(event: Event) -> tuple[tuple[str, dt.datetime], ...]:
     """The event's times by field name; first the one its table's TTL counts from."""
-    if isinstance(event, Action):
-        return (("started_at", event.started_at), ("ended_at", event.ended_at))
-    return (("ts", event.ts),)
+    return tuple((name, getattr(event, name)) for name in TIME_FIELDS[type(event)])
 
 
 def _duration(delta: dt.timedelta) -> str:

@@ -37,10 +37,8 @@ class Validator(Generic[E]):
             if limits.retention is None
             else arrival - limits.retention + retention_margin(kind)
         )
-        names = TIME_FIELDS[kind]
-        # The first time is the one the table's TTL counts from (check_times).
-        self._first = attrgetter(names[0])
-        self._times = tuple(attrgetter(name) for name in names)
+        # The first is the time the table's TTL counts from (TIME_FIELDS).
+        self._times = tuple(attrgetter(name) for name in TIME_FIELDS[kind])
 
     def __call__(self, raw: bytes) -> E | Rejection:
         event = decode_struct(raw, self._kind)
@@ -56,7 +54,7 @@ class Validator(Generic[E]):
         """Whether check_times surely finds nothing: no time after ``arrival + clock_skew``,
         the first not before ``arrival - retention`` (an action's: an hour later, its
         hour's start counts). False sends the event to check_times itself."""
-        if self._earliest is not None and self._first(event) < self._earliest:
+        if self._earliest is not None and self._times[0](event) < self._earliest:
             return False
         latest = self._latest
         # A loop, not all() over a generator: half the cost for one or two times.
