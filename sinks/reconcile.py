@@ -37,6 +37,12 @@ def _range(start: dt.datetime, end: dt.datetime, column: str, precision: int = 3
     return f"{column} >= toDateTime({a}, 'UTC') AND {column} < toDateTime({b}, 'UTC')"
 
 
+def store_clock(store: Store) -> dt.datetime:
+    """The store's clock: the one its TTLs delete rows by."""
+    (row,) = store.query("SELECT toUnixTimestamp64Milli(now64(3, 'UTC')) AS ms")
+    return dt.datetime.fromtimestamp(int(row["ms"]) / 1000, dt.UTC)
+
+
 def _by_window(rows: list[dict[str, Any]]) -> dict[Window, Any]:
     return {(int(r["customer_id"]), int(r["hour"])): r for r in rows}
 

@@ -1,9 +1,8 @@
-"""Commands about a month's usage: billing (and closing a month), reconcile."""
+"""Commands about a month's usage: billing (and closing a month)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,19 +10,16 @@ import click
 from spur.cli.common import (
     CUSTOMER_ID,
     FORMATS,
-    TABLE_OR_JSON,
-    privileged_reader_for,
     reader_for,
     settings_from_env,
     writer_for,
 )
 from spur.operations.periods import month_bounds
-from spur.render import billing_table, console, emit_rows, to_csv
+from spur.render import billing_table, console, to_csv
 from spur.terminal import inert
 
 if TYPE_CHECKING:
     from spur.operations.billing import Period
-    from spur.operations.reconcile import CapacityDifference, Difference
 
 
 BILLING_COLUMNS = ["customer_id", "bytes_in", "bytes_out", "bytes_total", "actions"]
@@ -181,119 +177,4 @@ def print_period(shown: Period) -> None:
     out.print(later)
 
 
-@click.command()
-@click.option("--month", required=True, help="Month, YYYY-MM.")
-@click.option(
-    "--tz", default=None, help="IANA time zone of the month [default: SPUR_BILLING_TIMEZONE]."
-)
-@click.option(
-    "--repair",
-    is_flag=True,
-    help="After a disaster: rebuild differing windows from the raw actions.",
-)
-@click.option("--format", "fmt", type=TABLE_OR_JSON, default="table", show_default=True)
-def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
-    """Compare a month's usage (per customer) and capacity (per action and minute)
-    with the raw actions.
-
-    Every action is folded whatever its arrival order, so there is no
-    difference unless actions were erased (billing and capacity keep
-    counting them: such a difference is reported as explained by erasure
-    when it is exactly the erased actions; a raw row gone that no recorded
-    erasure reaches is reported as lost) or the store lost data. --repair
-    (a disaster tool; workers may keep running) rebuilds each differing
-    window from the raw actions, by content, as a correction that also
-    outranks any stale published state; windows holding erased actions, or
-    actions stored but not folded yet, are reported, not rewritten (run it
-    again once the workers caught up).
-    Exit code 1 while a difference is not explained by erasure, else 0.
-    """
-    from spur.operations.reconcile import reconcile as compare
-    from spur.operations.reconcile import reconcile_capacity
-    from spur.operations.repair import repair as repair_month
-
-    settings = settings_from_env()
-    timezone = tz or settings.billing.timezone
-    month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
-    store = writer_for(settings) if repair else privileged_reader_for(settings)
-    try:
-        before = compare(store, month, timezone)
-        capacity = reconcile_capacity(store, month, timezone)
-        repaired = repair_month(store, month, timezone) if repair and (before or capacity) else 0
-        after = compare(store, month, timezone) if repaired else before
-        capacity_after = reconcile_capacity(store, month, timezone) if repaired else capacity
-    finally:
-        store.close()
-    unexplained = [d for d in after if not d.explained_by_erasure]
-    capacity_unexplained = [d for d in capacity_after if not d.explained_by_erasure]
-    if fmt == "json":
-        document = {
-            "month": month,
-            "timezone": timezone,
-            "differences": [d.as_dict() for d in before],
-            "capacity_differences": [d.as_dict() for d in capacity],
-            "windows_repaired": repaired,
-            "remaining": len(unexplained),
-            "capacity_remaining": len(capacity_unexplained),
-        }
-        click.echo(json.dumps(document, indent=2))
-    else:
-        _print_reconcile(month, timezone, before, capacity)
-        if repair:
-            click.echo(
-                f"repaired {repaired} windows; {len(unexplained)} customers and "
-                f"{_minutes(len(capacity_unexplained))} of capacity still differ"
-            )
-    if unexplained or capacity_unexplained:
-        sys.exit(1)
-
-
-def _print_reconcile(
-    month: str, timezone: str, usage: list[Difference], capacity: list[CapacityDifference]
-) -> None:
-    if not usage and not capacity:
-        click.echo(f"{month} ({timezone}): usage and capacity match the raw actions")
-        return
-    if usage:
-        rows = [
-            {
-                "customer_id": d.customer_id,
-                "missing_actions": d.raw[2] - d.aggregated[2],
-                "aggregated_bytes": d.aggregated[0] + d.aggregated[1],
-                "raw_bytes": d.raw[0] + d.raw[1],
-                "why": _why(d),
-            }
-            for d in usage
-        ]
-        emit_rows(rows, "table", title=f"usage differences {month} ({timezone})")
-    else:
-        click.echo(f"usage {month} ({timezone}): every customer matches the raw actions")
-    if capacity:
-        erased = len({d.minute for d in capacity if d.explained_by_erasure})
-        others = len({d.minute for d in capacity if not d.explained_by_erasure})
-        click.echo(
-            f"capacity: {_minutes(erased)} hold erased actions (counted by design), "
-            f"{_minutes(others)} differ otherwise"
-        )
-    else:
-        click.echo("capacity: every minute matches the raw actions")
-
-
-def _minutes(n: int) -> str:
-    return f"{n} minute" if n == 1 else f"{n} minutes"
-
-
-def _why(difference: Difference) -> str:
-    if difference.explained_by_erasure:
-        return f"{difference.erased_actions} erased actions, billed by design"
-    if difference.lost_raw_actions:  # --repair leaves such hours alone
-        return f"{difference.lost_raw_actions} raw rows lost, not erased: restore from a backup"
-    if difference.not_folded_actions:
-        return (
-            f"{difference.not_folded_actions} actions stored, not folded yet "
-            "(a batch in flight, or one a stopped worker folds when it reads it again)"
-        )
-    return "lost or doubled folds: --repair"
-
-
-COMMANDS = (billing, reconcile)
+COMMANDS = (billing,)

@@ -19,7 +19,16 @@ from typing import Any
 
 import click
 
-from spur.cli import billing, data_subjects, deadletters, pipeline, query, status, trace
+from spur.cli import (
+    billing,
+    data_subjects,
+    deadletters,
+    pipeline,
+    query,
+    reconcile,
+    status,
+    trace,
+)
 from spur.terminal import visible
 from spur_schemas.errors import SpurError
 
@@ -109,7 +118,7 @@ def main(ctx: click.Context) -> None:
         logging.getLogger().addHandler(errors_only)
 
 
-for _module in (pipeline, billing, query, trace, deadletters, status, data_subjects):
+for _module in (pipeline, billing, reconcile, query, trace, deadletters, status, data_subjects):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

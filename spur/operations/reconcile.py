@@ -16,6 +16,13 @@ reaches are ``lost_raw_actions``: a store that lost raw rows, not explained.
 
 ``--repair``: spur.operations.repair.
 
+The retention's TTLs delete each table's rows on their own schedule: a usage
+hour goes when its hour is ``actions`` days old, its raw rows when they are,
+up to an hour later; capacity minutes are kept ``capacity`` days, raw rows
+``actions`` days; and TTL merges run when they can. So reconcile compares only
+the hours (and minutes) that no TTL may have touched yet, on the store's clock
+with a margin for the run itself (:func:`compared_span`), and says from when.
+
 Usage windows are whole UTC hours, so in a zone whose month does not begin
 on a whole hour (Asia/Kolkata, Asia/Kathmandu) the usage check covers the
 hours that hold the zone's month, up to 45 minutes more on each side: cut at
@@ -31,19 +38,23 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from spur.operations.periods import month_bounds
+from spur.operations.periods import floor_hour, month_bounds
 from spur_sinks import reconcile as reconcile_sql
 from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
 from spur_sinks.store import Store
+from spur_sinks.tables import Retention
 
 __all__ = [
     "CAPACITY_FIELDS",
     "USAGE_FIELDS",
     "CapacityDifference",
+    "ComparedSpan",
     "Difference",
+    "compared_span",
     "hours_of_month",
     "reconcile",
     "reconcile_capacity",
+    "span_now",
 ]  # fmt: skip
 
 
@@ -125,9 +136,75 @@ def hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]
     return first, after if after == end else after + dt.timedelta(hours=1)
 
 
-def reconcile(store: Store, month: str, timezone: str = "UTC") -> list[Difference]:
-    """Customers whose usage windows of the month differ from their raw actions."""
-    start, end = hours_of_month(month, timezone)
+# Hours and minutes whose TTL comes within this long of the store's clock are
+# left out too: a reconcile (a repair's rounds included) runs for less.
+TTL_MARGIN = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class ComparedSpan:
+    """What of a month reconcile compares, as UTC [from, to) instants; from == to:
+    nothing (the month is past retention). Later than the month's start where
+    the retention's TTLs may already be deleting rows (module docstring)."""
+
+    month: str
+    timezone: str
+    usage: tuple[dt.datetime, dt.datetime]  # whole UTC hours
+    capacity: tuple[dt.datetime, dt.datetime]  # whole minutes
+    clipped: bool  # whether the TTLs' reach cut either from the month
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            name: {"from": span[0].isoformat(), "to": span[1].isoformat()}
+            for name, span in (("usage", self.usage), ("capacity", self.capacity))
+        }
+
+
+def compared_span(
+    month: str, timezone: str, now: dt.datetime, retention: Retention
+) -> ComparedSpan:
+    """The month's hours and minutes that every table involved still keeps whole
+    at ``now`` (the store's clock): usage hours whose TTL (hour + actions days)
+    is more than TTL_MARGIN away, whose raw rows and ids expire no earlier; capacity
+    minutes whose own TTL and whose raw rows' are."""
+    horizon = now + TTL_MARGIN
+    # A usage hour H is deleted once H + days <= now: the first hour kept is after that.
+    usage_from = floor_hour(horizon - dt.timedelta(days=retention.actions)) + _HOUR
+    days = min(retention.actions, retention.capacity)
+    reach = horizon - dt.timedelta(days=days)
+    capacity_from = reach.replace(second=0, microsecond=0) + _MINUTE
+    hours = hours_of_month(month, timezone)
+    minutes = month_bounds(month, timezone)
+    usage = _clip(hours, usage_from)
+    capacity = _clip(minutes, capacity_from)
+    return ComparedSpan(month, timezone, usage, capacity, usage != hours or capacity != minutes)
+
+
+_HOUR, _MINUTE = dt.timedelta(hours=1), dt.timedelta(minutes=1)
+
+
+def _clip(
+    span: tuple[dt.datetime, dt.datetime], kept_from: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    start, end = span
+    start = max(start, kept_from)
+    return (min(start, end), end)
+
+
+def span_now(
+    store: Store, month: str, timezone: str = "UTC", retention: Retention | None = None
+) -> ComparedSpan:
+    """:func:`compared_span` on the store's clock (the one its TTLs run on); the
+    retention the store was given (default: the defaults)."""
+    now = reconcile_sql.store_clock(store)
+    return compared_span(month, timezone, now, retention or Retention())
+
+
+def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
+    """Customers whose usage windows differ from their raw actions, in ``span.usage``."""
+    start, end = span.usage
+    if start == end:
+        return []
     aggregated = _totals(reconcile_sql.hourly_window_states(store, start, end))
     raw = _totals(reconcile_sql.raw_windows(store, start, end))
     erased_windows, lost_windows = _erased_or_lost(
@@ -173,9 +250,11 @@ def _per_customer(by_window: dict[Window, int]) -> dict[int, int]:
 _COUNTED = range(4)  # actions, error_actions, bytes_in, bytes_out
 
 
-def reconcile_capacity(store: Store, month: str, timezone: str = "UTC") -> list[CapacityDifference]:
-    """Capacity minutes of the month whose stored window differs from the raw actions."""
-    start, end = month_bounds(month, timezone)
+def reconcile_capacity(store: Store, span: ComparedSpan) -> list[CapacityDifference]:
+    """Capacity minutes whose stored window differs from the raw actions, in ``span.capacity``."""
+    start, end = span.capacity
+    if start == end:
+        return []
     stored = reconcile_sql.stored_capacity(store, start, end)
     raw = reconcile_sql.raw_capacity(store, start, end)
     missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)

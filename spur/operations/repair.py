@@ -9,6 +9,10 @@ Usage is corrected by adding the difference to the sums (so folds that
 follow build on it); capacity minutes get their state rebuilt from the raw
 actions. The windows are read and written by spur_sinks.reconcile.
 
+Only the span reconcile compares is read and written: an hour or minute a
+retention TTL may be deleting is left alone (rebuilt from what the TTL left
+of its raw rows, it would be wrong; spur.operations.reconcile).
+
 Workers may keep running during a repair. A window is corrected only when
 two readings in a row agree on its difference and none of its raw actions
 waits for its fold (a batch between its raw rows and its fold, or one a
@@ -30,8 +34,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from spur.operations.periods import month_bounds
-from spur.operations.reconcile import hours_of_month, reconcile_capacity
+from spur.operations.reconcile import ComparedSpan, reconcile_capacity
 from spur_sinks import reconcile as reconcile_sql
 from spur_sinks.reconcile import USAGE_FIELDS, Minute, Window
 from spur_sinks.store import Store
@@ -67,10 +70,11 @@ def _read_usage(store: Store, start: dt.datetime, end: dt.datetime) -> _UsageRea
     return _UsageReading({k: c for k, c in changes.items() if any(c.values())}, summed)
 
 
-def repair(store: Store, month: str, timezone: str = "UTC") -> int:
-    """Rewrite, by content, every window of the month that differs from raw and
-    that two readings agree on (module docstring); return how many."""
-    start, end = hours_of_month(month, timezone)
+def repair(store: Store, span: ComparedSpan) -> int:
+    """Rewrite, by content, every window in ``span`` (what reconcile compares: no
+    TTL has touched it) that differs from raw and that two readings agree on
+    (module docstring); return how many."""
+    start, end = span.usage
     first = _read_usage(store, start, end)
     second = _read_usage(store, start, end)
     stale = sorted(
@@ -92,7 +96,7 @@ def repair(store: Store, month: str, timezone: str = "UTC") -> int:
         reconcile_sql.add_to_sums(store, changes, {key: updates(key) for key in stale})
     # Window states from the sums, for every window whose usage_hourly state lags them.
     _rewrite_window_states(store, start, end)
-    return len(stale) + _repair_capacity(store, month, timezone)
+    return len(stale) + _repair_capacity(store, span)
 
 
 def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> None:
@@ -107,13 +111,13 @@ def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -
         reconcile_sql.write_window_states(store, behind)
 
 
-def _capacity_to_rebuild(store: Store, month: str, timezone: str) -> dict[Minute, Any]:
+def _capacity_to_rebuild(store: Store, span: ComparedSpan) -> dict[Minute, Any]:
     """Differing minutes a rebuild may rewrite, with what they hold and should hold."""
-    start, end = month_bounds(month, timezone)
+    start, end = span.capacity
     # The ids index has no action type: a minute with any erased action is left alone.
     differing = {
         (d.action, int(d.minute.timestamp())): (d.aggregated, d.raw)
-        for d in reconcile_capacity(store, month, timezone)
+        for d in reconcile_capacity(store, span)
         if not d.holds_erased
     }
     not_folded = {  # read last, as in _read_usage
@@ -128,12 +132,12 @@ def _capacity_to_rebuild(store: Store, month: str, timezone: str) -> dict[Minute
 CAPACITY_ROUNDS = 3
 
 
-def _repair_capacity(store: Store, month: str, timezone: str) -> int:
-    start, end = month_bounds(month, timezone)
+def _repair_capacity(store: Store, span: ComparedSpan) -> int:
+    start, end = span.capacity
     rebuilt = 0
     for _round in range(CAPACITY_ROUNDS):
-        first = _capacity_to_rebuild(store, month, timezone)
-        second = _capacity_to_rebuild(store, month, timezone)
+        first = _capacity_to_rebuild(store, span)
+        second = _capacity_to_rebuild(store, span)
         agreed = sorted(key for key, values in second.items() if first.get(key) == values)
         if not agreed:
             break

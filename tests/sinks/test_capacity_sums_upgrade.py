@@ -14,7 +14,7 @@ import uuid
 from msgspec.structs import replace
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.reconcile import reconcile_capacity
+from spur.operations.reconcile import reconcile_capacity, span_now
 from spur.operations.repair import repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -52,11 +52,11 @@ def test_wrapped_minutes_are_named_and_repaired_after_the_upgrade(store: Store) 
     assert old.bytes_in == 3 * HUGE % 2**64  # the hole this migration closes
 
     assert [m.version for m in apply_migrations(store, Settings().retention.tables)] == [WIDE_SUMS]
-    (wrapped,) = reconcile_capacity(store, month)
+    (wrapped,) = reconcile_capacity(store, span_now(store, month))
     assert (wrapped.action, wrapped.minute) == (key.action, key.minute)
-    assert repair(store, month) == 1
-    assert reconcile_capacity(store, month) == []
+    assert repair(store, span_now(store, month)) == 1
+    assert reconcile_capacity(store, span_now(store, month)) == []
     fold(3, 4)
     (window,) = read_capacity(store, [key])
     assert (window.actions, window.bytes_in, window.bytes_out) == (4, 4 * HUGE, 4)
-    assert reconcile_capacity(store, month) == []
+    assert reconcile_capacity(store, span_now(store, month)) == []

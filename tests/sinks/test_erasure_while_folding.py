@@ -15,7 +15,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from spur.operations.reconcile import reconcile, reconcile_capacity
+from spur.operations.reconcile import reconcile, reconcile_capacity, span_now
 from spur.operations.subjects import Subject, erase
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -77,5 +77,7 @@ def test_a_batch_between_an_erasures_deletes_leaves_every_hour_explained(
     erase(racing, Subject("customer", str(ERASED)), b"salt", 7)
     assert racing.executed >= nth  # the batch ran between two deletes (or after the last)
     month = now.strftime("%Y-%m")
-    assert [d for d in reconcile(store, month) if not d.explained_by_erasure] == []
-    assert [d for d in reconcile_capacity(store, month) if not d.explained_by_erasure] == []
+    assert [d for d in reconcile(store, span_now(store, month)) if not d.explained_by_erasure] == []
+    assert [
+        d for d in reconcile_capacity(store, span_now(store, month)) if not d.explained_by_erasure
+    ] == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.reconcile import reconcile, reconcile_capacity
+from spur.operations.reconcile import reconcile, reconcile_capacity, span_now
 from spur_sinks.erasure import record_tombstone
 from spur_sinks.store import Store
 from tests.sinks.test_store_contract import NOW, messages, pipeline, process
@@ -25,22 +25,26 @@ def test_raw_rows_lost_without_an_erasure_are_not_explained(store: Store) -> Non
         f"DELETE FROM {store.database}.actions WHERE action_id = '{lost.action_id}' "
         "SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
     )
-    (difference,) = reconcile(store, "2026-11")
+    (difference,) = reconcile(store, span_now(store, "2026-11"))
     assert difference.customer_id == lost.customer_id
     assert (difference.lost_raw_actions, difference.erased_actions) == (1, 0)
     assert not difference.explained_by_erasure
-    assert reconcile_capacity(store, "2026-11") != []
-    assert not any(d.explained_by_erasure for d in reconcile_capacity(store, "2026-11"))
+    assert reconcile_capacity(store, span_now(store, "2026-11")) != []
+    assert not any(
+        d.explained_by_erasure for d in reconcile_capacity(store, span_now(store, "2026-11"))
+    )
 
     # Another customer's erasure does not reach it.
     other = next(a.customer_id for a in actions if a.customer_id != lost.customer_id)
     record_tombstone(store, "customer", str(other), uuid.uuid4(), NOW)
-    (difference,) = reconcile(store, "2026-11")
+    (difference,) = reconcile(store, span_now(store, "2026-11"))
     assert not difference.explained_by_erasure
 
     # A login's erasure may have removed it: explained, as before.
     record_tombstone(store, "login", "someone@example.com", uuid.uuid4(), NOW)
-    (difference,) = reconcile(store, "2026-11")
+    (difference,) = reconcile(store, span_now(store, "2026-11"))
     assert (difference.lost_raw_actions, difference.erased_actions) == (0, 1)
     assert difference.explained_by_erasure
-    assert all(d.explained_by_erasure for d in reconcile_capacity(store, "2026-11"))
+    assert all(
+        d.explained_by_erasure for d in reconcile_capacity(store, span_now(store, "2026-11"))
+    )

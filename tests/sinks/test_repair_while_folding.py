@@ -14,7 +14,7 @@ from collections.abc import Callable
 import msgspec
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.reconcile import reconcile, reconcile_capacity
+from spur.operations.reconcile import reconcile, reconcile_capacity, span_now
 from spur.operations.repair import repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -40,15 +40,15 @@ def test_actions_stored_but_not_folded_are_left_to_their_fold(store: Store) -> N
     # A worker killed between the batch's raw rows and its fold: the rows are
     # stored, the ids not indexed, the batch not committed.
     p.actions.sink.store_actions([Located(a, 0, len(folded) + n) for n, a in enumerate(pending)])
-    differences = reconcile(store, "2026-11")
+    differences = reconcile(store, span_now(store, "2026-11"))
     assert sum(d.not_folded_actions for d in differences) == len(pending)
-    repair(store, "2026-11")
+    repair(store, span_now(store, "2026-11"))
     assert billed(store) == expected_billing(folded)  # nothing added for them
     # The batch read again (a worker started): folded once.
     process(batch_steps(store, Settings()), store, messages(pending, len(folded)))
     assert billed(store) == expected_billing(folded + pending)
-    assert reconcile(store, "2026-11") == []
-    assert reconcile_capacity(store, "2026-11") == []
+    assert reconcile(store, span_now(store, "2026-11")) == []
+    assert reconcile_capacity(store, span_now(store, "2026-11")) == []
 
 
 class _FoldsBefore(HookedStore):
@@ -89,10 +89,10 @@ def test_a_fold_between_the_repairs_reads_is_not_corrected_for(store: Store) -> 
         (f"FROM {store.database}.usage_sums",),
         lambda: process(p, store, messages(late, len(folded))),
     )
-    repair(racing, "2026-11")
+    repair(racing, span_now(racing, "2026-11"))
     assert racing.folded
     assert billed(store) == expected_billing(folded + late)
-    assert reconcile(store, "2026-11") == []
+    assert reconcile(store, span_now(store, "2026-11")) == []
 
 
 def test_a_fold_between_a_capacity_rebuilds_statements_is_rebuilt_again(store: Store) -> None:
@@ -109,7 +109,7 @@ def test_a_fold_between_a_capacity_rebuilds_statements_is_rebuilt_again(store: S
         f"SELECT * FROM {store.database}.capacity_states WHERE minute = toDateTime({minute}, 'UTC')"
     )
     process(p, store, messages(actions[:1]))  # refreshes the doubled minute's window
-    assert reconcile_capacity(store, "2026-11") != []
+    assert reconcile_capacity(store, span_now(store, "2026-11")) != []
     # Late actions of that minute and type, folded after the rebuild deleted its states.
     late = [msgspec.structs.replace(doubled, action_id=uuid.uuid4()) for _ in range(3)]
     # Between the rebuild's delete of the minute's states and its insert.
@@ -119,7 +119,7 @@ def test_a_fold_between_a_capacity_rebuilds_statements_is_rebuilt_again(store: S
         ("INSERT INTO", "capacity_states"),
         lambda: process(p, store, messages(late, len(actions))),
     )
-    repair(racing, "2026-11")
+    repair(racing, span_now(racing, "2026-11"))
     assert racing.folded
-    assert reconcile_capacity(store, "2026-11") == []
+    assert reconcile_capacity(store, span_now(store, "2026-11")) == []
     assert billed(store) == expected_billing(actions + late)

@@ -8,7 +8,7 @@ from msgspec.structs import replace
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.operations.billing import billing
-from spur.operations.reconcile import reconcile, reconcile_capacity
+from spur.operations.reconcile import reconcile, reconcile_capacity, span_now
 from spur.operations.repair import repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -101,7 +101,7 @@ def test_capacity_sums_do_not_wrap_at_64_bits(store: Store) -> None:
     minute = template.started_at.replace(second=0, microsecond=0)
     (window,) = read_capacity(store, [CapacityKey(template.action, minute)])
     assert (window.bytes_in, window.bytes_out) == (3 * (2**63 - 1), 3 * 2**63 - 6)
-    assert reconcile_capacity(store, month) == []
+    assert reconcile_capacity(store, span_now(store, month)) == []
     # The window as a store before migration 0010 published it (wrapped), rebuilt
     # from the raw actions by the repair, whole.
     store.execute(
@@ -111,9 +111,9 @@ def test_capacity_sums_do_not_wrap_at_64_bits(store: Store) -> None:
         "duration_p50_ms, duration_p95_ms, duration_p99_ms, version + 1 "
         f"FROM {store.database}.capacity_minutely FINAL"
     )
-    assert reconcile_capacity(store, month) != []
-    assert repair(store, month) == 1
-    assert reconcile_capacity(store, month) == []
+    assert reconcile_capacity(store, span_now(store, month)) != []
+    assert repair(store, span_now(store, month)) == 1
+    assert reconcile_capacity(store, span_now(store, month)) == []
 
 
 def test_an_action_belongs_to_the_month_of_its_start(store: Store) -> None:
@@ -173,8 +173,8 @@ def test_late_actions_are_folded_and_reconcile_finds_no_difference(store: Store)
     process(p, store, messages(on_time))
     process(p, store, messages(stale, first_offset=len(on_time)))
     assert billed(store) == expected_billing(on_time + stale)
-    assert reconcile(store, "2026-11") == []
-    assert reconcile_capacity(store, "2026-11") == []
+    assert reconcile(store, span_now(store, "2026-11")) == []
+    assert reconcile_capacity(store, span_now(store, "2026-11")) == []
 
 
 def test_repair_rebuilds_a_lost_fold_by_content_and_leaves_erased_logins_billed(
@@ -207,14 +207,16 @@ def test_repair_rebuilds_a_lost_fold_by_content_and_leaves_erased_logins_billed(
     )
     refresh_capacity(store, p.process_actions(messages(actions[:1]), NOW).capacity)
     assert billed(store) != truth
-    assert reconcile_capacity(store, "2026-11") != []
-    assert repair(store, "2026-11") >= 2
+    assert reconcile_capacity(store, span_now(store, "2026-11")) != []
+    assert repair(store, span_now(store, "2026-11")) >= 2
     # Left alone: the minute of the erased action only (its capacity stays counted).
     erased_minute = erased.started_at.replace(second=0, microsecond=0)
-    assert {d.minute for d in reconcile_capacity(store, "2026-11")} == {erased_minute}
+    assert {d.minute for d in reconcile_capacity(store, span_now(store, "2026-11"))} == {
+        erased_minute
+    }
     # Everything billed again, the erased login's action included (its window is not reduced).
     assert billed(store) == truth
-    (left,) = reconcile(store, "2026-11")
+    (left,) = reconcile(store, span_now(store, "2026-11"))
     assert (left.customer_id, left.aggregated[2] - left.raw[2]) == (erased.customer_id, 1)
     # The stream goes on from the repaired windows without counting twice.
     process(batch_steps(store, Settings()), store, messages(actions))
@@ -235,9 +237,9 @@ def test_repair_wins_over_a_published_state_when_the_sums_lost_rows(store: Store
     )
     process(p, store, messages(later, first_offset=len(first)))
     assert billed(store) != expected_billing(actions)
-    assert repair(store, "2026-11") > 0
+    assert repair(store, span_now(store, "2026-11")) > 0
     assert billed(store) == expected_billing(actions)
-    assert reconcile(store, "2026-11") == []
+    assert reconcile(store, span_now(store, "2026-11")) == []
 
 
 def test_a_replay_republishes_window_states_that_may_have_been_lost(store: Store) -> None:
