@@ -10,6 +10,7 @@ are generated with the events' (``python -m spur_schemas.jsonschema``, in
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import msgspec
 
@@ -30,6 +31,12 @@ class UsageMessage(msgspec.Struct, frozen=True):
     def key(self) -> bytes:
         return f"{self.customer_id}:{self.hour.isoformat()}".encode()
 
+    @staticmethod
+    def keys(messages: Sequence[UsageMessage]) -> list[bytes]:
+        """Each message's :attr:`key`, each hour's text made once (customers share hours)."""
+        text = _IsoTimes().of
+        return [f"{m.customer_id}:{text(m.hour)}".encode() for m in messages]
+
 
 class CapacityMessage(msgspec.Struct, frozen=True):
     """A window state on ``spur.capacity.v1`` (key ``action:minute``)."""
@@ -48,6 +55,26 @@ class CapacityMessage(msgspec.Struct, frozen=True):
     @property
     def key(self) -> bytes:
         return f"{self.action}:{self.minute.isoformat()}".encode()
+
+    @staticmethod
+    def keys(messages: Sequence[CapacityMessage]) -> list[bytes]:
+        """Each message's :attr:`key`, each minute's text made once (action types share them)."""
+        text = _IsoTimes().of
+        return [f"{m.action}:{text(m.minute)}".encode() for m in messages]
+
+
+class _IsoTimes(dict[dt.datetime, str]):
+    """UTC times -> their ISO 8601 text, each made once (a fraction of ``isoformat``'s cost)."""
+
+    def of(self, time: dt.datetime) -> str:
+        # Only UTC times are remembered: equal instants in other zones are equal
+        # keys of a dict, but their text differs (the worker's windows are UTC).
+        if time.tzinfo is not dt.UTC:
+            return time.isoformat()
+        text = self.get(time)
+        if text is None:
+            text = self[time] = time.isoformat()
+        return text
 
 
 class DeadLetter(msgspec.Struct, frozen=True):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 from spur_schemas.messages import CapacityMessage
@@ -128,4 +129,6 @@ def read_capacity(
 
 
 def capacity_columns(windows: list[CapacityMessage]) -> dict[str, list[Any]]:
-    return {name: [getattr(w, name) for w in windows] for name in CapacityMessage.__struct_fields__}
+    return {
+        name: list(map(attrgetter(name), windows)) for name in CapacityMessage.__struct_fields__
+    }

@@ -43,10 +43,13 @@ async def publish_detours(publisher: Publisher, detours: Sequence[Detour]) -> No
 async def publish_windows(
     publisher: Publisher, usage: Sequence[UsageMessage], capacity: Sequence[CapacityMessage]
 ) -> None:
+    encode = msgspec.json.encode
     if usage:
-        await publisher.publish(Topic.USAGE, [(u.key, msgspec.json.encode(u)) for u in usage])
+        keys = UsageMessage.keys(usage)
+        await publisher.publish(Topic.USAGE, list(zip(keys, map(encode, usage), strict=True)))
     if capacity:
-        await publisher.publish(Topic.CAPACITY, [(w.key, msgspec.json.encode(w)) for w in capacity])
+        keys = CapacityMessage.keys(capacity)
+        await publisher.publish(Topic.CAPACITY, list(zip(keys, map(encode, capacity), strict=True)))
 
 
 async def publish_dead_letters(publisher: Publisher, letters: Sequence[DeadLetter]) -> None:

@@ -5,6 +5,8 @@ import json
 
 import jsonschema
 import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spur_schemas.jsonschema import MESSAGE_TYPES, MESSAGES_DIR, rendered_messages
 from spur_schemas.messages import CapacityMessage, DeadLetter, UsageMessage
@@ -33,3 +35,31 @@ def test_every_message_validates_against_its_schema() -> None:
         jsonschema.Draft202012Validator(schema).validate(
             json.loads(msgspec.json.encode(SAMPLES[name]))
         )
+
+
+_ZONES = st.sampled_from(
+    [dt.UTC, dt.timezone(dt.timedelta(hours=1)), dt.timezone(dt.timedelta(hours=-9, minutes=-30))]
+)
+
+
+@given(
+    times=st.lists(
+        st.datetimes(
+            min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=_ZONES
+        ),
+        max_size=20,
+    ),
+    data=st.data(),
+)
+def test_the_keys_of_many_messages_are_each_ones_key(
+    times: list[dt.datetime], data: st.DataObject
+) -> None:
+    # Equal instants in other zones are drawn too: their keys' text differs.
+    times += [t.astimezone(dt.UTC) for t in times] + times
+    usage = [UsageMessage(data.draw(st.integers(0, 3)), t, 0, 0, 0, 0, 0, 0) for t in times]
+    capacity = [
+        CapacityMessage(data.draw(st.sampled_from(["a.b", "c:d"])), t, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0)
+        for t in times
+    ]
+    assert UsageMessage.keys(usage) == [m.key for m in usage]
+    assert CapacityMessage.keys(capacity) == [m.key for m in capacity]
