@@ -55,6 +55,19 @@ RUNS: dict[str, list[str]] = {
         "--shuffle",
         "--no-baselines",
     ],
+    # The shuffled month as the best live figure runs: two processes (the
+    # ratio compares one deployment with itself).
+    "worker_backfill_shuffled_two_processes": [
+        "bench.worker",
+        "--actions",
+        "200000",
+        "--span-hours",
+        "672",
+        "--shuffle",
+        "--processes",
+        "2",
+        "--no-baselines",
+    ],
     "store": ["bench.storage", "--actions", "500000"],
     # The batch step's Python cost per action, step by step, without I/O.
     "steps": ["bench.steps"],
@@ -96,9 +109,11 @@ def main() -> None:
         results[name] = run(args)
     one, two = results["worker_live"], results["worker_live_two_processes"]
     live = max(one, two, key=lambda run: run["worker_per_second"])
-    shuffled = results["worker_backfill_shuffled"]
+    # The shuffled month run the way the live figure was (one process or two).
+    shuffled_two = results["worker_backfill_shuffled_two_processes"]
+    shuffled = shuffled_two if live is two else results["worker_backfill_shuffled"]
     miskeyed = results["worker_live_miskeyed"]
-    for compared in (two, shuffled, miskeyed):
+    for compared in (two, results["worker_backfill_shuffled"], shuffled_two, miskeyed):
         compared["ratio_to_one_process_live"] = round(
             compared["worker_per_second"] / one["worker_per_second"], 3
         )
@@ -120,6 +135,7 @@ def main() -> None:
             "shuffled_backfill_ratio_to_live >= 0.7": round(
                 shuffled["worker_per_second"] / live["worker_per_second"], 3
             ),
+            "shuffled_backfill_processes": shuffled["processes_per_worker"],
             "p99_ms_at_5000_per_second <= 300": results["latency"]["p99_ms"],
             "bytes_per_actions_row <= 20": results["store"]["bytes_per_action_row"],
             "worker_peak_anonymous_rss_mb <= 250 (per process)": live[
