@@ -26,7 +26,7 @@ TIMEOUTS = frozenset({TIMEOUT_EXCEEDED, SOCKET_TIMEOUT})
 # Codes of errors that are about the request, not the moment: retrying the
 # same statement cannot succeed (syntax, unknown table/column, type, readonly).
 _PERMANENT_CODES = frozenset(
-    {27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, UNKNOWN_DATABASE, READONLY, 497}
+    {27, 36, 41, 43, 44, 46, 47, 53, 60, 62, 70, UNKNOWN_DATABASE, READONLY, ACCESS_DENIED}
 )
 _CODE = re.compile(r"Code: (\d+)")
 

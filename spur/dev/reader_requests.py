@@ -29,6 +29,7 @@ from __future__ import annotations
 import struct
 
 from spur.dev.store_hello import Reader
+from spur_sinks.store_errors import ACCESS_DENIED
 
 READER_MIN_REVISION = 54429  # settings sent as text
 READER_MAX_REVISION = 54468  # clickhouse-driver's; Grafana's clickhouse-go sends less
@@ -44,9 +45,6 @@ _INITIAL_QUERY = 1
 _COMPLETE = 2  # the processing stage a client asks for
 _SETTINGS_ALLOWED = frozenset({b"max_execution_time"})
 _SERVER_EXCEPTION = 2
-
-
-ACCESS_DENIED = 497  # ClickHouse's code, for the exception packet
 
 
 class Refused(ValueError):

@@ -40,6 +40,7 @@ from spur.dev.gate_os import enter_network_namespace
 from spur.dev.gate_passage import CHUNK, RefusalLog, copy_until, released_once, shut
 from spur.dev.reader_requests import ReaderRequests, Refused, refusal_packet
 from spur.dev.store_hello import MAX_HELLO_BYTES, read_hello
+from spur_sinks.store_errors import TOO_MANY_SIMULTANEOUS_QUERIES
 
 # A client's whole Hello must arrive within this, however it dribbles in.
 HELLO_SECONDS = 10.0
@@ -55,9 +56,9 @@ READER_CONNECTIONS = 128
 PACKET_SECONDS = 10.0
 # How long a refused client may still send (its request's rest) and read why.
 REFUSAL_SECONDS = 2.0
-# Codes of the exception packets the gate answers with (ClickHouse's).
+# Codes of the exception packets the gate answers with (ClickHouse's; the
+# others are spur_sinks.store_errors').
 UNKNOWN_USER = 192
-TOO_MANY_SIMULTANEOUS_QUERIES = 202
 # accept() failing for want of descriptors (a flood of connections): wait for
 # some to close rather than stop accepting for good.
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})

@@ -24,6 +24,7 @@ from clickhouse_driver.errors import ServerException
 from spur.processes import free_port, stop_pid
 from spur.settings import parse_store_url
 from spur_sinks.store import ServerStore
+from spur_sinks.store_errors import ACCESS_DENIED
 from tests.deploy.demo_data import load_demo_data
 from tests.deploy.grafana_plugin import ROOT, query_settings
 
@@ -32,7 +33,7 @@ PASSWORDS = {
     user: f"{user}-test-password"
     for user in ("spur_admin", "spur_writer", "billing", "ops", "engineer")
 }
-ACCESS_DENIED = 497
+
 SETTING_CONSTRAINT_VIOLATION = 452
 
 # chdb's serving call, as in spur.dev.local_store (spur.dev.store_server): imported

@@ -11,10 +11,10 @@ import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 
-from spur.dev.reader_requests import ACCESS_DENIED
 from spur.dev.store_engine import has_own_network
 from spur.local_state import READERS, RunningStore
 from spur.settings import Settings
+from spur_sinks.store_errors import ACCESS_DENIED
 from spur_sinks.url import PARSER_BACKTRACKS, PARSER_DEPTH
 from tests.deploy.grafana_plugin import ROOT, query_settings
 

@@ -19,10 +19,11 @@ import time
 import pytest
 from clickhouse_driver.errors import ServerException
 
-from spur.dev.reader_requests import ACCESS_DENIED, READER_MAX_REVISION, READER_REQUEST_BYTES
+from spur.dev.reader_requests import READER_MAX_REVISION, READER_REQUEST_BYTES
 from spur.dev.store_engine import has_own_network
-from spur.dev.store_gate import PACKET_SECONDS, READER_CONNECTIONS, TOO_MANY_SIMULTANEOUS_QUERIES
+from spur.dev.store_gate import PACKET_SECONDS, READER_CONNECTIONS
 from spur.local_state import WRITER, RunningStore
+from spur_sinks.store_errors import ACCESS_DENIED, TOO_MANY_SIMULTANEOUS_QUERIES
 from tests.dev.store_clients import store_client
 from tests.dev.test_store_hello import hello as greeting
 
