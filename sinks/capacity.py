@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from typing import Any
 
@@ -36,27 +36,33 @@ class StoreCapacity:
     def refresh(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         return refresh_capacity(self._store, keys, self._stop)
 
-    def versions(self, keys: Iterable[CapacityKey]) -> dict[CapacityKey, int]:
-        wanted = sorted({_probe_key(key) for key in keys})
-        if not wanted:
-            return {}
+    def grown_minutes(self, published: Mapping[CapacityKey, int]) -> list[CapacityKey]:
+        if not published:
+            return []
+        # Compared in the store (no quantiles: the versions alone), so the
+        # minutes that have not grown, most of them, cost no row here.
         rows: list[dict[str, Any]] = retrying(
             self._store.query,
             f"""
-            SELECT action, toUnixTimestamp(minute) AS minute, sum(updates) AS updates
-            FROM {self._store.database}.capacity_states
-            WHERE {_WANTED}
-            GROUP BY minute, action
+            SELECT counted.action AS action, counted.minute AS minute
+            FROM (SELECT action, toUnixTimestamp(minute) AS minute, sum(updates) AS updates
+                  FROM {self._store.database}.capacity_states
+                  WHERE {_WANTED}
+                  GROUP BY minute, action) AS counted
+            INNER JOIN (SELECT toUInt32(splitByChar('|', key)[1]) AS minute,
+                               splitByChar('|', key)[2] AS action,
+                               toUInt64(splitByChar('|', key)[3]) AS published
+                        FROM {PROBE}) AS given
+            ON counted.minute = given.minute AND counted.action = given.action
+            WHERE counted.updates > given.published
             """,
-            wanted,
+            [f"{_probe_key(key)}|{version}" for key, version in published.items()],
             stop=self._stop,
         )
-        return {
-            CapacityKey(row["action"], dt.datetime.fromtimestamp(int(row["minute"]), dt.UTC)): int(
-                row["updates"]
-            )
+        return [
+            CapacityKey(row["action"], dt.datetime.fromtimestamp(int(row["minute"]), dt.UTC))
             for row in rows
-        }
+        ]
 
     def current(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         return read_capacity(self._store, keys, self._stop)

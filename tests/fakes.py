@@ -123,6 +123,10 @@ class MemoryStore:
     def states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
         return {w: self.sums[w] for w in windows if w in self.sums}
 
+    def grown_hours(self, published: Mapping[WindowKey, int]) -> dict[WindowKey, UsageState]:
+        sums = self.sums
+        return {w: sums[w] for w, v in published.items() if w in sums and sums[w].version > v}
+
     def write(self, states: dict[WindowKey, UsageState], now: dt.datetime) -> None:
         if states:
             self.writes.append("write")
@@ -141,8 +145,9 @@ class MemoryStore:
             self.writes.append("refresh")
         return found
 
-    def versions(self, keys: Iterable[CapacityKey]) -> dict[CapacityKey, int]:
-        return {key: self.minutes[key].updates for key in set(keys) if key in self.minutes}
+    def grown_minutes(self, published: Mapping[CapacityKey, int]) -> list[CapacityKey]:
+        minutes = self.minutes
+        return [k for k, v in published.items() if k in minutes and minutes[k].updates > v]
 
     def current(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         found = []

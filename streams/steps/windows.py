@@ -22,7 +22,7 @@ never skips a write.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from spur_schemas.events import Action
@@ -45,6 +45,10 @@ class WindowStore(Protocol):
     def write(self, states: dict[WindowKey, UsageState], now: dt.datetime) -> None:
         """Store ``states`` as the windows' newest versions."""
 
+    def grown_hours(self, published: Mapping[WindowKey, int]) -> dict[WindowKey, UsageState]:
+        """The current states of the windows of ``published`` whose version is now
+        higher than the one given (the store compares: most have not grown)."""
+
 
 class CapacityStore(Protocol):
     """Capacity minutes (action, minute), fed by the fold (spur_sinks.capacity)."""
@@ -52,8 +56,9 @@ class CapacityStore(Protocol):
     def refresh(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """Store and return the current states of ``keys``' minutes."""
 
-    def versions(self, keys: Iterable[CapacityKey]) -> dict[CapacityKey, int]:
-        """The current ``version`` of ``keys``' minutes (a cheap read: no quantiles)."""
+    def grown_minutes(self, published: Mapping[CapacityKey, int]) -> list[CapacityKey]:
+        """The minutes of ``published`` whose version is now higher than the one
+        given (a cheap read, compared in the store: no quantiles)."""
 
     def current(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """The current states of ``keys``' minutes, read only."""
@@ -97,15 +102,9 @@ def newer_states(
     the broker may append an older one last. Read after the publication was
     acknowledged, a window is at least as new as every state appended before.
     """
-    published = {WindowKey(u.customer_id, u.hour): u.version for u in usage}
-    states = windows.states(set(published))
-    newer_usage = [
-        _usage_message(key, states[key])
-        for key in sorted(states)
-        if states[key].version > published[key]
-    ]
-    read = {CapacityKey(m.action, m.minute): m.version for m in minutes}
-    grown = [key for key, version in capacity.versions(read).items() if version > read[key]]
+    states = windows.grown_hours({WindowKey(u.customer_id, u.hour): u.version for u in usage})
+    newer_usage = [_usage_message(key, states[key]) for key in sorted(states)]
+    grown = capacity.grown_minutes({CapacityKey(m.action, m.minute): m.version for m in minutes})
     newer_capacity = capacity.current(grown) if grown else []
     metrics.inc(REPUBLISHED, len(newer_usage), topic=Topic.USAGE)
     metrics.inc(REPUBLISHED, len(newer_capacity), topic=Topic.CAPACITY)

@@ -133,6 +133,34 @@ def test_capacity_minutes_merge_every_fold_exactly(backend: Backend) -> None:
     assert found.key == f"a.x:{minute.isoformat()}".encode()
 
 
+def test_grown_windows_are_those_folded_into_since_their_published_version(
+    backend: Backend,
+) -> None:
+    # What a worker that does not hold every partition re-reads after publishing.
+    fold(backend, located(action(action="a.x"), action(customer_id=43, action="b:y")))
+    hours = backend.windows.states({WindowKey(42, HOUR), WindowKey(43, HOUR)})
+    minute = minute_of(NOW - dt.timedelta(hours=1))
+    minutes = {m.action: m for m in backend.capacity.refresh(
+        [CapacityKey("a.x", minute), CapacityKey("b:y", minute)]
+    )}  # fmt: skip
+    assert backend.windows.grown_hours({}) == {}
+    assert backend.capacity.grown_minutes({}) == []
+    published_hours = {key: state.version for key, state in hours.items()}
+    published_minutes = {CapacityKey(m.action, m.minute): m.version for m in minutes.values()}
+    assert backend.windows.grown_hours(published_hours) == {}
+    assert backend.capacity.grown_minutes(published_minutes) == []
+
+    fold(backend, located(action(action="a.x", bytes_in=5)))  # another worker's: 42, a.x
+    grown = backend.windows.grown_hours(published_hours)
+    assert list(grown) == [WindowKey(42, HOUR)]
+    assert (grown[WindowKey(42, HOUR)].actions, grown[WindowKey(42, HOUR)].version) == (2, 2)
+    assert backend.capacity.grown_minutes(published_minutes) == [CapacityKey("a.x", minute)]
+    # A window published at its newest version has not grown; one never folded neither.
+    never = WindowKey(44, HOUR)
+    assert backend.windows.grown_hours({**published_hours, WindowKey(42, HOUR): 2, never: 0}) == {}
+    assert backend.capacity.grown_minutes({CapacityKey("c.z", minute): 0}) == []
+
+
 def test_the_consent_ledger_answers_stored_decisions_of_the_logins_asked(
     backend: Backend,
 ) -> None:
