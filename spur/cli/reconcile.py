@@ -14,7 +14,6 @@ from spur.render import emit_rows
 
 if TYPE_CHECKING:
     from spur.operations.reconcile import CapacityDifference, ComparedSpan, Difference
-    from spur_sinks.tables import Retention
 
 
 @click.command()
@@ -53,7 +52,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:
-        span = span_now(store, month, timezone, settings.retention.tables)
+        span = span_now(store, month, timezone)
         before = compare(store, span)
         capacity = reconcile_capacity(store, span)
         repaired = repair_month(store, span) if repair and (before or capacity) else 0
@@ -76,8 +75,9 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         }
         click.echo(json.dumps(document, indent=2))
     else:
-        _print_span(span, settings.retention.tables)
-        _print_reconcile(month, timezone, before, capacity)
+        _print_span(span)
+        if not span.empty:
+            _print_reconcile(month, timezone, before, capacity)
         if repair:
             click.echo(
                 f"repaired {repaired} windows; {len(unexplained)} customers and "
@@ -87,21 +87,24 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         sys.exit(1)
 
 
-def _print_span(span: ComparedSpan, retention: Retention) -> None:
-    """Say what of the month the retention's TTLs may be deleting (left out)."""
-    if not span.clipped:
-        return
-    if span.usage[0] == span.usage[1] and span.capacity[0] == span.capacity[1]:
+def _print_span(span: ComparedSpan) -> None:
+    """Say what of the month the store's TTLs may be deleting (left out)."""
+    if span.empty:
         click.echo(
-            f"{span.month} ({span.timezone}) is past the actions' retention "
-            f"({retention.actions} days): nothing left to compare"
+            f"{span.month} ({span.timezone}) is past the store's retention "
+            f"({_days(span.usage_days)} for actions): nothing left to compare"
         )
-        return
-    click.echo(
-        f"compared from {span.usage[0].isoformat()} (usage) and {span.capacity[0].isoformat()} "
-        f"(capacity): the retention ({retention.actions} days for actions, "
-        f"{retention.capacity} for capacity) is deleting what is older"
-    )
+    elif span.clipped:
+        click.echo(
+            f"compared from {span.usage[0].isoformat()} (usage) and "
+            f"{span.capacity[0].isoformat()} (capacity): the store's retention "
+            f"({_days(span.usage_days)} for actions and usage, "
+            f"{_days(span.capacity_days)} for capacity and its actions) is deleting what is older"
+        )
+
+
+def _days(n: int | None) -> str:
+    return "no limit" if n is None else f"{n} day" if n == 1 else f"{n} days"
 
 
 def _print_reconcile(

@@ -16,18 +16,9 @@ reaches are ``lost_raw_actions``: a store that lost raw rows, not explained.
 
 ``--repair``: spur.operations.repair.
 
-The retention's TTLs delete each table's rows on their own schedule: a usage
-hour goes when its hour is ``actions`` days old, its raw rows when they are,
-up to an hour later; capacity minutes are kept ``capacity`` days, raw rows
-``actions`` days; and TTL merges run when they can. So reconcile compares only
-the hours (and minutes) that no TTL may have touched yet, on the store's clock
-with a margin for the run itself (:func:`compared_span`), and says from when.
-
-Usage windows are whole UTC hours, so in a zone whose month does not begin
-on a whole hour (Asia/Kolkata, Asia/Kathmandu) the usage check covers the
-hours that hold the zone's month, up to 45 minutes more on each side: cut at
-the zone's bound, the raw side of a window would hold part of an hour and a
-repair would overwrite a correct window with that part.
+Only what no retention TTL may have touched is compared
+(spur.operations.compared_span, which also says why usage covers whole UTC
+hours).
 
 Blocking.
 """
@@ -38,11 +29,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from spur.operations.periods import floor_hour, month_bounds
+from spur.operations.compared_span import ComparedSpan, compared_span, hours_of_month, span_now
 from spur_sinks import reconcile as reconcile_sql
 from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
 from spur_sinks.store import Store
-from spur_sinks.tables import Retention
 
 __all__ = [
     "CAPACITY_FIELDS",
@@ -103,8 +93,9 @@ class CapacityDifference:
     # capacity keeps counting them, as billing does (the ids index has no action type,
     # so this is decided per minute, over its action types).
     explained_by_erasure: bool = False
-    # Whether the minute holds any erased action at all (a repair leaves it alone).
-    holds_erased: bool = False
+    # Whether the minute holds any action whose raw row is gone, erased or lost:
+    # its raw rows cannot say what it held (a repair leaves it alone).
+    holds_missing_rows: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -126,78 +117,6 @@ def _totals(by_window: dict[Window, Any]) -> dict[int, tuple[int, int, int]]:
             n + int(row["actions"]),
         )
     return totals
-
-
-def hours_of_month(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
-    """The whole UTC hours that hold ``month`` in ``timezone`` (see the module docstring)."""
-    start, end = month_bounds(month, timezone)
-    first = start.replace(minute=0, second=0, microsecond=0)
-    after = end.replace(minute=0, second=0, microsecond=0)
-    return first, after if after == end else after + dt.timedelta(hours=1)
-
-
-# Hours and minutes whose TTL comes within this long of the store's clock are
-# left out too: a reconcile (a repair's rounds included) runs for less.
-TTL_MARGIN = dt.timedelta(minutes=15)
-
-
-@dataclass(frozen=True)
-class ComparedSpan:
-    """What of a month reconcile compares, as UTC [from, to) instants; from == to:
-    nothing (the month is past retention). Later than the month's start where
-    the retention's TTLs may already be deleting rows (module docstring)."""
-
-    month: str
-    timezone: str
-    usage: tuple[dt.datetime, dt.datetime]  # whole UTC hours
-    capacity: tuple[dt.datetime, dt.datetime]  # whole minutes
-    clipped: bool  # whether the TTLs' reach cut either from the month
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            name: {"from": span[0].isoformat(), "to": span[1].isoformat()}
-            for name, span in (("usage", self.usage), ("capacity", self.capacity))
-        }
-
-
-def compared_span(
-    month: str, timezone: str, now: dt.datetime, retention: Retention
-) -> ComparedSpan:
-    """The month's hours and minutes that every table involved still keeps whole
-    at ``now`` (the store's clock): usage hours whose TTL (hour + actions days)
-    is more than TTL_MARGIN away, whose raw rows and ids expire no earlier; capacity
-    minutes whose own TTL and whose raw rows' are."""
-    horizon = now + TTL_MARGIN
-    # A usage hour H is deleted once H + days <= now: the first hour kept is after that.
-    usage_from = floor_hour(horizon - dt.timedelta(days=retention.actions)) + _HOUR
-    days = min(retention.actions, retention.capacity)
-    reach = horizon - dt.timedelta(days=days)
-    capacity_from = reach.replace(second=0, microsecond=0) + _MINUTE
-    hours = hours_of_month(month, timezone)
-    minutes = month_bounds(month, timezone)
-    usage = _clip(hours, usage_from)
-    capacity = _clip(minutes, capacity_from)
-    return ComparedSpan(month, timezone, usage, capacity, usage != hours or capacity != minutes)
-
-
-_HOUR, _MINUTE = dt.timedelta(hours=1), dt.timedelta(minutes=1)
-
-
-def _clip(
-    span: tuple[dt.datetime, dt.datetime], kept_from: dt.datetime
-) -> tuple[dt.datetime, dt.datetime]:
-    start, end = span
-    start = max(start, kept_from)
-    return (min(start, end), end)
-
-
-def span_now(
-    store: Store, month: str, timezone: str = "UTC", retention: Retention | None = None
-) -> ComparedSpan:
-    """:func:`compared_span` on the store's clock (the one its TTLs run on); the
-    retention the store was given (default: the defaults)."""
-    now = reconcile_sql.store_clock(store)
-    return compared_span(month, timezone, now, retention or Retention())
 
 
 def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
@@ -262,11 +181,12 @@ def reconcile_capacity(store: Store, span: ComparedSpan) -> list[CapacityDiffere
         k for k in set(stored) | set(raw) if stored.get(k, missing) != raw.get(k, missing)
     )
     erased: dict[int, int] = {}
-    reached, _lost = _erased_or_lost(
+    reached, lost = _erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end, "Minute")
     )
     for (_customer, minute), n in reached.items():
         erased[minute] = erased.get(minute, 0) + n
+    without_rows = set(erased) | {minute for _customer, minute in lost}
     extra: dict[int, int] = {}  # per minute: stored actions more than raw, over its types
     counted_never_less: dict[int, bool] = {}
     for key in differing:
@@ -285,7 +205,7 @@ def reconcile_capacity(store: Store, span: ComparedSpan) -> list[CapacityDiffere
             stored.get(key, missing),
             raw.get(key, missing),
             key[1] in explained,
-            key[1] in erased,
+            key[1] in without_rows,
         )
         for key in differing
     ]

@@ -114,11 +114,12 @@ def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -
 def _capacity_to_rebuild(store: Store, span: ComparedSpan) -> dict[Minute, Any]:
     """Differing minutes a rebuild may rewrite, with what they hold and should hold."""
     start, end = span.capacity
-    # The ids index has no action type: a minute with any erased action is left alone.
+    # The ids index has no action type: a minute with any action whose raw row is
+    # gone (erased, or lost: rebuilt from the rest, it would hide the loss) is left alone.
     differing = {
         (d.action, int(d.minute.timestamp())): (d.aggregated, d.raw)
         for d in reconcile_capacity(store, span)
-        if not d.holds_erased
+        if not d.holds_missing_rows
     }
     not_folded = {  # read last, as in _read_usage
         minute for _customer, minute in reconcile_sql.rows_not_folded(store, start, end, "Minute")

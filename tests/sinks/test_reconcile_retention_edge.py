@@ -16,19 +16,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.reconcile import (
-    TTL_MARGIN,
-    compared_span,
-    reconcile,
-    reconcile_capacity,
-    span_now,
-)
+from spur.operations.compared_span import TTL_MARGIN, compared_span, span_now
+from spur.operations.reconcile import reconcile, reconcile_capacity
 from spur.operations.repair import repair
+from spur_sinks.migrate import apply_migrations
+from spur_sinks.reconcile import kept_days
 from spur_sinks.store import Store
 from spur_sinks.tables import Retention
 from tests.sinks.test_store_contract import NOW, messages, pipeline, process
 
-A_DAY = Retention(actions=1, capacity=2)
+# A store whose actions, ids and usage are kept a day, capacity two: its raw
+# actions bound capacity's comparison to a day too.
+A_DAY = {"usage_days": 1, "capacity_days": 1}
 MONTH = "2026-11"
 HOUR = dt.timedelta(hours=1)
 
@@ -79,7 +78,7 @@ def test_an_hour_the_ttl_took_from_usage_first_is_left_out(store: Store) -> None
     assert missing
     assert all(d.raw[2] > d.aggregated[2] for d in missing)
 
-    span = compared_span(MONTH, "UTC", now, A_DAY)
+    span = compared_span(MONTH, "UTC", now, **A_DAY)
     assert span.clipped
     assert span.usage[0] == edge + HOUR
     assert reconcile(store, span) == []
@@ -97,21 +96,21 @@ def test_capacity_minutes_past_the_actions_retention_are_left_out(store: Store) 
         _delete(store, table, f"started_at < toDateTime64({int(gone.timestamp())}, 3, 'UTC')")
 
     assert reconcile_capacity(store, span_now(store, MONTH)) != []  # as if nothing expired
-    span = compared_span(MONTH, "UTC", now, A_DAY)
+    span = compared_span(MONTH, "UTC", now, **A_DAY)
     assert span.capacity[0] > gone
     assert reconcile_capacity(store, span) == []
     assert repair(store, span) == 0
 
 
 def test_a_month_past_retention_compares_nothing() -> None:
-    span = compared_span(MONTH, "UTC", NOW + dt.timedelta(days=400), Retention())
+    span = compared_span(MONTH, "UTC", NOW + dt.timedelta(days=400), 365, 365)
     assert span.clipped
     assert span.usage[0] == span.usage[1]
     assert span.capacity[0] == span.capacity[1]
 
 
 def test_a_month_within_retention_is_compared_whole() -> None:
-    span = compared_span(MONTH, "Asia/Kathmandu", NOW + dt.timedelta(days=7), Retention())
+    span = compared_span(MONTH, "Asia/Kathmandu", NOW + dt.timedelta(days=7), 365, 365)
     assert not span.clipped
     assert span.usage == (
         dt.datetime(2026, 10, 31, 18, tzinfo=dt.UTC), dt.datetime(2026, 11, 30, 19, tzinfo=dt.UTC)
@@ -130,7 +129,7 @@ def test_a_month_within_retention_is_compared_whole() -> None:
 def test_the_span_is_every_hour_and_minute_no_ttl_reaches(
     now: dt.datetime, actions: int, capacity: int
 ) -> None:
-    span = compared_span(MONTH, "UTC", now, Retention(actions=actions, capacity=capacity))
+    span = compared_span(MONTH, "UTC", now, actions, min(actions, capacity))
     horizon = now + TTL_MARGIN
 
     def kept(instant: dt.datetime, days: int) -> bool:  # as the TTLs' expressions
@@ -150,3 +149,18 @@ def test_the_span_is_every_hour_and_minute_no_ttl_reaches(
         assert start == dt.datetime(2026, 11, 1, tzinfo=dt.UTC) or not kept(start - minute, days)
     else:
         assert not kept(end - minute, days)
+
+
+def test_the_span_is_cut_by_the_ttls_the_store_has(store: Store) -> None:
+    # Compiled in at the first migration: a day for actions, two for capacity.
+    apply_migrations(store, Retention(actions=1, capacity=2))
+    assert kept_days(store) == (1, 1)  # capacity's raw actions go after a day
+    store.execute(f"ALTER TABLE {store.database}.actions REMOVE TTL")
+    store.execute(f"ALTER TABLE {store.database}.action_ids REMOVE TTL")
+    assert kept_days(store) == (1, 2)
+
+
+def test_tables_without_a_ttl_cut_nothing() -> None:
+    span = compared_span(MONTH, "UTC", NOW + dt.timedelta(days=4000), None, None)
+    assert not span.clipped
+    assert not span.empty
