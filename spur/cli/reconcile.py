@@ -41,11 +41,14 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     outranks any stale published state; windows holding erased actions, or
     actions stored but not folded yet, are reported, not rewritten (run it
     again once the workers caught up).
+    Workers may run meanwhile: a difference counts only if three readings a
+    second apart all show it (a batch in flight is not one). Only the hours
+    and minutes no retention TTL may be deleting are compared.
     Exit code 1 while a difference is not explained by erasure, else 0.
     """
-    from spur.operations.reconcile import reconcile as compare
-    from spur.operations.reconcile import reconcile_capacity, span_now
+    from spur.operations.compared_span import span_now
     from spur.operations.repair import repair as repair_month
+    from spur.operations.settled import settled_capacity, settled_usage
 
     settings = settings_from_env()
     timezone = tz or settings.billing.timezone
@@ -53,11 +56,13 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:
         span = span_now(store, month, timezone)
-        before = compare(store, span)
-        capacity = reconcile_capacity(store, span)
+        # Differences that held over readings a batch's time apart: not a batch
+        # the workers are writing (spur.operations.settled).
+        before = settled_usage(store, span)
+        capacity = settled_capacity(store, span)
         repaired = repair_month(store, span) if repair and (before or capacity) else 0
-        after = compare(store, span) if repaired else before
-        capacity_after = reconcile_capacity(store, span) if repaired else capacity
+        after = settled_usage(store, span) if repaired else before
+        capacity_after = settled_capacity(store, span) if repaired else capacity
     finally:
         store.close()
     unexplained = [d for d in after if not d.explained_by_erasure]
