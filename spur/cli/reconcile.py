@@ -157,6 +157,8 @@ def _why(difference: Difference) -> str:
             f"{difference.not_folded_actions} actions stored, not folded yet "
             "(a batch in flight, or one a stopped worker folds when it reads it again)"
         )
+    if difference.aggregated == difference.raw:
+        return "billed right now, but the sums the next fold builds on differ: --repair"
     return "lost or doubled folds: --repair"
 
 

@@ -60,13 +60,22 @@ class Difference:
     # The customer's indexed action ids of these hours without a raw row that no
     # recorded erasure reaches: raw rows the store lost.
     lost_raw_actions: int = 0
+    # The sums the next fold into these hours builds on (usage_sums), where they
+    # differ from ``aggregated`` (what billing reads now): None, they do not.
+    summed: tuple[int, int, int] | None = None
 
     @property
     def explained_by_erasure(self) -> bool:
-        """The aggregates hold exactly the erased actions more than the raw rows (and
-        nothing less): an erased login's actions, billed by design."""
-        kept = [a - r for a, r in zip(self.aggregated, self.raw, strict=True)]
-        return self.erased_actions > 0 and kept[2] == self.erased_actions and min(kept) >= 0
+        """What billing reads and the sums each match the raw rows or hold exactly the
+        erased actions more (nothing less): an erased login's actions, billed by
+        design; or a customer's, folded between its erasure's deletes."""
+
+        def explained(view: tuple[int, int, int]) -> bool:
+            kept = [v - r for v, r in zip(view, self.raw, strict=True)]
+            return not any(kept) or (kept[2] == self.erased_actions and min(kept) >= 0)
+
+        views = (self.aggregated, self.summed or self.aggregated)
+        return self.erased_actions > 0 and all(map(explained, views))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +88,9 @@ class Difference:
             "erased_actions": self.erased_actions,
             "not_folded_actions": self.not_folded_actions,
             "lost_raw_actions": self.lost_raw_actions,
+            "summed": None
+            if self.summed is None
+            else dict(zip(("bytes_in", "bytes_out", "actions"), self.summed, strict=True)),
             "explained_by_erasure": self.explained_by_erasure,
         }
 
@@ -124,25 +136,33 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
     start, end = span.usage
     if start == end:
         return []
+    # Read in the order a batch writes backwards (hours, then sums, then raw rows):
+    # a batch in flight can only put a later read ahead (spur.operations.settled).
     aggregated = _totals(reconcile_sql.hourly_window_states(store, start, end))
+    summed = _totals(reconcile_sql.summed_windows(store, start, end))
     raw = _totals(reconcile_sql.raw_windows(store, start, end))
     erased_windows, lost_windows = _erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end)
     )
     erased, lost = _per_customer(erased_windows), _per_customer(lost_windows)
     not_folded = _per_customer(reconcile_sql.rows_not_folded(store, start, end))
-    return [
-        Difference(
-            customer,
-            aggregated.get(customer, (0, 0, 0)),
-            raw.get(customer, (0, 0, 0)),
-            erased.get(customer, 0),
-            not_folded.get(customer, 0),
-            lost.get(customer, 0),
+    differences = []
+    for customer in sorted(set(aggregated) | set(summed) | set(raw)):
+        billed, sums, rows = (t.get(customer, (0, 0, 0)) for t in (aggregated, summed, raw))
+        if billed == sums == rows:
+            continue
+        differences.append(
+            Difference(
+                customer,
+                billed,
+                rows,
+                erased_actions=erased.get(customer, 0),
+                not_folded_actions=not_folded.get(customer, 0),
+                lost_raw_actions=lost.get(customer, 0),
+                summed=None if sums == billed else sums,
+            )
         )
-        for customer in sorted(set(aggregated) | set(raw))
-        if aggregated.get(customer, (0, 0, 0)) != raw.get(customer, (0, 0, 0))
-    ]
+    return differences
 
 
 def _erased_or_lost(
