@@ -94,12 +94,13 @@ def repair(store: Store, span: ComparedSpan) -> int:
 
         changes = {key: second.changes[key] for key in stale}
         reconcile_sql.add_to_sums(store, changes, {key: updates(key) for key in stale})
-    # Window states from the sums, for every window whose usage_hourly state lags them.
-    _rewrite_window_states(store, start, end)
-    return len(stale) + _repair_capacity(store, span)
+    # Window states from the sums, for every window whose usage_hourly state lags them
+    # (counted too: a state billing read wrong, rewritten).
+    rewritten = _rewrite_window_states(store, start, end)
+    return len(set(stale) | rewritten) + _repair_capacity(store, span)
 
 
-def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> None:
+def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> set[Window]:
     summed = reconcile_sql.summed_windows(store, start, end)
     written = reconcile_sql.hourly_window_states(store, start, end)
     behind = {
@@ -109,6 +110,7 @@ def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -
     }
     if behind:
         reconcile_sql.write_window_states(store, behind)
+    return set(behind)
 
 
 def _capacity_to_rebuild(store: Store, span: ComparedSpan) -> dict[Minute, Any]:

@@ -80,3 +80,19 @@ def test_sums_that_lost_a_fold_are_reported_before_the_next_fold_bills_them(
     assert not difference.explained_by_erasure
     assert repair(store, span_now(store, "2026-11")) == 1
     assert reconcile(store, span_now(store, "2026-11")) == []
+
+
+def test_a_state_rewritten_from_its_sums_counts_as_repaired(store: Store) -> None:
+    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=4, days=2))
+    process(pipeline(store), store, messages(actions))
+    first = actions[0]
+    store.execute(
+        f"DELETE FROM {store.database}.usage_hourly WHERE customer_id = {first.customer_id} "
+        "SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
+    )
+    (difference,) = reconcile(store, span_now(store, "2026-11"))
+    assert difference.summed == difference.raw  # the sums are right, billing's states gone
+    hours = len({a.started_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+                 for a in actions if a.customer_id == first.customer_id})  # fmt: skip
+    assert repair(store, span_now(store, "2026-11")) == hours  # it said 0 before
+    assert reconcile(store, span_now(store, "2026-11")) == []
