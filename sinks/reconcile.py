@@ -145,6 +145,21 @@ def erasure_reach(store: Store) -> tuple[frozenset[int], bool]:
     return customers | unlinked, any(r["kind"] == "login" for r in rows)
 
 
+def recent_windows(
+    store: Store, start: dt.datetime, end: dt.datetime, seconds: int, unit: str = "Hour"
+) -> set[Window]:
+    """(customer, hour or minute) windows an action was folded into within the last
+    ``seconds`` (the ids' ``seen_at``, set by the store when the fold indexed them);
+    none for 0."""
+    if seconds <= 0:
+        return set()
+    rows = store.query(f"""
+        SELECT DISTINCT customer_id, toUnixTimestamp(toStartOf{unit}(started_at)) AS hour
+        FROM {store.database}.action_ids
+        WHERE {_range(start, end, "started_at")} AND seen_at >= now() - {int(seconds)}""")
+    return {(int(r["customer_id"]), int(r["hour"])) for r in rows}
+
+
 def rows_not_folded(
     store: Store, start: dt.datetime, end: dt.datetime, unit: str = "Hour"
 ) -> dict[Window, int]:

@@ -47,6 +47,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     Exit code 1 while a difference is not explained by erasure, else 0.
     """
     from spur.operations.compared_span import span_now
+    from spur.operations.reconcile import in_flight, in_flight_minutes
     from spur.operations.repair import repair as repair_month
     from spur.operations.settled import settled_capacity, settled_usage
 
@@ -55,7 +56,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:
-        span = span_now(store, month, timezone)
+        span = span_now(store, month, timezone, settings.billing.reconcile_settle_seconds)
         # Differences that held over readings a batch's time apart: not a batch
         # the workers are writing (spur.operations.settled).
         before = settled_usage(store, span)
@@ -63,6 +64,10 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         repaired = repair_month(store, span) if repair and (before or capacity) else 0
         after = settled_usage(store, span) if repaired else before
         capacity_after = settled_capacity(store, span) if repaired else capacity
+        left_out = {
+            "usage_windows": len(in_flight(store, span)),
+            "capacity_minutes": len(in_flight_minutes(store, span)),
+        }
     finally:
         store.close()
     unexplained = [d for d in after if not d.explained_by_erasure]
@@ -72,6 +77,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
             "month": month,
             "timezone": timezone,
             "compared": span.as_dict(),
+            "in_flight": left_out,
             "differences": [d.as_dict() for d in before],
             "capacity_differences": [d.as_dict() for d in capacity],
             "windows_repaired": repaired,
@@ -81,6 +87,12 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
         click.echo(json.dumps(document, indent=2))
     else:
         _print_span(span)
+        if any(left_out.values()):
+            click.echo(
+                f"left out, folded into within {span.settle_seconds} s (a batch in flight): "
+                f"{left_out['usage_windows']} usage hours, "
+                f"{_minutes(left_out['capacity_minutes'])} of capacity"
+            )
         if not span.empty:
             _print_reconcile(month, timezone, before, capacity)
         if repair:

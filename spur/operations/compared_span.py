@@ -20,7 +20,7 @@ repair would overwrite a correct window with that part.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from spur.operations.periods import floor_hour, month_bounds
@@ -48,6 +48,9 @@ class ComparedSpan:
     # The TTL days the spans were cut by (None: no TTL on those tables).
     usage_days: int | None
     capacity_days: int | None
+    # A window folded into within this long is a batch in flight, left out
+    # (SPUR_RECONCILE_SETTLE_SECONDS; spur.operations.reconcile.in_flight).
+    settle_seconds: int = 0
 
     @property
     def clipped(self) -> bool:
@@ -109,8 +112,12 @@ def _clip(span: Span, kept_from: dt.datetime) -> Span:
     return (min(max(start, kept_from), end), end)
 
 
-def span_now(store: Store, month: str, timezone: str = "UTC") -> ComparedSpan:
-    """:func:`compared_span` by the store's TTLs, on its clock (the one its TTLs run on)."""
+def span_now(
+    store: Store, month: str, timezone: str = "UTC", settle_seconds: int = 0
+) -> ComparedSpan:
+    """:func:`compared_span` by the store's TTLs, on its clock (the one its TTLs run
+    on); windows folded into within ``settle_seconds`` are left out."""
     usage_days, capacity_days = reconcile_sql.kept_days(store)
     now = reconcile_sql.store_clock(store)
-    return compared_span(month, timezone, now, usage_days, capacity_days)
+    span = compared_span(month, timezone, now, usage_days, capacity_days)
+    return replace(span, settle_seconds=settle_seconds)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from spur.operations.compared_span import ComparedSpan, compared_span, hours_of_month, span_now
 from spur_sinks import reconcile as reconcile_sql
@@ -136,16 +136,23 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
     start, end = span.usage
     if start == end:
         return []
-    # Read in the order a batch writes backwards (hours, then sums, then raw rows):
-    # a batch in flight can only put a later read ahead (spur.operations.settled).
-    aggregated = _totals(reconcile_sql.hourly_window_states(store, start, end))
-    summed = _totals(reconcile_sql.summed_windows(store, start, end))
-    raw = _totals(reconcile_sql.raw_windows(store, start, end))
+    # Read in the order a batch writes backwards (hours, then sums, then raw rows),
+    # and the windows folded into lately last: whatever a batch wrote between
+    # these reads, its windows are among those and left out (in_flight).
+    hourly = reconcile_sql.hourly_window_states(store, start, end)
+    sums_by_window = reconcile_sql.summed_windows(store, start, end)
+    raw_by_window = reconcile_sql.raw_windows(store, start, end)
     erased_windows, lost_windows = _erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end)
     )
-    erased, lost = _per_customer(erased_windows), _per_customer(lost_windows)
-    not_folded = _per_customer(reconcile_sql.rows_not_folded(store, start, end))
+    not_folded_windows = reconcile_sql.rows_not_folded(store, start, end)
+    busy = in_flight(store, span)
+    aggregated, summed, raw = (
+        _totals(_quiet(t, busy)) for t in (hourly, sums_by_window, raw_by_window)
+    )
+    erased, lost, not_folded = (
+        _per_customer(_quiet(t, busy)) for t in (erased_windows, lost_windows, not_folded_windows)
+    )
     differences = []
     for customer in sorted(set(aggregated) | set(summed) | set(raw)):
         billed, sums, rows = (t.get(customer, (0, 0, 0)) for t in (aggregated, summed, raw))
@@ -163,6 +170,27 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
             )
         )
     return differences
+
+
+def in_flight(store: Store, span: ComparedSpan) -> set[Window]:
+    """The usage windows (customer, hour) of ``span`` folded into within its
+    ``settle_seconds``: a batch in flight, compared on a later run."""
+    start, end = span.usage
+    return reconcile_sql.recent_windows(store, start, end, span.settle_seconds)
+
+
+def in_flight_minutes(store: Store, span: ComparedSpan) -> set[int]:
+    """The capacity minutes of ``span`` (any action type) folded into lately."""
+    start, end = span.capacity
+    recent = reconcile_sql.recent_windows(store, start, end, span.settle_seconds, "Minute")
+    return {minute for _customer, minute in recent}
+
+
+V = TypeVar("V")
+
+
+def _quiet(by_window: dict[Window, V], busy: set[Window]) -> dict[Window, V]:
+    return {window: value for window, value in by_window.items() if window not in busy}
 
 
 def _erased_or_lost(
@@ -196,14 +224,17 @@ def reconcile_capacity(store: Store, span: ComparedSpan) -> list[CapacityDiffere
         return []
     stored = reconcile_sql.stored_capacity(store, start, end)
     raw = reconcile_sql.raw_capacity(store, start, end)
-    missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)
-    differing = sorted(
-        k for k in set(stored) | set(raw) if stored.get(k, missing) != raw.get(k, missing)
-    )
-    erased: dict[int, int] = {}
     reached, lost = _erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end, "Minute")
     )
+    busy = in_flight_minutes(store, span)  # read last, as in reconcile
+    missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)
+    differing = sorted(
+        k
+        for k in set(stored) | set(raw)
+        if k[1] not in busy and stored.get(k, missing) != raw.get(k, missing)
+    )
+    erased: dict[int, int] = {}
     for (_customer, minute), n in reached.items():
         erased[minute] = erased.get(minute, 0) + n
     without_rows = set(erased) | {minute for _customer, minute in lost}

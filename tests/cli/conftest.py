@@ -62,6 +62,9 @@ def cli(store: Store, store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path:
     for name in ("SPUR_BILLING_TIMEZONE", "SPUR_CLICKHOUSE_READ_URL", "SPUR_KAFKA_BOOTSTRAP"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SPUR_CLICKHOUSE_URL", store_url)
+    # reconcile compares what was just fed (tests/cli/test_reconcile_in_flight.py
+    # sets it where windows folded into lately are to be left out).
+    monkeypatch.setenv("SPUR_RECONCILE_SETTLE_SECONDS", "0")
     monkeypatch.setenv("SPUR_STATE_DIR", str(tmp_path / ".spur"))  # the erasure salt
     apply_migrations(store, Settings().retention.tables)
     return Cli(CliRunner(), store)
