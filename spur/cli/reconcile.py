@@ -159,17 +159,30 @@ def _minutes(n: int) -> str:
     return f"{n} minute" if n == 1 else f"{n} minutes"
 
 
-def _why(difference: Difference) -> str:
-    if difference.explained_by_erasure:
-        return f"{difference.erased_actions} erased actions, billed by design"
-    if difference.lost_raw_actions:  # --repair leaves such hours alone
-        return f"{difference.lost_raw_actions} raw rows lost, not erased: restore from a backup"
-    if difference.not_folded_actions:
+def _why(difference: Difference) -> str:  # noqa: PLR0911  # one answer per case
+    d = difference
+    if d.explained_by_erasure:
+        return f"{d.erased_actions} erased actions, billed by design"
+    if d.lost_raw_actions:  # --repair leaves such hours alone
+        return f"{d.lost_raw_actions} raw rows lost, not erased: restore from a backup"
+    if d.erased_actions:  # --repair leaves such hours alone
+        return f"differs beyond its {d.erased_actions} erased actions: restore from a backup"
+    if d.not_folded_actions and d.aggregated == d.raw and not (d.summed or d.quartered):
         return (
-            f"{difference.not_folded_actions} actions stored, not folded yet "
-            "(a batch in flight, or one a stopped worker folds when it reads it again)"
+            f"{d.not_folded_actions} stored actions not in the dedup index: a stopped "
+            "worker's batch not read again yet, or lost index rows (a re-sent copy "
+            "would be billed twice)"
         )
-    if difference.aggregated == difference.raw:
+    if d.not_folded_actions:
+        return (
+            f"{d.not_folded_actions} actions stored, not folded yet "
+            "(a stopped worker's batch, folded when it is read again)"
+        )
+    if d.quartered is not None:
+        return "the quarter-hour sums (billing off the whole hour) differ: restore from a backup"
+    if d.summed is not None and d.summed == d.raw:
+        return "billing's states lag their sums (a stopped worker's batch): --repair"
+    if d.aggregated == d.raw:
         return "billed right now, but the sums the next fold builds on differ: --repair"
     return "lost or doubled folds: --repair"
 

@@ -63,6 +63,9 @@ class Difference:
     # The sums the next fold into these hours builds on (usage_sums), where they
     # differ from ``aggregated`` (what billing reads now): None, they do not.
     summed: tuple[int, int, int] | None = None
+    # The quarter-hour sums (billing in a zone whose month does not begin on a
+    # whole hour), where they differ from ``aggregated``.
+    quartered: tuple[int, int, int] | None = None
 
     @property
     def explained_by_erasure(self) -> bool:
@@ -74,7 +77,7 @@ class Difference:
             kept = [v - r for v, r in zip(view, self.raw, strict=True)]
             return not any(kept) or (kept[2] == self.erased_actions and min(kept) >= 0)
 
-        views = (self.aggregated, self.summed or self.aggregated)
+        views = (self.aggregated, self.summed or self.aggregated, self.quartered or self.aggregated)
         return self.erased_actions > 0 and all(map(explained, views))
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,11 +91,16 @@ class Difference:
             "erased_actions": self.erased_actions,
             "not_folded_actions": self.not_folded_actions,
             "lost_raw_actions": self.lost_raw_actions,
-            "summed": None
-            if self.summed is None
-            else dict(zip(("bytes_in", "bytes_out", "actions"), self.summed, strict=True)),
+            "summed": _named(self.summed),
+            "quartered": _named(self.quartered),
             "explained_by_erasure": self.explained_by_erasure,
         }
+
+
+def _named(view: tuple[int, int, int] | None) -> dict[str, int] | None:
+    return (
+        None if view is None else dict(zip(("bytes_in", "bytes_out", "actions"), view, strict=True))
+    )
 
 
 @dataclass(frozen=True)
@@ -141,22 +149,28 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
     # these reads, its windows are among those and left out (in_flight).
     hourly = reconcile_sql.hourly_window_states(store, start, end)
     sums_by_window = reconcile_sql.summed_windows(store, start, end)
+    quarters_by_window = reconcile_sql.quartered_windows(store, start, end)
     raw_by_window = reconcile_sql.raw_windows(store, start, end)
     erased_windows, lost_windows = _erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end)
     )
     not_folded_windows = reconcile_sql.rows_not_folded(store, start, end)
     busy = in_flight(store, span)
-    aggregated, summed, raw = (
-        _totals(_quiet(t, busy)) for t in (hourly, sums_by_window, raw_by_window)
+    aggregated, summed, quartered, raw = (
+        _totals(_quiet(t, busy))
+        for t in (hourly, sums_by_window, quarters_by_window, raw_by_window)
     )
     erased, lost, not_folded = (
         _per_customer(_quiet(t, busy)) for t in (erased_windows, lost_windows, not_folded_windows)
     )
     differences = []
-    for customer in sorted(set(aggregated) | set(summed) | set(raw)):
-        billed, sums, rows = (t.get(customer, (0, 0, 0)) for t in (aggregated, summed, raw))
-        if billed == sums == rows:
+    for customer in sorted(set(aggregated) | set(summed) | set(quartered) | set(raw)):
+        billed, sums, quarters, rows = (
+            t.get(customer, (0, 0, 0)) for t in (aggregated, summed, quartered, raw)
+        )
+        # Rows not in the dedup index where nothing is in flight: a lost index row
+        # (a re-sent copy would be billed twice) or a stopped worker's batch.
+        if billed == sums == quarters == rows and not not_folded.get(customer):
             continue
         differences.append(
             Difference(
@@ -167,6 +181,7 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
                 not_folded_actions=not_folded.get(customer, 0),
                 lost_raw_actions=lost.get(customer, 0),
                 summed=None if sums == billed else sums,
+                quartered=None if quarters == billed else quarters,
             )
         )
     return differences

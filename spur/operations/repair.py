@@ -34,7 +34,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from spur.operations.reconcile import ComparedSpan, reconcile_capacity
+from spur.operations.reconcile import ComparedSpan, in_flight, reconcile_capacity
 from spur_sinks import reconcile as reconcile_sql
 from spur_sinks.reconcile import USAGE_FIELDS, Minute, Window
 from spur_sinks.store import Store
@@ -77,8 +77,11 @@ def repair(store: Store, span: ComparedSpan) -> int:
     start, end = span.usage
     first = _read_usage(store, start, end)
     second = _read_usage(store, start, end)
+    busy = in_flight(store, span)  # folded into lately: left to their workers
     stale = sorted(
-        key for key, change in second.changes.items() if first.changes.get(key) == change
+        key
+        for key, change in second.changes.items()
+        if first.changes.get(key) == change and key not in busy
     )
     if stale:
         # One correction row per window: the sums become exactly the raw values,
@@ -96,17 +99,20 @@ def repair(store: Store, span: ComparedSpan) -> int:
         reconcile_sql.add_to_sums(store, changes, {key: updates(key) for key in stale})
     # Window states from the sums, for every window whose usage_hourly state lags them
     # (counted too: a state billing read wrong, rewritten).
-    rewritten = _rewrite_window_states(store, start, end)
+    rewritten = _rewrite_window_states(store, start, end, busy)
     return len(set(stale) | rewritten) + _repair_capacity(store, span)
 
 
-def _rewrite_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> set[Window]:
+def _rewrite_window_states(
+    store: Store, start: dt.datetime, end: dt.datetime, busy: set[Window]
+) -> set[Window]:
     summed = reconcile_sql.summed_windows(store, start, end)
     written = reconcile_sql.hourly_window_states(store, start, end)
     behind = {
         key: row
         for key, row in summed.items()
-        if key not in written or any(int(row[f]) != int(written[key][f]) for f in USAGE_FIELDS)
+        if key not in busy
+        and (key not in written or any(int(row[f]) != int(written[key][f]) for f in USAGE_FIELDS))
     }
     if behind:
         reconcile_sql.write_window_states(store, behind)
