@@ -11,7 +11,6 @@ Blocking. Raises :class:`spur_sinks.store.StoreError`.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,40 +35,6 @@ def _range(start: dt.datetime, end: dt.datetime, column: str, precision: int = 3
     if precision:
         return f"{column} >= toDateTime64({a}, 3, 'UTC') AND {column} < toDateTime64({b}, 3, 'UTC')"
     return f"{column} >= toDateTime({a}, 'UTC') AND {column} < toDateTime({b}, 'UTC')"
-
-
-def store_clock(store: Store) -> dt.datetime:
-    """The store's clock: the one its TTLs delete rows by."""
-    (row,) = store.query("SELECT toUnixTimestamp64Milli(now64(3, 'UTC')) AS ms")
-    return dt.datetime.fromtimestamp(int(row["ms"]) / 1000, dt.UTC)
-
-
-# The tables each comparison reads (repair writes), by whose TTL rows may go.
-_USAGE_TABLES = ("actions", "action_ids", "usage_hourly", "usage_sums")
-_CAPACITY_TABLES = ("actions", "action_ids", "capacity_minutely", "capacity_states")
-_TTL_DAYS = re.compile(r"\bTTL\b.*?toIntervalDay\((\d+)\)")
-
-
-def kept_days(store: Store) -> tuple[int | None, int | None]:
-    """The days after which the store's TTLs may delete rows usage's comparison
-    needs, and capacity's: the shortest TTL of the tables each reads, as the
-    store has them (compiled in at its first migration, whatever the settings
-    say now). None: no table of it has a TTL."""
-    rows = store.query(
-        f"SELECT name, create_table_query FROM system.tables "
-        f"WHERE database = '{store.database}' "
-        f"AND name IN {tuple(sorted(set(_USAGE_TABLES) | set(_CAPACITY_TABLES)))}"
-    )
-    days = {}
-    for row in rows:
-        found = _TTL_DAYS.search(str(row["create_table_query"]))
-        if found:
-            days[str(row["name"])] = int(found.group(1))
-
-    def shortest(tables: tuple[str, ...]) -> int | None:
-        return min((days[t] for t in tables if t in days), default=None)
-
-    return shortest(_USAGE_TABLES), shortest(_CAPACITY_TABLES)
 
 
 def _by_window(rows: list[dict[str, Any]]) -> dict[Window, Any]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from spur.operations.periods import floor_hour, month_bounds
-from spur_sinks import reconcile as reconcile_sql
+from spur_sinks import retention as retention_sql
 from spur_sinks.store import Store
 
 # Hours and minutes whose TTL comes within this long of the store's clock are
@@ -117,7 +117,7 @@ def span_now(
 ) -> ComparedSpan:
     """:func:`compared_span` by the store's TTLs, on its clock (the one its TTLs run
     on); windows folded into within ``settle_seconds`` are left out."""
-    usage_days, capacity_days = reconcile_sql.kept_days(store)
-    now = reconcile_sql.store_clock(store)
+    usage_days, capacity_days = retention_sql.kept_days(store)
+    now = retention_sql.store_clock(store)
     span = compared_span(month, timezone, now, usage_days, capacity_days)
     return replace(span, settle_seconds=settle_seconds)

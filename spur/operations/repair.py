@@ -50,6 +50,9 @@ class _UsageReading:
     # none of its indexed ids lost its raw row, none of its raw rows waits for its fold.
     changes: dict[Window, dict[str, int]]
     summed: dict[Window, Any]
+    # Windows the raw rows cannot vouch for: ids without a raw row (erased or
+    # lost), or raw rows waiting for their fold. Never rewritten, by either step.
+    unvouched: set[Window]
 
 
 def _read_usage(store: Store, start: dt.datetime, end: dt.datetime) -> _UsageReading:
@@ -67,7 +70,9 @@ def _read_usage(store: Store, start: dt.datetime, end: dt.datetime) -> _UsageRea
         for key in set(raw) | set(summed)
         if key not in erased and key not in not_folded
     }
-    return _UsageReading({k: c for k, c in changes.items() if any(c.values())}, summed)
+    return _UsageReading(
+        {k: c for k, c in changes.items() if any(c.values())}, summed, set(erased) | set(not_folded)
+    )
 
 
 def repair(store: Store, span: ComparedSpan) -> int:
@@ -99,19 +104,22 @@ def repair(store: Store, span: ComparedSpan) -> int:
         reconcile_sql.add_to_sums(store, changes, {key: updates(key) for key in stale})
     # Window states from the sums, for every window whose usage_hourly state lags them
     # (counted too: a state billing read wrong, rewritten).
-    rewritten = _rewrite_window_states(store, start, end, busy)
+    rewritten = _rewrite_window_states(store, start, end, busy | first.unvouched | second.unvouched)
     return len(set(stale) | rewritten) + _repair_capacity(store, span)
 
 
 def _rewrite_window_states(
-    store: Store, start: dt.datetime, end: dt.datetime, busy: set[Window]
+    store: Store, start: dt.datetime, end: dt.datetime, left_alone: set[Window]
 ) -> set[Window]:
+    """Billing's states from the sums, where they lag them; not ``left_alone``'s:
+    in flight, or holding ids without a raw row (sums that took damage there
+    would be copied into billing: found from outside)."""
     summed = reconcile_sql.summed_windows(store, start, end)
     written = reconcile_sql.hourly_window_states(store, start, end)
     behind = {
         key: row
         for key, row in summed.items()
-        if key not in busy
+        if key not in left_alone
         and (key not in written or any(int(row[f]) != int(written[key][f]) for f in USAGE_FIELDS))
     }
     if behind:

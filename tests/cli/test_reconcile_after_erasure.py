@@ -96,3 +96,28 @@ def test_a_lost_fold_beside_an_erasure_is_reported_and_repaired(cli: Cli) -> Non
     code, after = _reconcile(cli)
     assert code == 0, after
     assert all(d["explained_by_erasure"] for d in after["differences"])
+
+
+def test_repair_never_copies_damaged_sums_of_an_erased_window_into_billing(cli: Cli) -> None:
+    # Found from outside: the sums of an hour holding an erased login's action
+    # were doubled; --repair left the sums alone, but copied them into what
+    # billing reads (usage_hourly), billing the customer one action more.
+    _fill(cli)
+    assert cli("erase", "--login", "u1", "--yes").exit_code == 0
+    database = cli.store.database
+    cli.store.execute(
+        f"INSERT INTO {database}.usage_sums SELECT * FROM {database}.usage_sums "
+        "WHERE customer_id = 2"
+    )
+    billed = cli.store.query(
+        f"SELECT sum(actions) AS n FROM {database}.usage_hourly FINAL WHERE customer_id = 2"
+    )[0]["n"]
+    code, repaired = _reconcile(cli, "--repair")
+    assert code == 1, repaired  # reported: the raw rows cannot say what it held
+    assert repaired["windows_repaired"] == 0
+    assert (
+        cli.store.query(
+            f"SELECT sum(actions) AS n FROM {database}.usage_hourly FINAL WHERE customer_id = 2"
+        )[0]["n"]
+        == billed
+    )

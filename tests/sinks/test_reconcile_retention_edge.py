@@ -20,7 +20,7 @@ from spur.operations.compared_span import TTL_MARGIN, compared_span, span_now
 from spur.operations.reconcile import reconcile, reconcile_capacity
 from spur.operations.repair import repair
 from spur_sinks.migrate import apply_migrations
-from spur_sinks.reconcile import kept_days
+from spur_sinks.retention import kept_days
 from spur_sinks.store import Store
 from spur_sinks.tables import Retention
 from tests.sinks.test_store_contract import NOW, messages, pipeline, process
