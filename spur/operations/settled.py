@@ -3,14 +3,16 @@
 Workers write a batch's raw rows, then fold it (sums, capacity states, the
 ids), then rewrite the hours and minutes it touched (``usage_hourly``,
 ``capacity_minutely``, what billing and capacity read). Between the raw rows
-and the rewrite, which takes a batch's store calls, the raw actions are ahead
-of the aggregates: a month that workers are writing into differs most of the
-time, by whatever is in flight. It is only ever ahead that way (reconcile
-reads the aggregates before the raw rows), so a difference that is real
-(a lost or doubled fold, an erasure) is the smallest one seen over a few
-readings a batch's time apart, and a window that matched once is not
-different. :func:`settled` keeps, per customer (or minute), the reading with
-the fewest missing actions, and drops those that matched in any reading.
+and the rewrite the raw actions are ahead of the aggregates. Hours and
+minutes folded into lately are left out already (the settle time,
+spur.operations.reconcile.in_flight); what that cannot see is a batch
+whose raw rows are stored and whose fold has not come yet, in an hour
+nothing was folded into lately. The raw side is only ever ahead that way
+(reconcile reads the aggregates first), so a real difference is the
+smallest one seen over a few readings a batch's time apart, and a window
+that matched once is not different. :func:`settled` keeps, per customer
+(or minute), the reading with the fewest missing actions, and drops those
+that matched in any reading.
 
 Blocking: sleeps between readings, only while differences are found.
 """
