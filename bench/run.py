@@ -22,6 +22,9 @@ from bench.local import stop_on_sigterm
 # batches of 40,000: with 200,000 (five) the second process of a two-process
 # worker joined when most was read, and the rate was one process's.
 LIVE = ["bench.worker", "--actions", "600000", "--span-hours", "2"]
+# 200,000 actions over a month (672 h) of event time: a backfill.
+MONTH = ["bench.worker", "--actions", "200000", "--span-hours", "672"]
+SHUFFLED = [*MONTH, "--shuffle", "--no-baselines"]
 
 RUNS: dict[str, list[str]] = {
     "client": ["bench.client", "--actions", "100000"],
@@ -36,38 +39,13 @@ RUNS: dict[str, list[str]] = {
     # The same live workload with every action on a partition other than its
     # id's: the worker re-publishes each to its partition and reads it again.
     "worker_live_miskeyed": [*LIVE, "--miskeyed", "--no-baselines"],
-    "worker_backfill": [
-        "bench.worker",
-        "--actions",
-        "200000",
-        "--span-hours",
-        "672",
-        "--no-baselines",
-    ],
+    "worker_backfill": [*MONTH, "--no-baselines"],
     # The same month in random order: a backfill, or spools re-sent after an
     # outage. Billed exactly; target: at least 0.7 of the live rate.
-    "worker_backfill_shuffled": [
-        "bench.worker",
-        "--actions",
-        "200000",
-        "--span-hours",
-        "672",
-        "--shuffle",
-        "--no-baselines",
-    ],
+    "worker_backfill_shuffled": SHUFFLED,
     # The shuffled month as the best live figure runs: two processes (the
     # ratio compares one deployment with itself).
-    "worker_backfill_shuffled_two_processes": [
-        "bench.worker",
-        "--actions",
-        "200000",
-        "--span-hours",
-        "672",
-        "--shuffle",
-        "--processes",
-        "2",
-        "--no-baselines",
-    ],
+    "worker_backfill_shuffled_two_processes": [*SHUFFLED, "--processes", "2"],
     "store": ["bench.storage", "--actions", "500000"],
     # The batch step's Python cost per action, step by step, without I/O.
     "steps": ["bench.steps"],

@@ -14,14 +14,21 @@ import uuid
 from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur.operations.reconcile import reconcile, reconcile_capacity, span_now
 from spur.operations.repair import repair
+from spur_schemas.events import Action
 from spur_sinks.erasure import record_tombstone
 from spur_sinks.store import Store
 from tests.sinks.test_store_contract import NOW, messages, pipeline, process
 
 
-def test_raw_rows_lost_without_an_erasure_are_not_explained(store: Store) -> None:
+def _stored(store: Store) -> list[Action]:
+    """Two customers' actions of two days, through the pipeline."""
     actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=4, days=2))
     process(pipeline(store), store, messages(actions))
+    return actions
+
+
+def test_raw_rows_lost_without_an_erasure_are_not_explained(store: Store) -> None:
+    actions = _stored(store)
     lost = actions[0]
     store.execute(
         f"DELETE FROM {store.database}.actions WHERE action_id = '{lost.action_id}' "
@@ -63,8 +70,7 @@ def test_sums_that_lost_a_fold_are_reported_before_the_next_fold_bills_them(
     # What billing reads (usage_hourly) is still right; the sums the next fold
     # into the hour builds on lost a row (found from outside: unnoticed until
     # that fold rewrote the hour short).
-    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=4, days=2))
-    process(pipeline(store), store, messages(actions))
+    actions = _stored(store)
     first = actions[0]
     hour = first.started_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
     store.execute(
@@ -83,8 +89,7 @@ def test_sums_that_lost_a_fold_are_reported_before_the_next_fold_bills_them(
 
 
 def test_a_state_rewritten_from_its_sums_counts_as_repaired(store: Store) -> None:
-    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=4, days=2))
-    process(pipeline(store), store, messages(actions))
+    actions = _stored(store)
     first = actions[0]
     store.execute(
         f"DELETE FROM {store.database}.usage_hourly WHERE customer_id = {first.customer_id} "
@@ -102,8 +107,7 @@ def test_lost_quarter_hour_sums_and_lost_index_rows_are_differences(store: Store
     # Both found from outside: the quarters (billing off the whole hour) were
     # never compared, and a raw row whose id left the index (a re-sent copy
     # would be billed twice) matched everywhere else.
-    actions = simulate_actions(WorkloadShape(customers=2, sessions_per_customer=4, days=2))
-    process(pipeline(store), store, messages(actions))
+    actions = _stored(store)
     first = actions[0]
     quarter = first.started_at.astimezone(dt.UTC)
     quarter = quarter.replace(minute=quarter.minute // 15 * 15, second=0, microsecond=0)
