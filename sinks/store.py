@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import msgspec
 
 from spur_sinks.driver import driver_client
+from spur_sinks.slices import ROW_SLICE
 from spur_sinks.store_errors import TIMEOUT_EXCEEDED, StoreError
 from spur_sinks.url import ReadLimits, StoreURL
 
@@ -258,13 +259,22 @@ def json_columns(columns: Columns) -> str:
     the server reads them with :data:`JSON_INSERT_SETTINGS`. Raises TypeError
     for values msgspec cannot encode and for naive times (their zone unknown).
     """
-    encoded = []
+    lists = []
     for values in columns.values():
         first = values[0] if len(values) else None
         if isinstance(first, dt.datetime) and first.tzinfo is None:
             raise TypeError("a naive datetime: its time zone is unknown")
-        encoded.append(values if isinstance(values, list) else list(values))
-    return msgspec.json.encode(encoded).decode()
+        lists.append(values if isinstance(values, list) else list(values))
+    rows = len(lists[0]) if lists else 0
+    if rows <= ROW_SLICE or any(len(values) != rows for values in lists):
+        return msgspec.json.encode(lists).decode()  # unequal: the server says so
+    # Row slices first, then columns: a slice's values are still cached when
+    # its next column is encoded (spur_sinks.slices).
+    pieces: list[list[bytes]] = [[] for _ in lists]
+    for start in range(0, rows, ROW_SLICE):
+        for values, encoded in zip(lists, pieces, strict=True):
+            encoded.append(msgspec.json.encode(values[start : start + ROW_SLICE])[1:-1])
+    return (b"[" + b",".join(b"[" + b",".join(p) + b"]" for p in pieces) + b"]").decode()
 
 
 # How the server reads json_columns (measured on the local store): RFC 3339

@@ -50,7 +50,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
-from spur_schemas.located import Located
 from spur_schemas.messages import CapacityMessage, DeadLetter
 from spur_schemas.metrics import EVENTS_IN, Metrics
 from spur_schemas.topics import Topic
@@ -58,17 +57,17 @@ from spur_schemas.validate import TimeLimits
 from spur_streams.privacy import IpPolicy
 from spur_streams.stages import ActionsOutcome, Prepared, Recorded
 from spur_streams.steps.clock import StepClock
-from spur_streams.steps.dedup import DedupIndex, deduplicate
+from spur_streams.steps.decide import DecideRules, decide
+from spur_streams.steps.dedup import DedupIndex
 from spur_streams.steps.erasure import (
     ErasureLog,
     delete_what_raced,
     subjects_of,
-    without_erased_customers,
     without_erased_letters,
     without_erased_logins,
 )
 from spur_streams.steps.lateness import Lateness
-from spur_streams.steps.privacy import ConsentSource, private_actions
+from spur_streams.steps.privacy import ConsentSource
 from spur_streams.steps.publish import (
     Publisher,
     publish_dead_letters,
@@ -80,9 +79,7 @@ from spur_streams.steps.reads import read_at_once
 from spur_streams.steps.route import (
     ConsentRoute,
     Detour,
-    not_detoured,
     raced_erasure,
-    route_actions,
     route_consent,
 )
 from spur_streams.steps.store_rows import RawEventsSink, store_dead_letters
@@ -146,30 +143,21 @@ class ActionsBatch:
         reads = read_at_once(valid.accepted, self.erasure, self.index, self.consent)
         clock.lap("reads")
         erased = reads.erased
-        accepted = without_erased_customers(valid.accepted, erased, self.metrics)
-        away: list[Located[Action]] = []  # to be decided on their id's partition
-        detours: list[Detour] = []
-        if self.partitions is not None:
-            accepted, away, detours = route_actions(
-                accepted, messages, self.partitions, self.metrics
-            )
-        dedup, conflicts = deduplicate(accepted, reads.index, messages, now, self.metrics)
-        # Lateness is the producer's order, so measured where a message arrived.
-        self.lateness.measure(away + not_detoured(dedup.new, messages))
-        new = private_actions(dedup.new, self.ip_policy, reads.consent, self.metrics)
+        rules = DecideRules(self.partitions, self.ip_policy, self.lateness, self.metrics)
+        decided = decide(valid.accepted, reads, messages, now, rules)
         clock.lap("route_dedup_privacy")
-        self.sink.store_actions(without_erased_logins(new, erased))
+        self.sink.store_actions(without_erased_logins(decided.new, erased))
         clock.lap("store_raw")
         # After the raw rows: an id is never indexed before its row is stored.
-        fold(self.windows, new, dedup.hashes)
+        fold(self.windows, decided.new, decided.hashes)
         clock.lap("fold")
-        hours, minutes = touched(dedup.accepted)
-        subjects = subjects_of(dedup.accepted)
+        hours, minutes = touched(decided.accepted)
+        subjects = subjects_of(decided.accepted)
         clock.lap("windows_touched")
-        rejected = valid.rejected + conflicts
+        rejected = valid.rejected + decided.conflicts
         seconds = prepared.seconds + clock.elapsed()
         return Recorded(
-            now, erased, hours, minutes, subjects, rejected, detours, len(messages), seconds
+            now, erased, hours, minutes, subjects, rejected, decided.detours, len(messages), seconds
         )
 
     def finish(self, recorded: Recorded) -> ActionsOutcome:

@@ -11,9 +11,11 @@ Kafka position: docs/design.md#identity-is-the-action-id-never-the-kafka-offset.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
+import msgspec
 import xxhash
 
 from spur_schemas.events import Action
@@ -23,6 +25,8 @@ from spur_schemas.validate import encode
 # The hash of ids indexed from stored raw rows when the index was extended
 # (migration 0006): their content hash is unknown, any repeat is a duplicate.
 UNKNOWN_HASH = 0
+
+_EVENT = attrgetter("event")
 
 
 @dataclass
@@ -43,14 +47,32 @@ def content_hash(action: Action) -> int:
     return xxhash.xxh3_64_intdigest(encode(action))
 
 
-def classify(batch: Sequence[Located[Action]], index: Mapping[uuid.UUID, int]) -> DedupResult:
-    """Sort a batch's valid actions by what the dedup index (id -> hash) and the batch know."""
+def content_hashes(actions: Iterable[Action]) -> Iterator[int]:
+    """:func:`content_hash` of each action, iterated in C: ``encode`` is msgspec's
+    own encoder (no Python call per action; tests/streams/test_dedup_hashes.py)."""
+    return map(xxhash.xxh3_64_intdigest, map(msgspec.json.encode, actions))
+
+
+def classify(
+    batch: Sequence[Located[Action]],
+    index: Mapping[uuid.UUID, int],
+    seen: dict[int, int] | None = None,
+) -> DedupResult:
+    """Sort a batch's valid actions by what the dedup index (id -> hash) and the batch know.
+
+    ``seen``: the hash of each id earlier slices of the same batch classified,
+    by the id's 128-bit integer; updated with this slice's (a slice after it
+    finds the ids new here as counted). The index answers the same hash for
+    an id in every slice, so merging its answers keeps what a slice found.
+    """
     result = DedupResult()
     # Keyed by the ids' 128-bit integers: a UUID's own hash runs in Python.
-    seen = {action_id.int: digest for action_id, digest in index.items()}
-    for item in batch:
-        digest = content_hash(item.event)
-        key = item.event.action_id.int
+    if seen is None:
+        seen = {}
+    seen.update({action_id.int: digest for action_id, digest in index.items()})
+    events = list(map(_EVENT, batch))
+    for item, event, digest in zip(batch, events, content_hashes(events), strict=True):
+        key = event.action_id.int
         first = seen.get(key)
         if first is None:
             seen[key] = digest

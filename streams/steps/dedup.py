@@ -26,7 +26,8 @@ from spur_schemas.messages import DeadLetter
 from spur_schemas.metrics import DUPLICATES, Metrics
 from spur_schemas.validate import Rejection
 from spur_streams.dedup import DedupResult, classify
-from spur_streams.steps.validate import Message, reject
+from spur_streams.steps.positions import Positions
+from spur_streams.steps.validate import reject
 
 
 class DedupIndex(Protocol):
@@ -43,23 +44,28 @@ class DedupIndex(Protocol):
 def deduplicate(
     accepted: list[Located[Action]],
     index: DedupIndex,
-    messages: Sequence[Message],
+    positions: Positions,
     now: dt.datetime,
     metrics: Metrics,
+    *,
+    seen: dict[int, int] | None = None,
 ) -> tuple[DedupResult, list[DeadLetter]]:
-    """Classify ``accepted`` against the index; the conflicts' dead letters."""
-    dedup = classify(accepted, index.counted([item.event.action_id for item in accepted]))
+    """Classify ``accepted`` against the index; the conflicts' dead letters.
+
+    ``seen``: what earlier slices of the same batch classified (see
+    :func:`spur_streams.dedup.classify`), updated with this slice's.
+    """
+    ids = [item.event.action_id for item in accepted]
+    dedup = classify(accepted, index.counted(ids), seen)
     letters = []
-    if dedup.conflicts:
-        by_position = {(m.partition, m.offset): m for m in messages}
-        for item in dedup.conflicts:
-            rejection = Rejection(
-                "conflicting_duplicate",
-                f"action_id {item.event.action_id} was seen before with different content; "
-                "the first copy stands",
-                "action_id",
-            )
-            message = by_position[(item.partition, item.offset)]
-            letters.append(reject(message, rejection, Action, now))
+    for item in dedup.conflicts:
+        rejection = Rejection(
+            "conflicting_duplicate",
+            f"action_id {item.event.action_id} was seen before with different content; "
+            "the first copy stands",
+            "action_id",
+        )
+        message = positions[(item.partition, item.offset)]
+        letters.append(reject(message, rejection, Action, now))
     metrics.inc(DUPLICATES, len(dedup.duplicates))
     return dedup, letters

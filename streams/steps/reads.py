@@ -42,6 +42,8 @@ class KnownIds:
 
     def counted(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         known = self.hashes
+        if not known:  # every id new (most batches): no UUID hashed, in Python, per id
+            return {}
         return {action_id: known[action_id] for action_id in ids if action_id in known}
 
 

@@ -34,6 +34,7 @@ from spur_schemas.topics import Topic, action_key, consent_key
 from spur_schemas.validate import TimeLimits
 from spur_streams.routing import partitions_of_uuids
 from spur_streams.steps.erasure import Tombstones
+from spur_streams.steps.positions import Positions
 from spur_streams.steps.validate import Message, split
 
 E = TypeVar("E", Action, Consent)
@@ -55,7 +56,7 @@ class Detour:
 
 def route_actions(
     accepted: list[Located[Action]],
-    messages: Sequence[Message],
+    positions: Positions,
     partitions: int,
     metrics: Metrics,
 ) -> tuple[list[Located[Action]], list[Located[Action]], list[Detour]]:
@@ -72,7 +73,7 @@ def route_actions(
     detours = _detours(
         Topic.ACTIONS,
         [(accepted[i], int(canonical[i])) for i in misplaced],
-        messages,
+        positions,
         lambda event: action_key(event.action_id),
     )
     metrics.inc(MISKEYED, len(detours), topic=Topic.ACTIONS)
@@ -145,7 +146,9 @@ def route_consent(
     if not misplaced:
         return route
     kept = [(item, p) for item, p in misplaced.values() if not _erased(item.event, erased)]
-    route.detours = _detours(Topic.CONSENT, kept, messages, lambda e: consent_key(e.login))
+    route.detours = _detours(
+        Topic.CONSENT, kept, Positions(messages), lambda e: consent_key(e.login)
+    )
     route.decisions = [item.event for item, _ in kept]
     for item, _ in misplaced.values():
         origin = keys[(item.partition, item.offset)]
@@ -157,11 +160,9 @@ def route_consent(
     return route
 
 
-def not_detoured(
-    items: list[Located[Action]], messages: Sequence[Message]
-) -> list[Located[Action]]:
+def not_detoured(items: list[Located[Action]], positions: Positions) -> list[Located[Action]]:
     """``items`` less those read from a copy a worker re-routed here (already measured)."""
-    rerouted = {(m.partition, m.offset) for m in messages if m.detoured}
+    rerouted = positions.rerouted
     if not rerouted:
         return items
     return [item for item in items if (item.partition, item.offset) not in rerouted]
@@ -170,14 +171,11 @@ def not_detoured(
 def _detours(
     topic: Topic,
     moving: Sequence[tuple[Located[E], int]],
-    messages: Sequence[Message],
+    positions: Positions,
     key_of: Callable[[E], bytes],
 ) -> list[Detour]:
-    if not moving:
-        return []
-    by_position = {(m.partition, m.offset): m for m in messages}
     detours = []
     for item, partition in moving:
-        origin = by_position[(item.partition, item.offset)]
+        origin = positions[(item.partition, item.offset)]
         detours.append(Detour(topic, partition, key_of(item.event), origin.value, origin))
     return detours

@@ -24,7 +24,7 @@ import msgspec
 
 from spur_schemas.located import E_co, Located
 from spur_schemas.validate import Rejection, TimeLimits
-from spur_schemas.validator import Validator
+from spur_schemas.validator import Validator, any_long_fraction
 from spur_streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
 
 
@@ -91,7 +91,8 @@ def split(
     exception's type in the detail.
     """
     result: Split[E_co] = Split()
-    validate = Validator(kind, now, limits)
+    raws = [message.value for message in messages]
+    validate = Validator(kind, now, limits, long_fractions=any_long_fraction(raws))
     for message in messages:
         try:
             decoded = validate(message.value)

@@ -215,7 +215,7 @@ def test_a_failing_redaction_still_yields_a_dead_letter(monkeypatch: pytest.Monk
 
 
 def test_a_failing_validation_still_yields_a_dead_letter(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: object) -> object:
+    def broken(*args: object, **kwargs: object) -> object:
         raise RecursionError("bug")
 
     monkeypatch.setattr("spur_schemas.validator.decode_struct", broken)

@@ -1,0 +1,31 @@
+"""Passes over a batch's rows taken a slice of rows at a time (pure).
+
+Why: the objects of 40,000 actions (tens of MB) do not fit the CPU's caches.
+A pass per column over the whole batch (a column list built, then encoded)
+misses them on every value, once per column; taken :data:`ROW_SLICE` rows
+at a time, only a slice's first column does, its next ones find the rows
+cached. Measured 2026-12-07 (bench.steps): the batch step's Python per
+action at 2,000-action batches was about half its cost at 40,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+ROW_SLICE = 2000
+
+
+def sliced_columns(
+    rows: Sequence[T], columns_of: Callable[[Sequence[T]], dict[str, list[Any]]]
+) -> dict[str, list[Any]]:
+    """``columns_of(rows)``, computed :data:`ROW_SLICE` rows at a time and concatenated."""
+    if len(rows) <= ROW_SLICE:
+        return columns_of(rows)
+    merged = columns_of(rows[:ROW_SLICE])
+    for start in range(ROW_SLICE, len(rows), ROW_SLICE):
+        for name, values in columns_of(rows[start : start + ROW_SLICE]).items():
+            merged[name].extend(values)
+    return merged
