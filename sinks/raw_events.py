@@ -13,6 +13,7 @@ from spur_schemas.located import Located
 from spur_schemas.messages import DeadLetter
 from spur_sinks.actions import action_columns
 from spur_sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
+from spur_sinks.slices import ColumnLists, merged
 from spur_sinks.writer import Retrying
 
 
@@ -20,8 +21,11 @@ class StoreRawEvents:
     def __init__(self, store: Retrying) -> None:
         self._store = store
 
-    def store_actions(self, items: Sequence[Located[Action]]) -> None:
-        self._store.insert("actions", action_columns(items))
+    def action_rows(self, items: Sequence[Located[Action]]) -> ColumnLists:
+        return action_columns(items)
+
+    def store_actions(self, rows: Sequence[ColumnLists]) -> None:
+        self._store.insert("actions", merged(rows))
 
     def store_web(self, events: Sequence[WebRequest]) -> None:
         self._store.insert("web_requests", web_columns(events))

@@ -15,12 +15,25 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+ColumnLists = dict[str, list[Any]]  # a sink's rows: column name -> values
+
 ROW_SLICE = 2000
 
 
+def merged(parts: Sequence[ColumnLists]) -> ColumnLists:
+    """The parts' columns, each part's rows after the previous part's ({} for no part)."""
+    if not parts:
+        return {}
+    columns = {name: list(values) for name, values in parts[0].items()}
+    for part in parts[1:]:
+        for name, values in part.items():
+            columns[name].extend(values)
+    return columns
+
+
 def sliced_columns(
-    rows: Sequence[T], columns_of: Callable[[Sequence[T]], dict[str, list[Any]]]
-) -> dict[str, list[Any]]:
+    rows: Sequence[T], columns_of: Callable[[Sequence[T]], ColumnLists]
+) -> ColumnLists:
     """``columns_of(rows)``, computed :data:`ROW_SLICE` rows at a time and concatenated."""
     if len(rows) <= ROW_SLICE:
         return columns_of(rows)

@@ -29,7 +29,7 @@ import xxhash
 from spur_schemas.events import Action
 from spur_schemas.located import Located
 from spur_sinks.actions import copied
-from spur_sinks.slices import sliced_columns
+from spur_sinks.slices import ColumnLists, merged, sliced_columns
 from spur_sinks.store import PROBE
 from spur_sinks.writer import Retrying
 from spur_streams.usage import UsageState, WindowKey
@@ -44,9 +44,13 @@ class StoreWindows:
     def __init__(self, store: Retrying) -> None:
         self._store = store
 
-    def fold(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
-        rows = fold_columns(new, hashes)
-        self._store.insert("action_folds", rows, fold_token(rows["action_id"]))
+    def fold_rows(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> ColumnLists:
+        return fold_columns(new, hashes)
+
+    def fold(self, rows: Sequence[ColumnLists]) -> None:
+        columns = merged(rows)
+        if columns:
+            self._store.insert("action_folds", columns, fold_token(columns["action_id"]))
 
     def states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
         if not windows:

@@ -57,14 +57,12 @@ from spur_schemas.validate import TimeLimits
 from spur_streams.privacy import IpPolicy
 from spur_streams.stages import ActionsOutcome, Prepared, Recorded
 from spur_streams.steps.clock import StepClock
-from spur_streams.steps.decide import DecideRules, decide
+from spur_streams.steps.decide import DecideRules, RowBuilders, decide
 from spur_streams.steps.dedup import DedupIndex
 from spur_streams.steps.erasure import (
     ErasureLog,
     delete_what_raced,
-    subjects_of,
     without_erased_letters,
-    without_erased_logins,
 )
 from spur_streams.steps.lateness import Lateness
 from spur_streams.steps.privacy import ConsentSource
@@ -92,7 +90,7 @@ from spur_streams.steps.windows import (
     refresh_capacity,
     rewrite,
 )
-from spur_streams.usage import CapacityKey, touched
+from spur_streams.usage import CapacityKey
 
 __all__ = [
     "ActionsBatch", "ActionsOutcome", "Batch", "Message", "Prepared", "Recorded", "Split",
@@ -144,20 +142,28 @@ class ActionsBatch:
         clock.lap("reads")
         erased = reads.erased
         rules = DecideRules(self.partitions, self.ip_policy, self.lateness, self.metrics)
-        decided = decide(valid.accepted, reads, messages, now, rules)
+        builders = RowBuilders(self.sink, self.windows)
+        decided = decide(valid.accepted, reads, messages, now, rules=rules, builders=builders)
+        clock.carry(decided.seconds)  # its rows and windows: the steps below
         clock.lap("route_dedup_privacy")
-        self.sink.store_actions(without_erased_logins(decided.new, erased))
+        self.sink.store_actions(decided.raw_rows)
         clock.lap("store_raw")
         # After the raw rows: an id is never indexed before its row is stored.
-        fold(self.windows, decided.new, decided.hashes)
+        fold(self.windows, decided.fold_rows)
         clock.lap("fold")
-        hours, minutes = touched(decided.accepted)
-        subjects = subjects_of(decided.accepted)
         clock.lap("windows_touched")
         rejected = valid.rejected + decided.conflicts
         seconds = prepared.seconds + clock.elapsed()
         return Recorded(
-            now, erased, hours, minutes, subjects, rejected, decided.detours, len(messages), seconds
+            now,
+            erased,
+            decided.hours,
+            decided.minutes,
+            decided.subjects,
+            rejected,
+            decided.detours,
+            len(messages),
+            seconds,
         )
 
     def finish(self, recorded: Recorded) -> ActionsOutcome:

@@ -82,9 +82,16 @@ class MemoryStore:
 
     # -- WindowStore ----------------------------------------------------------------
 
-    def fold(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
-        if not new:
+    def fold_rows(
+        self, new: Sequence[Located[Action]], hashes: Sequence[int]
+    ) -> list[tuple[Located[Action], int]]:
+        return list(zip(new, hashes, strict=True))
+
+    def fold(self, rows: Sequence[list[tuple[Located[Action], int]]]) -> None:
+        folded = [pair for part in rows for pair in part]
+        if not folded:
             return
+        new, hashes = [item for item, _ in folded], [digest for _, digest in folded]
         self.writes.append("fold")
         hours: set[WindowKey] = set()
         minutes: set[CapacityKey] = set()
@@ -189,8 +196,11 @@ class MemoryStore:
             self.writes.append(what)
             into.extend(rows)
 
-    def store_actions(self, items: Sequence[Located[Action]]) -> None:
-        self._stored("actions", items, self.actions)
+    def action_rows(self, items: Sequence[Located[Action]]) -> list[Located[Action]]:
+        return list(items)
+
+    def store_actions(self, rows: Sequence[list[Located[Action]]]) -> None:
+        self._stored("actions", [item for part in rows for item in part], self.actions)
 
     def store_web(self, events: Sequence[WebRequest]) -> None:
         self._stored("web", events, self.web)

@@ -15,18 +15,27 @@ returns only once the store accepted the rows, never skips them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 from spur_schemas.located import Located
 from spur_schemas.messages import DeadLetter
 from spur_schemas.metrics import REJECTED, Metrics
 
+# Some actions' rows as a sink builds them for its insert (its column lists;
+# an in-memory sink's: the items): opaque to the steps, which build them a
+# slice of a batch at a time (spur_streams.steps.decide) and store them together.
+Rows = Any
+
 
 class RawEventsSink(Protocol):
     """Where raw rows go, one table per stream (spur_sinks.raw_events). Blocks, retries inside."""
 
-    def store_actions(self, items: Sequence[Located[Action]]) -> None: ...
+    def action_rows(self, items: Sequence[Located[Action]]) -> Rows:
+        """The ``actions`` rows of ``items`` (pure, no store call)."""
+
+    def store_actions(self, rows: Sequence[Rows]) -> None:
+        """One insert of every row of ``rows`` (built by :meth:`action_rows`), in order."""
 
     def store_web(self, events: Sequence[WebRequest]) -> None: ...
 

@@ -30,14 +30,19 @@ from spur_schemas.located import Located
 from spur_schemas.messages import CapacityMessage, UsageMessage
 from spur_schemas.metrics import CAPACITY_UPDATES, REPUBLISHED, WINDOW_UPDATES, Metrics
 from spur_schemas.topics import Topic
+from spur_streams.steps.store_rows import Rows
 from spur_streams.usage import CapacityKey, UsageState, WindowKey
 
 
 class WindowStore(Protocol):
     """Usage windows (customer, hour) and the fold that feeds them (spur_sinks.windows)."""
 
-    def fold(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
-        """Index ``new`` (id -> hash) and add them to their hours and minutes, atomically."""
+    def fold_rows(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> Rows:
+        """The fold's rows of ``new`` (pure, no store call); ``hashes``: their content hashes."""
+
+    def fold(self, rows: Sequence[Rows]) -> None:
+        """Index the actions of ``rows`` (built by :meth:`fold_rows`; id -> hash) and add
+        them to their hours and minutes, atomically: one statement."""
 
     def states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
         """The current states of ``windows`` (those with any action folded)."""
@@ -64,9 +69,9 @@ class CapacityStore(Protocol):
         """The current states of ``keys``' minutes, read only."""
 
 
-def fold(windows: WindowStore, new: Sequence[Located[Action]], hashes: Sequence[int]) -> None:
-    """``hashes``: the content hash of each of ``new``, in order (DedupResult.hashes)."""
-    windows.fold(new, hashes)
+def fold(windows: WindowStore, rows: Sequence[Rows]) -> None:
+    """``rows``: the batch's new actions as ``windows.fold_rows`` built them, a slice each."""
+    windows.fold(rows)
 
 
 def rewrite(

@@ -67,8 +67,9 @@ def test_every_id_reads_back_exactly_and_is_found_by_itself(store: Store) -> Non
     apply_migrations(store, Settings().retention.tables)
     ids = _ids()
     batch = [Located(_action(action_id, n), 0, n) for n, action_id in enumerate(ids)]
-    StoreRawEvents(Retrying(store)).store_actions(batch)
-    StoreRawEvents(Retrying(store)).store_actions(batch)  # a redelivery: the same rows
+    raw = StoreRawEvents(Retrying(store))
+    raw.store_actions([raw.action_rows(batch)])
+    raw.store_actions([raw.action_rows(batch)])  # a redelivery: the same rows
     assert [row["action_id"] for row in _rows(store)] == ids
     for action_id in (ids[0], ids[1], ids[2], ids[5], ids[-1]):
         found = store.query(

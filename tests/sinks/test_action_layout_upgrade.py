@@ -58,7 +58,8 @@ def test_the_upgrade_keeps_every_end_and_new_rows_store_theirs(store: Store) -> 
         started_at=started, ended_at=started + dt.timedelta(days=200, microseconds=999_999),
         bytes_in=1, bytes_out=2, client_ip="10.0.0.1",
     )  # fmt: skip
-    StoreRawEvents(Retrying(store)).store_actions([Located(new, 0, 10_000)])
+    raw = StoreRawEvents(Retrying(store))
+    raw.store_actions([raw.action_rows([Located(new, 0, 10_000)])])
     expected = (START + dt.timedelta(days=200, microseconds=999_000)).strftime(
         "%Y-%m-%d %H:%M:%S.%f"
     )[:-3]
@@ -73,7 +74,8 @@ def test_select_star_shows_the_computed_end_to_the_writer_reading_too(store: Sto
         started_at=started, ended_at=started + dt.timedelta(seconds=3), bytes_in=1, bytes_out=2,
         client_ip="10.0.0.1",
     )  # fmt: skip
-    StoreRawEvents(Retrying(store)).store_actions([Located(action, 0, 1)])
+    raw = StoreRawEvents(Retrying(store))
+    raw.store_actions([raw.action_rows([Located(action, 0, 1)])])
     assert isinstance(store, ServerStore)
     reading = ServerStore(store.url, 30.0)  # as `spur query` reads with the writer's account
     try:

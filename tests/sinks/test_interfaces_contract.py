@@ -82,7 +82,8 @@ def located(*documents: dict[str, Any]) -> list[Located[Action]]:
 
 
 def fold(backend: Backend, items: list[Located[Action]]) -> None:
-    backend.windows.fold(items, [content_hash(item.event) for item in items])
+    hashes = [content_hash(item.event) for item in items]
+    backend.windows.fold([backend.windows.fold_rows(items, hashes)])
 
 
 def test_the_index_answers_the_hash_of_every_folded_id_and_nothing_else(
@@ -199,7 +200,7 @@ def test_raw_rows_of_every_stream_are_accepted_empty_or_not(backend: Backend) ->
     web_event = msgspec.json.decode(msgspec.json.encode(web()), type=WebRequest)
     form_event = msgspec.json.decode(msgspec.json.encode(form()), type=FormSubmission)
     for empty in (True, False):
-        backend.raw.store_actions([] if empty else located(action()))
+        backend.raw.store_actions([backend.raw.action_rows([] if empty else located(action()))])
         backend.raw.store_web([] if empty else [web_event])
         backend.raw.store_forms([] if empty else [form_event])
         backend.raw.store_consent([])

@@ -39,7 +39,10 @@ def test_actions_stored_but_not_folded_are_left_to_their_fold(store: Store) -> N
     process(p, store, messages(folded))
     # A worker killed between the batch's raw rows and its fold: the rows are
     # stored, the ids not indexed, the batch not committed.
-    p.actions.sink.store_actions([Located(a, 0, len(folded) + n) for n, a in enumerate(pending)])
+    sink = p.actions.sink
+    sink.store_actions(
+        [sink.action_rows([Located(a, 0, len(folded) + n) for n, a in enumerate(pending)])]
+    )
     differences = reconcile(store, span_now(store, "2026-11"))
     assert sum(d.not_folded_actions for d in differences) == len(pending)
     repair(store, span_now(store, "2026-11"))

@@ -142,9 +142,10 @@ def test_action_rows_hold_each_value_as_the_contract_says(
     migrated: Store, batch: list[Action]
 ) -> None:
     migrated.execute(f"TRUNCATE TABLE {migrated.database}.actions")
-    StoreRawEvents(Retrying(migrated)).store_actions(
-        [Located(a, n % 4, 10 * n) for n, a in enumerate(batch)]
-    )
+    raw = StoreRawEvents(Retrying(migrated))
+    located = [Located(a, n % 4, 10 * n) for n, a in enumerate(batch)]
+    half = len(located) // 2  # the rows of two slices, stored in one insert
+    raw.store_actions([raw.action_rows(located[:half]), raw.action_rows(located[half:])])
     names = [*expected_action(batch[0]), "kafka_partition", "kafka_offset"]
     rows = read_back(migrated, "actions", names, "kafka_offset")
     for n, (row, event) in enumerate(zip(rows, batch, strict=True)):

@@ -4,8 +4,8 @@ Random batches: copies of a few actions (same content: duplicates; other
 content: conflicts) on right and wrong partitions, re-routed copies, ids the
 index knows (same hash, another, unknown), an erased customer, profiles with
 and without consent, both IP policies. Every slice size from one action up
-gives the same new actions, hashes, accepted actions, detours, dead letters
-and counters as one pass over the whole batch.
+gives the same rows (raw and fold), touched hours, minutes and subjects,
+detours, dead letters and counters as one pass over the whole batch.
 """
 
 from __future__ import annotations
@@ -25,15 +25,16 @@ from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
 from spur_streams.dedup import UNKNOWN_HASH, content_hash
 from spur_streams.privacy import ConsentDecision, ConsentLedger
-from spur_streams.steps.decide import Decided, DecideRules, decide
-from spur_streams.steps.erasure import Tombstones
+from spur_streams.steps.decide import Decided, DecideRules, RowBuilders, decide
+from spur_streams.steps.erasure import Tombstones, login_key
 from spur_streams.steps.lateness import Lateness
 from spur_streams.steps.reads import BatchReads, KnownConsent, KnownIds
 from spur_streams.steps.validate import Message
-from tests.fakes import RecordingMetrics
+from tests.fakes import MemoryStore, RecordingMetrics
 from tests.streams.helpers import NOW
 
 PARTITIONS = 4
+KEY = b"erasure key"
 
 
 def _base(n: int, customer: int, hours_ago: int, profiled: bool) -> Action:
@@ -98,8 +99,11 @@ def cases(draw: st.DrawFn) -> Case:
         for n, how in draw(known).items()
     }
     customer = draw(st.none() | st.integers(1, 3))
+    login = draw(st.none() | st.sampled_from([f"user{n}@example.com" for n in range(3)]))
     erased = Tombstones(
-        customers={} if customer is None else {customer: NOW - dt.timedelta(hours=20)}
+        customers={} if customer is None else {customer: NOW - dt.timedelta(hours=20)},
+        logins={} if login is None else {login_key(KEY, login): NOW - dt.timedelta(hours=10)},
+        key=KEY,
     )
     granted = [ConsentDecision(NOW - dt.timedelta(days=9), True)]
     reads = BatchReads(
@@ -118,12 +122,22 @@ def _run(case: Case, slice_size: int) -> tuple[Decided, dict[Any, float]]:
     metrics = RecordingMetrics()
     lateness = Lateness(dt.timedelta(hours=2), metrics)
     rules = DecideRules(case.partitions, case.policy, lateness, metrics)  # type: ignore[arg-type]
-    decided = decide(case.items, case.reads, case.messages, NOW, rules, slice_size=slice_size)
+    store = MemoryStore()  # its rows: the items themselves
+    builders = RowBuilders(store, store)
+    decided = decide(
+        case.items,
+        case.reads,
+        case.messages,
+        NOW,
+        rules=rules,
+        builders=builders,
+        slice_size=slice_size,
+    )
     return decided, dict(metrics.counts)
 
 
-def _position(item: Located[Action]) -> tuple[int, int]:
-    return item.partition, item.offset
+def _joined(parts: list[Any]) -> list[Any]:
+    return [row for part in parts for row in part]
 
 
 @settings(max_examples=200, deadline=None)
@@ -131,9 +145,11 @@ def _position(item: Located[Action]) -> tuple[int, int]:
 def test_slices_decide_as_the_whole_batch(case: Case, slice_size: int) -> None:
     whole, whole_counts = _run(case, len(case.items))
     sliced, sliced_counts = _run(case, slice_size)
-    assert sliced.new == whole.new
-    assert sliced.hashes == whole.hashes
-    assert sorted(sliced.accepted, key=_position) == sorted(whole.accepted, key=_position)
+    assert _joined(sliced.raw_rows) == _joined(whole.raw_rows)
+    assert _joined(sliced.fold_rows) == _joined(whole.fold_rows)
+    assert (sliced.hours, sliced.minutes) == (whole.hours, whole.minutes)
+    assert sliced.subjects == whole.subjects
     assert sliced.detours == whole.detours
     assert sliced.conflicts == whole.conflicts
     assert sliced_counts == whole_counts
+    assert len(sliced.raw_rows) == -(-len(case.items) // slice_size)  # a part per slice
