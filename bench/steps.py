@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m bench.steps [--actions N] [--batch N]``. The
 worker's own wiring (spur.worker.batch.batch_steps: the real steps and the
 real sinks) runs over :class:`EncodingStore`, an in-memory store connection
 that encodes every insert as the server connection does
-(spur_sinks.store.json_columns) and answers every query with no rows: every
+(spur_sinks.json_columns) and answers every query with no rows: every
 action is new, nobody erased anything. What remains is the Python work the
 worker does per action; the store's and the driver's time are not in it
 (bench.storage and bench.worker measure those).
@@ -32,7 +32,8 @@ from spur.worker.tuning import tune_interpreter
 from spur_schemas.metrics import BATCH_STEP_SECONDS, Metric
 from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
-from spur_sinks.store import Columns, json_columns
+from spur_sinks.json_columns import json_columns
+from spur_sinks.store import Columns
 from spur_sinks.url import ReadLimits
 from spur_streams.batch import Message
 

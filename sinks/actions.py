@@ -4,7 +4,7 @@ Each row carries its Kafka partition and offset, so any stored action can be
 traced back to the message it came from. The columns hold the events' own
 values (times, ids, the profile struct, ``None`` for absent fields): the
 insert encodes them in C and the server converts them
-(spur_sinks.store.json_columns), so building a column is one C-speed pass.
+(spur_sinks.json_columns.json_columns), so building a column is one C-speed pass.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Column lists for every table but ``actions`` (pure; names as in the DDL).
 
 Values as the events hold them; the insert encodes and the server converts
-them (spur_sinks.store.json_columns).
+them (spur_sinks.json_columns.json_columns).
 """
 
 from __future__ import annotations

@@ -21,10 +21,14 @@ ROW_SLICE = 2000
 
 
 def merged(parts: Sequence[ColumnLists]) -> ColumnLists:
-    """The parts' columns, each part's rows after the previous part's ({} for no part)."""
+    """The parts' columns, each part's rows after the previous part's ({} for no part).
+
+    The first part's lists are extended in place, not copied (a batch's
+    column lists are ~10 MB): the parts are given away.
+    """
     if not parts:
         return {}
-    columns = {name: list(values) for name, values in parts[0].items()}
+    columns = parts[0]
     for part in parts[1:]:
         for name, values in part.items():
             columns[name].extend(values)

@@ -147,9 +147,11 @@ class ActionsBatch:
         clock.carry(decided.seconds)  # its rows and windows: the steps below
         clock.lap("route_dedup_privacy")
         self.sink.store_actions(decided.raw_rows)
+        decided.raw_rows = []  # let go before the fold's rows are encoded (peak memory)
         clock.lap("store_raw")
         # After the raw rows: an id is never indexed before its row is stored.
         fold(self.windows, decided.fold_rows)
+        decided.fold_rows = []
         clock.lap("fold")
         clock.lap("windows_touched")
         rejected = valid.rejected + decided.conflicts

@@ -1,7 +1,7 @@
 """Every value an event carries is stored as the contract says, whatever form it arrived in.
 
 The raw-row inserts hand the events' own values to the server (times with
-their offset, ids, ``None``, the profile struct; spur_sinks.store.json_columns).
+their offset, ids, ``None``, the profile struct; spur_sinks.json_columns.json_columns).
 Random events (any offset, sub-millisecond digits, IPv4 and IPv6, every
 optional field present or not) go through the real sinks into the real
 store; what is read back must equal what the previous, converting encoder
