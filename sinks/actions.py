@@ -16,7 +16,6 @@ from typing import Any
 
 from spur_schemas.events import Action
 from spur_schemas.located import Located
-from spur_sinks.slices import sliced_columns
 
 # Every field of the event is a column of the same name (docs/events.md), but
 # ended_at: stored as its distance from started_at (migration 0009: a smaller
@@ -35,11 +34,8 @@ def copied(events: Sequence[Any], names: tuple[str, ...]) -> dict[str, list[Any]
 
 
 def action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
-    """Column lists for one insert into ``actions`` (names as in the DDL)."""
-    return sliced_columns(batch, _action_columns)
-
-
-def _action_columns(batch: Sequence[Located[Action]]) -> dict[str, list[Any]]:
+    """Column lists for one insert into ``actions`` (names as in the DDL); the batch
+    step builds them a slice of its actions at a time (spur_streams.steps.decide)."""
     events = list(map(attrgetter("event"), batch))
     return {
         "action_id_in": list(map(attrgetter("action_id"), events)),

@@ -1,19 +1,19 @@
-"""Passes over a batch's rows taken a slice of rows at a time (pure).
+"""A batch's rows a slice at a time: built per slice, merged for one insert (pure).
 
 Why: the objects of 40,000 actions (tens of MB) do not fit the CPU's caches.
 A pass per column over the whole batch (a column list built, then encoded)
 misses them on every value, once per column; taken :data:`ROW_SLICE` rows
 at a time, only a slice's first column does, its next ones find the rows
 cached. Measured 2026-12-07 (bench.steps): the batch step's Python per
-action at 2,000-action batches was about half its cost at 40,000.
+action at 2,000-action batches was about half its cost at 40,000. The batch
+step builds its rows per slice (spur_streams.steps.decide); json_columns
+encodes a slice of rows at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from collections.abc import Sequence
+from typing import Any
 
 ColumnLists = dict[str, list[Any]]  # a sink's rows: column name -> values
 
@@ -33,16 +33,3 @@ def merged(parts: Sequence[ColumnLists]) -> ColumnLists:
         for name, values in part.items():
             columns[name].extend(values)
     return columns
-
-
-def sliced_columns(
-    rows: Sequence[T], columns_of: Callable[[Sequence[T]], ColumnLists]
-) -> ColumnLists:
-    """``columns_of(rows)``, computed :data:`ROW_SLICE` rows at a time and concatenated."""
-    if len(rows) <= ROW_SLICE:
-        return columns_of(rows)
-    merged = columns_of(rows[:ROW_SLICE])
-    for start in range(ROW_SLICE, len(rows), ROW_SLICE):
-        for name, values in columns_of(rows[start : start + ROW_SLICE]).items():
-            merged[name].extend(values)
-    return merged

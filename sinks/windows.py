@@ -29,7 +29,7 @@ import xxhash
 from spur_schemas.events import Action
 from spur_schemas.located import Located
 from spur_sinks.actions import copied
-from spur_sinks.slices import ColumnLists, merged, sliced_columns
+from spur_sinks.slices import ColumnLists, merged
 from spur_sinks.store import PROBE
 from spur_sinks.writer import Retrying
 from spur_streams.usage import UsageState, WindowKey
@@ -111,18 +111,10 @@ def _states(rows: list[dict[str, Any]]) -> dict[WindowKey, UsageState]:
 
 def fold_columns(new: Sequence[Located[Action]], hashes: Sequence[int]) -> dict[str, list[Any]]:
     """The ``action_folds`` rows of ``new`` (values as the events hold them, as in actions)."""
-    folded = sliced_columns(new, _folded)
+    events = list(map(attrgetter("event"), new))
     return {
-        **{name: folded[name] for name in _FOLDED},
+        **copied(events, _FOLDED),
         "content_hash": list(hashes),
-        "partition": folded["partition"],
-        "offset": folded["offset"],
-    }
-
-
-def _folded(new: Sequence[Located[Action]]) -> dict[str, list[Any]]:
-    return {
-        **copied(list(map(attrgetter("event"), new)), _FOLDED),
         "partition": list(map(attrgetter("partition"), new)),
         "offset": list(map(attrgetter("offset"), new)),
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 import msgspec
@@ -11,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spur_sinks.json_columns import json_columns
-from spur_sinks.slices import ROW_SLICE, merged, sliced_columns
+from spur_sinks.slices import ROW_SLICE, merged
 
 values = st.one_of(
     st.integers(-(2**63), 2**64 - 1),
@@ -32,17 +31,6 @@ def test_json_columns_in_slices_is_one_documents_encoding(
     table = {f"c{c}": [pool[(n + c) % len(pool)] for n in range(rows)] for c in range(columns)}
     whole = msgspec.json.encode(list(table.values())).decode()
     assert json_columns(table) == whole
-
-
-@settings(max_examples=20, deadline=None)
-@given(lengths)
-def test_sliced_columns_are_the_columns_of_all_rows(rows: int) -> None:
-    ids = [uuid.UUID(int=n) for n in range(rows)]
-
-    def columns_of(part: Any) -> dict[str, list[Any]]:
-        return {"id": list(part), "n": [u.int for u in part]}
-
-    assert sliced_columns(ids, columns_of) == columns_of(ids)
 
 
 def test_merged_parts_keep_their_order() -> None:
