@@ -225,10 +225,9 @@ class ServerStore:
                     settings=settings,
                 )
             else:
-                self._client().execute(
-                    f"{into} FORMAT JSONCompactColumns {body}",
-                    settings={**JSON_INSERT_SETTINGS, **settings},
-                )
+                query = f"{into} FORMAT JSONCompactColumns {body}"
+                del body  # the driver encodes the query once more: two copies, not three
+                self._client().execute(query, settings={**JSON_INSERT_SETTINGS, **settings})
         except Exception as exc:
             raise StoreError.wrap(exc, f"insert into {table} failed") from exc
 

@@ -98,6 +98,21 @@ def test_erased_customers_actions_are_dropped_and_erased_logins_billed_not_store
     assert [(u.customer_id, u.actions) for u in outcome.usage] == [(8, 1)]  # the login's is billed
 
 
+def test_an_erased_customers_dropped_action_claims_no_id(
+    store: MemoryStore, metrics: RecordingMetrics
+) -> None:
+    """docs/guarantees.md, erasure: dropped on arrival, the erased customer's copy
+    never claims its id; another copy with other content is decided alone."""
+    store.erase("customer", "7", NOW)
+    batch = memory_batch(store, metrics)
+    erased = action(customer_id=7)
+    other = {**erased, "customer_id": 8, "bytes_in": 5}
+    outcome = batch.process_actions(messages(Topic.ACTIONS, [erased, other]), NOW)
+    assert metrics.count(ERASED_DROPPED) == 1
+    assert [(u.customer_id, u.actions, u.bytes_in) for u in outcome.usage] == [(8, 1, 5)]
+    assert outcome.dead_letters == []
+
+
 def test_a_reject_of_an_erased_subject_is_dropped(
     store: MemoryStore, metrics: RecordingMetrics
 ) -> None:
