@@ -205,3 +205,16 @@ def test_raw_rows_of_every_stream_are_accepted_empty_or_not(backend: Backend) ->
         backend.raw.store_forms([] if empty else [form_event])
         backend.raw.store_consent([])
         backend.raw.store_dead_letters([] if empty else [letter])
+
+
+def test_the_consent_ledger_answers_a_batch_of_thousands_of_long_logins(
+    backend: Backend,
+) -> None:
+    """3,000 logins of 128 characters (~400 KB as SQL text, past the server's
+    256 KiB max_query_size): asked at once, as a batch asks them."""
+    logins = [f"{n:04d}".ljust(120, "x") + "@ex.com" for n in range(3000)]
+    granted = msgspec.json.decode(msgspec.json.encode(consent(logins[2999])), type=Consent)
+    backend.raw.store_consent([granted])
+    ledger = backend.consent.ledger(set(logins))
+    assert ledger.granted_at(logins[2999], NOW)
+    assert not ledger.granted_at(logins[0], NOW)
