@@ -19,7 +19,20 @@ MAX_EVENT_BYTES = 64 * 1024
 CustomerId = Annotated[int, msgspec.Meta(ge=1, le=2**32 - 1)]
 ByteCount = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-ActionName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.:-]+$")]
+ACTION_NAME_PATTERN = r"^[a-z0-9_.:-]+$"
+# Decoding checks the name's length; its pattern is checked after decoding
+# (spur_schemas.validate.decode_struct), once per distinct name of a batch:
+# msgspec runs Python's re per message (0.7 µs of the 2.5 a decode took).
+# The schema for producers states the pattern all the same.
+ActionName = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=64, extra_json_schema={"pattern": ACTION_NAME_PATTERN}),
+]
+# The same with the pattern enforced by msgspec: decodes a rejected message
+# again to word its rejection exactly as the contract's decoder would.
+StrictActionName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=ACTION_NAME_PATTERN)
+]
 Login = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 SessionId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Short = Annotated[str, msgspec.Meta(max_length=64)]

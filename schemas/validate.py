@@ -20,6 +20,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from spur_schemas.action_names import well_named, with_strict_name
 from spur_schemas.addresses import is_ip_address
 from spur_schemas.events import (
     MAX_EVENT_BYTES,
@@ -29,6 +30,7 @@ from spur_schemas.events import (
     FormSubmission,
     WebRequest,
 )
+from spur_schemas.rejections import Rejection, refusal
 
 REASONS: Final = (
     "not_json",
@@ -46,15 +48,6 @@ REASONS: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why an input was refused: ``reason`` is a stable code, ``detail`` human text."""
-
-    reason: str
-    detail: str
-    field: str | None = None
-
-
 E = TypeVar("E", bound=Event)
 
 # Keyed by the struct class; typed loosely because mypy cannot index a dict
@@ -62,10 +55,14 @@ E = TypeVar("E", bound=Event)
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind) for kind in (Action, WebRequest, FormSubmission, Consent)
 }
-_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
-_QUOTED = re.compile(r"`(?P<name>[^`]+)`")
-# msgspec quotes the offending value; a detail names fields, never their content.
-_ENUM_VALUE = re.compile(r"^Invalid enum value .*", re.DOTALL)
+
+
+# What the contract's decoder answers for a message the fast one refused, or
+# one whose action name fails the pattern (spur_schemas.action_names).
+_EXACT_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    **_DECODERS,
+    Action: msgspec.json.Decoder(with_strict_name(Action)),
+}
 
 
 # A time with more than six fraction digits (Go's and Java's nanoseconds):
@@ -100,15 +97,10 @@ def decode_struct(raw: bytes, kind: type[E], *, long_fractions: bool = True) -> 
         return Rejection("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES} allowed")
     try:
         event: E = _DECODERS[kind].decode(raw)
-    except msgspec.ValidationError as exc:
-        # Bytes that are no UTF-8 inside a UUID or a time make a ValidationError;
-        # the line is still no JSON, whatever field the decoder noticed it in.
-        not_utf8 = _not_utf8(raw)
-        return Rejection("not_json", not_utf8) if not_utf8 else classify(str(exc))
-    except msgspec.DecodeError as exc:
-        return Rejection("not_json", _not_utf8(raw) or str(exc))
-    except UnicodeDecodeError as exc:  # invalid UTF-8 inside a string (found by fuzzing)
-        return Rejection("not_json", f"not UTF-8: {exc.reason} at byte {exc.start}")
+    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
+        return refusal(_EXACT_DECODERS[kind], raw)
+    if isinstance(event, Action) and not well_named(event.action):
+        return refusal(_EXACT_DECODERS[kind], raw)
     if long_fractions and LONG_FRACTION.search(raw):  # rare; ~0.5 µs a message
         return _times_cut_to_microseconds(raw, kind, event)
     return event
@@ -119,44 +111,6 @@ def _times_cut_to_microseconds(raw: bytes, kind: type[E], event: E) -> E:
     cut: E = _DECODERS[kind].decode(_TIME_TO_MICROSECONDS.sub(rb"\1", raw))
     times = {name: getattr(cut, name) for name in TIME_FIELDS[kind]}
     return msgspec.structs.replace(event, **times)
-
-
-def _not_utf8(raw: bytes) -> str | None:
-    """Why ``raw`` is not UTF-8, or None: the likelier cause of a line that is no JSON.
-
-    Checked only after decoding failed: valid messages pay nothing.
-    """
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8: {exc.reason} at byte {exc.start}"
-    return None
-
-
-def classify(message: str) -> Rejection:
-    """Map a msgspec validation message onto a reason code and the offending field."""
-    match = _AT.search(message)
-    path = match.group("path") if match else ""
-    text = message[: match.start()] if match else message
-    text = _ENUM_VALUE.sub("Invalid enum value", text)
-    field = path or None
-    if text.startswith("Expected `object`") and not path:
-        return Rejection("not_object", text)
-    if text.startswith("Object contains unknown field"):
-        name = _QUOTED.search(text)
-        unknown = name.group("name") if name else "?"
-        field = f"{path}.{unknown}" if path else unknown
-        return Rejection("unknown_field", f"field {field!r} is not in the contract", field)
-    if text.startswith("Object missing required field"):
-        name = _QUOTED.search(text)
-        missing = name.group("name") if name else "?"
-        field = f"{path}.{missing}" if path else missing
-        return Rejection("missing_field", f"required field {field!r} is missing", field)
-    if "RFC3339" in text or "datetime" in text:
-        return Rejection("bad_timestamp", f"{field}: {text}", field)
-    if any(word in text for word in (">=", "<=", "length", " > ", " < ")):
-        return Rejection("out_of_range", f"{field}: {text}", field)
-    return Rejection("bad_type", f"{field}: {text}" if field else text, field)
 
 
 def check_rules(event: E) -> E | Rejection:

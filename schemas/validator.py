@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Generic
 
+from spur_schemas.rejections import Rejection
 from spur_schemas.validate import (
     LONG_FRACTION,
     TIME_FIELDS,
     E,
-    Rejection,
     TimeLimits,
     check_rules,
     check_times,

@@ -28,8 +28,9 @@ from spur.client import Publisher, topic_and_key
 from spur.client.kafka import KafkaTarget
 from spur_schemas.errors import InputError, UnavailableError
 from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
+from spur_schemas.rejections import Rejection
 from spur_schemas.topics import Topic
-from spur_schemas.validate import Rejection, TimeLimits, validate
+from spur_schemas.validate import TimeLimits, validate
 
 EVENT_TYPE_OF_TOPIC: dict[str, type[Event]] = {
     Topic.ACTIONS.value: Action,

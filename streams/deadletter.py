@@ -18,7 +18,7 @@ import msgspec
 
 from spur_schemas.events import MAX_EVENT_BYTES
 from spur_schemas.messages import DeadLetter
-from spur_schemas.validate import Rejection
+from spur_schemas.rejections import Rejection
 
 REDACTED = "[redacted]"
 # The whole original when it cannot be redacted field by field (not JSON, not

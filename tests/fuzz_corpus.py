@@ -15,7 +15,8 @@ from collections.abc import Callable
 import msgspec
 
 from spur_schemas.events import Action
-from spur_schemas.validate import Rejection, decode, encode
+from spur_schemas.rejections import Rejection
+from spur_schemas.validate import decode, encode
 
 Mutation = Callable[[random.Random, dict[str, object], bytes], bytes]
 FIELDS = sorted(Action.__struct_fields__)

@@ -28,7 +28,8 @@ import msgspec
 
 from spur.client.ids import uuid7
 from spur_schemas.events import Action, Consent, Event, FormSubmission, Profile, WebRequest
-from spur_schemas.validate import E, Rejection
+from spur_schemas.rejections import Rejection
+from spur_schemas.validate import E
 
 _current_action: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
     "spur_current_action", default=None

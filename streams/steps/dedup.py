@@ -24,7 +24,7 @@ from spur_schemas.events import Action
 from spur_schemas.located import Located
 from spur_schemas.messages import DeadLetter
 from spur_schemas.metrics import DUPLICATES, Metrics
-from spur_schemas.validate import Rejection
+from spur_schemas.rejections import Rejection
 from spur_streams.dedup import DedupResult, classify
 from spur_streams.steps.positions import Positions
 from spur_streams.steps.validate import reject

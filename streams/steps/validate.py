@@ -23,7 +23,8 @@ from typing import Generic
 import msgspec
 
 from spur_schemas.located import E_co, Located
-from spur_schemas.validate import Rejection, TimeLimits
+from spur_schemas.rejections import Rejection
+from spur_schemas.validate import TimeLimits
 from spur_schemas.validator import Validator, any_long_fraction
 from spur_streams.deadletter import UNPARSEABLE, DeadLetter, dead_letter
 

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from spur_schemas.validate import REASONS, Rejection, decode
+from spur_schemas.rejections import Rejection
+from spur_schemas.validate import REASONS, decode
 from tests.schemas.test_validate import GOOD
 
 KINDS = st.sampled_from([Action, WebRequest, FormSubmission, Consent])

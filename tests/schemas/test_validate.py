@@ -4,7 +4,8 @@ import msgspec
 import pytest
 
 from spur_schemas.events import Action
-from spur_schemas.validate import REASONS, Rejection, decode, encode
+from spur_schemas.rejections import Rejection
+from spur_schemas.validate import REASONS, decode, encode
 
 GOOD = {
     "action_id": "6f1b1b9e-2c7e-4a53-9a5e-2b8c1c1f0e11",

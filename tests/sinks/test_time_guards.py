@@ -16,7 +16,8 @@ from spur.operations.billing import billing
 from spur.settings import Settings, load_settings
 from spur.worker.batch import batch_steps
 from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
-from spur_schemas.validate import REASONS, Rejection, TimeLimits, check_times, validate
+from spur_schemas.rejections import Rejection
+from spur_schemas.validate import REASONS, TimeLimits, check_times, validate
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.store import Store
 from spur_streams.batch import Message, split
