@@ -13,7 +13,8 @@ from spur_schemas.located import Located
 from spur_schemas.messages import DeadLetter
 from spur_sinks.actions import action_columns
 from spur_sinks.columns import consent_columns, dead_letter_columns, form_columns, web_columns
-from spur_sinks.slices import ColumnLists, merged
+from spur_sinks.json_columns import encoded
+from spur_sinks.slices import EncodedColumns, joined
 from spur_sinks.writer import Retrying
 
 
@@ -21,11 +22,11 @@ class StoreRawEvents:
     def __init__(self, store: Retrying) -> None:
         self._store = store
 
-    def action_rows(self, items: Sequence[Located[Action]]) -> ColumnLists:
-        return action_columns(items)
+    def action_rows(self, items: Sequence[Located[Action]]) -> EncodedColumns:
+        return encoded(action_columns(items))
 
-    def store_actions(self, rows: Sequence[ColumnLists]) -> None:
-        self._store.insert("actions", merged(rows))
+    def store_actions(self, rows: Sequence[EncodedColumns]) -> None:
+        self._store.insert("actions", joined(rows))
 
     def store_web(self, events: Sequence[WebRequest]) -> None:
         self._store.insert("web_requests", web_columns(events))

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from spur_sinks.driver import driver_client
 from spur_sinks.json_columns import json_columns
+from spur_sinks.slices import EncodedColumns
 from spur_sinks.store_errors import TIMEOUT_EXCEEDED, StoreError
 from spur_sinks.url import ReadLimits, StoreURL
 
@@ -31,11 +32,24 @@ __all__ = [
     "ServerStore",
     "Store",
     "StoreError",
+    "column_names",
     "open_store",
+    "row_count",
     "sql_string",
 ]
 
-Columns = Mapping[str, Sequence[Any]]
+# Column name -> values; or rows encoded a slice at a time (spur_sinks.slices).
+Columns = Mapping[str, Sequence[Any]] | EncodedColumns
+
+
+def column_names(columns: Columns) -> list[str]:
+    return list(columns.pieces if isinstance(columns, EncodedColumns) else columns)
+
+
+def row_count(columns: Columns) -> int:
+    if isinstance(columns, EncodedColumns):
+        return columns.rows
+    return max((len(values) for values in columns.values()), default=0)
 
 
 def sql_string(value: str) -> str:
@@ -213,11 +227,13 @@ class ServerStore:
         settings: dict[str, Any] = {**WHOLE_INSERT}
         if dedup_token:
             settings["insert_deduplication_token"] = dedup_token
-        into = f"INSERT INTO {self.database}.{table} ({', '.join(columns)})"
+        into = f"INSERT INTO {self.database}.{table} ({', '.join(column_names(columns))})"
         try:
             try:
                 body = json_columns(columns)
             except (OverflowError, TypeError):
+                if isinstance(columns, EncodedColumns):
+                    raise  # encoded by msgspec already: json_columns only joins it
                 self._client().execute(
                     f"{into} VALUES",
                     [list(values) for values in columns.values()],

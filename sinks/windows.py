@@ -18,18 +18,17 @@ Blocking; store errors are retried (spur_sinks.writer).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
-import msgspec
 import xxhash
 
 from spur_schemas.events import Action
 from spur_schemas.located import Located
 from spur_sinks.actions import copied
-from spur_sinks.slices import ColumnLists, merged
+from spur_sinks.json_columns import encoded
+from spur_sinks.slices import EncodedColumns, joined
 from spur_sinks.store import PROBE
 from spur_sinks.writer import Retrying
 from spur_streams.usage import UsageState, WindowKey
@@ -44,13 +43,14 @@ class StoreWindows:
     def __init__(self, store: Retrying) -> None:
         self._store = store
 
-    def fold_rows(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> ColumnLists:
-        return fold_columns(new, hashes)
+    def fold_rows(self, new: Sequence[Located[Action]], hashes: Sequence[int]) -> EncodedColumns:
+        return encoded(fold_columns(new, hashes))
 
-    def fold(self, rows: Sequence[ColumnLists]) -> None:
-        columns = merged(rows)
-        if columns:
-            self._store.insert("action_folds", columns, fold_token(columns["action_id"]))
+    def fold(self, rows: Sequence[EncodedColumns]) -> None:
+        columns = joined(rows)
+        if columns.rows:
+            ids = b"[" + b",".join(columns.pieces["action_id"]) + b"]"
+            self._store.insert("action_folds", columns, fold_token(ids))
 
     def states(self, windows: set[WindowKey]) -> dict[WindowKey, UsageState]:
         if not windows:
@@ -120,13 +120,14 @@ def fold_columns(new: Sequence[Located[Action]], hashes: Sequence[int]) -> dict[
     }
 
 
-def fold_token(action_ids: Sequence[uuid.UUID]) -> str:
-    """The fold's insert deduplication token: a function of its action ids alone.
+def fold_token(action_ids: bytes) -> str:
+    """The fold's insert deduplication token: a function of its action ids alone
+    (``action_ids``: their JSON array, as msgspec encodes a list of them).
 
     A retry of the same fold has the same new ids, so the same token; another
     fold has other ids (an id is folded once), so another token.
     """
-    return "fold:" + xxhash.xxh3_128_hexdigest(msgspec.json.encode(action_ids))
+    return "fold:" + xxhash.xxh3_128_hexdigest(action_ids)
 
 
 def usage_columns(changed: dict[WindowKey, UsageState], now: dt.datetime) -> dict[str, list[Any]]:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from spur_schemas.metrics import NO_METRICS, STORE_ERRORS, Metrics
-from spur_sinks.store import Columns, Store, StoreError
+from spur_sinks.store import Columns, Store, StoreError, row_count
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -121,5 +121,5 @@ class Retrying:
 
     def insert(self, table: str, columns: Columns, dedup_token: str | None = None) -> None:
         """Insert ``columns`` unless they hold no row (no statement at all then)."""
-        if any(len(values) for values in columns.values()):
+        if row_count(columns):
             self.call(functools.partial(self.store.insert, dedup_token=dedup_token), table, columns)

@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from spur.dev.local_store import LocalStore
 from spur.local_state import WRITER
 from spur.settings import Settings, parse_store_url
@@ -63,7 +65,7 @@ def folded(store: Store) -> dict[str, int]:
 def test_a_fold_retried_after_a_restart_lands_once(tmp_path: Path) -> None:
     server = LocalStore(tmp_path / "store", databases=(DATABASE,))
     columns = fold(2_000)
-    token = fold_token(columns["action_id"])
+    token = fold_token(msgspec.json.encode(columns["action_id"]))
     counts = []
     try:
         for attempt in range(3):  # the first fold, then once after each restart

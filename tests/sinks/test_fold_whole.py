@@ -34,6 +34,7 @@ ROWS = 150_000
 SENDER = textwrap.dedent(
     """
     import datetime as dt, sys, uuid
+    import msgspec
     from spur.settings import parse_store_url
     from spur_schemas.events import Action
     from spur_schemas.located import Located
@@ -56,7 +57,8 @@ SENDER = textwrap.dedent(
     store = ServerStore(parse_store_url(url), 60.0)
     store.query("SELECT 1")
     print("ready", flush=True)
-    store.insert("action_folds", columns, dedup_token=fold_token(columns["action_id"]))
+    token = fold_token(msgspec.json.encode(columns["action_id"]))
+    store.insert("action_folds", columns, dedup_token=token)
     print("done", flush=True)
     """
 )
