@@ -20,7 +20,6 @@ import xxhash
 
 from spur_schemas.events import Action
 from spur_schemas.located import Located
-from spur_schemas.validate import encode
 
 # The hash of ids indexed from stored raw rows when the index was extended
 # (migration 0006): their content hash is unknown, any repeat is a duplicate.
@@ -42,15 +41,19 @@ class DedupResult:
         return self.new + self.duplicates
 
 
-def content_hash(action: Action) -> int:
-    """A hash of the action's canonical encoding (field order fixed by the struct)."""
-    return xxhash.xxh3_64_intdigest(encode(action))
-
-
 def content_hashes(actions: Iterable[Action]) -> Iterator[int]:
-    """:func:`content_hash` of each action, iterated in C: ``encode`` is msgspec's
-    own encoder (no Python call per action; tests/streams/test_dedup_hashes.py)."""
+    """A hash of each action's canonical encoding: the contract's wire format
+    (spur_schemas.validate.encode), field order fixed by the struct, so a copy
+    sent with its fields in another order or spacing hashes the same. Iterated
+    in C: msgspec's encoder itself, no Python call per action. The dedup index
+    keeps these hashes: the encoding must never change
+    (tests/streams/test_dedup_hashes.py)."""
     return map(xxhash.xxh3_64_intdigest, map(msgspec.json.encode, actions))
+
+
+def content_hash(action: Action) -> int:
+    """:func:`content_hashes` of one action."""
+    return next(content_hashes((action,)))
 
 
 def classify(
