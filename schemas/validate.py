@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from spur_schemas.action_names import well_named, with_strict_name
+from spur_schemas.action_names import named_once, well_named, with_strict_name
 from spur_schemas.addresses import is_ip_address
 from spur_schemas.events import (
     MAX_EVENT_BYTES,
@@ -63,6 +63,7 @@ _EXACT_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     **_DECODERS,
     Action: msgspec.json.Decoder(with_strict_name(Action)),
 }
+_FAST_ALONE = Rejection("bad_type", "refused by the fast decoder alone")  # never, but typed
 
 
 # A time with more than six fraction digits (Go's and Java's nanoseconds):
@@ -98,9 +99,12 @@ def decode_struct(raw: bytes, kind: type[E], *, long_fractions: bool = True) -> 
     try:
         event: E = _DECODERS[kind].decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
-        return refusal(_EXACT_DECODERS[kind], raw)
-    if isinstance(event, Action) and not well_named(event.action):
-        return refusal(_EXACT_DECODERS[kind], raw)
+        # The contract's decoder is stricter still: it refuses too, and says why.
+        return refusal(_EXACT_DECODERS[kind], raw) or _FAST_ALONE
+    if isinstance(event, Action) and not (named_once(raw) and well_named(event.action)):
+        why = refusal(_EXACT_DECODERS[Action], raw)
+        if why is not None:
+            return why
     if long_fractions and LONG_FRACTION.search(raw):  # rare; ~0.5 µs a message
         return _times_cut_to_microseconds(raw, kind, event)
     return event

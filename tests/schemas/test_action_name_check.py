@@ -96,10 +96,23 @@ DAMAGE = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(name=NAMES, damage=DAMAGE, damage_first=st.booleans())
+# The name's key given once more (JSON allows it; the last value is decoded),
+# before or after the first, plainly or escaped.
+KEYS = st.sampled_from(['"action"', '"\\u0061ction"', '"act\\u0069on"'])
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    name=NAMES,
+    damage=DAMAGE,
+    damage_first=st.booleans(),
+    again=st.none() | st.tuples(NAMES, KEYS, st.booleans()),
+)
 def test_a_name_checked_after_decoding_answers_as_the_pattern_in_the_struct(
-    name: str, damage: tuple[str, object] | None, damage_first: bool
+    name: str,
+    damage: tuple[str, object] | None,
+    damage_first: bool,
+    again: tuple[str, str, bool] | None,
 ) -> None:
     fields: dict[str, object] = {k: v for k, v in GOOD.items() if k != "action"}
     if damage is not None:
@@ -107,6 +120,10 @@ def test_a_name_checked_after_decoding_answers_as_the_pattern_in_the_struct(
         damaged = {damage[0]: damage[1]}
         fields = {**damaged, **fields} if damage_first else {**fields, **damaged}
     raw = json.dumps({"action": name, **fields}).encode()
+    if again is not None:
+        other, key, last = again
+        member = f"{key}:{json.dumps(other)}".encode()
+        raw = raw[:-1] + b"," + member + b"}" if last else b"{" + member + b"," + raw[1:]
     assert answered(raw) == reference(raw)
     assert answered(raw) == reference(raw)  # the second time the name may be remembered
 
@@ -119,3 +136,15 @@ def test_a_bad_name_is_rejected_after_the_same_name_was_accepted_elsewhere() -> 
     assert isinstance(rejection, Rejection)
     assert (rejection.reason, rejection.field) == ("bad_type", "action")
     assert "regex" in rejection.detail
+
+
+def test_a_bad_name_given_first_is_refused_though_a_good_one_follows() -> None:
+    """Found from outside: the decoded (last) name was checked, the first was not."""
+    raw = json.dumps({**GOOD, "action": "doc.export"}).encode()
+    twice = raw.replace(b'{"action_id"', b'{"action":"Bad Name","action_id"')
+    rejection = decode(twice, Action)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.reason, rejection.field) == ("bad_type", "action")
+    escaped = raw.replace(b'{"action_id"', b'{"\\u0061ction":"Bad Name","action_id"')
+    assert isinstance(decode(escaped, Action), Rejection)
+    assert not isinstance(decode(raw, Action), Rejection)
