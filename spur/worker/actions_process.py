@@ -57,13 +57,19 @@ async def _serve(
     store = open_store(settings)
     batch = batch_steps(store, settings, metrics, partitions=settings.broker.topic_partitions)
     producer = new_producer(bootstrap)
-    process, complete = batch_handlers(batch, ProducerPublisher(producer))
+    prepare, process, complete = batch_handlers(batch, ProducerPublisher(producer))
 
     await producer.start()
     consumer = actions_consumer(settings, bootstrap)
     consuming = asyncio.create_task(
         consume_actions(
-            consumer, settings, process, complete, assign=batch.assign, revoke=batch.revoke
+            consumer,
+            settings,
+            process,
+            complete,
+            assign=batch.assign,
+            revoke=batch.revoke,
+            prepare=prepare,
         )
     )
     watching = asyncio.create_task(_until_orphaned(parent, stop))

@@ -174,12 +174,14 @@ def actions_consumer_task(
         # The actions path's outputs (window states, detours, dead letters) in
         # batches per partition, through a producer of its own (spur.worker.publishers).
         producer = new_producer(bootstrap)
-        process_actions, complete_actions = batch_handlers(batch, ProducerPublisher(producer))
+        prepare_actions, process_actions, complete_actions = batch_handlers(
+            batch, ProducerPublisher(producer)
+        )
         await producer.start()
         try:
             await consume_actions(
                 consumer, settings, process_actions, complete_actions,
-                assign=batch.assign, revoke=batch.revoke,
+                assign=batch.assign, revoke=batch.revoke, prepare=prepare_actions,
             )  # fmt: skip
         finally:
             await producer.stop()

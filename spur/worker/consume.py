@@ -39,13 +39,13 @@ from aiokafka.errors import KafkaError
 
 from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
-from spur.worker.rebalance_gate import RebalanceGate, read_again
+from spur.worker.fetching import Fetched, dropped, fetched_batch
+from spur.worker.rebalance_gate import RebalanceGate
 from spur_schemas.messages import CapacityMessage
 from spur_schemas.topics import Topic, consumer_group_of
-from spur_streams.batch import ActionsOutcome, Batch, Message, Recorded
+from spur_streams.batch import ActionsOutcome, Batch, Message, Prepared, Recorded
 from spur_streams.steps.commit import complete_then_commit
 from spur_streams.steps.publish import Publisher
-from spur_streams.steps.route import DETOUR_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,6 @@ T = TypeVar("T")
 # A batch retries a store outage for as long as it lasts; the group must not
 # declare the consumer dead meanwhile (Faust's own default is 1,000 s).
 MAX_POLL_INTERVAL_MS = 1_000_000
-
-# How long a batch waits for the broker's answer to a fresh fetch (see _fetch):
-# a round trip on a healthy broker; when nothing new arrived it costs this much.
-FRESH_WAIT_MS = 20
 
 
 def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsumer:
@@ -88,19 +84,25 @@ def actions_consumer(settings: Settings, target: KafkaTarget) -> AIOKafkaConsume
 def batch_handlers(
     batch: Batch, outputs: Publisher
 ) -> tuple[
-    Callable[[Sequence[Message]], Awaitable[Recorded]],
+    Callable[[Sequence[Message]], Awaitable[Prepared]],
+    Callable[[Prepared], Awaitable[Recorded]],
     Callable[[Recorded], Coroutine[Any, Any, None]],
 ]:
-    """``process`` and ``complete`` for :func:`consume_actions` over ``batch``'s steps.
+    """``prepare``, ``process`` and ``complete`` for :func:`consume_actions` over
+    ``batch``'s steps.
 
-    ``process`` stores and folds a batch (the steps that must see the batch
-    before them); ``complete`` finishes it (hours rewritten, dead letters),
-    refreshes its capacity minutes and publishes, while the next batch is in
-    ``process``: both use the store, on the two cores.
+    ``prepare`` decodes and validates a batch (pure: it may run while the
+    batch before is processed); ``process`` stores and folds it (the steps
+    that must see the batch before them); ``complete`` finishes it (hours
+    rewritten, dead letters), refreshes its capacity minutes and publishes,
+    while the next batch is in ``process``: both use the store, on the two cores.
     """
 
-    async def process(messages: Sequence[Message]) -> Recorded:
-        return await asyncio.to_thread(batch.record_actions, messages, dt.datetime.now(dt.UTC))
+    async def prepare(messages: Sequence[Message]) -> Prepared:
+        return await asyncio.to_thread(batch.actions.prepare, messages, dt.datetime.now(dt.UTC))
+
+    async def process(prepared: Prepared) -> Recorded:
+        return await asyncio.to_thread(batch.actions.record, prepared)
 
     def finish(recorded: Recorded) -> tuple[ActionsOutcome, list[CapacityMessage]]:
         outcome = batch.actions.finish(recorded)
@@ -112,117 +114,85 @@ def batch_handlers(
         outcome, minutes = await asyncio.to_thread(finish, recorded)
         await batch.actions.publish(outputs, outcome, minutes)
 
-    return process, complete
+    return prepare, process, complete
 
 
 async def consume_actions(
     consumer: AIOKafkaConsumer,
     settings: Settings,
-    process: Callable[[Sequence[Message]], Awaitable[T]],
+    process: Callable[[Any], Awaitable[T]],
     complete: Callable[[T], Coroutine[Any, Any, None]],
     *,
     assign: Callable[[Iterable[int]], None],
     revoke: Callable[[Iterable[int]], None] | None = None,
+    prepare: Callable[[Sequence[Message]], Awaitable[Any]] | None = None,
 ) -> None:
-    """Feed batches of actions to ``process`` then ``complete``, until cancelled.
+    """Feed batches of actions to ``prepare``, ``process`` then ``complete``, until cancelled.
 
-    ``assign`` is told which partitions (re)joined this consumer: another
-    worker may have written their state meanwhile; ``revoke`` which left it,
-    once no batch is in flight.
+    ``process`` is given what ``prepare`` made of a batch's messages (the
+    messages themselves without ``prepare``). ``assign`` is told which
+    partitions (re)joined this consumer: another worker may have written
+    their state meanwhile; ``revoke`` which left it, once no batch is in flight.
 
     A batch's offsets are committed once ``complete`` (for the actions path:
     hours rewritten, dead letters, capacity minutes, publishing; see
     :func:`batch_handlers`) finished for it. That tail runs while the next
     batch is fetched and processed. Batches go through ``process`` one at a
-    time and in order (the next one is fetched only when this one's
-    ``process`` returned), tails one at a time and in order, and commits
-    happen in order.
+    time and in order, tails one at a time and in order, and commits happen
+    in order.
 
-    Not overlapped: validating the next batch with this one's ``process``.
-    Tried (validation is pure), it under-billed in the any-key fault
-    test under load (tests/faults/test_any_key_any_worker.py, 2 of 7 runs;
-    0 of 4 without the overlap). The same shortfall later came without the
-    overlap too: records dropped across a rebalance and never read again
-    (:func:`spur.worker.rebalance_gate.read_again`); the overlap was not tried again since.
+    Read ahead (``SPUR_READ_AHEAD``, off by default: two batches' events in
+    memory): while a full batch (``batch_size`` messages: a backlog) is in
+    ``process``, the next one is fetched and prepared (``prepare`` is pure:
+    decoding and validating), so the Python of one overlaps the store calls
+    of the other. A batch fetched across a rebalance is dropped and its
+    partitions still held read again (:func:`read_again`), prepared or not.
+    A batch that is not full is fetched after ``process`` returned, as it
+    arrives (read ahead, it would leave later arrivals a batch longer).
     """
     gate = RebalanceGate(assign, revoke)
     consumer.subscribe([Topic.ACTIONS.value], listener=gate)
     completing: asyncio.Task[None] | None = None  # the previous batch's tail and commit
+    ahead: asyncio.Task[Fetched] | None = None  # the next batch, read during this one
     try:
         await consumer.start()
         while True:
             if completing is not None and completing.done():
                 completing.result()  # a failed batch stops the consumer (it is replayed)
-            rebalances = gate.rebalances
-            fetched = await _fetch(consumer, settings)
-            messages = [
-                Message(
-                    tp.topic, tp.partition, record.offset, record.value or b"",
-                    detoured=bool(record.headers) and _rerouted(record.headers),
-                )
-                for tp, records in fetched.items()
-                for record in records
-            ]  # fmt: skip
-            if gate.rebalancing or gate.rebalances != rebalances or not messages:
-                # Of partitions revoked meanwhile (also when the whole rebalance
-                # happened between the batch's two fetches): their owner reads them
-                # again from the committed offset. That owner may be this consumer,
-                # and the records may already be the new assignment's (a fetch that
-                # waited through the rebalance): they moved its position past them.
-                if back := read_again(consumer, fetched):
-                    # A warning, as the worker logs (process.py): rare, and what a
-                    # rebalance cost is worth seeing.
-                    log.warning(
-                        "%d records fetched across a rebalance were dropped; read again "
-                        "from (partition: offset) %s", len(messages), back,
-                    )  # fmt: skip
-                if gate.rebalancing:  # not fetched again before the assignment is heard of
-                    await gate.settled_within(settings.worker.batch_seconds)
+            fetched = await (ahead or fetched_batch(consumer, settings, gate))
+            ahead = None
+            if gate.rebalancing or gate.rebalances != fetched.rebalances or not fetched.messages:
+                await dropped(consumer, settings, gate, fetched)
                 continue
-            ends = {tp: records[-1].offset + 1 for tp, records in fetched.items() if records}
-            # Neither the records nor the messages are needed past the batch step: let
-            # them go before the next batch is fetched, so that two batches' worth
-            # never live at once (about a kilobyte per message).
+            messages, prepared = fetched.messages, fetched.prepared
+            ends = {
+                tp: records[-1].offset + 1 for tp, records in fetched.records.items() if records
+            }
+            # The records are not needed past the batch step: let them go before the
+            # next batch is fetched (about a kilobyte per message).
             del fetched
             gate.batch_started()
             try:
-                outcome = await process(messages)
+                if prepared is None:
+                    prepared = messages if prepare is None else await prepare(messages)
+                if settings.worker.read_ahead and len(messages) >= settings.worker.batch_size:
+                    ahead = asyncio.create_task(fetched_batch(consumer, settings, gate, prepare))
+                outcome = await process(prepared)
             except BaseException:
                 gate.batch_ended()
                 raise
-            del messages
+            del messages, prepared
             if completing is not None:
                 await completing  # the previous batch's tail; raises if it failed
             completing = asyncio.create_task(
                 _complete_then_commit(consumer, complete, outcome, ends=ends, gate=gate)
             )
     finally:
-        tasks = [task for task in (completing,) if task is not None]
+        tasks = [task for task in (completing, ahead) if task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await consumer.stop()
-
-
-async def _fetch(consumer: AIOKafkaConsumer, settings: Settings) -> dict[TopicPartition, Any]:
-    """The next batch: the records the consumer holds, then those the broker got since.
-
-    Why twice: aiokafka fetches a partition's next records as soon as the
-    previous ones were taken, so those it holds were fetched when the batch
-    before started, a batch's processing time ago; what arrived meanwhile
-    would wait one more batch. Taking both halved the time from emission to
-    queryable at 5,000 actions/s (bench.latency). The second fetch waits at
-    most FRESH_WAIT_MS (it returns as soon as the broker answers with data).
-    """
-    fetched: dict[TopicPartition, Any] = await consumer.getmany(
-        timeout_ms=int(settings.worker.batch_seconds * 1000), max_records=settings.worker.batch_size
-    )
-    room = settings.worker.batch_size - sum(map(len, fetched.values()))
-    if fetched and room > 0:
-        fresh = await consumer.getmany(timeout_ms=FRESH_WAIT_MS, max_records=room)
-        for tp, records in fresh.items():
-            fetched[tp] = fetched.get(tp, []) + records
-    return fetched
 
 
 async def _complete_then_commit(
@@ -239,10 +209,6 @@ async def _complete_then_commit(
         await complete_then_commit(complete(outcome), _Committer(consumer), ends)
     finally:
         gate.batch_ended()
-
-
-def _rerouted(headers: Sequence[tuple[str, bytes]]) -> bool:
-    return any(name == DETOUR_HEADER for name, _ in headers)
 
 
 class _Committer:

@@ -37,7 +37,7 @@ class ScriptedConsumer:
     """Hands out ``batches`` one per fetch, then nothing; logs every commit.
 
     After a fetch that returned records the loop fetches once more, for what
-    the broker got since (spur.worker.consume._fetch): that fetch hands out
+    the broker got since (spur.worker.fetching._fetch): that fetch hands out
     the next of ``fresh`` (nothing once they are used up).
     """
 
