@@ -21,26 +21,18 @@ from spur.settings import Settings
 from spur.worker.consume import consume_actions
 from spur.worker.fetching import FRESH_WAIT_MS
 from spur_streams.batch import Message
-from tests.worker.test_consume_order import TP, Record
+from tests.worker.test_consume_order import TP, Record, ScriptedConsumer
 
 
 @dataclass
-class Broker:
-    """Hands out ``batches`` one per fetch, then nothing; logs commits and seeks.
+class Broker(ScriptedConsumer):
+    """Hands out ``batches`` one per fetch, then nothing; logs fetches, commits and seeks.
 
     A batch's second fetch (for what the broker got since its first,
     spur.worker.fetching._fetch) finds nothing: each batch is as scripted."""
 
-    batches: list[list[int]]
-    log: list[str] = field(default_factory=list)
     # Awaited before handing out the batch at this offset (a fetch that waits).
     hold: dict[int, asyncio.Event] = field(default_factory=dict)
-
-    def subscribe(self, topics: list[str], listener: Any) -> None:
-        self.listener = listener
-
-    async def start(self) -> None:
-        self.log.append("start")
 
     async def getmany(
         self, timeout_ms: int, max_records: int
@@ -53,18 +45,6 @@ class Broker:
             return {TP: [Record(offset, b"{}") for offset in offsets]}
         await asyncio.sleep(timeout_ms / 1000)
         return {}
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.log.append(f"commit {offsets[TP]}")
-
-    def assignment(self) -> set[TopicPartition]:
-        return {TP}
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.log.append(f"seek {offset}")
-
-    async def stop(self) -> None:
-        self.log.append("stop")
 
 
 @dataclass
