@@ -57,11 +57,12 @@ def with_strict_name(kind: type[Any]) -> type[Any]:
         else (f.name, f.type, f.default)
         for f in msgspec.structs.fields(kind)
     ]
+    config = kind.__struct_config__  # the contract's options (spur_schemas.events._Contract)
     return msgspec.defstruct(
         kind.__name__,
         fields,
-        forbid_unknown_fields=True,
-        frozen=True,
-        omit_defaults=True,
-        gc=False,
+        forbid_unknown_fields=config.forbid_unknown_fields,
+        frozen=config.frozen,
+        omit_defaults=config.omit_defaults,
+        gc=config.gc,
     )
