@@ -17,10 +17,10 @@ from typing import Any
 
 import msgspec
 
-from spur_schemas.events import ACTION_NAME_PATTERN, StrictActionName
+from spur_schemas.events import ACTION_NAME_CHECK, StrictActionName
 
-# msgspec's own test is ``search`` (``$`` also matches before a final newline).
-_MATCHES = re.compile(ACTION_NAME_PATTERN).search
+# msgspec's own test is ``search``; the pattern is anchored at both ends.
+_MATCHES = re.compile(ACTION_NAME_CHECK).search
 _KNOWN_GOOD: set[str] = set()
 _REMEMBERED = 10_000  # names; forgotten all at once beyond (never grows unbounded)
 

@@ -30,6 +30,7 @@ from spur_schemas.events import (
     Short,
     Timestamp,
 )
+from spur_schemas.jsonschema import rendered
 from spur_schemas.rejections import Rejection, classify
 from spur_schemas.validate import decode, decode_struct
 from tests.schemas.test_validate import GOOD
@@ -39,7 +40,8 @@ class _PatternedAction(
     msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True, gc=False
 ):
     action_id: uuid.UUID
-    action: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.:-]+$")]
+    # The contract's pattern as JSON Schema reads it: ``$`` is the end of the text.
+    action: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.:-]+\Z")]
     customer_id: CustomerId
     login: Login
     session_id: SessionId
@@ -136,6 +138,16 @@ def test_a_bad_name_is_rejected_after_the_same_name_was_accepted_elsewhere() -> 
     assert isinstance(rejection, Rejection)
     assert (rejection.reason, rejection.field) == ("bad_type", "action")
     assert "regex" in rejection.detail
+
+
+def test_a_name_with_a_final_newline_is_rejected_as_the_published_schema_says() -> None:
+    """Found from outside: Python's ``$`` matched before a final newline, ECMA's does not."""
+    for name in ("export.run\n", "x\n"):
+        rejection = decode(json.dumps({**GOOD, "action": name}).encode(), Action)
+        assert isinstance(rejection, Rejection), name
+        assert (rejection.reason, rejection.field) == ("bad_type", "action")
+    published = json.loads(rendered()["action.schema.json"])
+    assert published["$defs"]["Action"]["properties"]["action"]["pattern"] == "^[a-z0-9_.:-]+$"
 
 
 def test_a_bad_name_given_first_is_refused_though_a_good_one_follows() -> None:

@@ -3,7 +3,7 @@
 import msgspec
 import pytest
 
-from spur_schemas.events import Action
+from spur_schemas.events import Action, FormSubmission
 from spur_schemas.rejections import Rejection
 from spur_schemas.validate import REASONS, decode, encode
 
@@ -110,3 +110,26 @@ def test_the_nil_uuid_is_no_id_of_an_event() -> None:
     assert isinstance(rejected, Rejection)
     assert (rejected.reason, rejected.field) == ("bad_type", "action_id")
     assert isinstance(decode(with_(parent_action_id=nil), Action), Action)
+
+
+@pytest.mark.parametrize("resolution", ["1920x1080\n", "1920x1080\n\n", "\n1920x1080", "x1080"])
+def test_a_screen_resolution_is_the_whole_value_as_the_published_schema_says(
+    resolution: str,
+) -> None:
+    """Python's ``$`` matched "1920x1080\\n"; the schema's (ECMA's) does not."""
+    submission = {
+        "submission_id": GOOD["action_id"],
+        "ts": GOOD["started_at"],
+        "form": "signup",
+        "client_ip": "192.0.2.1",
+        "user_agent": "ua",
+    }
+    accepted = decode(
+        msgspec.json.encode({**submission, "screen_resolution": "1920x1080"}), FormSubmission
+    )
+    assert isinstance(accepted, FormSubmission)
+    rejection = decode(
+        msgspec.json.encode({**submission, "screen_resolution": resolution}), FormSubmission
+    )
+    assert isinstance(rejection, Rejection)
+    assert (rejection.reason, rejection.field) == ("bad_type", "screen_resolution")
