@@ -27,6 +27,7 @@ from spur.store_access import StoreOpener
 from spur.worker.batch import batch_steps
 from spur.worker.consume import actions_consumer, batch_handlers, consume_actions
 from spur.worker.publishers import ProducerPublisher
+from spur.worker.repeated_logs import limit_repeated_logs
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
 from spur_schemas.metrics import Metrics
 
@@ -43,6 +44,7 @@ def run_actions_process(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     tune_interpreter()
     quiet_driver_logs()
+    limit_repeated_logs()
     asyncio.run(_serve(settings, metrics, parent, open_store))
 
 

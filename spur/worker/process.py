@@ -21,6 +21,7 @@ from spur.store_access import StoreOpener, open_writer
 from spur.topics import ensure_topics, topic_specs, wait_for_coordinators
 from spur.worker.api import WorkerAPI
 from spur.worker.processes import ActionsProcesses
+from spur.worker.repeated_logs import limit_repeated_logs
 from spur.worker.tuning import quiet_driver_logs, tune_interpreter
 from spur_schemas.topics import INPUT_TOPICS, consumer_group_of
 from spur_sinks.migrate import apply_migrations
@@ -60,6 +61,7 @@ def run_worker(
     log.warning("worker metrics at %s/metrics", api.url)
     tune_interpreter()
     quiet_driver_logs()
+    limit_repeated_logs()
     worker = Worker(app, loglevel="WARNING", quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every
     # library build a log record per message sent: a third of the CPU.

@@ -39,9 +39,15 @@ def test_the_worker_survives_a_broker_restart(tmp_path: Path, store_url: str) ->
         with running_worker(env, log) as worker:
             asyncio.run(publish_all(broker.target, delivery.messages[:half]))
             wait_until_committed(broker.target, "restart", [Topic.ACTIONS], worker=worker, log=log)
+            before = len(log.read_text().splitlines())
             broker.stop()
             time.sleep(5)  # the worker runs on without a broker
             assert worker.poll() is None, log.read_text()[-3000:]
+            outage = log.read_text().splitlines()[before:]
+            # It says the broker is gone, and says it once per interval rather
+            # than per retry (~750 lines in these 5 s before spur.worker.repeated_logs).
+            assert any("Unable connect to node" in line for line in outage), outage
+            assert len(outage) < 60, "\n".join(outage[:100])
             broker.start()
             asyncio.run(publish_all(broker.target, delivery.messages[half:]))
             wait_until_committed(broker.target, "restart", [Topic.ACTIONS], worker=worker, log=log)
