@@ -14,17 +14,15 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from spur_schemas import patterns
+
 MAX_EVENT_BYTES = 64 * 1024
 
 CustomerId = Annotated[int, msgspec.Meta(ge=1, le=2**32 - 1)]
 ByteCount = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-ACTION_NAME_PATTERN = r"^[a-z0-9_.:-]+$"  # the contract's, as JSON Schema (ECMA) reads it
-# Python's ``$`` also matches before a final newline, ECMA's only at the end:
-# "export\n" matched the pattern when checked by Python. What Python checks
-# ends in ``\Z`` (ECMA's ``$``); the schema for producers keeps ``$``.
-ACTION_NAME_CHECK = ACTION_NAME_PATTERN.removesuffix("$") + r"\Z"
-SCREEN_RESOLUTION_PATTERN = r"^[0-9]{1,5}x[0-9]{1,5}$"
+ACTION_NAME_PATTERN = patterns.ACTION_NAME
+ACTION_NAME_CHECK = patterns.checked_by_python(ACTION_NAME_PATTERN)
 # Decoding checks the name's length; its pattern is checked after decoding
 # (spur_schemas.action_names), once per distinct name the process saw:
 # msgspec runs Python's re per message (0.7 µs of the 2.5 a decode took).
@@ -41,7 +39,6 @@ StrictActionName = Annotated[
         min_length=1,
         max_length=64,
         pattern=ACTION_NAME_CHECK,
-        extra_json_schema={"pattern": ACTION_NAME_PATTERN},
     ),
 ]
 Login = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -139,10 +136,8 @@ class FormSubmission(_Contract, frozen=True):
     form: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     client_ip: IpText
     user_agent: Annotated[str, msgspec.Meta(max_length=512)]
-    # Checked after decoding (spur_schemas.validate.check_rules), as ECMA reads
-    # the pattern: msgspec's ``pattern`` would take Python's ``$`` (see ACTION_NAME_CHECK).
     screen_resolution: Annotated[
-        str, msgspec.Meta(extra_json_schema={"pattern": SCREEN_RESOLUTION_PATTERN})
+        str, msgspec.Meta(pattern=patterns.checked_by_python(patterns.SCREEN_RESOLUTION))
     ]
     isp: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     schema: Literal["form_submission/1"] | None = None

@@ -18,6 +18,7 @@ import msgspec
 
 from spur_schemas.events import Action, Consent, Event, FormSubmission, WebRequest
 from spur_schemas.messages import CapacityMessage, DeadLetter, UsageMessage
+from spur_schemas.patterns import as_published
 
 JSON_DIR = Path(__file__).with_name("json")
 MESSAGES_DIR = JSON_DIR / "messages"
@@ -35,12 +36,26 @@ MESSAGE_TYPES: dict[str, type[msgspec.Struct]] = {
 
 
 def schema_for(name: str, kind: type[msgspec.Struct], folder: str = "") -> dict[str, Any]:
-    generated = msgspec.json.schema(kind)
+    generated = _published_patterns(msgspec.json.schema(kind))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://spur.invalid/schemas/{folder}{name}.schema.json",
         **generated,
     }
+
+
+def _published_patterns(schema: Any) -> Any:
+    """``schema`` with each pattern as the contract states it (spur_schemas.patterns)."""
+    if isinstance(schema, dict):
+        return {
+            key: as_published(value)
+            if key == "pattern" and isinstance(value, str)
+            else _published_patterns(value)
+            for key, value in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_published_patterns(item) for item in schema]
+    return schema
 
 
 def _render(types: dict[str, type[Any]], folder: str = "") -> dict[str, str]:

@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 
+from spur_schemas.patterns import worded_as_published
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -62,7 +64,7 @@ def classify(message: str) -> Rejection:
     match = _AT.search(message)
     path = match.group("path") if match else ""
     text = message[: match.start()] if match else message
-    text = _ENUM_VALUE.sub("Invalid enum value", text)
+    text = worded_as_published(_ENUM_VALUE.sub("Invalid enum value", text))
     field = path or None
     if text.startswith("Expected `object`") and not path:
         return Rejection("not_object", text)

@@ -24,7 +24,6 @@ from spur_schemas.action_names import named_once, well_named, with_strict_name
 from spur_schemas.addresses import is_ip_address
 from spur_schemas.events import (
     MAX_EVENT_BYTES,
-    SCREEN_RESOLUTION_PATTERN,
     Action,
     Consent,
     Event,
@@ -64,8 +63,6 @@ _EXACT_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     **_DECODERS,
     Action: msgspec.json.Decoder(with_strict_name(Action)),
 }
-# ``\Z``: the end of the text, which the contract's (ECMA's) ``$`` means.
-_WHOLE_RESOLUTION = re.compile(SCREEN_RESOLUTION_PATTERN.removesuffix("$") + r"\Z").search
 _FAST_ALONE = Rejection("bad_type", "refused by the fast decoder alone")  # never, but typed
 
 
@@ -132,12 +129,6 @@ def check_rules(event: E) -> E | Rejection:
     client_ip = getattr(event, "client_ip", None)
     if client_ip is not None and not is_ip_address(client_ip):
         return Rejection("bad_type", "client_ip: not an IPv4 or IPv6 address", "client_ip")
-    if isinstance(event, FormSubmission) and not _WHOLE_RESOLUTION(event.screen_resolution):
-        return Rejection(
-            "bad_type",
-            f"screen_resolution: does not match {SCREEN_RESOLUTION_PATTERN}",
-            "screen_resolution",
-        )
     identity = _IDENTITY[type(event)]
     if getattr(event, identity).int == 0:  # the nil UUID (UUID.__eq__ runs in Python)
         # The store writes the nil UUID for "none" (an action without a parent),

@@ -146,6 +146,7 @@ def test_a_name_with_a_final_newline_is_rejected_as_the_published_schema_says() 
         rejection = decode(json.dumps({**GOOD, "action": name}).encode(), Action)
         assert isinstance(rejection, Rejection), name
         assert (rejection.reason, rejection.field) == ("bad_type", "action")
+        assert rejection.detail.endswith("'^[a-z0-9_.:-]+$'")  # the contract's, as published
     published = json.loads(rendered()["action.schema.json"])
     assert published["$defs"]["Action"]["properties"]["action"]["pattern"] == "^[a-z0-9_.:-]+$"
 

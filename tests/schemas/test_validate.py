@@ -112,18 +112,21 @@ def test_the_nil_uuid_is_no_id_of_an_event() -> None:
     assert isinstance(decode(with_(parent_action_id=nil), Action), Action)
 
 
+SUBMISSION = {
+    "submission_id": GOOD["action_id"],
+    "ts": GOOD["started_at"],
+    "form": "signup",
+    "client_ip": "192.0.2.1",
+    "user_agent": "ua",
+}
+
+
 @pytest.mark.parametrize("resolution", ["1920x1080\n", "1920x1080\n\n", "\n1920x1080", "x1080"])
 def test_a_screen_resolution_is_the_whole_value_as_the_published_schema_says(
     resolution: str,
 ) -> None:
     """Python's ``$`` matched "1920x1080\\n"; the schema's (ECMA's) does not."""
-    submission = {
-        "submission_id": GOOD["action_id"],
-        "ts": GOOD["started_at"],
-        "form": "signup",
-        "client_ip": "192.0.2.1",
-        "user_agent": "ua",
-    }
+    submission = SUBMISSION
     accepted = decode(
         msgspec.json.encode({**submission, "screen_resolution": "1920x1080"}), FormSubmission
     )
@@ -133,3 +136,18 @@ def test_a_screen_resolution_is_the_whole_value_as_the_published_schema_says(
     )
     assert isinstance(rejection, Rejection)
     assert (rejection.reason, rejection.field) == ("bad_type", "screen_resolution")
+    assert rejection.detail == (
+        "screen_resolution: Expected `str` matching regex '^[0-9]{1,5}x[0-9]{1,5}$'"
+    )  # the published pattern, not the one Python runs
+
+
+def test_every_screen_resolution_given_is_checked_as_every_other_value_is() -> None:
+    """Found from outside: checked after decoding, a bad first value given twice passed."""
+    good = msgspec.json.encode({**SUBMISSION, "screen_resolution": "1920x1080"})
+    for first in (b"ABC", b"1920x1080\\n"):
+        twice = good.replace(b"{", b'{"screen_resolution":"' + first + b'",', 1)
+        rejection = decode(twice, FormSubmission)
+        assert isinstance(rejection, Rejection), twice
+        assert rejection.field == "screen_resolution"
+    customer_twice = msgspec.json.encode(GOOD).replace(b"{", b'{"customer_id":0,', 1)
+    assert isinstance(decode(customer_twice, Action), Rejection)  # as for any other field
