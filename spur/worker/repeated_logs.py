@@ -3,49 +3,73 @@
 While the broker is down, aiokafka retries its fetches and metadata requests
 without backing off (aio-libs/aiokafka#496) and logs each failure: 150-220
 lines a second from an idle worker, thousands under load (11.8 MB in an 18 s
-outage, measured from outside). The first of each message still says at once
-that the broker is gone; the same message again within :data:`EVERY_SECONDS`
-is held back and counted, and the next one let through says how many were.
+outage, measured from outside). Each distinct message (its text: another
+error, node, group or partition is another message) is logged at once, so a
+new problem shows as soon as it starts; the same text again within
+:data:`EVERY_SECONDS` is held back and counted, and the next one let through
+says how many were and when (the span may lie in an earlier outage: the
+count is reported by the next such line, whenever it comes).
 
 Blocking: nothing. Raises nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 EVERY_SECONDS = 10.0
 LIMITED_LOGGERS = ("aiokafka", "faust.transport")  # and every logger below them
-_KNOWN_MESSAGES = 1_000  # distinct (logger, message) pairs; forgotten all at once beyond
+_KNOWN_MESSAGES = 1_000  # distinct texts; forgotten all at once beyond
 
 
 class RepeatLimit(logging.Filter):
-    """Each (logger, message template) through at most once per ``every`` seconds."""
+    """Each (logger, level, text) through at most once per ``every`` seconds."""
 
-    def __init__(self, every: float = EVERY_SECONDS, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, every: float = EVERY_SECONDS, clock: Callable[[], float] = time.time):
         super().__init__()
         self.every = every
         self.clock = clock
-        # (logger, template) -> (when last let through, how many held back since)
-        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
+        self._seen: dict[tuple[str, int, str], _Held] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # The template, not the text: "Unable connect to node with id %s: %s"
-        # repeats with other errors and addresses filled in.
-        key = (record.name, record.msg)
+        try:
+            text = record.getMessage()
+        except Exception:  # arguments that do not fit: logging reports it when it emits
+            return True
+        key = (record.name, record.levelno, text)
         now = self.clock()
-        seen = self._seen.get(key)
-        if seen is not None and now - seen[0] < self.every:
-            self._seen[key] = (seen[0], seen[1] + 1)
+        held = self._seen.get(key)
+        if held is not None and now - held.let_through < self.every:
+            if not held.count:
+                held.first = now
+            held.count += 1
+            held.last = now
             return False
         if len(self._seen) >= _KNOWN_MESSAGES:
             self._seen.clear()
-        self._seen[key] = (now, 0)
-        if seen is not None and seen[1]:
-            record.msg = f"{record.msg} [{seen[1]} more like this in {now - seen[0]:.0f} s]"
+        self._seen[key] = _Held(let_through=now)
+        if held is not None and held.count:
+            # The text is final: no handler may format it again.
+            record.msg = f"{text} [{held.count} more like this {_span(held.first, held.last)}]"
+            record.args = ()  # a tuple: Faust's formatter maps over the arguments
         return True
+
+
+@dataclass
+class _Held:
+    let_through: float  # when the text was last logged
+    count: int = 0  # held back since
+    first: float = 0.0  # when the first and the last of those came
+    last: float = 0.0
+
+
+def _span(first: float, last: float) -> str:
+    at = [dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M:%S") for t in (first, last)]
+    return f"at {at[0]} UTC" if at[0] == at[1] else f"from {at[0]} to {at[1]} UTC"
 
 
 def limit_repeated_logs(limit: RepeatLimit | None = None) -> RepeatLimit:
