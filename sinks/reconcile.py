@@ -178,6 +178,22 @@ def stored_capacity(
     return {(r["action"], int(r["minute"])): _capacity_values(r) for r in rows}
 
 
+def capacity_states(
+    store: Store, start: dt.datetime, end: dt.datetime
+) -> dict[Minute, tuple[float, ...]]:
+    """The mergeable states (CAPACITY_FIELDS) per (action, minute) that the next fold
+    into a minute adds to, finalized as the worker's refresh finalizes them."""
+    rows = store.query(f"""
+        SELECT action, toUnixTimestamp(minute) AS minute, sum(actions) AS actions,
+               sum(error_actions) AS error_actions, sum(bytes_in) AS bytes_in,
+               sum(bytes_out) AS bytes_out,
+               quantilesExactMerge(0.5, 0.95, 0.99)(durations) AS q
+        FROM {store.database}.capacity_states
+        WHERE {_range(start, end, "minute", 0)}
+        GROUP BY action, minute""")
+    return {(r["action"], int(r["minute"])): _capacity_values(r) for r in rows}
+
+
 def raw_capacity(
     store: Store, start: dt.datetime, end: dt.datetime
 ) -> dict[Minute, tuple[float, ...]]:

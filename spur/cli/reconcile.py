@@ -13,7 +13,8 @@ from spur.operations.periods import month_bounds
 from spur.render import emit_rows
 
 if TYPE_CHECKING:
-    from spur.operations.reconcile import CapacityDifference, ComparedSpan, Difference
+    from spur.operations.capacity_differences import CapacityDifference
+    from spur.operations.reconcile import ComparedSpan, Difference
 
 
 @click.command()
@@ -46,8 +47,9 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     and minutes no retention TTL may be deleting are compared.
     Exit code 1 while a difference is not explained by erasure, else 0.
     """
+    from spur.operations.capacity_differences import in_flight_minutes
     from spur.operations.compared_span import span_now
-    from spur.operations.reconcile import in_flight, in_flight_minutes
+    from spur.operations.reconcile import in_flight
     from spur.operations.repair import repair as repair_month
     from spur.operations.settled import settled_capacity, settled_usage
 

@@ -14,7 +14,8 @@ the store could have removed those rows (the customer's, or any login's: a
 login's tombstone names no customer). Ids without a raw row that no erasure
 reaches are ``lost_raw_actions``: a store that lost raw rows, not explained.
 
-``--repair``: spur.operations.repair.
+``--repair``: spur.operations.repair. Capacity's comparison:
+spur.operations.capacity_differences.
 
 Only what no retention TTL may have touched is compared
 (spur.operations.compared_span, which also says why usage covers whole UTC
@@ -25,25 +26,22 @@ Blocking.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from spur.operations.compared_span import ComparedSpan, compared_span, hours_of_month, span_now
 from spur_sinks import reconcile as reconcile_sql
-from spur_sinks.reconcile import CAPACITY_FIELDS, USAGE_FIELDS, Window
+from spur_sinks.reconcile import USAGE_FIELDS, Window
 from spur_sinks.store import Store
 
 __all__ = [
-    "CAPACITY_FIELDS",
     "USAGE_FIELDS",
-    "CapacityDifference",
     "ComparedSpan",
     "Difference",
     "compared_span",
+    "erased_or_lost",
     "hours_of_month",
     "reconcile",
-    "reconcile_capacity",
     "span_now",
 ]  # fmt: skip
 
@@ -113,30 +111,6 @@ def _named(view: tuple[int, int, int] | None) -> dict[str, int] | None:
     )
 
 
-@dataclass(frozen=True)
-class CapacityDifference:
-    action: str
-    minute: dt.datetime
-    aggregated: tuple[float, ...]  # CAPACITY_FIELDS
-    raw: tuple[float, ...]
-    # Whether the minute's differences are exactly its erased actions (of any customer):
-    # capacity keeps counting them, as billing does (the ids index has no action type,
-    # so this is decided per minute, over its action types).
-    explained_by_erasure: bool = False
-    # Whether the minute holds any action whose raw row is gone, erased or lost:
-    # its raw rows cannot say what it held (a repair leaves it alone).
-    holds_missing_rows: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "minute": self.minute.isoformat(),
-            "aggregated": dict(zip(CAPACITY_FIELDS, self.aggregated, strict=True)),
-            "raw": dict(zip(CAPACITY_FIELDS, self.raw, strict=True)),
-            "explained_by_erasure": self.explained_by_erasure,
-        }
-
-
 def _totals(by_window: dict[Window, Any]) -> dict[int, tuple[int, int, int]]:
     totals: dict[int, tuple[int, int, int]] = {}
     for (customer, _hour), row in by_window.items():
@@ -161,7 +135,7 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
     sums_by_window = reconcile_sql.summed_windows(store, start, end)
     quarters_by_window = reconcile_sql.quartered_windows(store, start, end)
     raw_by_window = reconcile_sql.raw_windows(store, start, end)
-    erased_windows, lost_windows = _erased_or_lost(
+    erased_windows, lost_windows = erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end)
     )
     erased_customers = reconcile_sql.erasure_reach(store)[0]
@@ -206,13 +180,6 @@ def in_flight(store: Store, span: ComparedSpan) -> set[Window]:
     return reconcile_sql.recent_windows(store, start, end, span.settle_seconds)
 
 
-def in_flight_minutes(store: Store, span: ComparedSpan) -> set[int]:
-    """The capacity minutes of ``span`` (any action type) folded into lately."""
-    start, end = span.capacity
-    recent = reconcile_sql.recent_windows(store, start, end, span.settle_seconds, "Minute")
-    return {minute for _customer, minute in recent}
-
-
 V = TypeVar("V")
 
 
@@ -220,7 +187,7 @@ def _quiet(by_window: dict[Window, V], busy: set[Window]) -> dict[Window, V]:
     return {window: value for window, value in by_window.items() if window not in busy}
 
 
-def _erased_or_lost(
+def erased_or_lost(
     store: Store, without_rows: dict[Window, int]
 ) -> tuple[dict[Window, int], dict[Window, int]]:
     """Ids without a raw row per (customer, hour or minute), split into those a
@@ -238,52 +205,3 @@ def _per_customer(by_window: dict[Window, int]) -> dict[int, int]:
     for (customer, _hour), n in by_window.items():
         totals[customer] = totals.get(customer, 0) + n
     return totals
-
-
-# The capacity fields that an erased action adds to (the rest are quantiles).
-_COUNTED = range(4)  # actions, error_actions, bytes_in, bytes_out
-
-
-def reconcile_capacity(store: Store, span: ComparedSpan) -> list[CapacityDifference]:
-    """Capacity minutes whose stored window differs from the raw actions, in ``span.capacity``."""
-    start, end = span.capacity
-    if start == end:
-        return []
-    stored = reconcile_sql.stored_capacity(store, start, end)
-    raw = reconcile_sql.raw_capacity(store, start, end)
-    reached, lost = _erased_or_lost(
-        store, reconcile_sql.ids_without_rows(store, start, end, "Minute")
-    )
-    busy = in_flight_minutes(store, span)  # read last, as in reconcile
-    missing = (0, 0, 0, 0, 0.0, 0.0, 0.0)
-    differing = sorted(
-        k
-        for k in set(stored) | set(raw)
-        if k[1] not in busy and stored.get(k, missing) != raw.get(k, missing)
-    )
-    erased: dict[int, int] = {}
-    for (_customer, minute), n in reached.items():
-        erased[minute] = erased.get(minute, 0) + n
-    without_rows = set(erased) | {minute for _customer, minute in lost}
-    extra: dict[int, int] = {}  # per minute: stored actions more than raw, over its types
-    counted_never_less: dict[int, bool] = {}
-    for key in differing:
-        kept = [stored.get(key, missing)[i] - raw.get(key, missing)[i] for i in _COUNTED]
-        extra[key[1]] = extra.get(key[1], 0) + int(kept[0])
-        counted_never_less[key[1]] = counted_never_less.get(key[1], True) and min(kept) >= 0
-    explained = {
-        minute
-        for minute, n in extra.items()
-        if erased.get(minute, 0) == n > 0 and counted_never_less[minute]
-    }
-    return [
-        CapacityDifference(
-            key[0],
-            dt.datetime.fromtimestamp(key[1], dt.UTC),
-            stored.get(key, missing),
-            raw.get(key, missing),
-            key[1] in explained,
-            key[1] in without_rows,
-        )
-        for key in differing
-    ]

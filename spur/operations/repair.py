@@ -34,7 +34,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from spur.operations.reconcile import ComparedSpan, in_flight, reconcile_capacity
+from spur.operations.capacity_differences import reconcile_capacity
+from spur.operations.reconcile import ComparedSpan, in_flight
 from spur_sinks import reconcile as reconcile_sql
 from spur_sinks.reconcile import USAGE_FIELDS, Minute, Window
 from spur_sinks.store import Store

@@ -23,13 +23,9 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
+from spur.operations.capacity_differences import CapacityDifference, reconcile_capacity
 from spur.operations.compared_span import ComparedSpan
-from spur.operations.reconcile import (
-    CapacityDifference,
-    Difference,
-    reconcile,
-    reconcile_capacity,
-)
+from spur.operations.reconcile import Difference, reconcile
 from spur_sinks.store import Store
 
 # Readings a second apart: longer than a batch's fold-to-rewrite (tens to
@@ -74,7 +70,7 @@ def settled_usage(store: Store, span: ComparedSpan, readings: int = READINGS) ->
 def settled_capacity(
     store: Store, span: ComparedSpan, readings: int = READINGS
 ) -> list[CapacityDifference]:
-    """:func:`spur.operations.reconcile.reconcile_capacity`'s, not in flight."""
+    """:func:`spur.operations.capacity_differences.reconcile_capacity`'s, not in flight."""
     found = settled(
         lambda: reconcile_capacity(store, span),
         lambda d: (d.action, d.minute),

@@ -14,7 +14,8 @@ import uuid
 from msgspec.structs import replace
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.reconcile import reconcile_capacity, span_now
+from spur.operations.capacity_differences import reconcile_capacity
+from spur.operations.reconcile import span_now
 from spur.operations.repair import repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from spur.operations.reconcile import reconcile, reconcile_capacity, span_now
+from spur.operations.capacity_differences import reconcile_capacity
+from spur.operations.reconcile import reconcile, span_now
 from spur.operations.subjects import Subject, erase
 from spur.settings import Settings
 from spur.worker.batch import batch_steps

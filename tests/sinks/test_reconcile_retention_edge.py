@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur.operations.capacity_differences import reconcile_capacity
 from spur.operations.compared_span import TTL_MARGIN, compared_span, span_now
-from spur.operations.reconcile import reconcile, reconcile_capacity
+from spur.operations.reconcile import reconcile
 from spur.operations.repair import repair
 from spur_sinks.migrate import apply_migrations
 from spur_sinks.retention import kept_days

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import msgspec
 
 from spur.dev.simulate import WorkloadShape, simulate_actions
-from spur.operations.reconcile import reconcile, reconcile_capacity, span_now
+from spur.operations.capacity_differences import reconcile_capacity
+from spur.operations.reconcile import reconcile, span_now
 from spur.operations.repair import repair
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
