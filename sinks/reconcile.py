@@ -21,16 +21,12 @@ from spur_sinks.windows import usage_columns
 from spur_streams.usage import CapacityKey, UsageState, WindowKey
 
 USAGE_FIELDS = ("bytes_in", "bytes_out", "actions", "error_actions", "duration_ms")
-CAPACITY_FIELDS = (
-    "actions", "error_actions", "bytes_in", "bytes_out",
-    "duration_p50_ms", "duration_p95_ms", "duration_p99_ms",
-)  # fmt: skip
 
 Window = tuple[int, int]  # customer id, hour (epoch seconds)
 Minute = tuple[str, int]  # action type, minute (epoch seconds)
 
 
-def _range(start: dt.datetime, end: dt.datetime, column: str, precision: int = 3) -> str:
+def time_range(start: dt.datetime, end: dt.datetime, column: str, precision: int = 3) -> str:
     a, b = int(start.timestamp()), int(end.timestamp())
     if precision:
         return f"{column} >= toDateTime64({a}, 3, 'UTC') AND {column} < toDateTime64({b}, 3, 'UTC')"
@@ -50,7 +46,7 @@ def raw_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Wind
                count() AS actions, countIf(status = 'error') AS error_actions,
                sum(greatest(0, dateDiff('millisecond', started_at, ended_at))) AS duration_ms
         FROM {store.database}.actions FINAL
-        WHERE {_range(start, end, "started_at")}
+        WHERE {time_range(start, end, "started_at")}
         GROUP BY customer_id, hour""")
     )
 
@@ -62,7 +58,7 @@ def hourly_window_states(store: Store, start: dt.datetime, end: dt.datetime) -> 
         SELECT customer_id, toUnixTimestamp(hour) AS hour, bytes_in, bytes_out, actions,
                error_actions, duration_ms, version
         FROM {store.database}.usage_hourly FINAL
-        WHERE {_range(start, end, "hour", 0)}""")
+        WHERE {time_range(start, end, "hour", 0)}""")
     )
 
 
@@ -75,7 +71,7 @@ def summed_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dict[W
                sum(error_actions) AS error_actions, sum(duration_ms) AS duration_ms,
                sum(updates) AS updates
         FROM {store.database}.usage_sums
-        WHERE {_range(start, end, "hour", 0)}
+        WHERE {time_range(start, end, "hour", 0)}
         GROUP BY customer_id, hour""")
     )
 
@@ -88,9 +84,36 @@ def quartered_windows(store: Store, start: dt.datetime, end: dt.datetime) -> dic
         SELECT customer_id, toUnixTimestamp(toStartOfHour(quarter)) AS hour,
                sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out, sum(actions) AS actions
         FROM {store.database}.usage_quarters
-        WHERE {_range(start, end, "quarter", 0)}
+        WHERE {time_range(start, end, "quarter", 0)}
         GROUP BY customer_id, hour""")
     )
+
+
+def misplaced_quarters(store: Store, start: dt.datetime, end: dt.datetime) -> dict[Window, int]:
+    """Per (customer, hour): its quarter hours whose sums differ from the raw actions'.
+
+    Compared in the store (the raw quarters less the stored ones), so only
+    the differing quarters come back: none in a healthy store.
+    """
+    rows = store.query(f"""
+        SELECT customer_id, toUnixTimestamp(toStartOfHour(quarter)) AS hour, count() AS n
+        FROM (
+            SELECT customer_id, quarter, sum(b_in) AS in_left, sum(b_out) AS out_left,
+                   sum(a) AS actions_left
+            FROM (
+                SELECT customer_id,
+                       toStartOfFifteenMinutes(toDateTime(started_at, 'UTC')) AS quarter,
+                       toInt128(bytes_in) AS b_in, toInt128(bytes_out) AS b_out, toInt64(1) AS a
+                FROM {store.database}.actions FINAL
+                WHERE {time_range(start, end, "started_at")}
+                UNION ALL
+                SELECT customer_id, quarter, -bytes_in, -bytes_out, -actions
+                FROM {store.database}.usage_quarters
+                WHERE {time_range(start, end, "quarter", 0)})
+            GROUP BY customer_id, quarter)
+        WHERE in_left != 0 OR out_left != 0 OR actions_left != 0
+        GROUP BY customer_id, hour""")
+    return {(int(r["customer_id"]), int(r["hour"])): int(r["n"]) for r in rows}
 
 
 def ids_without_rows(
@@ -100,10 +123,10 @@ def ids_without_rows(
     rows = store.query(f"""
         SELECT customer_id, toUnixTimestamp(toStartOf{unit}(started_at)) AS hour, count() AS n
         FROM (SELECT DISTINCT action_id, customer_id, started_at
-              FROM {store.database}.action_ids WHERE {_range(start, end, "started_at")})
+              FROM {store.database}.action_ids WHERE {time_range(start, end, "started_at")})
         WHERE action_id NOT IN (
             SELECT action_id FROM {store.database}.actions
-            WHERE {_range(start, end, "started_at")})
+            WHERE {time_range(start, end, "started_at")})
         GROUP BY customer_id, hour""")
     return {(int(r["customer_id"]), int(r["hour"])): int(r["n"]) for r in rows}
 
@@ -134,7 +157,7 @@ def recent_windows(
     rows = store.query(f"""
         SELECT DISTINCT customer_id, toUnixTimestamp(toStartOf{unit}(started_at)) AS hour
         FROM {store.database}.action_ids
-        WHERE {_range(start, end, "started_at")} AND seen_at >= now() - {int(seconds)}""")
+        WHERE {time_range(start, end, "started_at")} AND seen_at >= now() - {int(seconds)}""")
     return {(int(r["customer_id"]), int(r["hour"])) for r in rows}
 
 
@@ -151,63 +174,12 @@ def rows_not_folded(
     rows = store.query(f"""
         SELECT customer_id, toUnixTimestamp(toStartOf{unit}(started_at)) AS hour, count() AS n
         FROM {store.database}.actions FINAL
-        WHERE {_range(start, end, "started_at")}
+        WHERE {time_range(start, end, "started_at")}
           AND action_id NOT IN (
               SELECT action_id FROM {store.database}.action_ids
-              WHERE {_range(start, end, "started_at")})
+              WHERE {time_range(start, end, "started_at")})
         GROUP BY customer_id, hour""")
     return {(int(r["customer_id"]), int(r["hour"])): int(r["n"]) for r in rows}
-
-
-def _capacity_values(row: dict[str, Any]) -> tuple[float, ...]:
-    return (
-        int(row["actions"]), int(row["error_actions"]), int(row["bytes_in"]),
-        int(row["bytes_out"]), *(float(q) for q in row["q"]),
-    )  # fmt: skip
-
-
-def stored_capacity(
-    store: Store, start: dt.datetime, end: dt.datetime
-) -> dict[Minute, tuple[float, ...]]:
-    """The stored capacity windows (CAPACITY_FIELDS) per (action, minute)."""
-    rows = store.query(f"""
-        SELECT action, toUnixTimestamp(minute) AS minute, actions, error_actions,
-               bytes_in, bytes_out, [duration_p50_ms, duration_p95_ms, duration_p99_ms] AS q
-        FROM {store.database}.capacity_minutely FINAL
-        WHERE {_range(start, end, "minute", 0)}""")
-    return {(r["action"], int(r["minute"])): _capacity_values(r) for r in rows}
-
-
-def capacity_states(
-    store: Store, start: dt.datetime, end: dt.datetime
-) -> dict[Minute, tuple[float, ...]]:
-    """The mergeable states (CAPACITY_FIELDS) per (action, minute) that the next fold
-    into a minute adds to, finalized as the worker's refresh finalizes them."""
-    rows = store.query(f"""
-        SELECT action, toUnixTimestamp(minute) AS minute, sum(actions) AS actions,
-               sum(error_actions) AS error_actions, sum(bytes_in) AS bytes_in,
-               sum(bytes_out) AS bytes_out,
-               quantilesExactMerge(0.5, 0.95, 0.99)(durations) AS q
-        FROM {store.database}.capacity_states
-        WHERE {_range(start, end, "minute", 0)}
-        GROUP BY action, minute""")
-    return {(r["action"], int(r["minute"])): _capacity_values(r) for r in rows}
-
-
-def raw_capacity(
-    store: Store, start: dt.datetime, end: dt.datetime
-) -> dict[Minute, tuple[float, ...]]:
-    """Capacity windows (CAPACITY_FIELDS) per (action, minute) from the raw actions."""
-    rows = store.query(f"""
-        SELECT action, toUnixTimestamp(toStartOfMinute(started_at)) AS minute,
-               count() AS actions, countIf(status = 'error') AS error_actions,
-               sum(toUInt128(bytes_in)) AS bytes_in, sum(toUInt128(bytes_out)) AS bytes_out,
-               quantilesExact(0.5, 0.95, 0.99)(
-                   toFloat64(dateDiff('millisecond', started_at, ended_at))) AS q
-        FROM {store.database}.actions FINAL
-        WHERE {_range(start, end, "started_at")}
-        GROUP BY action, minute""")
-    return {(r["action"], int(r["minute"])): _capacity_values(r) for r in rows}
 
 
 def _at(epoch: int) -> dt.datetime:
@@ -284,7 +256,7 @@ def rebuild_capacity(
                    toFloat64(dateDiff('millisecond', started_at, ended_at))),
                toUInt64({updates})
         FROM {store.database}.actions FINAL
-        WHERE {_range(start, end, "started_at")}
+        WHERE {time_range(start, end, "started_at")}
           AND (toUnixTimestamp(minute), action) IN (
               SELECT toUInt32(splitByChar('|', key)[1]), splitByChar('|', key)[2]
               FROM (SELECT arrayJoin([{wanted}]) AS key))

@@ -7,6 +7,9 @@ store errors are retried (spur_sinks.writer).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 from spur_sinks import erasure
 from spur_sinks.tables import SubjectKind
 from spur_sinks.writer import Retrying, retrying
@@ -14,11 +17,14 @@ from spur_streams.steps.erasure import Tombstones
 
 
 class StoreTombstones:
-    def __init__(self, store: Retrying) -> None:
+    def __init__(self, store: Retrying, grace: dt.timedelta = dt.timedelta(0)) -> None:
+        """``grace``: the allowed clock skew (spur_streams.steps.erasure.Tombstones)."""
         self._store = store
+        self._grace = grace
 
     def read(self) -> Tombstones:
-        return self._store.call(erasure.read_tombstones, self._store.store)
+        read = self._store.call(erasure.read_tombstones, self._store.store)
+        return dataclasses.replace(read, grace=self._grace)
 
     def delete_again(self, kind: SubjectKind, value: str) -> None:
         # Retried without the worker's stop: the deletion must land.

@@ -16,8 +16,9 @@ from typing import Any
 
 from spur.operations.compared_span import ComparedSpan
 from spur.operations.reconcile import erased_or_lost
+from spur_sinks import capacity_differences as capacity_sql
 from spur_sinks import reconcile as reconcile_sql
-from spur_sinks.reconcile import CAPACITY_FIELDS
+from spur_sinks.capacity_differences import CAPACITY_FIELDS
 from spur_sinks.store import Store
 
 
@@ -70,9 +71,9 @@ def reconcile_capacity(store: Store, span: ComparedSpan) -> list[CapacityDiffere
         return []
     # In the order a batch writes backwards (the minutes' windows, their states,
     # the raw rows), the minutes folded into lately last (as in reconcile).
-    stored = reconcile_sql.stored_capacity(store, start, end)
-    states = reconcile_sql.capacity_states(store, start, end)
-    raw = reconcile_sql.raw_capacity(store, start, end)
+    stored = capacity_sql.stored_capacity(store, start, end)
+    states = capacity_sql.capacity_states(store, start, end)
+    raw = capacity_sql.raw_capacity(store, start, end)
     reached, lost = erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end, "Minute")
     )

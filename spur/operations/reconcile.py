@@ -69,6 +69,11 @@ class Difference:
     # under the customer whose sums the erasure then deleted (found from outside,
     # under load), so billing may hold fewer than all its erased actions.
     customer_erased: bool = False
+    # The customer's quarter hours whose sums differ from the raw actions' in
+    # hours whose quarters add up right (rows moved between quarters of an hour:
+    # billing off the whole hour shifts between months). Hours holding erased
+    # or lost rows are not counted here: their quarters differ by those rows.
+    misplaced_quarters: int = 0
 
     @property
     def explained_by_erasure(self) -> bool:
@@ -86,7 +91,9 @@ class Difference:
             return kept[2] <= erased if self.customer_erased else kept[2] == erased
 
         views = (self.aggregated, self.summed or self.aggregated, self.quartered or self.aggregated)
-        return self.erased_actions > 0 and all(map(explained, views))
+        return (
+            self.erased_actions > 0 and not self.misplaced_quarters and all(map(explained, views))
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +108,7 @@ class Difference:
             "lost_raw_actions": self.lost_raw_actions,
             "summed": _named(self.summed),
             "quartered": _named(self.quartered),
+            "misplaced_quarters": self.misplaced_quarters,
             "explained_by_erasure": self.explained_by_erasure,
         }
 
@@ -109,6 +117,13 @@ def _named(view: tuple[int, int, int] | None) -> dict[str, int] | None:
     return (
         None if view is None else dict(zip(("bytes_in", "bytes_out", "actions"), view, strict=True))
     )
+
+
+def _counted(row: Any) -> tuple[int, int, int]:
+    """A window's bytes in, bytes out and actions (nothing stored: zeros)."""
+    if row is None:
+        return (0, 0, 0)
+    return (int(row["bytes_in"]), int(row["bytes_out"]), int(row["actions"]))
 
 
 def _totals(by_window: dict[Window, Any]) -> dict[int, tuple[int, int, int]]:
@@ -135,6 +150,7 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
     sums_by_window = reconcile_sql.summed_windows(store, start, end)
     quarters_by_window = reconcile_sql.quartered_windows(store, start, end)
     raw_by_window = reconcile_sql.raw_windows(store, start, end)
+    off_quarters = reconcile_sql.misplaced_quarters(store, start, end)
     erased_windows, lost_windows = erased_or_lost(
         store, reconcile_sql.ids_without_rows(store, start, end)
     )
@@ -145,8 +161,14 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
         _totals(_quiet(t, busy))
         for t in (hourly, sums_by_window, quarters_by_window, raw_by_window)
     )
-    erased, lost, not_folded = (
-        _per_customer(_quiet(t, busy)) for t in (erased_windows, lost_windows, not_folded_windows)
+    moved = {
+        window: n
+        for window, n in off_quarters.items()
+        if _counted(quarters_by_window.get(window)) == _counted(raw_by_window.get(window))
+    }
+    erased, lost, not_folded, misplaced = (
+        _per_customer(_quiet(t, busy))
+        for t in (erased_windows, lost_windows, not_folded_windows, moved)
     )
     differences = []
     for customer in sorted(set(aggregated) | set(summed) | set(quartered) | set(raw)):
@@ -155,7 +177,11 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
         )
         # Rows not in the dedup index where nothing is in flight: a lost index row
         # (a re-sent copy would be billed twice) or a stopped worker's batch.
-        if billed == sums == quarters == rows and not not_folded.get(customer):
+        if (
+            billed == sums == quarters == rows
+            and not not_folded.get(customer)
+            and not misplaced.get(customer)
+        ):
             continue
         differences.append(
             Difference(
@@ -168,6 +194,7 @@ def reconcile(store: Store, span: ComparedSpan) -> list[Difference]:
                 lost_raw_actions=lost.get(customer, 0),
                 summed=None if sums == billed else sums,
                 quartered=None if quarters == billed else quarters,
+                misplaced_quarters=misplaced.get(customer, 0),
             )
         )
     return differences

@@ -47,7 +47,10 @@ def batch_steps(
             forms_ip_policy=settings.privacy.forms_ip_policy,
             allowed_lateness=dt.timedelta(hours=settings.worker.allowed_lateness_hours),
         ),
-        erasure=StoreTombstones(retried),
+        # Events dated up to the allowed clock skew after an erasure may be from before it.
+        erasure=StoreTombstones(
+            retried, dt.timedelta(seconds=settings.worker.allowed_clock_skew_seconds)
+        ),
         index=StoreDedupIndex(retried),
         consent=StoreConsent(retried),
         sink=StoreRawEvents(retried),

@@ -42,22 +42,31 @@ def login_key(key: bytes, login: str) -> str:
 
 @dataclass(frozen=True)
 class Tombstones:
-    """Erased subjects: customer id / login key -> when (the earliest erasure counts last)."""
+    """Erased subjects: customer id / login key -> when (the earliest erasure counts last).
+
+    ``grace``: how far after its erasure an event may be dated and still be
+    from before it. An app server's clock may run ahead by the allowed clock
+    skew (docs/events.md), so an event sent before the erasure can carry a
+    time up to that much after it (found from outside: such events, sent
+    before, came back after the erasure). Events dated within it are erased
+    too: erasure wins over the few seconds of new data it may also take.
+    """
 
     customers: dict[int, dt.datetime] = field(default_factory=dict)
     logins: dict[str, dt.datetime] = field(default_factory=dict)
     key: bytes = b""
     ids: frozenset[str] = frozenset()
+    grace: dt.timedelta = dt.timedelta(0)
 
     def customer_erased_before(self, customer_id: int, started_at: dt.datetime) -> bool:
         erased = self.customers.get(customer_id)
-        return erased is not None and started_at < erased
+        return erased is not None and started_at < erased + self.grace
 
     def login_erased_before(self, login: str, started_at: dt.datetime) -> bool:
         if not self.logins:
             return False
         erased = self.logins.get(login_key(self.key, login))
-        return erased is not None and started_at < erased
+        return erased is not None and started_at < erased + self.grace
 
 
 NO_TOMBSTONES = Tombstones()
@@ -153,15 +162,33 @@ def _of_erased_subject(letter: DeadLetter, erased: Tombstones) -> bool:
         return False
     if not isinstance(original, dict):
         return False
-    when = _event_time(original)
-    customer = original.get("customer_id")
-    if isinstance(customer, int) and customer in erased.customers:
-        return when is None or when < erased.customers[customer]
+    # A time refused as too far ahead says nothing of when the event was sent.
+    when = None if letter.reason in _UNTRUSTED_TIMES else _event_time(original)
+    customer = _customer_id(original.get("customer_id"))
+    if customer is not None and customer in erased.customers:
+        return when is None or when < erased.customers[customer] + erased.grace
     login = original.get("login")
     if isinstance(login, str) and erased.logins:
         at = erased.logins.get(login_key(erased.key, login))
-        return at is not None and (when is None or when < at)
+        return at is not None and (when is None or when < at + erased.grace)
     return False
+
+
+_UNTRUSTED_TIMES = frozenset({"future_timestamp", "bad_timestamp"})
+
+
+def _customer_id(value: object) -> int | None:
+    """The customer a rejected original names, also where it gave the id as text or
+    as a float (``"601"``, ``601.0``: rejected for that, and still the customer's)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value.strip())
+    return None
 
 
 def _event_time(original: dict[str, Any]) -> dt.datetime | None:

@@ -177,3 +177,46 @@ def test_damaged_capacity_states_are_not_explained_by_an_erasure(store: Store) -
     (damaged,) = reconcile_capacity(store, span_now(store, "2026-11"))
     assert damaged.states is not None
     assert not damaged.explained_by_erasure
+
+
+def test_an_action_moved_between_quarters_of_its_hour_is_a_difference(store: Store) -> None:
+    # Noted from outside: the hour's quarters still add up, so comparing them
+    # per hour missed it, while billing in a zone whose month begins inside
+    # that hour would count the action in the wrong month.
+    actions = _stored(store)
+    moved = actions[0]
+    at = moved.started_at.astimezone(dt.UTC)
+    quarter = at.replace(minute=at.minute // 15 * 15, second=0, microsecond=0)
+    other = quarter + dt.timedelta(minutes=15 if quarter.minute < 45 else -15)
+    store.insert(
+        "usage_quarters",
+        {
+            "customer_id": [moved.customer_id] * 2,
+            "quarter": [quarter, other],
+            "bytes_in": [-moved.bytes_in, moved.bytes_in],
+            "bytes_out": [-moved.bytes_out, moved.bytes_out],
+            "actions": [-1, 1],
+        },
+    )
+    (difference,) = reconcile(store, span_now(store, "2026-11"))
+    assert difference.customer_id == moved.customer_id
+    assert difference.aggregated == difference.raw
+    assert difference.quartered is None  # the hour's quarters add up
+    assert difference.misplaced_quarters == 2
+    assert difference.as_dict()["misplaced_quarters"] == 2
+    assert not difference.explained_by_erasure
+    # An erased action of another hour explains that hour, not the moved quarters.
+    hour = quarter.replace(minute=0)
+    erased = next(
+        a for a in actions
+        if a.customer_id == moved.customer_id
+        and a.started_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) != hour
+    )  # fmt: skip
+    store.execute(
+        f"DELETE FROM {store.database}.actions WHERE action_id = '{erased.action_id}' "
+        "SETTINGS mutations_sync = 2, lightweight_deletes_sync = 2"
+    )
+    record_tombstone(store, "login", "someone@example.com", uuid.uuid4(), NOW)
+    (difference,) = reconcile(store, span_now(store, "2026-11"))
+    assert (difference.erased_actions, difference.misplaced_quarters) == (1, 2)
+    assert not difference.explained_by_erasure
