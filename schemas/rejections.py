@@ -59,6 +59,18 @@ def not_utf8(raw: bytes) -> str | None:
     return None
 
 
+# A key the contract does not know may itself be content ("message: Hi, I am
+# John ...", a login): a rejection and a dead letter name it only when it looks
+# like a field name (found from outside: form content arrived as a key).
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+WITHHELD_FIELD_NAME = "[unknown field]"
+
+
+def shown_field_name(name: str) -> str:
+    """``name`` where it looks like a field's name, else :data:`WITHHELD_FIELD_NAME`."""
+    return name if _FIELD_NAME.fullmatch(name) else WITHHELD_FIELD_NAME
+
+
 def classify(message: str) -> Rejection:
     """Map a msgspec validation message onto a reason code and the offending field."""
     match = _AT.search(message)
@@ -70,7 +82,7 @@ def classify(message: str) -> Rejection:
         return Rejection("not_object", text)
     if text.startswith("Object contains unknown field"):
         name = _QUOTED.search(text)
-        unknown = name.group("name") if name else "?"
+        unknown = shown_field_name(name.group("name") if name else "?")
         field = f"{path}.{unknown}" if path else unknown
         return Rejection("unknown_field", f"field {field!r} is not in the contract", field)
     if text.startswith("Object missing required field"):

@@ -11,26 +11,33 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import msgspec
 
 from spur_schemas.events import MAX_EVENT_BYTES
 from spur_schemas.messages import DeadLetter
-from spur_schemas.rejections import Rejection
+from spur_schemas.rejections import Rejection, shown_field_name
+from spur_streams.privacy import apply_ip_policy, strip_query
 
 REDACTED = "[redacted]"
 # The whole original when it cannot be redacted field by field (not JSON, not
 # an object, nested too deeply to parse, ...): never the raw bytes.
 UNPARSEABLE = b"[redacted: not parseable for redaction]"
+# The whole original of an event past its retention: the policy's limit holds
+# for what it rejects too (a web log line 100 days old is not kept 14 more).
+WITHHELD = b"[withheld: past its retention]"
 # Longest string kept in a field whose contract declares no max_length (UUIDs,
 # timestamps, patterns): longer than any valid value of those.
 DEFAULT_MAX_LENGTH = 64
 _INT_RANGE = range(-(2**63), 2**64)
 _REDACTION_ERRORS = (msgspec.DecodeError, UnicodeError, ValueError, RecursionError)
 
-__all__ = ["DEFAULT_MAX_LENGTH", "REDACTED", "UNPARSEABLE", "DeadLetter", "dead_letter", "redact"]
+__all__ = [
+    "DEFAULT_MAX_LENGTH", "REDACTED", "UNPARSEABLE", "WITHHELD", "DeadLetter", "dead_letter",
+    "redact",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +66,41 @@ def redact(raw: bytes, kind: type[msgspec.Struct]) -> bytes:
     Pure; never raises for any bytes.
     """
     try:
-        return msgspec.json.encode(_redact_object(raw, _rules(kind)))
+        return msgspec.json.encode(_cut_private(_redact_object(raw, _rules(kind))))
     except _REDACTION_ERRORS:
         return UNPARSEABLE
 
 
 def _redact_object(raw: bytes, rules: Mapping[str, _Rule]) -> dict[str, object]:
     members = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
-    return {
-        name: _redact_value(bytes(value), rules[name]) if name in rules else REDACTED
-        for name, value in members.items()
-    }
+    redacted: dict[str, object] = {}
+    for name, value in members.items():
+        if name in rules:
+            redacted[name] = _redact_value(bytes(value), rules[name])
+        else:  # a key that may be content keeps only its place (numbered: keys are unique)
+            shown = shown_field_name(name)
+            redacted[shown if shown == name else f"{shown} {len(redacted) + 1}"] = REDACTED
+    return redacted
+
+
+def _cut_private(redacted: dict[str, object]) -> dict[str, object]:
+    """What the stored events never hold, cut from a letter too, whatever the
+    stream's IP policy: an address to its network (/24, /48), a path's query
+    string and fragment (docs/guarantees.md)."""
+    for name, cut in _PRIVATE_VALUES.items():
+        value = redacted.get(name)
+        if isinstance(value, str):
+            try:
+                redacted[name] = cut(value)
+            except ValueError:  # no address: nothing of it is kept
+                redacted[name] = REDACTED
+    return redacted
+
+
+_PRIVATE_VALUES: dict[str, Callable[[str], str]] = {
+    "client_ip": functools.partial(apply_ip_policy, policy="truncate"),
+    "path": strip_query,
+}
 
 
 def _redact_value(raw: bytes, rule: _Rule) -> object:
@@ -130,7 +161,7 @@ def dead_letter(
     (``original_truncated`` says so).
     """
     try:
-        body = redact(raw, kind)
+        body = WITHHELD if rejection.reason == "beyond_retention" else redact(raw, kind)
     except Exception:
         body = UNPARSEABLE
     return DeadLetter(

@@ -1,7 +1,8 @@
 """Privacy rules applied before anything is stored (pure functions).
 
 - IP policy per stream (clause 5, anonymizeIp): ``full`` keeps the address,
-  ``truncate`` zeroes all but the first 24 bits of IPv4 / 48 bits of IPv6,
+  ``truncate`` zeroes all but the first 24 bits of IPv4 / 48 bits of IPv6
+  (40 of a 6to4 address, which holds an IPv4 address in its first 48),
   ``drop`` stores the unspecified address ``::``.
 - Query strings and fragments are removed from web paths (clause 3.1).
 - An action's profile is kept only while the login's latest consent to
@@ -30,6 +31,10 @@ def apply_ip_policy(address: str, policy: IpPolicy) -> str:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 48
+    if isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour is not None:
+        # 2002::/16 holds a whole IPv4 address in bits 16-48, which /48 would keep:
+        # cut it as that address is cut (found from outside).
+        prefix = 16 + 24
     network = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
     return str(network.network_address)
 

@@ -8,7 +8,7 @@ import pytest
 from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 from spur_schemas.validate import REASONS, TimeLimits
 from spur_streams.batch import Message, split
-from spur_streams.deadletter import UNPARSEABLE, DeadLetter, redact
+from spur_streams.deadletter import UNPARSEABLE, WITHHELD, DeadLetter, redact
 from tests.schemas.test_validate import with_
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)  # after the test action ended
@@ -111,9 +111,57 @@ def test_fitting_scalars_stay_in_a_known_field_with_the_wrong_value() -> None:
     assert document["profile"] == {"locale": "[redacted]", "role": "admin"}
 
 
-def test_redact_keeps_a_valid_event_as_it_is() -> None:
+def test_redact_keeps_a_valid_event_as_it_is_but_for_its_address_network() -> None:
     raw = with_(profile={"locale": "de", "timezone": "Europe/Berlin"}, data_kind="rows")
-    assert msgspec.json.decode(redact(raw, Action)) == msgspec.json.decode(raw)
+    expected = {**msgspec.json.decode(raw), "client_ip": "2001:db8::"}  # 2001:db8::7 cut to /48
+    assert msgspec.json.decode(redact(raw, Action)) == expected
+
+
+def test_a_letter_keeps_no_more_of_an_address_or_a_path_than_the_stored_events() -> None:
+    """Found from outside: letters kept whole addresses and query strings, readable by ops."""
+    web = {
+        **_valid(WebRequest),
+        "path": "/password-reset?token=S3CRET&email=bob@example.com#frag",
+        "client_ip": "198.51.100.123",
+        "status": 700,
+    }
+    _, stored = _letter(msgspec.json.encode(web), WebRequest)
+    document = msgspec.json.decode(stored)
+    assert (document["path"], document["client_ip"]) == ("/password-reset", "198.51.100.0")
+    form = {**_valid(FormSubmission), "client_ip": "2002:cb00:714d::1", "screen_resolution": "x"}
+    _, stored = _letter(msgspec.json.encode(form), FormSubmission)
+    assert msgspec.json.decode(stored)["client_ip"] == "2002:cb00:7100::"  # 6to4: its IPv4 /24
+    _, stored = _letter(with_(client_ip="not an address", bytes_in=-1))
+    assert msgspec.json.decode(stored)["client_ip"] == "[redacted]"
+
+
+def test_a_key_that_is_content_is_not_named_in_a_letter() -> None:
+    """Found from outside: form content and logins arrived as keys, and were kept."""
+    content = "message: Hi, I am John Smith, card 4111 1111 1111 1111"
+    raw = msgspec.json.encode({**_valid(FormSubmission), content: 1, "victim@example.com": 2})
+    letter, stored = _letter(raw, FormSubmission)
+    assert (letter.reason, letter.field) == ("unknown_field", "[unknown field]")
+    for kept in (letter.detail, stored.decode()):
+        assert "John" not in kept
+        assert "victim" not in kept
+    document = msgspec.json.decode(stored)
+    assert sorted(k for k in document if k.startswith("[unknown")) == [
+        "[unknown field] 7",
+        "[unknown field] 8",
+    ]
+    letter, _ = _letter(with_(document_title="x"))
+    assert letter.field == "document_title"  # a field's name is still named
+
+
+def test_an_event_past_its_retention_is_not_kept_in_its_letter() -> None:
+    """Found from outside: a web log line 100 days old stayed 14 days more as a letter."""
+    old = {**_valid(WebRequest), "ts": (NOW - dt.timedelta(days=100)).isoformat()}
+    limits = TimeLimits(clock_skew=dt.timedelta(minutes=5), retention=dt.timedelta(days=92))
+    (letter,) = split(
+        [Message("t", 0, 0, msgspec.json.encode(old))], WebRequest, NOW, limits
+    ).rejected
+    assert letter.reason == "beyond_retention"
+    assert base64.b64decode(letter.original_b64) == WITHHELD
 
 
 def _valid(kind: type[Any]) -> dict[str, object]:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from spur_schemas.metrics import DROPPED_PROFILES, EVENT_TIME_LAG, LATE_EVENTS
 from spur_schemas.topics import Topic
+from spur_streams.privacy import apply_ip_policy
 from tests.fakes import MemoryStore, RecordingMetrics, memory_batch
 from tests.streams.helpers import NOW, action, consent, form, messages, web
 
@@ -87,3 +88,17 @@ def test_web_paths_lose_query_and_fragment_and_ips_are_truncated() -> None:
     assert batch.process_forms(messages(Topic.FORMS, [form()]), NOW) == []
     assert [(w.path, w.client_ip) for w in store.web] == [("/docs/a", "192.0.2.0")]
     assert [f.client_ip for f in store.forms] == ["2001:db8:1::"]
+
+
+def test_a_6to4_address_is_cut_as_the_ipv4_address_it_holds() -> None:
+    """Found from outside: /48 of 2002:cb00:714d::1 kept all of 203.0.113.77."""
+    assert apply_ip_policy("2002:cb00:714d::1", "truncate") == "2002:cb00:7100::"
+    assert apply_ip_policy("203.0.113.77", "truncate") == "203.0.113.0"
+    assert apply_ip_policy("2001:db8:1:2::1", "truncate") == "2001:db8:1::"
+    assert apply_ip_policy("::FFFF:203.0.113.77", "truncate") == "203.0.113.0"
+    store, metrics = MemoryStore(), RecordingMetrics()
+    batch = memory_batch(store, metrics)
+    assert (
+        batch.process_forms(messages(Topic.FORMS, [form(client_ip="2002:cb00:714d::1")]), NOW) == []
+    )
+    assert [f.client_ip for f in store.forms] == ["2002:cb00:7100::"]
