@@ -77,7 +77,8 @@ class Validator(Generic[E]):
 
 
 def any_long_fraction(raws: Sequence[bytes]) -> bool:
-    """Whether any of ``raws`` holds a fraction of more than six digits.
+    """Whether any of ``raws`` holds a fraction of more than six digits, or a
+    backslash (an escaped character may hide one).
 
     Searched a thousand messages at a time (a match cannot span the newline
     between two): about 0.2 µs a message, against 0.5 searching each alone.
@@ -88,6 +89,6 @@ def any_long_fraction(raws: Sequence[bytes]) -> bool:
             joined = b"\n".join(raws[start : start + 1000])
         except TypeError:
             return True
-        if LONG_FRACTION.search(joined):
+        if LONG_FRACTION.search(joined) or b"\\" in joined:  # escapes: see decode_struct
             return True
     return False

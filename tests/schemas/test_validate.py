@@ -83,12 +83,22 @@ def test_an_offset_other_than_utc_is_accepted() -> None:
         ("2026-11-30T22:59:59.9999999-01:00", "2026-11-30T22:59:59.999999-01:00"),
         ("2026-11-24T10:15:30.1239996Z", "2026-11-24T10:15:30.123999+00:00"),
         ("2026-11-24T10:15:30.123Z", "2026-11-24T10:15:30.123000+00:00"),
+        # Found from outside: RFC 3339's other separators, and escaped characters,
+        # were rounded into the next month.
+        ("2026-11-30t23:59:59.9999999Z", "2026-11-30T23:59:59.999999+00:00"),
+        ("2026-11-30 23:59:59.9999999Z", "2026-11-30T23:59:59.999999+00:00"),
+        ("2026-11-30T23:59:59.999999\\u0039Z", "2026-11-30T23:59:59.999999+00:00"),
+        ("2026-11-30\\u005423:59:59.9999999Z", "2026-11-30T23:59:59.999999+00:00"),
+        ("2026-11-30T23:59:59\\u002e9999999Z", "2026-11-30T23:59:59.999999+00:00"),
     ],
 )
 def test_fraction_digits_beyond_microseconds_are_cut_never_rounded(sent: str, kept: str) -> None:
     # Rounded, .9999995 at a month's last second started the next month.
     session = "s-2026-11-30T23:59:59.9999995"  # text like a time elsewhere stays as sent
-    action = decode(with_(started_at=sent, ended_at=sent, session_id=session), Action)
+    raw = with_(started_at="STARTED", ended_at="ENDED", session_id=session)
+    # ``sent`` as a producer wrote it: a "\\u0039" stays an escape in the JSON text.
+    raw = raw.replace(b"STARTED", sent.encode()).replace(b"ENDED", sent.encode())
+    action = decode(raw, Action)
     assert isinstance(action, Action)
     assert (action.started_at.isoformat(), action.ended_at.isoformat()) == (kept, kept)
     assert action.session_id == session
