@@ -32,6 +32,7 @@ from spur.client.publisher import LINGER_MS, MAX_BATCH_BYTES, new_producer
 from spur.metrics import PROMETHEUS
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
+from spur.worker.committed_reads import CommittedTransport
 from spur.worker.consume import actions_consumer, batch_handlers, consume_actions
 from spur.worker.observe import observe
 from spur.worker.publishers import ProducerPublisher, detour_headers
@@ -73,6 +74,8 @@ def create_app(settings: Settings, bootstrap: KafkaTarget, store: Store) -> faus
         producer_max_batch_size=MAX_BATCH_BYTES,
         web_enabled=False,
     )
+    # Before anything asks the app for its transport: aborted transactions never count.
+    app.transport = CommittedTransport(app.conf.broker_consumer, app)
     batch = batch_steps(store, settings, PROMETHEUS, partitions=settings.broker.topic_partitions)
 
     @app.on_before_shutdown.connect

@@ -179,15 +179,19 @@ _UNTRUSTED_TIMES = frozenset({"future_timestamp", "bad_timestamp"})
 
 def _customer_id(value: object) -> int | None:
     """The customer a rejected original names, also where it gave the id as text or
-    as a float (``"601"``, ``601.0``: rejected for that, and still the customer's)."""
+    as a float (``"601"``, ``"+601"``, ``"6.01e2"``, ``601.0``: rejected for that,
+    and still the customer's, as ``spur erase`` and ``spur export`` read it)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, str):  # "601", "+601", "601.0", "6.01e2": the store reads each as 601
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdecimal():
-        return int(value.strip())
     return None
 
 

@@ -8,10 +8,12 @@ billed, and a retry of them with other content became a conflict.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -20,9 +22,11 @@ from spur.dev.simulate import WorkloadShape, simulate_actions
 from spur_schemas.events import Action
 from spur_schemas.topics import Topic
 from spur_schemas.validate import encode
+from spur_sinks.store import Store, StoreError
 from tests.integration.helpers import running_worker, spur, spur_env
 from tests.integration.streams_helpers import billed_by_cli, publish_all
 from tests.oracle import expected_billing
+from tests.streams.helpers import consent, web
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +88,67 @@ def wait_until_billed(
     while (got := billed(env)) != expected:
         assert time.monotonic() < deadline, f"billed {got}, expected {expected}\n{log_tail()}"
         time.sleep(1)
+
+
+async def send_raw_in_transactions(
+    bootstrap: KafkaTarget,
+    aborted: list[tuple[str, bytes, bytes]],
+    committed: list[tuple[str, bytes, bytes]],
+) -> None:
+    producer = AIOKafkaProducer(**bootstrap.client_kwargs(), transactional_id="spur-test-agents")
+    await producer.start()
+    try:
+        for messages, commit in ((aborted, False), (committed, True)):
+            await producer.begin_transaction()
+            for topic, key, value in messages:
+                await producer.send(topic, value, key=key)
+            if commit:
+                await producer.commit_transaction()
+            else:
+                await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+
+def test_consent_and_web_requests_of_an_aborted_transaction_are_not_stored(
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
+) -> None:
+    """Found from outside: Faust's consumers read uncommitted, and an aborted
+    consent grant was stored (an action's profile was kept by it)."""
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+
+    def messages(login: str, path: str) -> list[tuple[str, bytes, bytes]]:
+        return [
+            (Topic.CONSENT, login.encode(), msgspec.json.encode(consent(login))),
+            (Topic.WEB, b"w", msgspec.json.encode(web(path=path, ts=recent))),
+        ]
+
+    env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="agent-aborts")
+    with running_worker(env, tmp_path / "worker.log") as worker:
+        asyncio.run(
+            send_raw_in_transactions(
+                fresh_topics, messages("aborted@example.com", "/aborted"),
+                messages("kept@example.com", "/kept"),
+            )
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while stored(store) != ({"kept@example.com"}, {"/kept"}):
+            assert time.monotonic() < deadline, (stored(store), worker.log_tail())
+            time.sleep(1)
+
+
+def stored(store: Store) -> tuple[set[str], set[str]]:
+    """The logins in the consent ledger and the paths of web requests (none before
+    the worker made the tables)."""
+    try:
+        return _stored(store)
+    except StoreError:
+        return set(), set()
+
+
+def _stored(store: Store) -> tuple[set[str], set[str]]:
+    logins = {
+        str(r["login"]) for r in store.query(f"SELECT login FROM {store.database}.consent_log")
+    }
+    paths = {str(r["path"]) for r in store.query(f"SELECT path FROM {store.database}.web_requests")}
+    return logins, paths
