@@ -84,6 +84,9 @@ def server_properties(
         "offsets.topic.num.partitions": "4",
         "transaction.state.log.replication.factor": "1",
         "transaction.state.log.min.isr": "1",
+        # As the offsets topic: its 50 default partitions are made when a first
+        # transactional producer starts, slow on a busy single-node broker.
+        "transaction.state.log.num.partitions": "4",
         "group.initial.rebalance.delay.ms": "0",
         # The 128 MiB default would be a quarter of a small heap.
         "log.cleaner.dedupe.buffer.size": "16777216",
