@@ -31,18 +31,22 @@ from tests.streams.helpers import consent, web
 pytestmark = pytest.mark.integration
 
 
-async def send_in_transactions(
-    bootstrap: KafkaTarget, aborted: list[Action], committed: list[Action]
-) -> None:
+Sent = list[tuple[str, bytes, bytes]]  # topic, key, value
+
+
+def as_sent(actions: list[Action]) -> Sent:
+    return [(Topic.ACTIONS, str(a.action_id).encode(), encode(a)) for a in actions]
+
+
+async def send_in_transactions(bootstrap: KafkaTarget, aborted: Sent, committed: Sent) -> None:
+    """``aborted`` in a transaction that is aborted, then ``committed`` in one committed."""
     producer = AIOKafkaProducer(**bootstrap.client_kwargs(), transactional_id="spur-test-aborts")
     await producer.start()
     try:
-        for actions, commit in ((aborted, False), (committed, True)):
+        for messages, commit in ((aborted, False), (committed, True)):
             await producer.begin_transaction()
-            for action in actions:
-                await producer.send(
-                    Topic.ACTIONS, encode(action), key=str(action.action_id).encode()
-                )
+            for topic, key, value in messages:
+                await producer.send(topic, value, key=key)
             if commit:
                 await producer.commit_transaction()
             else:
@@ -63,7 +67,7 @@ def test_actions_of_an_aborted_transaction_are_not_billed(
     env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="aborts")
     log = tmp_path / "worker.log"
     with running_worker(env, log) as worker:
-        asyncio.run(send_in_transactions(fresh_topics, aborted, committed))
+        asyncio.run(send_in_transactions(fresh_topics, as_sent(aborted), as_sent(committed)))
         # Then plain actions behind the transactions: once they are committed, the
         # aborted ones were read past. (Not the group's lag alone: a transaction's
         # closing marker is never a message, so its offset stays uncommitted.)
@@ -95,26 +99,6 @@ def wait_until_billed(
         time.sleep(1)
 
 
-async def send_raw_in_transactions(
-    bootstrap: KafkaTarget,
-    aborted: list[tuple[str, bytes, bytes]],
-    committed: list[tuple[str, bytes, bytes]],
-) -> None:
-    producer = AIOKafkaProducer(**bootstrap.client_kwargs(), transactional_id="spur-test-agents")
-    await producer.start()
-    try:
-        for messages, commit in ((aborted, False), (committed, True)):
-            await producer.begin_transaction()
-            for topic, key, value in messages:
-                await producer.send(topic, value, key=key)
-            if commit:
-                await producer.commit_transaction()
-            else:
-                await producer.abort_transaction()
-    finally:
-        await producer.stop()
-
-
 def test_consent_and_web_requests_of_an_aborted_transaction_are_not_stored(
     fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, store: Store
 ) -> None:
@@ -122,7 +106,7 @@ def test_consent_and_web_requests_of_an_aborted_transaction_are_not_stored(
     consent grant was stored (an action's profile was kept by it)."""
     recent = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
 
-    def messages(login: str, path: str) -> list[tuple[str, bytes, bytes]]:
+    def messages(login: str, path: str) -> Sent:
         return [
             (Topic.CONSENT, login.encode(), msgspec.json.encode(consent(login))),
             (Topic.WEB, b"w", msgspec.json.encode(web(path=path, ts=recent))),
@@ -131,7 +115,7 @@ def test_consent_and_web_requests_of_an_aborted_transaction_are_not_stored(
     env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="agent-aborts")
     with running_worker(env, tmp_path / "worker.log") as worker:
         asyncio.run(
-            send_raw_in_transactions(
+            send_in_transactions(
                 fresh_topics, messages("aborted@example.com", "/aborted"),
                 messages("kept@example.com", "/kept"),
             )
