@@ -19,6 +19,7 @@ from faust.transport.drivers import aiokafka as faust_kafka
 class _CommittedReadsThread(faust_kafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
+        # aiokafka has no setter for it; its fetcher reads it when the consumer starts.
         consumer._isolation_level = "read_committed"
         return consumer
 
