@@ -166,11 +166,12 @@ def _of_erased_subject(letter: DeadLetter, erased: Tombstones) -> bool:
     when = None if letter.reason in _UNTRUSTED_TIMES else _event_time(original)
     customer = _customer_id(original.get("customer_id"))
     if customer is not None and customer in erased.customers:
-        return when is None or when < erased.customers[customer] + erased.grace
+        return when is None or erased.customer_erased_before(customer, when)
     login = original.get("login")
     if isinstance(login, str) and erased.logins:
-        at = erased.logins.get(login_key(erased.key, login))
-        return at is not None and (when is None or when < at + erased.grace)
+        if login_key(erased.key, login) not in erased.logins:
+            return False
+        return when is None or erased.login_erased_before(login, when)
     return False
 
 
