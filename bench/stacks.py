@@ -29,7 +29,12 @@ from pathlib import Path
 
 from bench.local import stop_on_sigterm
 
-PROJECT = ("streams/", "sinks/", "schemas/", "spur/")
+# The directories, and the names they are installed under (pyproject.toml's
+# package-dir): py-spy names a file after the sys.path entry it was found in,
+# so an installed worker's batch step reads "spur_streams/...".
+PROJECT = (
+    "streams/", "sinks/", "schemas/", "spur/", "spur_streams/", "spur_sinks/", "spur_schemas/",
+)  # fmt: skip
 # "process (streams/batch.py:143)" -> "process (streams/batch.py)"; py-spy writes the line last.
 LINE = re.compile(r":\d+\)$")
 
@@ -95,8 +100,8 @@ def summary(raw: str, project_top: int = 25, leaf_top: int = 15) -> str:
 
 
 def main() -> None:
-    stop_on_sigterm()
     """``python -m bench.stacks FILE [FILE...]``: the summary of each py-spy raw file."""
+    stop_on_sigterm()
     for name in sys.argv[1:]:
         print(f"{name}:\n{summary(Path(name).read_text())}")
 

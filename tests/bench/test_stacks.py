@@ -40,6 +40,10 @@ def test_a_leaf_counts_where_it_was_running() -> None:
 def test_project_frames_are_those_of_spurs_packages() -> None:
     assert is_project("fold (streams/fold.py)")
     assert is_project("query (sinks/store.py)")
+    # As an installed worker's frames read (the packages' installed names).
+    assert is_project("process (spur_streams/batch.py)")
+    assert is_project("query (spur_sinks/store.py)")
+    assert is_project("decode (spur_schemas/validate.py)")
     assert not is_project("getmany (aiokafka/consumer.py)")
     assert not is_project("validate (jsonschema/schemas/x.py)")
 
