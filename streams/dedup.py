@@ -60,6 +60,7 @@ def classify(
     batch: Sequence[Located[Action]],
     index: Mapping[uuid.UUID, int],
     seen: dict[int, int] | None = None,
+    known: Mapping[tuple[int, int], int] | None = None,
 ) -> DedupResult:
     """Sort a batch's valid actions by what the dedup index (id -> hash) and the batch know.
 
@@ -67,6 +68,8 @@ def classify(
     by the id's 128-bit integer; updated with this slice's (a slice after it
     finds the ids new here as counted). The index answers the same hash for
     an id in every slice, so merging its answers keeps what a slice found.
+    ``known``: the hash to take for an action by its (partition, offset)
+    instead of its own content's.
     """
     result = DedupResult()
     # Keyed by the ids' 128-bit integers: a UUID's own hash runs in Python.
@@ -74,7 +77,13 @@ def classify(
         seen = {}
     seen.update({action_id.int: digest for action_id, digest in index.items()})
     events = list(map(_EVENT, batch))
-    for item, event, digest in zip(batch, events, content_hashes(events), strict=True):
+    hashes: Iterable[int] = content_hashes(events)
+    if known:
+        hashes = [
+            known.get((item.partition, item.offset), digest)
+            for item, digest in zip(batch, hashes, strict=True)
+        ]
+    for item, event, digest in zip(batch, events, hashes, strict=True):
         key = event.action_id.int
         first = seen.get(key)
         if first is None:

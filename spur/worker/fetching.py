@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from spur.settings import Settings
 from spur.worker.rebalance_gate import RebalanceGate, read_again
 from spur_streams.batch import Message
+from spur_streams.steps.erased_detours import ERASED_HASH_HEADER
 from spur_streams.steps.route import DETOUR_HEADER
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ async def fetched_batch(
     records = await _fetch(consumer, settings)
     messages = [
         Message(
-            tp.topic, tp.partition, record.offset, record.value or b"",
-            detoured=bool(record.headers) and _rerouted(record.headers),
+            tp.topic, tp.partition, record.offset, record.value or b"", None,
+            *(_detour(record.headers) if record.headers else _NOT_DETOURED),
         )
         for tp, records_of in records.items()
         for record in records_of
@@ -98,5 +99,12 @@ async def _fetch(consumer: AIOKafkaConsumer, settings: Settings) -> dict[TopicPa
     return fetched
 
 
-def _rerouted(headers: Sequence[tuple[str, bytes]]) -> bool:
-    return any(name == DETOUR_HEADER for name, _ in headers)
+_NOT_DETOURED: tuple[bool, bytes | None] = (False, None)
+
+
+def _detour(headers: Sequence[tuple[str, bytes]]) -> tuple[bool, bytes | None]:
+    """Message's ``detoured`` and ``erased_hash``, from a worker's detour headers."""
+    named = dict(headers)
+    if DETOUR_HEADER not in named:
+        return _NOT_DETOURED
+    return True, named.get(ERASED_HASH_HEADER)

@@ -17,15 +17,20 @@ from aiokafka import AIOKafkaProducer
 from spur.client.sending import Record, by_partition, filled_batches, send_batch
 from spur_schemas.topics import Topic
 from spur_streams.routing import partitions_of_keys
+from spur_streams.steps.erased_detours import ERASED_HASH_HEADER
 from spur_streams.steps.route import DETOUR_HEADER, Detour
 
 
 def detour_headers(detour: Detour) -> list[tuple[str, bytes]] | None:
-    """Where a re-routed message was first read, for whoever traces a mis-keyed producer."""
+    """Where a re-routed message was first read, for whoever traces a mis-keyed producer;
+    an erased login's action also its sealed hash (spur_streams.steps.erased_detours)."""
     if detour.origin is None:
         return None
     origin = detour.origin
-    return [(DETOUR_HEADER, f"{origin.topic}/{origin.partition}/{origin.offset}".encode())]
+    headers = [(DETOUR_HEADER, f"{origin.topic}/{origin.partition}/{origin.offset}".encode())]
+    if detour.erased_hash is not None:
+        headers.append((ERASED_HASH_HEADER, detour.erased_hash))
+    return headers
 
 
 class ProducerPublisher:

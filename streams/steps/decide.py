@@ -33,6 +33,7 @@ from spur_schemas.messages import DeadLetter
 from spur_schemas.metrics import Metrics
 from spur_streams.privacy import IpPolicy
 from spur_streams.steps.dedup import deduplicate
+from spur_streams.steps.erased_detours import sealed_hashes, without_sealed
 from spur_streams.steps.erasure import (
     Subjects,
     subjects_of,
@@ -109,16 +110,23 @@ def decide(
         )
         away: list[Located[Action]] = []  # to be decided on their id's partition
         if rules.partitions is not None:
-            accepted, away, detours = route_actions(accepted, positions, rules.partitions, metrics)
+            accepted, away, detours = route_actions(
+                accepted, positions, rules.partitions, metrics, erased
+            )
             decided.detours += detours
-        dedup, conflicts = deduplicate(accepted, reads.index, positions, now, metrics, seen=seen)
+        # An erased login's detours: deduplicated by the hash of the action as sent.
+        sealed = sealed_hashes(accepted, positions, erased.key)
+        dedup, conflicts = deduplicate(
+            accepted, reads.index, positions, now, metrics, seen=seen, known=sealed
+        )
         decided.conflicts += conflicts
         # Lateness is the producer's order, so measured where a message arrived.
         rules.lateness.measure(away + not_detoured(dedup.new, positions))
         new = private_actions(dedup.new, rules.ip_policy, reads.consent, metrics)
         # The slice's rows and windows while its actions are in the caches.
         started = time.perf_counter()
-        decided.raw_rows.append(builders.sink.action_rows(without_erased_logins(new, erased)))
+        stored = without_sealed(without_erased_logins(new, erased), sealed)
+        decided.raw_rows.append(builders.sink.action_rows(stored))
         built_raw = time.perf_counter()
         decided.fold_rows.append(builders.windows.fold_rows(new, dedup.hashes))
         built_fold = time.perf_counter()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from spur_schemas.events import Action
@@ -49,14 +49,17 @@ def deduplicate(
     metrics: Metrics,
     *,
     seen: dict[int, int] | None = None,
+    known: Mapping[tuple[int, int], int] | None = None,
 ) -> tuple[DedupResult, list[DeadLetter]]:
     """Classify ``accepted`` against the index; the conflicts' dead letters.
 
     ``seen``: what earlier slices of the same batch classified (see
-    :func:`spur_streams.dedup.classify`), updated with this slice's.
+    :func:`spur_streams.dedup.classify`), updated with this slice's. ``known``:
+    the content hash of some actions by Kafka position, instead of their own
+    (an erased login's detours, spur_streams.steps.erased_detours).
     """
     ids = [item.event.action_id for item in accepted]
-    dedup = classify(accepted, index.counted(ids), seen)
+    dedup = classify(accepted, index.counted(ids), seen, known)
     letters = []
     for item in dedup.conflicts:
         rejection = Rejection(

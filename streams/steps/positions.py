@@ -31,3 +31,12 @@ class Positions:
     def rerouted(self) -> frozenset[Position]:
         """Positions of copies a worker re-routed here (their lateness was measured)."""
         return frozenset((m.partition, m.offset) for m in self.messages if m.detoured)
+
+    @cached_property
+    def erased_hashes(self) -> dict[Position, bytes]:
+        """Each erased login's detour's sealed hash header (spur_streams.steps.erased_detours)."""
+        return {
+            (m.partition, m.offset): m.erased_hash
+            for m in self.messages
+            if m.erased_hash is not None
+        }

@@ -32,8 +32,10 @@ from spur_schemas.metrics import EVENTS_IN, MISKEYED, Metrics
 from spur_schemas.partitioning import partition_of
 from spur_schemas.topics import Topic, action_key, consent_key
 from spur_schemas.validate import TimeLimits
+from spur_streams.dedup import content_hash
 from spur_streams.routing import partitions_of_uuids
-from spur_streams.steps.erasure import Tombstones
+from spur_streams.steps.erased_detours import redacted, seal, unsealed
+from spur_streams.steps.erasure import NO_TOMBSTONES, Tombstones
 from spur_streams.steps.positions import Positions
 from spur_streams.steps.validate import Message, split
 
@@ -52,6 +54,7 @@ class Detour:
     key: bytes
     value: bytes | None  # None: a tombstone
     origin: Message | None  # None: a message of the worker's own
+    erased_hash: bytes | None = None  # an erased login's action (steps.erased_detours)
 
 
 def route_actions(
@@ -59,9 +62,12 @@ def route_actions(
     positions: Positions,
     partitions: int,
     metrics: Metrics,
+    erased: Tombstones = NO_TOMBSTONES,
 ) -> tuple[list[Located[Action]], list[Located[Action]], list[Detour]]:
     """Split ``accepted`` into the actions on their id's partition and the rest (away),
-    with a detour for each of the rest."""
+    with a detour for each of the rest: its original bytes, or, for an action of a
+    login ``erased`` before it started, those without the person
+    (spur_streams.steps.erased_detours)."""
     canonical = partitions_of_uuids([item.event.action_id for item in accepted], partitions)
     arrived = np.fromiter((item.partition for item in accepted), np.int64, len(accepted))
     misplaced = np.flatnonzero(canonical != arrived).tolist()
@@ -70,12 +76,7 @@ def route_actions(
     moving = set(misplaced)
     here = [item for i, item in enumerate(accepted) if i not in moving]
     away = [accepted[i] for i in misplaced]
-    detours = _detours(
-        Topic.ACTIONS,
-        [(accepted[i], int(canonical[i])) for i in misplaced],
-        positions,
-        lambda event: action_key(event.action_id),
-    )
+    detours = [_action_detour(accepted[i], int(canonical[i]), positions, erased) for i in misplaced]
     metrics.inc(MISKEYED, len(detours), topic=Topic.ACTIONS)
     return here, away, detours
 
@@ -166,6 +167,22 @@ def not_detoured(items: list[Located[Action]], positions: Positions) -> list[Loc
     if not rerouted:
         return items
     return [item for item in items if (item.partition, item.offset) not in rerouted]
+
+
+def _action_detour(
+    item: Located[Action], partition: int, positions: Positions, erased: Tombstones
+) -> Detour:
+    event = item.event
+    origin = positions[(item.partition, item.offset)]
+    key = action_key(event.action_id)
+    sealed = origin.erased_hash
+    if sealed is not None and unsealed(erased.key, event.action_id, sealed) is not None:
+        # Redacted and sealed already (moved again: the topic has more partitions now).
+        return Detour(Topic.ACTIONS, partition, key, origin.value, origin, sealed)
+    if erased.login_erased_before(event.login, event.started_at):
+        sealed = seal(erased.key, event.action_id, content_hash(event))
+        return Detour(Topic.ACTIONS, partition, key, redacted(event), origin, sealed)
+    return Detour(Topic.ACTIONS, partition, key, origin.value, origin)
 
 
 def _detours(

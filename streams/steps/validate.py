@@ -41,6 +41,9 @@ class Message(msgspec.Struct, frozen=True, gc=False):
     value: bytes
     key: bytes | None = None  # read only where a topic's key matters (consent's)
     detoured: bool = False  # re-published here by a worker (spur_streams.steps.route)
+    # An erased login's detour: the sealed content hash of the action as sent
+    # (spur_streams.steps.erased_detours).
+    erased_hash: bytes | None = None
 
 
 @dataclass

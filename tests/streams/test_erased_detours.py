@@ -1,0 +1,153 @@
+"""An erased login's mis-keyed actions are re-published without the person, billed once.
+
+Found from outside: an action of an erased login read under a wrong key was
+re-published on its id's partition with its login and address, after the
+erasure, for the topic's retention. Over a small in-memory cluster (as in
+test_route.py; a detour's headers reach its reader as the fetcher reads
+them), producers put copies on any partition.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import msgspec
+import pytest
+
+from spur_schemas.topics import Topic
+from spur_streams.batch import Batch, Message
+from spur_streams.steps.erased_detours import (
+    REDACTED_ADDRESS,
+    REDACTED_LOGIN,
+    seal,
+    unsealed,
+)
+from tests.fakes import ERASURE_KEY, MemoryStore, RecordingMetrics, memory_batch
+from tests.streams.helpers import NOW, action
+
+PARTITIONS = 4
+ERASED = "ann@example.com"
+
+
+def _run(
+    workers: list[Batch], logs: dict[int, list[Message]], seed: int
+) -> tuple[list[str], list[Message]]:
+    """Every worker over its partitions until nothing is left: dead letters' reasons, detours."""
+    read = dict.fromkeys(logs, 0)
+    reasons: list[str] = []
+    detours: list[Message] = []
+    rng = random.Random(seed)
+    while any(read[p] < len(logs[p]) for p in logs):
+        partition = rng.choice([p for p in logs if read[p] < len(logs[p])])
+        end = min(len(logs[partition]), read[partition] + rng.randint(1, 5))
+        batch = logs[partition][read[partition] : end]
+        read[partition] = end
+        outcome = workers[partition % len(workers)].process_actions(batch, NOW)
+        for detour in outcome.detours:
+            assert detour.value is not None
+            placed = Message(
+                Topic.ACTIONS.value, detour.partition, len(logs[detour.partition]), detour.value,
+                detoured=True, erased_hash=detour.erased_hash,
+            )  # fmt: skip
+            logs[detour.partition].append(placed)
+            detours.append(placed)
+        reasons += [letter.reason for letter in outcome.dead_letters]
+    return reasons, detours
+
+
+def _put(logs: dict[int, list[Message]], partition: int, document: dict[str, Any]) -> None:
+    value = msgspec.json.encode(document)
+    logs[partition].append(Message(Topic.ACTIONS.value, partition, len(logs[partition]), value))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_erased_logins_detours_hold_no_login_and_are_billed_once(seed: int) -> None:
+    rng = random.Random(seed)
+    store, metrics = MemoryStore(), RecordingMetrics()
+    store.erase("login", ERASED, NOW)  # after every action below started
+    workers = [memory_batch(store, metrics, partitions=PARTITIONS) for _ in range(2)]
+    logs: dict[int, list[Message]] = {p: [] for p in range(PARTITIONS)}
+    documents = [
+        action(login=rng.choice([ERASED, "bob@example.com"]), bytes_in=rng.randint(0, 999))
+        for _ in range(40)
+    ]
+    for document in documents:  # each sent one to three times, anywhere
+        for _ in range(rng.randint(1, 3)):
+            _put(logs, rng.randrange(PARTITIONS), document)
+    reasons, detours = _run(workers, logs, seed)
+
+    assert reasons == []  # the same action as sent, redacted or not: a duplicate
+    assert sum(s.bytes_in for s in store.usage_hourly.values()) == sum(
+        d["bytes_in"] for d in documents
+    )
+    assert sum(s.actions for s in store.usage_hourly.values()) == len(documents)
+    assert {item.event.login for item in store.actions} == {"bob@example.com"}
+    erased_ids = {d["action_id"] for d in documents if d["login"] == ERASED}
+    redacted = [d for d in detours if msgspec.json.decode(d.value)["action_id"] in erased_ids]
+    assert redacted, "no erased login's action was mis-keyed: the test proves nothing"
+    for detour in redacted:
+        assert ERASED.encode() not in detour.value
+        assert b"192.0.2.77" not in detour.value
+        assert b"s-1" not in detour.value
+        assert detour.erased_hash is not None
+    for detour in detours:
+        if detour not in redacted:
+            assert detour.erased_hash is None
+            assert msgspec.json.decode(detour.value)["login"] == "bob@example.com"
+
+
+def test_a_seal_not_made_with_the_stores_key_is_ignored() -> None:
+    store, metrics = MemoryStore(), RecordingMetrics()
+    store.erase("login", "someone-else@example.com", NOW)  # a key to verify with
+    batch = memory_batch(store, metrics, partitions=1)
+    document = action(login=REDACTED_LOGIN, client_ip=REDACTED_ADDRESS)
+    action_id = uuid.UUID(document["action_id"])
+    forged = seal(b"not the store's key", action_id, 12345)
+    assert unsealed(ERASURE_KEY, action_id, forged) is None
+    message = Message(
+        Topic.ACTIONS.value, 0, 0, msgspec.json.encode(document), detoured=True,
+        erased_hash=forged,
+    )  # fmt: skip
+    other = {**document, "bytes_in": 1}  # other content: a conflict, as for any action
+    second = Message(Topic.ACTIONS.value, 0, 1, msgspec.json.encode(other))
+    outcome = batch.process_actions([message, second], NOW)
+    assert [letter.reason for letter in outcome.dead_letters] == ["conflicting_duplicate"]
+    assert [item.event.action_id for item in store.actions] == [action_id]  # stored as sent
+
+
+def test_a_seal_holds_its_hash_only_for_its_key_and_action() -> None:
+    key, action_id = b"k" * 32, uuid.uuid4()
+    header = seal(key, action_id, 2**64 - 1)
+    assert unsealed(key, action_id, header) == 2**64 - 1
+    assert unsealed(key, uuid.uuid4(), header) is None
+    assert unsealed(b"j" * 32, action_id, header) is None
+    assert unsealed(b"", action_id, header) is None  # no key read: nothing verifies
+    assert unsealed(key, action_id, b"1" + header) is None
+    assert unsealed(key, action_id, b"x:" + header) is None
+
+
+def test_a_redacted_detour_moved_again_keeps_its_seal() -> None:
+    # The topic grew from 4 to 8 partitions: a copy sealed for 4 may belong elsewhere now.
+    store, metrics = MemoryStore(), RecordingMetrics()
+    store.erase("login", ERASED, NOW)
+    logs: dict[int, list[Message]] = {p: [] for p in range(PARTITIONS)}
+    for _ in range(40):
+        _put(logs, 0, action(login=ERASED))
+    moved = memory_batch(store, metrics, partitions=PARTITIONS).process_actions(logs[0], NOW)
+    assert moved.detours
+    assert all(d.erased_hash is not None for d in moved.detours)
+    placed = [
+        Message(Topic.ACTIONS.value, d.partition, n, d.value or b"", detoured=True,
+                erased_hash=d.erased_hash)
+        for n, d in enumerate(moved.detours)
+    ]  # fmt: skip
+    again = memory_batch(store, metrics, partitions=2 * PARTITIONS).process_actions(placed, NOW)
+    assert again.detours, "no copy moved again: the test proves nothing"
+    for detour in again.detours:
+        assert detour.origin is not None
+        assert (detour.value, detour.erased_hash) == (
+            detour.origin.value, detour.origin.erased_hash,
+        )  # fmt: skip
+    assert store.actions == []
