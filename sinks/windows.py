@@ -94,19 +94,21 @@ class StoreWindows:
 
 
 def _states(rows: list[dict[str, Any]]) -> dict[WindowKey, UsageState]:
-    return {
-        WindowKey(int(r["customer_id"]), dt.datetime.fromtimestamp(int(r["hour"]), dt.UTC)): (
-            UsageState(
-                bytes_in=int(r["bytes_in"]),
-                bytes_out=int(r["bytes_out"]),
-                actions=int(r["actions"]),
-                error_actions=int(r["error_actions"]),
-                duration_ms=int(r["duration_ms"]),
-                version=int(r["updates"]),
-            )
-        )
-        for r in rows
-    }
+    """The states of :meth:`StoreWindows._sums_sql`'s rows (integers all, as the driver
+    reads them). A shuffled backfill reads about one window per action: each
+    hour's datetime is made once, and the states are built positionally."""
+    hours: dict[int, dt.datetime] = {}
+    states = {}
+    for r in rows:
+        epoch = r["hour"]
+        hour = hours.get(epoch)
+        if hour is None:
+            hour = hours[epoch] = dt.datetime.fromtimestamp(epoch, dt.UTC)
+        states[WindowKey(r["customer_id"], hour)] = UsageState(
+            r["bytes_in"], r["bytes_out"], r["actions"], r["error_actions"], r["duration_ms"],
+            r["updates"],
+        )  # fmt: skip
+    return states
 
 
 def fold_columns(new: Sequence[Located[Action]], hashes: Sequence[int]) -> dict[str, list[Any]]:
@@ -138,6 +140,6 @@ def usage_columns(changed: dict[WindowKey, UsageState], now: dt.datetime) -> dic
     return {
         "customer_id": [k.customer_id for k in keys],
         "hour": [k.hour for k in keys],
-        **{name: list(map(attrgetter(name), states)) for name in UsageState.__slots__},
+        **{name: list(map(attrgetter(name), states)) for name in UsageState.__struct_fields__},
         "updated_at": [now] * len(keys),
     }

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import NamedTuple
+
+import msgspec
 
 from spur_schemas.events import Action
 from spur_schemas.located import Located
@@ -34,8 +35,9 @@ class CapacityKey(NamedTuple):
     minute: dt.datetime  # UTC, on the minute
 
 
-@dataclass(frozen=True, slots=True)
-class UsageState:
+class UsageState(msgspec.Struct, frozen=True, gc=False):
+    # A msgspec struct, not a frozen dataclass: a shuffled backfill reads one
+    # per action, and a frozen dataclass's __init__ costs several times one.
     bytes_in: int
     bytes_out: int
     actions: int

@@ -243,7 +243,7 @@ class MemoryStore:
 
 
 def _fields(state: UsageState) -> dict[str, int]:
-    return {name: getattr(state, name) for name in UsageState.__slots__}
+    return {name: getattr(state, name) for name in UsageState.__struct_fields__}
 
 
 class RecordingMetrics:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from spur.client.sending import Record, by_partition, filled_batches, send_batch
+from spur.client.sending import Record, filled_batches, send_batch
 from spur_schemas.topics import Topic
 from spur_streams.routing import partitions_of_keys
 from spur_streams.steps.erased_detours import ERASED_HASH_HEADER
@@ -51,14 +51,21 @@ class ProducerPublisher:
         if not messages:
             return
         name = topic.value
-        partitions = {name: sorted(await self._producer.partitions_for(name))}
-        items = [(name, key, value) for key, value in messages]
-        # Every key hashed at once (murmur2 in Python is microseconds a key).
-        groups = by_partition(items, partitions, hash_keys=partitions_of_keys)
+        partitions = sorted(await self._producer.partitions_for(name))
+        # Every key hashed at once (murmur2 in Python is microseconds a key),
+        # each message put straight into its partition's records (a shuffled
+        # backfill publishes about one state per action: no tuples in between).
+        indexes = partitions_of_keys([key for key, _ in messages], len(partitions)).tolist()
+        groups: dict[int, list[Record]] = {}
+        for (key, value), index in zip(messages, indexes, strict=True):
+            records = groups.get(index)
+            if records is None:
+                records = groups[index] = []
+            records.append((key, value, None))
         sent = [
-            await send_batch(self._producer, name, partition, batch)
-            for (_, partition), group in groups.items()
-            for batch, _held in filled_batches(self._producer, [(k, v, None) for _, k, v in group])
+            await send_batch(self._producer, name, partitions[index], batch)
+            for index, records in groups.items()
+            for batch, _held in filled_batches(self._producer, records)
         ]
         await asyncio.gather(*sent)
 
