@@ -111,15 +111,16 @@ def _usage_of(rows: Sequence[Mapping[str, Any]]) -> list[CustomerUsage]:
     ]
 
 
-def first_closing(store: Store, month: str, timezone: str) -> Closing | None:
-    """The close that counts for the period (the earliest recorded), or None if open."""
+def first_closing(store: Store, month: str, timezone: Sequence[str]) -> Closing | None:
+    """The close that counts for the period (the earliest recorded), or None if open.
+    ``timezone``: the zone's names (spur.operations.periods.same_zone), one period."""
     rows = store.query(
         f"""
         SELECT toString(close_id) AS close_id,
                toUnixTimestamp64Milli(closed_at) AS closed_at_ms,
                closed_by
         FROM {store.database}.billing_periods
-        WHERE month = {sql_string(month)} AND timezone = {sql_string(timezone)}
+        WHERE month = {sql_string(month)} AND timezone IN ({_names(timezone)})
           AND customer_id = {PERIOD_MARK}
         ORDER BY closed_at, close_id
         LIMIT 1
@@ -136,15 +137,16 @@ def closed_totals(
     store: Store,
     closing: Closing,
     month: str,
-    timezone: str,
+    timezone: Sequence[str],
     customer_id: int | None = None,
 ) -> list[CustomerUsage]:
-    """The totals per customer that ``closing`` recorded, by customer id."""
+    """The totals per customer that ``closing`` recorded, by customer id (``timezone``:
+    as for :func:`first_closing`)."""
     rows = store.query(
         f"""
         SELECT customer_id, bytes_in, bytes_out, actions
         FROM {store.database}.billing_periods
-        WHERE month = {sql_string(month)} AND timezone = {sql_string(timezone)}
+        WHERE month = {sql_string(month)} AND timezone IN ({_names(timezone)})
           AND close_id = toUUID({sql_string(closing.close_id)})
           AND customer_id != {PERIOD_MARK}
           {_only(customer_id)}
@@ -152,6 +154,12 @@ def closed_totals(
         """
     )
     return _usage_of(rows)
+
+
+def _names(timezone: Sequence[str]) -> str:
+    if isinstance(timezone, str):  # one name is no sequence of names here
+        raise TypeError("a zone's names, not one name")
+    return ", ".join(map(sql_string, timezone))
 
 
 def record_period(

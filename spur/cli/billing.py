@@ -45,7 +45,7 @@ def billing(
     recorded when it was closed and, apart, the corrections: per customer,
     what actions of the month that arrived after closing added. A month is
     closed per time zone: 2026-11 in UTC and in Europe/Berlin are two
-    periods.
+    periods (UTC and Etc/UTC, names of one zone, are one).
 
     \b
     JSON output ("from", "to", "at": RFC 3339, UTC):

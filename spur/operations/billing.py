@@ -28,6 +28,7 @@ from spur.operations.periods import (
     check_closable,
     floor_hour,
     month_bounds,
+    same_zone,
 )
 from spur_sinks import billing as stored
 from spur_sinks.billing import Closing, CustomerUsage
@@ -134,10 +135,11 @@ def period(
     """The month as billed: closed totals and corrections, or current totals while open."""
     start, end = month_bounds(month, timezone)
     current = billing(store, month, timezone, customer_id)
-    closing = stored.first_closing(store, month, timezone)
+    names = same_zone(timezone)
+    closing = stored.first_closing(store, month, names)
     if closing is None:
         return Period(month, timezone, start, end, None, current, [])
-    closed = stored.closed_totals(store, closing, month, timezone, customer_id)
+    closed = stored.closed_totals(store, closing, month, names, customer_id)
     return Period(month, timezone, start, end, closing, closed, corrections(closed, current))
 
 
@@ -160,15 +162,16 @@ def close_month(
     are told about that one.
     """
     check_closable(month, timezone, now, retention_days)
-    closing = stored.first_closing(store, month, timezone)
+    names = same_zone(timezone)  # a period closed under another name of the zone is closed
+    closing = stored.first_closing(store, month, names)
     mine = str(uuid.uuid4())
     if closing is None:
         totals = billing(store, month, timezone)
         closing = Closing(mine, now, closed_by)
         bounds = month_bounds(month, timezone)
         stored.record_period(store, month, timezone, closing, totals, bounds=bounds)
-        closing = stored.first_closing(store, month, timezone)
+        closing = stored.first_closing(store, month, names)
         if closing is None:
             raise StoreError(f"closing {month} ({timezone}): the store does not show the record")
-    totals = stored.closed_totals(store, closing, month, timezone)
+    totals = stored.closed_totals(store, closing, month, names)
     return ClosedMonth(closing, closing.close_id == mine, totals)

@@ -9,8 +9,11 @@ month of its ``started_at`` (docs/guarantees.md).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.resources
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pathlib import Path
+from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from spur_schemas.errors import InputError
 
@@ -46,6 +49,46 @@ def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime(year, number, 1, tzinfo=zone)
     end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def same_zone(timezone: str) -> tuple[str, ...]:
+    """``timezone`` and every other name of the same zone, sorted: the names tzdata
+    links together (UTC, Etc/UTC, Etc/Universal, Zulu...; US/Eastern and
+    America/New_York), whose data is the same file.
+
+    A billing period is a month in a zone, whatever its name: closed as
+    ``--tz UTC``, it is closed for ``--tz Etc/UTC`` too (found from outside:
+    they were two periods). Zones that only share an offset (Etc/GMT, and
+    UTC) are not the same zone.
+    """
+    data = _zone_data(timezone)
+    if data is None:
+        return (timezone,)
+    return tuple(sorted({timezone} | {n for n, d in _every_zones_data().items() if d == data}))
+
+
+@functools.cache
+def _every_zones_data() -> dict[str, bytes]:
+    """Every zone's data by name (about 600 small files, read once per process)."""
+    return {
+        name: data
+        for name in available_timezones() - {"localtime"}  # the machine's own, no IANA name
+        if (data := _zone_data(name)) is not None
+    }
+
+
+@functools.cache
+def _zone_data(name: str) -> bytes | None:
+    """The TZif data zoneinfo reads for ``name``: TZPATH's first, else tzdata's."""
+    for root in TZPATH:
+        path = Path(root) / name
+        if path.is_file():
+            return path.read_bytes()
+    try:
+        resource = importlib.resources.files("tzdata.zoneinfo").joinpath(*name.split("/"))
+        return resource.read_bytes()
+    except (ModuleNotFoundError, OSError):
+        return None
 
 
 def floor_hour(instant: dt.datetime) -> dt.datetime:

@@ -21,6 +21,7 @@ from spur.operations.billing import (
     month_bounds,
     period,
 )
+from spur.operations.periods import same_zone
 from spur.operations.subjects import Subject, count_rows, erase, export
 from spur.settings import Settings
 from spur.worker.batch import batch_steps
@@ -175,6 +176,37 @@ def test_a_period_is_a_month_in_one_time_zone(filled: Filled) -> None:
     assert berlin.corrections == []
     assert filled.close(timezone="Europe/Berlin").closed_now
     assert period(filled.store, MONTH, "Europe/Berlin").closed is not None
+
+
+def test_a_period_is_closed_under_every_name_of_its_zone(filled: Filled) -> None:
+    # Found from outside: --tz UTC and --tz Etc/UTC were two periods.
+    filled.feed(filled.actions[:10])
+    first = filled.close(timezone="UTC")
+    assert first.closed_now
+    for alias in ("Etc/UTC", "Zulu", "Etc/Universal"):
+        again = filled.close(timezone=alias)
+        assert not again.closed_now
+        assert again.closing == first.closing
+        shown = period(filled.store, MONTH, alias)
+        assert shown.closed == first.closing
+        assert shown.timezone == alias  # shown as asked
+    filled.feed(filled.actions[10:])  # later actions: corrections under every name
+    assert (
+        period(filled.store, MONTH, "Etc/UTC").corrections
+        == period(filled.store, MONTH, "UTC").corrections
+        != []
+    )
+    # Another zone that shares the offset is another zone (its own close).
+    assert period(filled.store, MONTH, "Etc/GMT").closed is None
+
+
+def test_the_names_of_one_zone_are_tzdatas_links() -> None:
+    assert {"UTC", "Etc/UTC", "Zulu"} <= set(same_zone("UTC"))
+    assert same_zone("Etc/UTC") == same_zone("UTC")
+    assert "Etc/GMT" not in same_zone("UTC")
+    assert "Europe/Paris" not in same_zone("Europe/Berlin")
+    assert "localtime" not in same_zone("UTC")  # the machine's zone is no name of one
+    assert list(same_zone("Europe/Berlin")) == sorted(same_zone("Europe/Berlin"))
 
 
 def test_an_open_month_shows_current_totals_and_no_corrections(filled: Filled) -> None:
