@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 
 from spur_schemas.events import Action, Consent, FormSubmission, WebRequest
 from spur_schemas.messages import CapacityMessage, DeadLetter
-from spur_schemas.metrics import EVENTS_IN, Metrics
+from spur_schemas.metrics import ERASED_DROPPED, EVENTS_IN, Metrics
 from spur_schemas.topics import Topic
 from spur_schemas.validate import TimeLimits
 from spur_streams.privacy import IpPolicy
@@ -59,6 +59,7 @@ from spur_streams.stages import ActionsOutcome, Prepared, Recorded
 from spur_streams.steps.clock import StepClock
 from spur_streams.steps.decide import DecideRules, RowBuilders, decide
 from spur_streams.steps.dedup import DedupIndex
+from spur_streams.steps.erased_detours import after_erasures
 from spur_streams.steps.erasure import (
     ErasureLog,
     delete_what_raced,
@@ -199,7 +200,7 @@ class ActionsBatch:
         message appended after that one is checked here after its
         acknowledgement, so the newest state comes last.
         """
-        await publish_detours(publisher, outcome.detours)
+        await publish_detours(publisher, await self._detours_after_erasures(outcome.detours))
         await publish_windows(publisher, outcome.usage, capacity)
         await publish_dead_letters(publisher, outcome.dead_letters)
         if self._sole_owner():
@@ -208,6 +209,15 @@ class ActionsBatch:
             newer_states, self.windows, self.capacity, outcome.usage, capacity, self.metrics
         )
         await publish_windows(publisher, usage, minutes)
+
+    async def _detours_after_erasures(self, detours: Sequence[Detour]) -> list[Detour]:
+        """``detours`` judged again by the erasures as they are now: one may have been
+        recorded since the batch read them (spur_streams.steps.erased_detours)."""
+        if not any(detour.event is not None for detour in detours):
+            return list(detours)
+        judged, dropped = after_erasures(detours, await asyncio.to_thread(self.erasure.read))
+        self.metrics.inc(ERASED_DROPPED, dropped)
+        return judged
 
     def _sole_owner(self) -> bool:
         """Whether this worker holds every actions partition: then no other folds.

@@ -8,14 +8,23 @@ bytes would put the person's login, session and address back on the
 actions topic after the erasure, for the topic's whole retention from then
 on (found from outside). Such a detour carries the action without them
 (:func:`redacted`) and, in the header :data:`ERASED_HASH_HEADER`, the content
-hash of the action as it was sent, sealed with the store's erasure key
-(:func:`seal`): the owner dedups the copy by that hash, so the same action
+hash of the action as it was sent, sealed with the store's erasure key over
+the action's id, that hash and the copy's own bytes (:func:`seal`; a header
+copied onto other bytes does not verify: found from outside, a copied seal
+let a conflicting copy pass as a duplicate and the original bytes be
+re-published): the owner dedups the copy by that hash, so the same action
 sent again under its own key is a duplicate, not a conflict, and stores no
 raw row for it, as for every action of an erased login. Billing reads
 neither the login, the session nor the address.
 
-A header without a valid seal (a producer's own, or one sealed with another
-store's key) is ignored: the copy is then an action like any other. Pure.
+A header without a valid seal (a producer's own, one copied from another
+message, or one sealed with another store's key) is ignored: the copy is
+then an action like any other.
+
+A batch reads the erasures when it starts and publishes its detours at its
+end; :func:`after_erasures` judges them again against the erasures read
+just before they are published (found from outside: an erasure during a
+batch let its copies out with the login). Pure.
 """
 
 from __future__ import annotations
@@ -29,7 +38,12 @@ import msgspec
 
 from spur_schemas.events import Action
 from spur_schemas.located import Located
+from spur_schemas.topics import Topic, action_key
+from spur_streams.dedup import content_hash
+from spur_streams.steps.detours import Detour
+from spur_streams.steps.erasure import Tombstones
 from spur_streams.steps.positions import Position, Positions
+from spur_streams.steps.validate import Message
 
 ERASED_HASH_HEADER = "spur-erased-hash"
 # Valid values (the copy must pass validation where it lands) that say what they are.
@@ -51,21 +65,54 @@ def redacted(event: Action) -> bytes:
     )
 
 
-def seal(key: bytes, action_id: uuid.UUID, content_hash: int) -> bytes:
-    """The header's value: ``content_hash`` and its seal, bound to the action's id."""
-    return f"{content_hash}:{_mac(key, action_id, content_hash)}".encode()
+def seal(key: bytes, action_id: uuid.UUID, digest: int, value: bytes) -> bytes:
+    """The header's value: ``digest`` (a content hash) and its seal, bound to the
+    action's id and to ``value``, the bytes the header goes with."""
+    return f"{digest}:{_mac(key, action_id, digest, value)}".encode()
 
 
-def unsealed(key: bytes, action_id: uuid.UUID, header: bytes) -> int | None:
-    """The content hash ``header`` holds if its seal is ``key``'s for ``action_id``, else None."""
+def unsealed(key: bytes, action_id: uuid.UUID, header: bytes, value: bytes) -> int | None:
+    """The content hash ``header`` holds if its seal is ``key``'s for ``action_id`` and
+    ``value`` (the message's bytes), else None."""
     if not key:  # no store's key (no tombstones read): nothing can be verified
         return None
-    digest, _, mac = header.partition(b":")
-    if not digest.isdigit():
+    text, _, mac = header.partition(b":")
+    if not text.isdigit():
         return None
-    content_hash = int(digest)
-    expected = _mac(key, action_id, content_hash).encode()
-    return content_hash if hmac.compare_digest(expected, mac) else None
+    digest = int(text)
+    expected = _mac(key, action_id, digest, value).encode()
+    return digest if hmac.compare_digest(expected, mac) else None
+
+
+def sealed_detour(
+    topic_partition: tuple[Topic, int], event: Action, origin: Message, key: bytes
+) -> Detour:
+    """The detour of an erased login's ``event``: without the person, sealed."""
+    value = redacted(event)
+    header = seal(key, event.action_id, content_hash(event), value)
+    topic, partition = topic_partition
+    return Detour(topic, partition, action_key(event.action_id), value, origin, header)
+
+
+def after_erasures(detours: Sequence[Detour], erased: Tombstones) -> tuple[list[Detour], int]:
+    """``detours`` judged again by ``erased`` (read just before they are published): an
+    erased customer's action dropped (as on arrival; counted: the second value), an
+    erased login's redacted and sealed; the others as they are."""
+    if not (erased.customers or erased.logins):
+        return list(detours), 0
+    judged, dropped = [], 0
+    for detour in detours:
+        event = detour.event
+        if event is None or detour.origin is None or detour.erased_hash is not None:
+            judged.append(detour)
+        elif erased.customer_erased_before(event.customer_id, event.started_at):
+            dropped += 1
+        elif erased.login_erased_before(event.login, event.started_at):
+            where = (detour.topic, detour.partition)
+            judged.append(sealed_detour(where, event, detour.origin, erased.key))
+        else:
+            judged.append(detour)
+    return judged, dropped
 
 
 def sealed_hashes(
@@ -80,9 +127,9 @@ def sealed_hashes(
         position = (item.partition, item.offset)
         header = sealed.get(position)
         if header is not None:
-            content_hash = unsealed(key, item.event.action_id, header)
-            if content_hash is not None:
-                hashes[position] = content_hash
+            digest = unsealed(key, item.event.action_id, header, positions[position].value)
+            if digest is not None:
+                hashes[position] = digest
     return hashes
 
 
@@ -95,6 +142,6 @@ def without_sealed(
     return [item for item in new if (item.partition, item.offset) not in sealed]
 
 
-def _mac(key: bytes, action_id: uuid.UUID, content_hash: int) -> str:
-    message = b"erased-detour:%s:%d" % (action_id.bytes, content_hash)
+def _mac(key: bytes, action_id: uuid.UUID, digest: int, value: bytes) -> str:
+    message = b"erased-detour:%s:%d:%s" % (action_id.bytes, digest, value)
     return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -32,29 +32,16 @@ from spur_schemas.metrics import EVENTS_IN, MISKEYED, Metrics
 from spur_schemas.partitioning import partition_of
 from spur_schemas.topics import Topic, action_key, consent_key
 from spur_schemas.validate import TimeLimits
-from spur_streams.dedup import content_hash
 from spur_streams.routing import partitions_of_uuids
-from spur_streams.steps.erased_detours import redacted, seal, unsealed
+from spur_streams.steps.detours import DETOUR_HEADER, Detour
+from spur_streams.steps.erased_detours import sealed_detour, unsealed
 from spur_streams.steps.erasure import NO_TOMBSTONES, Tombstones
 from spur_streams.steps.positions import Positions
 from spur_streams.steps.validate import Message, split
 
 E = TypeVar("E", Action, Consent)
 
-# The header of a re-routed copy: where its original was read (topic/partition/offset).
-DETOUR_HEADER = "spur-detour-from"
-
-
-@dataclass(frozen=True, slots=True)
-class Detour:
-    """A message re-published where it belongs; ``origin`` is where it was read."""
-
-    topic: Topic
-    partition: int
-    key: bytes
-    value: bytes | None  # None: a tombstone
-    origin: Message | None  # None: a message of the worker's own
-    erased_hash: bytes | None = None  # an erased login's action (steps.erased_detours)
+__all__ = ["DETOUR_HEADER", "ConsentRoute", "Detour", "route_actions", "route_consent"]
 
 
 def route_actions(
@@ -176,13 +163,15 @@ def _action_detour(
     origin = positions[(item.partition, item.offset)]
     key = action_key(event.action_id)
     sealed = origin.erased_hash
-    if sealed is not None and unsealed(erased.key, event.action_id, sealed) is not None:
-        # Redacted and sealed already (moved again: the topic has more partitions now).
+    if sealed is not None and unsealed(erased.key, event.action_id, sealed, origin.value):
+        # Redacted and sealed here already (moved again: the topic has more partitions
+        # now); the seal covers these very bytes.
         return Detour(Topic.ACTIONS, partition, key, origin.value, origin, sealed)
     if erased.login_erased_before(event.login, event.started_at):
-        sealed = seal(erased.key, event.action_id, content_hash(event))
-        return Detour(Topic.ACTIONS, partition, key, redacted(event), origin, sealed)
-    return Detour(Topic.ACTIONS, partition, key, origin.value, origin)
+        return sealed_detour((Topic.ACTIONS, partition), event, origin, erased.key)
+    # The event goes along: the detour is judged again by the erasures read just
+    # before it is published (spur_streams.steps.erased_detours.after_erasures).
+    return Detour(Topic.ACTIONS, partition, key, origin.value, origin, event=event)
 
 
 def _detours(

@@ -9,15 +9,20 @@ them), producers put copies on any partition.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 import pytest
 
-from spur_schemas.topics import Topic
+from spur_schemas.metrics import ERASED_DROPPED
+from spur_schemas.partitioning import partition_of
+from spur_schemas.topics import Topic, action_key
 from spur_streams.batch import Batch, Message
+from spur_streams.steps.detours import Detour
 from spur_streams.steps.erased_detours import (
     REDACTED_ADDRESS,
     REDACTED_LOGIN,
@@ -104,12 +109,10 @@ def test_a_seal_not_made_with_the_stores_key_is_ignored() -> None:
     batch = memory_batch(store, metrics, partitions=1)
     document = action(login=REDACTED_LOGIN, client_ip=REDACTED_ADDRESS)
     action_id = uuid.UUID(document["action_id"])
-    forged = seal(b"not the store's key", action_id, 12345)
-    assert unsealed(ERASURE_KEY, action_id, forged) is None
-    message = Message(
-        Topic.ACTIONS.value, 0, 0, msgspec.json.encode(document), detoured=True,
-        erased_hash=forged,
-    )  # fmt: skip
+    value = msgspec.json.encode(document)
+    forged = seal(b"not the store's key", action_id, 12345, value)
+    assert unsealed(ERASURE_KEY, action_id, forged, value) is None
+    message = Message(Topic.ACTIONS.value, 0, 0, value, detoured=True, erased_hash=forged)
     other = {**document, "bytes_in": 1}  # other content: a conflict, as for any action
     second = Message(Topic.ACTIONS.value, 0, 1, msgspec.json.encode(other))
     outcome = batch.process_actions([message, second], NOW)
@@ -117,15 +120,99 @@ def test_a_seal_not_made_with_the_stores_key_is_ignored() -> None:
     assert [item.event.action_id for item in store.actions] == [action_id]  # stored as sent
 
 
-def test_a_seal_holds_its_hash_only_for_its_key_and_action() -> None:
-    key, action_id = b"k" * 32, uuid.uuid4()
-    header = seal(key, action_id, 2**64 - 1)
-    assert unsealed(key, action_id, header) == 2**64 - 1
-    assert unsealed(key, uuid.uuid4(), header) is None
-    assert unsealed(b"j" * 32, action_id, header) is None
-    assert unsealed(b"", action_id, header) is None  # no key read: nothing verifies
-    assert unsealed(key, action_id, b"1" + header) is None
-    assert unsealed(key, action_id, b"x:" + header) is None
+def _sealed_copy(store: MemoryStore, document: dict[str, Any]) -> Message:
+    """The copy a worker publishes of an erased login's mis-keyed ``document``, as read."""
+    home = _home(document)
+    wrong = Message(Topic.ACTIONS.value, (home + 1) % PARTITIONS, 0, msgspec.json.encode(document))
+    outcome = memory_batch(store, RecordingMetrics(), partitions=PARTITIONS).process_actions(
+        [wrong], NOW
+    )
+    (detour,) = outcome.detours
+    assert detour.value is not None
+    assert detour.erased_hash is not None
+    return Message(
+        Topic.ACTIONS.value, home, 0, detour.value, detoured=True, erased_hash=detour.erased_hash
+    )
+
+
+def _home(document: dict[str, Any]) -> int:
+    return partition_of(action_key(uuid.UUID(document["action_id"])), PARTITIONS)
+
+
+def test_a_seal_copied_onto_other_bytes_is_ignored() -> None:
+    # Found from outside: a genuine header copied from the topic onto another message.
+    store = MemoryStore()
+    store.erase("login", ERASED, NOW)
+    document = action(login=ERASED)
+    genuine = _sealed_copy(store, document)
+    batch = memory_batch(store, RecordingMetrics(), partitions=PARTITIONS)
+    home = _home(document)
+    # The original bytes, mis-keyed, under the copied headers: redacted all the same.
+    original = msgspec.json.encode(document)
+    miskeyed = msgspec.structs.replace(
+        genuine, partition=(home + 1) % PARTITIONS, offset=5, value=original
+    )
+    (detour,) = batch.process_actions([miskeyed], NOW).detours
+    assert detour.value is not None
+    assert ERASED.encode() not in detour.value
+    assert detour.value != original
+    # A conflicting copy under the copied headers, on the id's partition: a conflict.
+    conflicting = msgspec.json.encode({**document, "login": "mallory", "bytes_in": 10**9})
+    forged = msgspec.structs.replace(genuine, offset=1, value=conflicting)
+    outcome = batch.process_actions([genuine, forged], NOW)
+    assert [letter.reason for letter in outcome.dead_letters] == ["conflicting_duplicate"]
+    assert sum(s.bytes_in for s in store.usage_hourly.values()) == document["bytes_in"]
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.placed: list[Detour] = []
+
+    async def publish(self, topic: Topic, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        pass
+
+    async def publish_placed(self, messages: Sequence[Detour]) -> None:
+        self.placed += messages
+
+
+def test_an_erasure_during_the_batch_is_judged_before_its_detours_are_published() -> None:
+    # Found from outside: detours decided before an erasure were published after it.
+    store, metrics = MemoryStore(), RecordingMetrics()
+    batch = memory_batch(store, metrics, partitions=PARTITIONS)
+    person, customer = action(login=ERASED), action(customer_id=77, login="cy@example.com")
+    other = action(login="bob@example.com")
+    wrong = [
+        Message(Topic.ACTIONS.value, (_home(d) + 1) % PARTITIONS, n, msgspec.json.encode(d))
+        for n, d in enumerate((person, customer, other))
+    ]
+    outcome = batch.process_actions(wrong, NOW)
+    assert len(outcome.detours) == 3
+    store.erase("login", ERASED, NOW)  # while the batch was on its way
+    store.erase("customer", "77", NOW)
+    publisher = RecordingPublisher()
+    asyncio.run(batch.actions.publish(publisher, outcome, []))
+    sent = {
+        uuid.UUID(msgspec.json.decode(d.value or b"{}")["action_id"]): d for d in publisher.placed
+    }
+    assert set(sent) == {uuid.UUID(person["action_id"]), uuid.UUID(other["action_id"])}
+    redacted = sent[uuid.UUID(person["action_id"])]
+    assert redacted.value is not None
+    assert ERASED.encode() not in redacted.value
+    assert redacted.erased_hash is not None
+    assert sent[uuid.UUID(other["action_id"])].value == wrong[2].value
+    assert metrics.count(ERASED_DROPPED) == 1  # the erased customer's
+
+
+def test_a_seal_holds_its_hash_only_for_its_key_action_and_bytes() -> None:
+    key, action_id, value = b"k" * 32, uuid.uuid4(), b'{"a":1}'
+    header = seal(key, action_id, 2**64 - 1, value)
+    assert unsealed(key, action_id, header, value) == 2**64 - 1
+    assert unsealed(key, action_id, header, b'{"a":2}') is None
+    assert unsealed(key, uuid.uuid4(), header, value) is None
+    assert unsealed(b"j" * 32, action_id, header, value) is None
+    assert unsealed(b"", action_id, header, value) is None  # no key read: nothing verifies
+    assert unsealed(key, action_id, b"1" + header, value) is None
+    assert unsealed(key, action_id, b"x:" + header, value) is None
 
 
 def test_a_redacted_detour_moved_again_keeps_its_seal() -> None:
