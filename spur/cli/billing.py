@@ -60,7 +60,7 @@ def billing(
     same columns; a closed month adds "part" ("closed" or "correction").
     """
     if ctx.invoked_subcommand is not None:
-        if month or customer is not None or tz or fmt != "table":
+        if month or customer is not None or tz is not None or fmt != "table":
             raise click.UsageError(
                 f"options go after the subcommand: spur billing {ctx.invoked_subcommand} "
                 "--month YYYY-MM [--tz ZONE]"
@@ -71,7 +71,7 @@ def billing(
     from spur.operations.billing import period
 
     settings = settings_from_env()
-    timezone = tz or settings.billing.timezone
+    timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = reader_for(settings, "billing")  # aggregates only
     try:
@@ -109,7 +109,7 @@ def billing_close(month: str, tz: str | None) -> None:
     from spur.operations.billing import close_month
 
     settings = settings_from_env()
-    timezone = tz or settings.billing.timezone
+    timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings)
     try:

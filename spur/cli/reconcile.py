@@ -54,7 +54,7 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     from spur.operations.settled import settled_capacity, settled_usage
 
     settings = settings_from_env()
-    timezone = tz or settings.billing.timezone
+    timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
     month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
     store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:

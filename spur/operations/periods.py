@@ -35,9 +35,15 @@ def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     match = _MONTH.match(month)
     if not match:
         raise BillingInputError(f"--month {month!r}: expected YYYY-MM, e.g. 2026-11")
+    # Only IANA's names (zoneinfo also opens posix/..., right/..., localtime and
+    # directories, and recurses on a path of hundreds of parts: found from outside).
+    if timezone not in _iana_names():
+        raise BillingInputError(
+            f"--tz {timezone[:80]!r}: not an IANA time zone (e.g. UTC, Europe/Berlin)"
+        )
     try:
         zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise BillingInputError(
             f"--tz {timezone!r}: not an IANA time zone (e.g. UTC, Europe/Berlin)"
         ) from exc
@@ -68,13 +74,15 @@ def same_zone(timezone: str) -> tuple[str, ...]:
 
 
 @functools.cache
+def _iana_names() -> frozenset[str]:
+    """The zone names spur takes: IANA's (zoneinfo's list, without the machine's own)."""
+    return frozenset(available_timezones() - {"localtime"})
+
+
+@functools.cache
 def _every_zones_data() -> dict[str, bytes]:
     """Every zone's data by name (about 600 small files, read once per process)."""
-    return {
-        name: data
-        for name in available_timezones() - {"localtime"}  # the machine's own, no IANA name
-        if (data := _zone_data(name)) is not None
-    }
+    return {name: data for name in _iana_names() if (data := _zone_data(name)) is not None}
 
 
 @functools.cache

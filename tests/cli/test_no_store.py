@@ -81,6 +81,9 @@ def test_an_unreachable_store_is_one_error_line(tmp_path: Path, command: list[st
     [
         ["billing", "--month", "2026-13"],
         ["billing", "--month", "2026-11", "--tz", "Mars/Base"],
+        ["billing", "--month", "2026-11", "--tz", ""],  # not the default zone
+        ["billing", "close", "--month", "2026-11", "--tz", "Etc"],
+        ["reconcile", "--month", "2026-11", "--tz", "A/" * 250 + "UTC"],
         ["reconcile", "--month", "9999-12"],
         ["billing", "close", "--month", "0000-01"],
         ["query", ""],

@@ -38,3 +38,18 @@ def test_berlin_month_with_the_spring_dst_change() -> None:
 def test_bad_input_names_the_option(month: str, zone: str, words: str) -> None:
     with pytest.raises(BillingInputError, match=words):
         month_bounds(month, zone)
+
+
+# Found from outside: zoneinfo opens more than IANA's names. posix/X and localtime
+# closed a period apart from X's; a directory, a long name or a path of hundreds of
+# parts ended in an OSError or a RecursionError instead of this message.
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "posix/Europe/Berlin", "right/UTC", "localtime", "Etc", "America", "",
+        "x" * 300, "A/" * 250 + "UTC", "../../etc/passwd", "utc", " UTC",
+    ],
+)  # fmt: skip
+def test_only_iana_names_are_zones(zone: str) -> None:
+    with pytest.raises(BillingInputError, match="not an IANA time zone"):
+        month_bounds("2026-11", zone)
