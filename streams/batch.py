@@ -181,7 +181,7 @@ class ActionsBatch:
         self.metrics.inc(EVENTS_IN, recorded.messages, topic=Topic.ACTIONS)
         clock.lap("dead_letters_erasure")
         clock.done(recorded.seconds)
-        return ActionsOutcome(usage, letters, recorded.minutes, recorded.detours)
+        return ActionsOutcome(usage, letters, recorded.minutes, recorded.detours, erased)
 
     def refresh_capacity(self, keys: Iterable[CapacityKey]) -> list[CapacityMessage]:
         """Step 9's blocking half (the worker runs it in a thread)."""
@@ -200,7 +200,7 @@ class ActionsBatch:
         message appended after that one is checked here after its
         acknowledgement, so the newest state comes last.
         """
-        await publish_detours(publisher, await self._detours_after_erasures(outcome.detours))
+        await publish_detours(publisher, await self._detours_after_erasures(outcome))
         await publish_windows(publisher, outcome.usage, capacity)
         await publish_dead_letters(publisher, outcome.dead_letters)
         if self._sole_owner():
@@ -210,12 +210,16 @@ class ActionsBatch:
         )
         await publish_windows(publisher, usage, minutes)
 
-    async def _detours_after_erasures(self, detours: Sequence[Detour]) -> list[Detour]:
-        """``detours`` judged again by the erasures as they are now: one may have been
-        recorded since the batch read them (spur_streams.steps.erased_detours)."""
-        if not any(detour.event is not None for detour in detours):
-            return list(detours)
-        judged, dropped = after_erasures(detours, await asyncio.to_thread(self.erasure.read))
+    async def _detours_after_erasures(self, outcome: ActionsOutcome) -> list[Detour]:
+        """The batch's detours, judged again if an erasure was recorded since the
+        batch read them (spur_streams.steps.erased_detours.after_erasures)."""
+        detours = outcome.detours
+        if not any(d.topic is Topic.ACTIONS and d.erased_hash is None for d in detours):
+            return detours
+        erased = await asyncio.to_thread(self.erasure.read)
+        if erased.ids <= outcome.erased.ids:  # none since: judged by these already
+            return detours
+        judged, dropped = after_erasures(detours, erased)
         self.metrics.inc(ERASED_DROPPED, dropped)
         return judged
 

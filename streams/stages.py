@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from spur_schemas.events import Action
 from spur_schemas.messages import DeadLetter, UsageMessage
-from spur_streams.steps.erasure import Subjects, Tombstones
+from spur_streams.steps.erasure import NO_TOMBSTONES, Subjects, Tombstones
 from spur_streams.steps.route import Detour
 from spur_streams.steps.validate import Message, Split
 from spur_streams.usage import CapacityKey, WindowKey
@@ -27,6 +27,9 @@ class ActionsOutcome:
     capacity: set[CapacityKey] = field(default_factory=set)
     # Actions read on another partition than their id's, to re-publish there.
     detours: list[Detour] = field(default_factory=list)
+    # The erasures the batch was decided by (its detours are judged again if
+    # more were recorded before they are published).
+    erased: Tombstones = NO_TOMBSTONES
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spur_schemas.events import Action
 from spur_schemas.topics import Topic
 from spur_streams.steps.validate import Message
 
@@ -22,6 +21,3 @@ class Detour:
     value: bytes | None  # None: a tombstone
     origin: Message | None  # None: a message of the worker's own
     erased_hash: bytes | None = None  # an erased login's action (steps.erased_detours)
-    # The action it carries as sent (not for consent, tombstones or sealed copies):
-    # judged again by the erasures before it is published.
-    event: Action | None = None

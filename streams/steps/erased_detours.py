@@ -38,7 +38,9 @@ import msgspec
 
 from spur_schemas.events import Action
 from spur_schemas.located import Located
+from spur_schemas.rejections import Rejection
 from spur_schemas.topics import Topic, action_key
+from spur_schemas.validate import decode_struct
 from spur_streams.dedup import content_hash
 from spur_streams.steps.detours import Detour
 from spur_streams.steps.erasure import Tombstones
@@ -97,13 +99,16 @@ def sealed_detour(
 def after_erasures(detours: Sequence[Detour], erased: Tombstones) -> tuple[list[Detour], int]:
     """``detours`` judged again by ``erased`` (read just before they are published): an
     erased customer's action dropped (as on arrival; counted: the second value), an
-    erased login's redacted and sealed; the others as they are."""
-    if not (erased.customers or erased.logins):
-        return list(detours), 0
+    erased login's redacted and sealed; the others as they are.
+
+    Each action is decoded again from its bytes, as validation decoded it: the
+    batch does not keep its events for this (a batch's detours can be all of it),
+    and this runs only when an erasure was recorded while the batch ran.
+    """
     judged, dropped = [], 0
     for detour in detours:
-        event = detour.event
-        if event is None or detour.origin is None or detour.erased_hash is not None:
+        event = _action_of(detour)
+        if event is None or detour.origin is None:
             judged.append(detour)
         elif erased.customer_erased_before(event.customer_id, event.started_at):
             dropped += 1
@@ -113,6 +118,14 @@ def after_erasures(detours: Sequence[Detour], erased: Tombstones) -> tuple[list[
         else:
             judged.append(detour)
     return judged, dropped
+
+
+def _action_of(detour: Detour) -> Action | None:
+    """The action a detour carries as sent (None: consent, a tombstone, a sealed copy)."""
+    if detour.topic is not Topic.ACTIONS or detour.erased_hash is not None or not detour.value:
+        return None
+    event = decode_struct(detour.value, Action)  # valid when it was routed
+    return None if isinstance(event, Rejection) else event
 
 
 def sealed_hashes(

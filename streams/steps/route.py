@@ -169,9 +169,7 @@ def _action_detour(
         return Detour(Topic.ACTIONS, partition, key, origin.value, origin, sealed)
     if erased.login_erased_before(event.login, event.started_at):
         return sealed_detour((Topic.ACTIONS, partition), event, origin, erased.key)
-    # The event goes along: the detour is judged again by the erasures read just
-    # before it is published (spur_streams.steps.erased_detours.after_erasures).
-    return Detour(Topic.ACTIONS, partition, key, origin.value, origin, event=event)
+    return Detour(Topic.ACTIONS, partition, key, origin.value, origin)
 
 
 def _detours(
