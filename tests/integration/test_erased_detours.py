@@ -24,7 +24,13 @@ from spur_schemas.partitioning import partition_of
 from spur_schemas.topics import Topic, action_key
 from spur_schemas.validate import encode
 from tests.integration.helpers import running_worker, spur, spur_env, wait_until_committed
-from tests.integration.test_erasure_final import billed, dead_letters, publish, rows_about
+from tests.integration.test_erasure_final import (
+    billed,
+    dead_letters,
+    publish,
+    rows_about,
+    with_one_more,
+)
 from tests.topic_contents import read_records
 
 pytestmark = pytest.mark.integration
@@ -77,11 +83,6 @@ def test_an_erased_logins_miskeyed_actions_come_back_without_the_login(
         assert detours[0].value is not None
         assert person.client_ip.encode() not in detours[0].value
         # Billed once each, the late one too; the copies are duplicates, not conflicts.
-        expected = dict(before)
-        bytes_in, bytes_out, count = expected[person.customer_id]
-        expected[person.customer_id] = (
-            bytes_in + late.bytes_in, bytes_out + late.bytes_out, count + 1,
-        )  # fmt: skip
-        assert billed(env) == expected
+        assert billed(env) == with_one_more(before, late)
         assert dead_letters(env) == 0
         assert set(rows_about(store_url, "login", person.login).values()) == {0}

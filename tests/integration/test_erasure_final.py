@@ -56,6 +56,15 @@ def dead_letters(env: dict[str, str]) -> int:
     return int(json.loads(result.stdout)[0]["n"])
 
 
+def with_one_more(
+    billing: dict[int, tuple[int, int, int]], action: Action
+) -> dict[int, tuple[int, int, int]]:
+    """``billing`` (customer -> bytes in, bytes out, actions) with ``action`` billed too."""
+    bytes_in, bytes_out, count = billing[action.customer_id]
+    more = (bytes_in + action.bytes_in, bytes_out + action.bytes_out, count + 1)
+    return {**billing, action.customer_id: more}
+
+
 def a_late_copy_never_seen(action: Action) -> Action:
     """An action of the same subject from before the erasure, arriving only now."""
     return msgspec.structs.replace(action, action_id=uuid.uuid4(), parent_action_id=None)
@@ -125,11 +134,7 @@ def test_an_erased_login_stays_erased_and_billing_is_unchanged(
 
         assert set(rows_about(store_url, "login", person.login).values()) == {0}
         # The person's actions stay billed to the customer, the late one too.
-        expected = dict(before)
-        bytes_in, bytes_out, count = expected[person.customer_id]
-        expected[person.customer_id] = (
-            bytes_in + late.bytes_in, bytes_out + late.bytes_out, count + 1,
-        )  # fmt: skip
+        expected = with_one_more(before, late)
         assert billed(env) == expected
         # The consent tombstones erase wrote to Kafka are no dead letters.
         assert dead_letters(env) == 0
