@@ -14,7 +14,7 @@ from spur.cli.common import (
     settings_from_env,
     writer_for,
 )
-from spur.operations.periods import month_bounds
+from spur.operations.periods import ZONE_VARIABLE, month_bounds
 from spur.render import billing_table, console, to_csv
 from spur.terminal import inert
 
@@ -72,7 +72,8 @@ def billing(
 
     settings = settings_from_env()
     timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
-    month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
+    # A bad month or zone exits 2 before any connection, naming where the zone came from.
+    month_bounds(month, timezone, zone_from="--tz" if tz is not None else ZONE_VARIABLE)
     store = reader_for(settings, "billing")  # aggregates only
     try:
         shown = period(store, month, timezone, customer)
@@ -110,7 +111,8 @@ def billing_close(month: str, tz: str | None) -> None:
 
     settings = settings_from_env()
     timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
-    month_bounds(month, timezone)  # a bad month or zone exits 2 before any connection
+    # A bad month or zone exits 2 before any connection, naming where the zone came from.
+    month_bounds(month, timezone, zone_from="--tz" if tz is not None else ZONE_VARIABLE)
     store = writer_for(settings)
     try:
         result = close_month(

@@ -30,23 +30,27 @@ class BillingInputError(InputError, ValueError):
     """A bad --month or --tz; the message says what is accepted."""
 
 
-def month_bounds(month: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
-    """The month's [start, end) as UTC instants."""
+# Where a zone comes from when --tz is not given.
+ZONE_VARIABLE = "SPUR_BILLING_TIMEZONE"
+
+
+def month_bounds(
+    month: str, timezone: str, *, zone_from: str = "--tz"
+) -> tuple[dt.datetime, dt.datetime]:
+    """The month's [start, end) as UTC instants. ``zone_from``: where ``timezone``
+    came from, named in the error (``--tz``, or :data:`ZONE_VARIABLE`)."""
     match = _MONTH.match(month)
     if not match:
         raise BillingInputError(f"--month {month!r}: expected YYYY-MM, e.g. 2026-11")
     # Only IANA's names (zoneinfo also opens posix/..., right/..., localtime and
     # directories, and recurses on a path of hundreds of parts: found from outside).
+    not_a_zone = f"{zone_from} {timezone[:80]!r}: not an IANA time zone (e.g. UTC, Europe/Berlin)"
     if timezone not in _iana_names():
-        raise BillingInputError(
-            f"--tz {timezone[:80]!r}: not an IANA time zone (e.g. UTC, Europe/Berlin)"
-        )
+        raise BillingInputError(not_a_zone)
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise BillingInputError(
-            f"--tz {timezone!r}: not an IANA time zone (e.g. UTC, Europe/Berlin)"
-        ) from exc
+        raise BillingInputError(not_a_zone) from exc
     year, number = int(match.group(1)), int(match.group(2))
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise BillingInputError(
@@ -75,8 +79,9 @@ def same_zone(timezone: str) -> tuple[str, ...]:
 
 @functools.cache
 def _iana_names() -> frozenset[str]:
-    """The zone names spur takes: IANA's (zoneinfo's list, without the machine's own)."""
-    return frozenset(available_timezones() - {"localtime"})
+    """The zone names spur takes: IANA's, as zoneinfo lists them."""
+    # localtime: the machine's own; Factory: tzdata's "zone unknown", no place's.
+    return frozenset(available_timezones() - {"localtime", "Factory"})
 
 
 @functools.cache

@@ -95,3 +95,16 @@ def test_bad_input_exits_2_before_looking_for_a_store(tmp_path: Path, command: l
     assert result.returncode == 2, result.stderr
     assert "no local store runs" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["billing", "--month", "2026-11"], ["billing", "close", "--month", "2026-11"],
+     ["reconcile", "--month", "2026-11"]],
+)  # fmt: skip
+def test_a_bad_zone_setting_is_named_as_the_variable(tmp_path: Path, command: list[str]) -> None:
+    # Found from outside: the message named --tz, which the user had not given.
+    result = spur(tmp_path, *command, SPUR_BILLING_TIMEZONE="right/UTC")
+    assert result.returncode == 2, result.stderr
+    assert "SPUR_BILLING_TIMEZONE 'right/UTC': not an IANA time zone" in result.stderr
+    assert "--tz" not in result.stderr.split("not an IANA")[0]

@@ -46,7 +46,7 @@ def test_bad_input_names_the_option(month: str, zone: str, words: str) -> None:
 @pytest.mark.parametrize(
     "zone",
     [
-        "posix/Europe/Berlin", "right/UTC", "localtime", "Etc", "America", "",
+        "posix/Europe/Berlin", "right/UTC", "localtime", "Factory", "Etc", "America", "",
         "x" * 300, "A/" * 250 + "UTC", "../../etc/passwd", "utc", " UTC",
     ],
 )  # fmt: skip
