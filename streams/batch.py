@@ -59,7 +59,7 @@ from spur_streams.stages import ActionsOutcome, Prepared, Recorded
 from spur_streams.steps.clock import StepClock
 from spur_streams.steps.decide import DecideRules, RowBuilders, decide
 from spur_streams.steps.dedup import DedupIndex
-from spur_streams.steps.erased_detours import after_erasures
+from spur_streams.steps.erased_detours import DETOUR_CHUNK, after_erasures
 from spur_streams.steps.erasure import (
     ErasureLog,
     delete_what_raced,
@@ -200,7 +200,7 @@ class ActionsBatch:
         message appended after that one is checked here after its
         acknowledgement, so the newest state comes last.
         """
-        await publish_detours(publisher, await self._detours_after_erasures(outcome))
+        await self._publish_detours(publisher, outcome)
         await publish_windows(publisher, outcome.usage, capacity)
         await publish_dead_letters(publisher, outcome.dead_letters)
         if self._sole_owner():
@@ -210,18 +210,20 @@ class ActionsBatch:
         )
         await publish_windows(publisher, usage, minutes)
 
-    async def _detours_after_erasures(self, outcome: ActionsOutcome) -> list[Detour]:
-        """The batch's detours, judged again if an erasure was recorded since the
-        batch read them (spur_streams.steps.erased_detours.after_erasures)."""
+    async def _publish_detours(self, publisher: Publisher, outcome: ActionsOutcome) -> None:
+        """The batch's detours, a chunk at a time, each judged again if an erasure was
+        recorded since the batch read them (spur_streams.steps.erased_detours): an
+        erasure can miss only the chunk being sent (found from outside: sending all
+        of a batch's copies took up to a second)."""
         detours = outcome.detours
-        if not any(d.topic is Topic.ACTIONS and d.erased_hash is None for d in detours):
-            return detours
-        erased = await asyncio.to_thread(self.erasure.read)
-        if erased.ids <= outcome.erased.ids:  # none since: judged by these already
-            return detours
-        judged, dropped = after_erasures(detours, erased)
-        self.metrics.inc(ERASED_DROPPED, dropped)
-        return judged
+        for start in range(0, len(detours), DETOUR_CHUNK):
+            chunk = detours[start : start + DETOUR_CHUNK]
+            if any(d.topic is Topic.ACTIONS and d.erased_hash is None for d in chunk):
+                erased = await asyncio.to_thread(self.erasure.read)
+                if not erased.ids <= outcome.erased.ids:  # else judged by these already
+                    chunk, dropped = after_erasures(chunk, erased)
+                    self.metrics.inc(ERASED_DROPPED, dropped)
+            await publish_detours(publisher, chunk)
 
     def _sole_owner(self) -> bool:
         """Whether this worker holds every actions partition: then no other folds.

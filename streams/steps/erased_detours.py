@@ -22,9 +22,9 @@ message, or one sealed with another store's key) is ignored: the copy is
 then an action like any other.
 
 A batch reads the erasures when it starts and publishes its detours at its
-end; :func:`after_erasures` judges them again against the erasures read
-just before they are published (found from outside: an erasure during a
-batch let its copies out with the login). Pure.
+end, :data:`DETOUR_CHUNK` at a time; :func:`after_erasures` judges each
+chunk again against the erasures read just before it is sent (found from
+outside: an erasure during a batch let its copies out with the login). Pure.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ from spur_streams.steps.positions import Position, Positions
 from spur_streams.steps.validate import Message
 
 ERASED_HASH_HEADER = "spur-erased-hash"
+# Detours sent between two reads of the erasures: what an erasure recorded
+# meanwhile can miss (tens of milliseconds of sending and acknowledging).
+DETOUR_CHUNK = 2000
 # Valid values (the copy must pass validation where it lands) that say what they are.
 REDACTED_LOGIN = "[erased]"
 REDACTED_SESSION = "[erased]"
