@@ -76,9 +76,22 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def _interrupt_again(unraisable: Any) -> None:
     """Raised in a finalizer or a weakref callback, the interrupt is only
     printed and ignored (measured: the demo then ran to its end); raise it
-    again in a moment, at a place that stops the command."""
+    again in a moment, at a place that stops the command.
+
+    Other errors in finalizers while the command stops are what the stop
+    left behind (a coroutine interrupted while connecting closes its
+    connection on an event loop closed meanwhile: found in CI when SIGTERM
+    came as the demo's publisher connected): one line each, not a traceback.
+    """
     if _terminating.is_set() and issubclass(unraisable.exc_type, KeyboardInterrupt):
         threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return
+    if _terminating.is_set():
+        print(
+            f"while stopping: {unraisable.exc_type.__name__}: {unraisable.exc_value} "
+            f"(in {unraisable.object!r})",
+            file=sys.stderr,
+        )
         return
     sys.__unraisablehook__(unraisable)
 
