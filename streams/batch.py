@@ -59,7 +59,7 @@ from spur_streams.stages import ActionsOutcome, Prepared, Recorded
 from spur_streams.steps.clock import StepClock
 from spur_streams.steps.decide import DecideRules, RowBuilders, decide
 from spur_streams.steps.dedup import DedupIndex
-from spur_streams.steps.erased_detours import DETOUR_CHUNK, after_erasures
+from spur_streams.steps.erased_detours import DETOUR_CHUNK, after_erasures, judged_again
 from spur_streams.steps.erasure import (
     ErasureLog,
     delete_what_raced,
@@ -218,7 +218,7 @@ class ActionsBatch:
         detours = outcome.detours
         for start in range(0, len(detours), DETOUR_CHUNK):
             chunk = detours[start : start + DETOUR_CHUNK]
-            if any(d.topic is Topic.ACTIONS and d.erased_hash is None for d in chunk):
+            if any(judged_again(detour) for detour in chunk):
                 erased = await asyncio.to_thread(self.erasure.read)
                 if not erased.ids <= outcome.erased.ids:  # else judged by these already
                     chunk, dropped = after_erasures(chunk, erased)

@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.broker import LocalBroker
@@ -25,6 +26,13 @@ from spur.dev.local_store import LocalStore
 from spur.local_state import WRITER, RunningStore
 from spur.settings import parse_store_url
 from spur_sinks.store import ServerStore, Store
+
+# Property tests check meaning, not speed: Hypothesis's default deadline (200 ms an
+# example) is a timed assertion, and failed on a loaded machine (a CI run beside
+# others: "test_content_hashes_hash_the_contracts_encoding" once, 20,000 examples
+# passing alone). Speed is measured under bench/.
+settings.register_profile("spur", deadline=None)
+settings.load_profile("spur")
 
 _brokers_started: list[str] = []
 _stores_started: list[str] = []

@@ -111,7 +111,7 @@ def after_erasures(detours: Sequence[Detour], erased: Tombstones) -> tuple[list[
     judged, dropped = [], 0
     for detour in detours:
         event = _action_of(detour)
-        if event is None or detour.origin is None:
+        if event is None or detour.origin is None:  # origin: narrowed for the type checker
             judged.append(detour)
         elif erased.customer_erased_before(event.customer_id, event.started_at):
             dropped += 1
@@ -123,9 +123,21 @@ def after_erasures(detours: Sequence[Detour], erased: Tombstones) -> tuple[list[
     return judged, dropped
 
 
+def judged_again(detour: Detour) -> bool:
+    """Whether an erasure recorded after ``detour`` was decided can concern it: a
+    producer's action copied as sent (not consent, a tombstone, a sealed copy or a
+    message of the worker's own)."""
+    return (
+        detour.topic is Topic.ACTIONS
+        and detour.erased_hash is None
+        and bool(detour.value)
+        and detour.origin is not None
+    )
+
+
 def _action_of(detour: Detour) -> Action | None:
-    """The action a detour carries as sent (None: consent, a tombstone, a sealed copy)."""
-    if detour.topic is not Topic.ACTIONS or detour.erased_hash is not None or not detour.value:
+    """The action a detour carries as sent, when an erasure can concern it."""
+    if not judged_again(detour) or detour.value is None:
         return None
     event = decode_struct(detour.value, Action)  # valid when it was routed
     return None if isinstance(event, Rejection) else event
