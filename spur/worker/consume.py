@@ -30,24 +30,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from spur.client.kafka import KafkaTarget
 from spur.settings import Settings
 from spur.worker.fetching import Fetched, dropped, fetched_batch
+from spur.worker.markers import CommittedEnds, nothing_in_flight
 from spur.worker.rebalance_gate import RebalanceGate
 from spur_schemas.messages import CapacityMessage
 from spur_schemas.topics import Topic, consumer_group_of
 from spur_streams.batch import ActionsOutcome, Batch, Message, Prepared, Recorded
 from spur_streams.steps.commit import complete_then_commit
 from spur_streams.steps.publish import Publisher
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -154,6 +151,7 @@ async def consume_actions(
     arrives (read ahead, it would leave later arrivals a batch longer).
     """
     gate = RebalanceGate(assign, revoke)
+    committer = CommittedEnds(consumer)
     consumer.subscribe([Topic.ACTIONS.value], listener=gate)
     completing: asyncio.Task[None] | None = None  # the previous batch's tail and commit
     ahead: asyncio.Task[Fetched] | None = None  # the next batch, read during this one
@@ -166,6 +164,9 @@ async def consume_actions(
             ahead = None
             if gate.rebalancing or gate.rebalances != fetched.rebalances or not fetched.messages:
                 await dropped(consumer, settings, gate, fetched)
+                idle = not fetched.messages and gate.rebalances == fetched.rebalances
+                if idle and nothing_in_flight(completing, gate.in_flight):
+                    await committer.commit_skipped(gate.rebalances)
                 continue
             messages, prepared = fetched.messages, fetched.prepared
             ends = {
@@ -188,7 +189,7 @@ async def consume_actions(
             if completing is not None:
                 await completing  # the previous batch's tail; raises if it failed
             completing = asyncio.create_task(
-                _complete_then_commit(consumer, complete, outcome, ends=ends, gate=gate)
+                _complete_then_commit(committer, complete, outcome, ends=ends, gate=gate)
             )
     finally:
         tasks = [task for task in (completing, ahead) if task is not None]
@@ -199,7 +200,7 @@ async def consume_actions(
 
 
 async def _complete_then_commit(
-    consumer: AIOKafkaConsumer,
+    committer: CommittedEnds,
     complete: Callable[[T], Coroutine[Any, Any, None]],
     outcome: T,
     *,
@@ -209,19 +210,6 @@ async def _complete_then_commit(
     # Committed as soon as the tail is done, not when the next batch is: a
     # next batch stuck in a store outage must not hold this one's offsets.
     try:
-        await complete_then_commit(complete(outcome), _Committer(consumer), ends)
+        await complete_then_commit(complete(outcome), committer, ends)
     finally:
         gate.batch_ended()
-
-
-class _Committer:
-    """The consumer's commit; a failed one is logged (the batch is then replayed)."""
-
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self._consumer = consumer
-
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        try:
-            await self._consumer.commit(dict(offsets))
-        except KafkaError as exc:
-            log.warning("a batch's offsets were not committed (%s); it will be replayed", exc)

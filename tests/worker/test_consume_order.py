@@ -49,6 +49,8 @@ class ScriptedConsumer:
     # Awaited inside the next fetch for what the broker got since (e.g. a rebalance).
     during_fresh: Any = None
     _fresh_next: bool = False
+    _position: int = 0  # after the records handed out (or a seek)
+    _committed: int | None = None
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener
@@ -66,24 +68,36 @@ class ScriptedConsumer:
                 during, self.during_fresh = self.during_fresh, None
                 await during()
             offsets = self.fresh.pop(0) if self.fresh else []
-            return {TP: [Record(offset, b"{}") for offset in offsets]} if offsets else {}
+            return self._handed(offsets) if offsets else {}
         if self.batches:
             self._fresh_next = True
             offsets = self.batches.pop(0)
             if not self.batches:
                 self.handed_out.set()
-            return {TP: [Record(offset, b"{}") for offset in offsets]}
+            return self._handed(offsets)
         await asyncio.sleep(timeout_ms / 1000)
         return {}
 
+    def _handed(self, offsets: list[int]) -> dict[TopicPartition, list[Record]]:
+        self._position = offsets[-1] + 1
+        return {TP: [Record(offset, b"{}") for offset in offsets]}
+
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.log.append(f"commit {offsets[TP]}")
+        self._committed = offsets[TP]
 
     def assignment(self) -> set[TopicPartition]:
         return {TP}
 
+    async def position(self, tp: TopicPartition) -> int:
+        return self._position
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self._committed
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.log.append(f"seek {offset}")
+        self._position = offset
 
     async def stop(self) -> None:
         self.log.append("stop")

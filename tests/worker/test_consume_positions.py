@@ -49,8 +49,8 @@ class PositionedConsumer:
     length: int
     rebalance_at: int
     heard_late: bool
-    position: int = 0
-    committed: int = 0
+    at: int = 0  # the position
+    group_offset: int = 0  # the committed offset
     seeks: list[int] = field(default_factory=list)
     handed_before_assigned: int = 0  # records handed out before the listener heard
     handed_after_rebalance: int = 0  # records handed out by the fetch that rebalanced
@@ -66,22 +66,22 @@ class PositionedConsumer:
     async def getmany(
         self, timeout_ms: int, max_records: int
     ) -> dict[TopicPartition, list[Record]]:
-        if self.position == self.rebalance_at and not self._rebalanced:
+        if self.at == self.rebalance_at and not self._rebalanced:
             self._rebalanced = True
             await self.listener.on_partitions_revoked([TP])
-            self.position = self.committed  # the new assignment's start
+            self.at = self.group_offset  # the new assignment's start
             if self.heard_late:
                 self._assigned = False
                 loop = asyncio.get_running_loop()
                 loop.call_soon(lambda: asyncio.ensure_future(self._assign()))
             else:
                 await self.listener.on_partitions_assigned([TP])
-        end = min(self.position + min(max_records, 3), self.length)
-        if end == self.position:
+        end = min(self.at + min(max_records, 3), self.length)
+        if end == self.at:
             await asyncio.sleep(timeout_ms / 1000)
             return {}
-        records = [Record(offset) for offset in range(self.position, end)]
-        self.position = end
+        records = [Record(offset) for offset in range(self.at, end)]
+        self.at = end
         self.handed_before_assigned += 0 if self._assigned else len(records)
         if self._rebalanced and not self.handed_after_rebalance:
             self.handed_after_rebalance = len(records)
@@ -92,14 +92,20 @@ class PositionedConsumer:
         self._assigned = True
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.committed = offsets[TP]
+        self.group_offset = offsets[TP]
 
     def assignment(self) -> set[TopicPartition]:
         return {TP}
 
+    async def position(self, tp: TopicPartition) -> int:
+        return self.at
+
+    async def committed(self, tp: TopicPartition) -> int:
+        return self.group_offset
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append(offset)
-        self.position = offset
+        self.at = offset
 
     async def stop(self) -> None:
         return None
@@ -126,7 +132,7 @@ async def test_the_new_assignments_records_dropped_in_a_rebalance_are_read_again
         )
     )  # fmt: skip
     for _ in range(300):
-        if consumer.committed == consumer.length or task.done():
+        if consumer.group_offset == consumer.length or task.done():
             break
         await asyncio.sleep(0.01)
     task.cancel()
@@ -135,4 +141,4 @@ async def test_the_new_assignments_records_dropped_in_a_rebalance_are_read_again
     assert consumer.handed_after_rebalance > 0, "the test attacks nothing"
     assert (consumer.handed_before_assigned > 0) == heard_late
     assert sorted(set(processed)) == list(range(consumer.length)), processed
-    assert consumer.committed == consumer.length
+    assert consumer.group_offset == consumer.length
