@@ -17,6 +17,13 @@ from faust.transport.drivers import aiokafka as faust_kafka
 
 
 class _CommittedReadsThread(faust_kafka.AIOKafkaConsumerThread):
+    # How long the worker waits for this thread to stop. With the broker away its
+    # consumer waits to leave the group: mode's default, 60 s, made a worker asked
+    # to stop (SIGTERM) take ~63 s, past an orchestrator's usual grace period (30 s).
+    # A healthy broker lets it stop in well under a second; an agent's offsets not
+    # committed by then are read again (tests/faults/test_broker_restart.py).
+    shutdown_timeout = 10.0
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka has no setter for it; its fetcher reads it when the consumer starts.
