@@ -40,9 +40,13 @@ def test_sigkill_five_times_during_a_run(
     delivery = deliver(actions, Disorder(seed=4))
     asyncio.run(publish_all(fresh_topics, delivery.messages))
     total = len(delivery.messages)
+    # A killed member is evicted after the session timeout; the restarted worker's
+    # partitions wait for that. The shortest the broker allows (6 s, not 10): the
+    # five restarts took ~50 s of the test.
     env = spur_env(
-        fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="crash", SPUR_BATCH_SIZE="5000"
-    )
+        fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="crash",
+        SPUR_BATCH_SIZE="5000", SPUR_SESSION_TIMEOUT_SECONDS="6",
+    )  # fmt: skip
     log = tmp_path / "worker.log"
 
     kills_done = 0
