@@ -41,6 +41,10 @@ class Node(Protocol):
     @property
     def orphan(self) -> bool: ...
     @property
+    def cycle(self) -> bool: ...
+    @property
+    def continued(self) -> bool: ...
+    @property
     def children(self) -> Sequence[Node]: ...
 
 
@@ -232,6 +236,10 @@ def trace_tree(title: str, roots: Sequence[Node]) -> Tree:
             parts.append(inert(f" ERROR {r['error_code']}", "red"))
         if node.orphan:
             parts.append(Text(" (orphan: trigger not stored)", "yellow"))
+        if node.cycle:
+            parts.append(Text(" (its triggers loop back to it)", "yellow"))
+        if node.continued:
+            parts.append(Text(f" (continued: trigger {r['parent_action_id']})", "yellow"))
         parts.append(inert(f" {r['action_id']}", "dim"))
         return Text.assemble(*parts)
 
@@ -253,6 +261,8 @@ def trace_json(roots: Sequence[Node]) -> str:
         return {
             **row_of(node.row),
             "orphan": node.orphan,
+            "cycle": node.cycle,
+            "continued": node.continued,
             "children": [document(child) for child in node.children],
         }
 

@@ -6,7 +6,9 @@ import datetime as dt
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
+from spur.operations.trace import MAX_DEPTH
 from tests.cli.conftest import Cli, action
 
 STARTED = dt.datetime(2026, 11, 24, 10, 15, 31, 250_000, tzinfo=dt.UTC)
@@ -92,3 +94,58 @@ def test_export_to_a_full_disk_exits_1_with_a_message(cli: Cli) -> None:
     assert result.exit_code == 1, result.output
     assert "Error: No space left on device" in result.stderr
     assert "Traceback" not in result.output
+
+
+def flattened(roots: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """Every action of a trace's JSON with its depth (1: a root), without recursion."""
+    found, stack = [], [(root, 1) for root in roots]
+    while stack:
+        node, depth = stack.pop()
+        found.append((node, depth))
+        stack.extend((child, depth + 1) for child in node["children"])
+    return found
+
+
+def test_actions_whose_triggers_loop_are_shown_and_marked(cli: Cli) -> None:
+    """A producer may name an action as its own trigger, or two as each other's:
+    they were nobody's children and no root, so the trace left them out (and
+    `--action` of one said nothing was stored)."""
+    itself = action(10, STARTED, session_id="loops", parent_action_id=uuid.UUID(int=11))
+    first = action(20, STARTED + dt.timedelta(seconds=1), session_id="loops",
+                   parent_action_id=uuid.UUID(int=22))  # fmt: skip
+    second = action(21, STARTED + dt.timedelta(seconds=2), session_id="loops",
+                    parent_action_id=uuid.UUID(int=21))  # fmt: skip
+    cli.feed([itself, first, second])
+    result = cli("trace", "--session", "loops", "--format", "json")
+    assert result.exit_code == 0, result.output
+    roots = json.loads(result.output)
+    assert [(r["action_id"], r["cycle"]) for r in roots] == [
+        (str(itself.action_id), True), (str(first.action_id), True),
+    ]  # fmt: skip
+    assert [c["action_id"] for c in roots[1]["children"]] == [str(second.action_id)]
+    assert not roots[1]["children"][0]["cycle"]
+    shown = cli("trace", "--action", str(itself.action_id))
+    assert shown.exit_code == 0, shown.output
+    assert "loop back to it" in shown.output
+
+
+def test_a_chain_deeper_than_the_nesting_limit_continues_at_the_top(cli: Cli) -> None:
+    """3,000 chained actions made `spur trace` fail with a RecursionError."""
+    chain = [action(0, STARTED, session_id="deep")]
+    for n in range(1, 2 * MAX_DEPTH + 50):
+        chain.append(
+            action(n, STARTED + dt.timedelta(milliseconds=n), session_id="deep",
+                   parent_action_id=chain[-1].action_id)
+        )  # fmt: skip
+    cli.feed(chain)
+    result = cli("trace", "--session", "deep", "--format", "json")
+    assert result.exit_code == 0, result.output
+    shown = flattened(json.loads(result.output))
+    assert sorted(node["action_id"] for node, _ in shown) == sorted(str(a.action_id) for a in chain)
+    assert max(depth for _, depth in shown) == MAX_DEPTH
+    continued = [node for node, depth in shown if node["continued"]]
+    assert len(continued) == 2
+    assert all(depth == 1 for node, depth in shown if node["continued"])
+    tree = cli("trace", "--session", "deep")
+    assert tree.exit_code == 0, tree.output
+    assert tree.output.count("continued: trigger") == 2
