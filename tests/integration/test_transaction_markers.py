@@ -17,6 +17,7 @@ import pytest
 
 from spur.client.kafka import KafkaTarget
 from spur.dev.simulate import WorkloadShape, simulate_actions
+from spur_schemas.events import Action
 from spur_schemas.topics import Topic
 from tests.integration.helpers import running_worker, spur_env, wait_until_committed
 from tests.integration.test_aborted_transactions import (
@@ -30,23 +31,26 @@ from tests.oracle import expected_billing
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("last", ["committed", "aborted"])
-def test_the_group_commits_past_a_transactions_marker(
-    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str, last: str
+def test_the_group_commits_past_a_transactions_markers(
+    fresh_topics: KafkaTarget, tmp_path: Path, store_url: str
 ) -> None:
     actions = simulate_actions(WorkloadShape(customers=4, sessions_per_customer=3, days=1, seed=3))
-    half = len(actions) // 2
-    first, second = actions[:half], actions[half:]
+    third = len(actions) // 3
+    first, aborted, last = actions[:third], actions[third : 2 * third], actions[2 * third :]
     env = spur_env(fresh_topics, tmp_path, store_url, SPUR_CONSUMER_GROUP="markers")
     log = tmp_path / "worker.log"
     with running_worker(env, log) as worker:
-        if last == "committed":  # each partition's log ends with a commit marker
-            asyncio.run(send_in_transactions(fresh_topics, as_sent(second), as_sent(first)))
-        else:  # with an aborted transaction's actions and its marker
-            asyncio.run(send_in_transactions(fresh_topics, [], as_sent(first)))
-            asyncio.run(send_in_transactions(fresh_topics, as_sent(second), []))
-        wait_until_billed(env, expected_billing(first), worker.log_tail)
-        wait_until_committed(
-            fresh_topics, "markers", [Topic.ACTIONS], worker=worker, log=log, timeout=60
-        )
-    assert billed(env) == expected_billing(first)
+        # Each partition's log ends with a commit marker, then with an aborted
+        # transaction's actions and its marker, then (an aborted transaction
+        # before it) with a commit marker again.
+        nothing: list[Action] = []
+        steps = ((nothing, first, first), (aborted, nothing, first), (aborted, last, first + last))
+        for sent_aborted, sent_committed, billed_by_then in steps:
+            asyncio.run(
+                send_in_transactions(fresh_topics, as_sent(sent_aborted), as_sent(sent_committed))
+            )
+            wait_until_billed(env, expected_billing(billed_by_then), worker.log_tail)
+            wait_until_committed(
+                fresh_topics, "markers", [Topic.ACTIONS], worker=worker, log=log, timeout=60
+            )
+    assert billed(env) == expected_billing(first + last)
