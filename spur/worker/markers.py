@@ -61,9 +61,10 @@ class CommittedEnds:
                 position = await self._consumer.position(tp)
                 if tp not in self.ends:  # once per assignment: a call to the coordinator
                     committed = await self._consumer.committed(tp)
-                    # Never committed by the group: its first batch will (lag is
-                    # counted from the log's start until then).
-                    self.ends[tp] = position if committed is None else committed
+                    # Never committed by the group: behind whatever the position is
+                    # (found from outside: a partition holding only an aborted
+                    # transaction stayed uncommitted, its lag above 0, for good).
+                    self.ends[tp] = -1 if committed is None else committed
                 if position > self.ends[tp]:
                     behind[tp] = position
         except KafkaError as exc:  # a rebalance or the broker away: the next idle fetch

@@ -48,8 +48,11 @@ class ScriptedConsumer:
     handed_out: asyncio.Event = field(default_factory=asyncio.Event)  # every batch fetched
     # Awaited inside the next fetch for what the broker got since (e.g. a rebalance).
     during_fresh: Any = None
+    # The group's committed offset when the consumer starts (its position too);
+    # None: the group never committed the partition (the position is 0).
+    committed_at_start: int | None = 0
     _fresh_next: bool = False
-    _position: int = 0  # after the records handed out (or a seek)
+    _position: int | None = None  # after the records handed out (or a seek)
     _committed: int | None = None
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
@@ -90,10 +93,10 @@ class ScriptedConsumer:
         return {TP}
 
     async def position(self, tp: TopicPartition) -> int:
-        return self._position
+        return self._position if self._position is not None else self.committed_at_start or 0
 
     async def committed(self, tp: TopicPartition) -> int | None:
-        return self._committed
+        return self._committed if self._committed is not None else self.committed_at_start
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.log.append(f"seek {offset}")
@@ -271,7 +274,7 @@ async def test_a_revocation_waits_until_the_batch_in_flight_is_committed() -> No
 
 
 async def test_records_fetched_during_a_rebalance_are_left_to_the_next_owner() -> None:
-    consumer = ScriptedConsumer([])
+    consumer = ScriptedConsumer([], committed_at_start=5)
     processed: list[int] = []
     process, complete = recording(processed)
 
@@ -297,7 +300,7 @@ async def test_records_fetched_before_a_whole_rebalance_are_left_to_the_next_own
     # assigned again) happened while the second fetch waited. Those records
     # were processed here while the partition's next owner read them from the
     # committed offset too: folded twice (a fault test billed over, 2026-12-06).
-    consumer = ScriptedConsumer([[5, 6]])
+    consumer = ScriptedConsumer([[5, 6]], committed_at_start=5)
     processed: list[int] = []
     process, complete = recording(processed)
 
