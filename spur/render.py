@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from spur.terminal import inert, visible
+from spur.terminal import inert, inert_line, visible
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -226,21 +226,21 @@ def trace_tree(title: str, roots: Sequence[Node]) -> Tree:
     def label(node: Node) -> Text:
         r = node.row
         parts = [
-            inert(r["action"], "bold"),
-            inert(
+            inert_line(r["action"], "bold"),
+            inert_line(
                 f" {value_of(r['started_at'])} {r['duration_ms']} ms "
                 f"in {r['bytes_in']:,} B / out {r['bytes_out']:,} B"
             ),
         ]
         if r["status"] == "error":
-            parts.append(inert(f" ERROR {r['error_code']}", "red"))
+            parts.append(inert_line(f" ERROR {r['error_code']}", "red"))
         if node.orphan:
             parts.append(Text(" (orphan: trigger not stored)", "yellow"))
         if node.cycle:
             parts.append(Text(" (its triggers loop back to it)", "yellow"))
         if node.continued:
             parts.append(Text(f" (continued: trigger {r['parent_action_id']})", "yellow"))
-        parts.append(inert(f" {r['action_id']}", "dim"))
+        parts.append(inert_line(f" {r['action_id']}", "dim"))
         return Text.assemble(*parts)
 
     def add(tree: Tree, node: Node) -> None:
@@ -248,7 +248,8 @@ def trace_tree(title: str, roots: Sequence[Node]) -> Tree:
         for child in node.children:
             add(branch, child)
 
-    tree = Tree(inert(title))
+    # Labels and title stay on their lines: a stored newline would draw a branch.
+    tree = Tree(inert_line(title))
     for root in roots:
         add(tree, root)
     return tree

@@ -29,6 +29,13 @@ from rich.text import Text
 _ACTED_ON = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
+# The same and tab and newline: for what must stay on its line (a trace tree's
+# labels: a login holding a newline and a drawn branch faked an action below it).
+_ACTED_ON_IN_A_LINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
+
+
 def _written_out(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
@@ -42,3 +49,8 @@ def visible(text: str) -> str:
 def inert(text: object, style: str = "") -> Text:
     """A value for rich: shown as :func:`visible` text, never parsed as markup."""
     return Text(visible(str(text)), style=style)
+
+
+def inert_line(text: object, style: str = "") -> Text:
+    """As :func:`inert`, with tabs and newlines written out too: it stays one line."""
+    return Text(_ACTED_ON_IN_A_LINE.sub(_written_out, str(text)), style=style)

@@ -21,10 +21,14 @@ from spur.render import console, trace_json, trace_tree
 def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
     """A session's chain of actions: what triggered what, with times, bytes, status.
 
-    Orphans (their triggering action is not stored) are shown and marked.
+    Every stored action is shown once. Orphans (their triggering action is not
+    stored) and actions whose triggers loop back to them are shown at the top,
+    marked; a chain deeper than the tree can nest (100 levels; fewer in a narrow
+    terminal, so that labels stay readable) continues at the top, marked.
     """
     import uuid
 
+    from spur.operations.trace import MAX_DEPTH
     from spur.operations.trace import trace as build
 
     if (session_id is None) == (action_id is None):
@@ -35,9 +39,11 @@ def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
         except ValueError as exc:
             raise click.UsageError(f"--action {action_id!r}: not a UUID") from exc
     settings = settings_from_env()
+    out = console()
+    depth = MAX_DEPTH if fmt == "json" else min(MAX_DEPTH, tree_depth(out.width))
     store = reader_for(settings)
     try:
-        roots = build(store, session_id=session_id, action_id=action_id)
+        roots = build(store, session_id=session_id, action_id=action_id, max_depth=depth)
     finally:
         store.close()
     if not roots:
@@ -48,7 +54,19 @@ def trace(session_id: str | None, action_id: str | None, fmt: str) -> None:
         return
     first = roots[0].row
     title = f"session {first['session_id']} (customer {first['customer_id']}, {first['login']})"
-    console().print(trace_tree(title, roots))
+    out.print(trace_tree(title, roots))
+
+
+# Each level of the tree indents 4 columns; a label needs about this many to be
+# read. Found from outside: in an 80-column terminal a chain of 150 actions showed
+# 39, the deeper labels wrapped into 4-column strips and then vanished.
+_LABEL_COLUMNS = 40
+
+
+def tree_depth(width: int) -> int:
+    """How deep a tree can nest in ``width`` columns and keep its labels readable
+    (deeper actions continue at the top level, marked)."""
+    return max(1, (width - _LABEL_COLUMNS) // 4)
 
 
 COMMANDS = (trace,)

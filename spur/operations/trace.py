@@ -93,7 +93,12 @@ def _loop_from(node: Node, nodes: dict[str, Node]) -> list[Node]:
     return chain[seen[node.row["action_id"]] :]
 
 
-def trace(store: Store, session_id: str | None = None, action_id: str | None = None) -> list[Node]:
+def trace(
+    store: Store,
+    session_id: str | None = None,
+    action_id: str | None = None,
+    max_depth: int = MAX_DEPTH,
+) -> list[Node]:
     """The forest of a session's actions (roots first, children in time order)."""
     if action_id is not None:
         found = stored.action(store, action_id)
@@ -101,4 +106,4 @@ def trace(store: Store, session_id: str | None = None, action_id: str | None = N
             return []
         session_id = str(found["session_id"])
     assert session_id is not None
-    return forest(stored.session_actions(store, session_id))
+    return forest(stored.session_actions(store, session_id), max_depth)

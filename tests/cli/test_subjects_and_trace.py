@@ -8,6 +8,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+from rich.console import Console
+
+import spur.cli.trace as trace_command
+from spur.cli.trace import tree_depth
 from spur.operations.trace import MAX_DEPTH
 from tests.cli.conftest import Cli, action
 
@@ -149,3 +154,34 @@ def test_a_chain_deeper_than_the_nesting_limit_continues_at_the_top(cli: Cli) ->
     tree = cli("trace", "--session", "deep")
     assert tree.exit_code == 0, tree.output
     assert tree.output.count("continued: trigger") == 2
+
+
+def test_a_deep_chain_fits_a_narrow_terminal(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found from outside: in an 80-column terminal a chain of 150 actions showed 39;
+    the deeper labels wrapped into 4-column strips and then vanished."""
+    chain = [action(0, STARTED, session_id="narrow")]
+    for n in range(1, 150):
+        chain.append(
+            action(n, STARTED + dt.timedelta(milliseconds=n), session_id="narrow",
+                   parent_action_id=chain[-1].action_id)
+        )  # fmt: skip
+    cli.feed(chain)
+    monkeypatch.setattr(trace_command, "console", lambda: Console(width=80))
+    result = cli("trace", "--session", "narrow")
+    assert result.exit_code == 0, result.output
+    assert all(str(a.action_id) in result.output for a in chain)
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert tree_depth(80) == 10
+
+
+def test_stored_newlines_cannot_draw_tree_lines(cli: Cli) -> None:
+    """Found from outside: a login and an error code holding a newline and a drawn
+    branch printed a fake action under the title and a fake child."""
+    forged = action(0, STARTED, session_id="forged", login="ann)\n├── doc.delete (x",
+                    status="error", error_code="E1\n└── doc.forged")  # fmt: skip
+    cli.feed([forged])
+    result = cli("trace", "--session", "forged")
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 2, result.output  # the title, the action
+    assert "ann)\\x0a├── doc.delete" in result.output
+    assert "E1\\x0a└── doc.forged" in result.output
