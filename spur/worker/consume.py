@@ -9,7 +9,9 @@ fetched messages at once; web, forms and consent (low volume) stay agents.
 
 Offsets: a batch's offsets are committed after its rows are stored and its
 outputs acknowledged by the broker (docs/design.md#the-store-protocol); a
-crash replays the batch, which every step tolerates.
+crash replays the batch, which every step tolerates. Offsets that are never
+messages (transactions' markers, aborted records) are committed past when the
+consumer is idle (spur.worker.markers).
 
 Rebalances: when partitions are revoked, the consumer first lets every batch
 in flight finish and commit; records fetched meanwhile are dropped
@@ -165,7 +167,7 @@ async def consume_actions(
             if gate.rebalancing or gate.rebalances != fetched.rebalances or not fetched.messages:
                 await dropped(consumer, settings, gate, fetched)
                 idle = not fetched.messages and gate.rebalances == fetched.rebalances
-                if idle and nothing_in_flight(completing, gate.in_flight):
+                if idle and not gate.rebalancing and nothing_in_flight(completing, gate.in_flight):
                     await committer.commit_skipped(gate.rebalances)
                 continue
             messages, prepared = fetched.messages, fetched.prepared
