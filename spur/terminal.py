@@ -23,17 +23,14 @@ import re
 
 from rich.text import Text
 
-# C0 controls except tab and newline (a cell may hold lines), DEL, C1
-# controls (8-bit CSI and OSC), and the Unicode characters that reorder or
-# hide text: bidi embeddings/overrides/isolates, zero-width joiners and marks.
-_ACTED_ON = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
-
-
-# The same and tab and newline: for what must stay on its line (a trace tree's
-# labels: a login holding a newline and a drawn branch faked an action below it).
-_ACTED_ON_IN_A_LINE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
+# DEL, C1 controls (8-bit CSI and OSC), and the Unicode characters that reorder
+# or hide text: bidi embeddings/overrides/isolates, zero-width joiners and marks.
+_BEYOND_C0 = "\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+# With the C0 controls except tab and newline (a cell may hold lines).
+_ACTED_ON = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")
+# With every C0 control: for what must stay on its line (a trace tree's labels:
+# a login holding a newline and a drawn branch faked an action below it).
+_ACTED_ON_IN_A_LINE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 
 
 def _written_out(match: re.Match[str]) -> str:

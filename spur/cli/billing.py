@@ -14,7 +14,7 @@ from spur.cli.common import (
     settings_from_env,
     writer_for,
 )
-from spur.operations.periods import ZONE_VARIABLE, month_bounds
+from spur.operations.periods import billing_zone
 from spur.render import billing_table, console, to_csv
 from spur.terminal import inert
 
@@ -71,9 +71,8 @@ def billing(
     from spur.operations.billing import period
 
     settings = settings_from_env()
-    timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
-    # A bad month or zone exits 2 before any connection, naming where the zone came from.
-    month_bounds(month, timezone, zone_from="--tz" if tz is not None else ZONE_VARIABLE)
+    # A bad month or zone exits 2 before any connection.
+    timezone = billing_zone(month, tz, settings.billing.timezone)
     store = reader_for(settings, "billing")  # aggregates only
     try:
         shown = period(store, month, timezone, customer)
@@ -110,9 +109,8 @@ def billing_close(month: str, tz: str | None) -> None:
     from spur.operations.billing import close_month
 
     settings = settings_from_env()
-    timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
-    # A bad month or zone exits 2 before any connection, naming where the zone came from.
-    month_bounds(month, timezone, zone_from="--tz" if tz is not None else ZONE_VARIABLE)
+    # A bad month or zone exits 2 before any connection.
+    timezone = billing_zone(month, tz, settings.billing.timezone)
     store = writer_for(settings)
     try:
         result = close_month(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from spur.cli.common import TABLE_OR_JSON, privileged_reader_for, settings_from_env, writer_for
-from spur.operations.periods import ZONE_VARIABLE, month_bounds
+from spur.operations.periods import billing_zone
 from spur.render import emit_rows
 
 if TYPE_CHECKING:
@@ -54,9 +54,8 @@ def reconcile(month: str, tz: str | None, repair: bool, fmt: str) -> None:
     from spur.operations.settled import settled_capacity, settled_usage
 
     settings = settings_from_env()
-    timezone = tz if tz is not None else settings.billing.timezone  # --tz '': refused
-    # A bad month or zone exits 2 before any connection, naming where the zone came from.
-    month_bounds(month, timezone, zone_from="--tz" if tz is not None else ZONE_VARIABLE)
+    # A bad month or zone exits 2 before any connection.
+    timezone = billing_zone(month, tz, settings.billing.timezone)
     store = writer_for(settings) if repair else privileged_reader_for(settings)
     try:
         span = span_now(store, month, timezone, settings.billing.reconcile_settle_seconds)

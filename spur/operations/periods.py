@@ -77,6 +77,15 @@ def same_zone(timezone: str) -> tuple[str, ...]:
     return tuple(sorted({timezone} | {n for n, d in _every_zones_data().items() if d == data}))
 
 
+def billing_zone(month: str, tz: str | None, configured: str) -> str:
+    """The zone a command bills ``month`` in: ``--tz`` when given (an empty one is
+    refused, not the default), else ``configured`` (:data:`ZONE_VARIABLE`); checked
+    with the month, the error naming where the zone came from."""
+    zone = tz if tz is not None else configured
+    month_bounds(month, zone, zone_from="--tz" if tz is not None else ZONE_VARIABLE)
+    return zone
+
+
 @functools.cache
 def _iana_names() -> frozenset[str]:
     """The zone names spur takes: IANA's, as zoneinfo lists them."""
